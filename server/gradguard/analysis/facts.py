@@ -1,0 +1,260 @@
+"""Per-file facts shared by the rules: classes, functions, modules and optimizers."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from gradguard.analysis import flow, torchnames
+from gradguard.analysis.imports import ImportTable
+from gradguard.analysis.resolution import NoResolver, SymbolKind, SymbolResolver
+from gradguard.source import SourceFile
+
+
+@dataclass
+class ClassInfo:
+    node: ast.ClassDef
+    base_names: list[str]
+    is_module: bool = False
+    is_optimizer: bool = False
+    # Attributes registered as Parameters in the class (nn.Parameter or register_parameter).
+    parameters: set[str] = field(default_factory=set)
+    # self.<attr> = <module constructor call>, first assignment in the class.
+    submodules: dict[str, ast.Call] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def methods(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+        return {
+            stmt.name: stmt
+            for stmt in self.node.body
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+
+
+class ModuleFacts:
+    """Everything rules ask about one parsed file."""
+
+    def __init__(
+        self,
+        source: SourceFile,
+        tree: ast.Module,
+        resolver: SymbolResolver | None = None,
+    ) -> None:
+        self.source = source
+        self.tree = tree
+        self.resolver: SymbolResolver = resolver or NoResolver()
+        self.imports = ImportTable(tree)
+        self.parents: dict[ast.AST, ast.AST] = {
+            child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)
+        }
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {
+            stmt.name: stmt
+            for stmt in tree.body
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        self.classes: dict[str, ClassInfo] = {}
+        self._collect_classes()
+
+    # -- names -----------------------------------------------------------------
+
+    def qualify(self, expr: ast.AST) -> str | None:
+        return self.imports.qualify(expr)
+
+    def classify_import(self, qualified: str) -> SymbolKind | None:
+        """Ask the resolver (jedi) about a name the file imports from elsewhere."""
+        if qualified.startswith(("torch.", "builtins.", "typing.", "collections.")):
+            return None
+        return self.resolver.classify(qualified, self.source.path)
+
+    # -- classes ---------------------------------------------------------------
+
+    def _collect_classes(self) -> None:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ClassDef):
+                bases = [self.qualify(b) or flow.dotted_name(b) or "" for b in node.bases]
+                self.classes.setdefault(node.name, ClassInfo(node, bases))
+        # Resolve inheritance to a fixed point (classes may subclass each other).
+        changed = True
+        while changed:
+            changed = False
+            for info in self.classes.values():
+                module = info.is_module or any(self._base_is_module(b) for b in info.base_names)
+                optimizer = info.is_optimizer or any(
+                    self._base_is_optimizer(b) for b in info.base_names
+                )
+                if (module, optimizer) != (info.is_module, info.is_optimizer):
+                    info.is_module, info.is_optimizer = module, optimizer
+                    changed = True
+        for info in self.classes.values():
+            if info.is_module:
+                self._collect_members(info)
+
+    def _base_is_module(self, base: str) -> bool:
+        if base in self.classes:
+            return self.classes[base].is_module
+        if torchnames.is_module_base_qualname(base):
+            return True
+        return self.classify_import(base) is SymbolKind.MODULE_CLASS if "." in base else False
+
+    def _base_is_optimizer(self, base: str) -> bool:
+        if base in self.classes:
+            return self.classes[base].is_optimizer
+        if torchnames.is_optimizer_base_qualname(base):
+            return True
+        return self.classify_import(base) is SymbolKind.OPTIMIZER_CLASS if "." in base else False
+
+    def _collect_members(self, info: ClassInfo) -> None:
+        for node in flow.walk_local_class(info.node):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    attr = self_attribute(target)
+                    if attr and isinstance(node.value, ast.Call):
+                        self._record_member(info, attr, node.value)
+            elif isinstance(node, ast.Call) and flow.method_name(node) == "register_parameter":
+                if len(node.args) >= 2 and isinstance(node.args[0], ast.Constant):
+                    value = node.args[1]
+                    if not (isinstance(value, ast.Constant) and value.value is None):
+                        info.parameters.add(str(node.args[0].value))
+
+    def _record_member(self, info: ClassInfo, attr: str, call: ast.Call) -> None:
+        if self.is_parameter_call(call):
+            info.parameters.add(attr)
+        elif self.is_module_call(call):
+            info.submodules.setdefault(attr, call)
+
+    def class_info_of(self, node: ast.AST) -> ClassInfo | None:
+        """The module/optimizer class that lexically encloses ``node``."""
+        for parent in self.ancestors(node):
+            if isinstance(parent, ast.ClassDef):
+                return self.classes.get(parent.name)
+        return None
+
+    # -- calls -----------------------------------------------------------------
+
+    def callee_qualname(self, call: ast.Call) -> str | None:
+        return self.qualify(call.func)
+
+    def is_parameter_call(self, call: ast.Call) -> bool:
+        """``nn.Parameter(...)`` (however imported)."""
+        name = self.qualify(call.func)
+        return name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
+
+    def is_optimizer_call(self, call: ast.Call) -> bool:
+        return self.callee_kind(call.func) is SymbolKind.OPTIMIZER_CLASS
+
+    def is_module_call(self, call: ast.Call) -> bool:
+        """A call that returns a new ``nn.Module`` (a layer, a model class, a factory)."""
+        return self.callee_kind(call.func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
+
+    def callee_kind(self, func: ast.AST) -> SymbolKind | None:
+        if isinstance(func, ast.Name) and func.id in self.classes:
+            info = self.classes[func.id]
+            if info.is_module:
+                return SymbolKind.MODULE_CLASS
+            if info.is_optimizer:
+                return SymbolKind.OPTIMIZER_CLASS
+            return SymbolKind.OTHER
+        if isinstance(func, ast.Name) and func.id in self.functions:
+            return SymbolKind.MODULE_FACTORY if self.returns_module(func.id) else None
+        qualified = self.qualify(func)
+        if qualified is None:
+            return None
+        return self._kind_of_qualname(qualified)
+
+    def _kind_of_qualname(self, qualified: str) -> SymbolKind | None:
+        if torchnames.is_optimizer_qualname(qualified):
+            return SymbolKind.OPTIMIZER_CLASS
+        if torchnames.is_module_class_qualname(qualified):
+            return SymbolKind.MODULE_CLASS
+        if torchnames.is_model_factory_qualname(qualified):
+            return SymbolKind.MODULE_FACTORY
+        if qualified.startswith("torch."):
+            return None
+        return self.classify_import(qualified)
+
+    def returns_module(self, function_name: str, _depth: int = 0) -> bool:
+        """A same-file function whose ``return`` gives a module constructor call or a
+        local name bound to one."""
+        function = self.functions.get(function_name)
+        if function is None or _depth > 3:
+            return False
+        module_names: set[str] = set()
+        for node in flow.walk_local(function):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                if self._call_builds_module(node.value, _depth):
+                    module_names.update(
+                        t.id for t in node.targets if isinstance(t, ast.Name)
+                    )
+        for node in flow.walk_local(function):
+            if isinstance(node, ast.Return) and node.value is not None:
+                value = node.value
+                if isinstance(value, ast.Call) and self._call_builds_module(value, _depth):
+                    return True
+                if isinstance(value, ast.Name) and value.id in module_names:
+                    return True
+        return False
+
+    def _call_builds_module(self, call: ast.Call, depth: int) -> bool:
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in self.functions:
+            return self.returns_module(func.id, depth + 1)
+        return self.callee_kind(func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
+
+    # -- tree navigation ---------------------------------------------------------
+
+    def ancestors(self, node: ast.AST):
+        parent = self.parents.get(node)
+        while parent is not None:
+            yield parent
+            parent = self.parents.get(parent)
+
+    def enclosing_statement(self, node: ast.AST) -> ast.stmt | None:
+        if isinstance(node, ast.stmt):
+            return node
+        for parent in self.ancestors(node):
+            if isinstance(parent, ast.stmt):
+                return parent
+        return None
+
+    def enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        for parent in self.ancestors(node):
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return parent
+        return None
+
+    def enclosing_scope(self, node: ast.AST) -> flow.Scope:
+        return self.enclosing_function(node) or self.tree
+
+    @cached_property
+    def scope_statements(self) -> dict[ast.AST, list[flow.StatementInfo]]:
+        return {scope: flow.scope_statements(scope) for scope in flow.scopes(self.tree)}
+
+    def statements_of(self, scope: flow.Scope) -> list[flow.StatementInfo]:
+        return self.scope_statements[scope]
+
+    def statement_info(self, stmt: ast.stmt) -> flow.StatementInfo | None:
+        for info in self.statements_of(self.enclosing_scope(stmt)):
+            if info.node is stmt:
+                return info
+        return None
+
+    def is_under_no_grad(self, stmt: ast.stmt) -> bool:
+        info = self.statement_info(stmt)
+        return info is not None and flow.is_under_no_grad(info, self.parents)
+
+
+def self_attribute(target: ast.AST) -> str | None:
+    """``attr`` for ``self.attr`` targets."""
+    if (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == "self"
+    ):
+        return target.attr
+    return None

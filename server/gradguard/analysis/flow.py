@@ -1,0 +1,210 @@
+"""Statement order inside scopes, blocks and loops.
+
+A *scope* is the module body or one function body. Its statements are listed in
+source order, descending into ``if``/``for``/``with``/``try`` blocks but not into
+nested functions or classes, each with the block that holds it and the loops and
+conditionals around it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
+SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+CONDITIONAL_TYPES = (ast.If, ast.Try, ast.Match, ast.IfExp) + (
+    (ast.TryStar,) if hasattr(ast, "TryStar") else ()
+)
+
+Scope = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True, eq=False)
+class StatementInfo:
+    node: ast.stmt
+    block: list[ast.stmt]
+    index: int
+    loops: tuple[ast.stmt, ...]
+    conditionals: tuple[ast.stmt, ...]
+    order: int
+
+    @property
+    def line(self) -> int:
+        return self.node.lineno
+
+
+def scopes(tree: ast.Module) -> Iterator[Scope]:
+    yield tree
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+
+
+def child_blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(stmt, field, None)
+        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            yield block
+    for handler in getattr(stmt, "handlers", ()) or ():
+        yield handler.body
+    for case in getattr(stmt, "cases", ()) or ():
+        yield case.body
+
+
+def scope_statements(scope: Scope) -> list[StatementInfo]:
+    """Every statement of the scope, in source order, with its context."""
+    result: list[StatementInfo] = []
+
+    def visit(block: list[ast.stmt], loops: tuple, conditionals: tuple) -> None:
+        for index, stmt in enumerate(block):
+            result.append(StatementInfo(stmt, block, index, loops, conditionals, len(result)))
+            if isinstance(stmt, SCOPE_TYPES):
+                continue
+            inner_loops = loops + (stmt,) if isinstance(stmt, LOOP_TYPES) else loops
+            inner_conds = conditionals + (stmt,) if isinstance(stmt, CONDITIONAL_TYPES) else conditionals
+            for child in child_blocks(stmt):
+                visit(child, inner_loops, inner_conds)
+
+    visit(scope.body, (), ())
+    return result
+
+
+def header_nodes(stmt: ast.stmt) -> list[ast.AST]:
+    """The parts of a statement evaluated by the statement itself, not its blocks."""
+    if isinstance(stmt, (ast.If, ast.While)):
+        return [stmt.test]
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return [stmt.target, stmt.iter]
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return list(stmt.items)
+    if isinstance(stmt, SCOPE_TYPES):
+        return list(getattr(stmt, "decorator_list", []))
+    if isinstance(stmt, ast.Try) or (hasattr(ast, "TryStar") and isinstance(stmt, ast.TryStar)):
+        return []
+    if isinstance(stmt, ast.Match):
+        return [stmt.subject]
+    return [stmt]
+
+
+def walk_local(node: ast.AST) -> Iterator[ast.AST]:
+    """Like ``ast.walk`` but does not enter nested functions, lambdas or classes."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for child in ast.iter_child_nodes(current):
+            if not isinstance(child, SCOPE_TYPES):
+                stack.append(child)
+
+
+def own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """Nodes evaluated by the statement itself (headers only for compound ones)."""
+    for part in header_nodes(stmt):
+        yield from walk_local(part)
+
+
+def calls_in(node: ast.AST) -> Iterator[ast.Call]:
+    for child in walk_local(node):
+        if isinstance(child, ast.Call):
+            yield child
+
+
+def method_name(call: ast.Call) -> str | None:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
+
+
+def is_backward_call(call: ast.Call) -> bool:
+    """``loss.backward()``, ``torch.autograd.backward(...)``, ``scaler.scale(l).backward()``."""
+    return method_name(call) == "backward"
+
+
+def is_training_loop(loop: ast.stmt) -> bool:
+    """A loop whose body (not nested functions) calls ``backward()`` or ``.step()``."""
+    for call in calls_in(loop):
+        if method_name(call) in ("backward", "step"):
+            return True
+    return False
+
+
+def innermost_training_loop(info: StatementInfo) -> ast.stmt | None:
+    for loop in reversed(info.loops):
+        if is_training_loop(loop):
+            return loop
+    return None
+
+
+def dotted_name(expr: ast.AST) -> str | None:
+    """``model.fc.weight`` for attribute chains on a name, else None."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        parts.append(expr.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def assigned_targets(stmt: ast.stmt) -> list[ast.expr]:
+    if isinstance(stmt, ast.Assign):
+        targets: list[ast.expr] = []
+        for target in stmt.targets:
+            targets.extend(_flatten_target(target))
+        return targets
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        return [stmt.target]
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return _flatten_target(stmt.target)
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return [t for item in stmt.items if item.optional_vars for t in _flatten_target(item.optional_vars)]
+    return []
+
+
+def _flatten_target(target: ast.expr) -> list[ast.expr]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [leaf for elt in target.elts for leaf in _flatten_target(elt)]
+    if isinstance(target, ast.Starred):
+        return _flatten_target(target.value)
+    return [target]
+
+
+def assigns_name(stmt: ast.stmt, name: str) -> bool:
+    return any(dotted_name(t) == name for t in assigned_targets(stmt))
+
+
+def is_under_no_grad(info: StatementInfo, parents: dict[ast.AST, ast.AST]) -> bool:
+    """True when a ``with torch.no_grad():`` (or ``inference_mode``) encloses the statement."""
+    node: ast.AST | None = info.node
+    while node is not None:
+        node = parents.get(node)
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                expr = item.context_expr
+                name = expr.func if isinstance(expr, ast.Call) else expr
+                last = dotted_name(name) or ""
+                if last.rsplit(".", 1)[-1] in ("no_grad", "inference_mode"):
+                    return True
+        if isinstance(node, SCOPE_TYPES):
+            return _decorated_no_grad(node)
+    return False
+
+
+def _decorated_no_grad(node: ast.AST) -> bool:
+    for decorator in getattr(node, "decorator_list", []):
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (dotted_name(target) or "").rsplit(".", 1)[-1] in ("no_grad", "inference_mode"):
+            return True
+    return False
+
+
+def walk_local_class(node: ast.ClassDef) -> Iterator[ast.AST]:
+    """Nodes of a class body and its methods, not of nested classes or lambdas."""
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        current = stack.pop()
+        yield current
+        for child in ast.iter_child_nodes(current):
+            if not isinstance(child, (ast.ClassDef, ast.Lambda)):
+                stack.append(child)

@@ -1,0 +1,65 @@
+"""The file's import and alias table: local names to qualified names."""
+
+from __future__ import annotations
+
+import ast
+
+
+class ImportTable:
+    """Maps the names a file binds by import (or simple aliasing) to dotted paths.
+
+    ``import torch.optim as optim`` binds ``optim -> torch.optim``;
+    ``from torch.optim import AdamW as W`` binds ``W -> torch.optim.AdamW``;
+    a module-level ``Opt = torch.optim.Adam`` binds ``Opt -> torch.optim.Adam``.
+    Relative imports keep their leading dots (``.models.Net``).
+    """
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                self._add_import(node)
+            elif isinstance(node, ast.ImportFrom):
+                self._add_import_from(node)
+        if isinstance(tree, ast.Module):
+            self._add_module_aliases(tree)
+
+    def _add_import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+            else:
+                head = alias.name.split(".")[0]
+                self.aliases.setdefault(head, head)
+
+    def _add_import_from(self, node: ast.ImportFrom) -> None:
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            separator = "" if module.endswith(".") else "."
+            self.aliases[alias.asname or alias.name] = f"{module}{separator}{alias.name}"
+
+    def _add_module_aliases(self, tree: ast.Module) -> None:
+        for stmt in tree.body:
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, (ast.Name, ast.Attribute))
+            ):
+                qualified = self.qualify(stmt.value)
+                if qualified and "." in qualified:
+                    self.aliases.setdefault(stmt.targets[0].id, qualified)
+
+    def qualify(self, expr: ast.AST) -> str | None:
+        """The dotted path ``expr`` names through imports, or None."""
+        if isinstance(expr, ast.Name):
+            return self.aliases.get(expr.id)
+        if isinstance(expr, ast.Attribute):
+            base = self.qualify(expr.value)
+            return f"{base}.{expr.attr}" if base else None
+        return None
+
+    def imports_module(self, prefix: str) -> bool:
+        return any(q == prefix or q.startswith(prefix + ".") for q in self.aliases.values())

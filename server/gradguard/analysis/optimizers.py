@@ -1,0 +1,116 @@
+"""Where optimizers are created, and from which models' parameters."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cached_property
+
+from gradguard.analysis import flow
+from gradguard.analysis.facts import ModuleFacts
+
+_PARAMETER_METHODS = ("parameters", "named_parameters")
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizerCreation:
+    call: ast.Call
+    statement: flow.StatementInfo
+    scope: flow.Scope
+    # Dotted name the optimizer is bound to (``optimizer``, ``self.opt``), if any.
+    target: str | None
+    # The expression passed as ``params`` (first positional or ``params=``), if any.
+    params: ast.expr | None
+    # Dotted names of the modules whose parameters it holds (``model``, ``model.fc``).
+    models: frozenset[str]
+
+
+def params_argument(call: ast.Call) -> ast.expr | None:
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        return call.args[0]
+    for keyword in call.keywords:
+        if keyword.arg == "params":
+            return keyword.value
+    return None
+
+
+def parameter_owner(call: ast.Call) -> str | None:
+    """``model.fc`` for ``model.fc.parameters()`` / ``named_parameters()``."""
+    if isinstance(call.func, ast.Attribute) and call.func.attr in _PARAMETER_METHODS:
+        return flow.dotted_name(call.func.value)
+    return None
+
+
+def models_in(expr: ast.AST, bindings: dict[str, ast.expr] | None = None) -> set[str]:
+    """Dotted names of modules whose parameters ``expr`` draws from.
+
+    ``bindings`` maps local names to the expressions they were assigned, so that
+    ``params = model.parameters(); SGD(params)`` is followed one step.
+    """
+    owners: set[str] = set()
+    for node in flow.walk_local(expr):
+        if isinstance(node, ast.Call):
+            owner = parameter_owner(node)
+            if owner:
+                owners.add(owner)
+        elif isinstance(node, ast.Name) and bindings and node.id in bindings:
+            bound = bindings[node.id]
+            if bound is not expr:
+                owners |= models_in(bound)
+    return owners
+
+
+class OptimizerIndex:
+    """Every optimizer construction in a file."""
+
+    def __init__(self, facts: ModuleFacts) -> None:
+        self.facts = facts
+
+    @cached_property
+    def creations(self) -> list[OptimizerCreation]:
+        found: list[OptimizerCreation] = []
+        for scope, statements in self.facts.scope_statements.items():
+            bindings = simple_bindings(statements)
+            for info in statements:
+                for node in flow.own_nodes(info.node):
+                    if isinstance(node, ast.Call) and self.facts.is_optimizer_call(node):
+                        found.append(self._creation(node, info, scope, bindings))  # type: ignore[arg-type]
+        return found
+
+    def _creation(
+        self,
+        call: ast.Call,
+        info: flow.StatementInfo,
+        scope: flow.Scope,
+        bindings: dict[str, ast.expr],
+    ) -> OptimizerCreation:
+        target = None
+        if isinstance(info.node, (ast.Assign, ast.AnnAssign)) and info.node.value is call:
+            targets = flow.assigned_targets(info.node)
+            if len(targets) == 1:
+                target = flow.dotted_name(targets[0])
+        params = params_argument(call)
+        models = frozenset(models_in(params, bindings)) if params is not None else frozenset()
+        return OptimizerCreation(call, info, scope, target, params, models)
+
+    def in_scope(self, scope: flow.Scope) -> list[OptimizerCreation]:
+        return [c for c in self.creations if c.scope is scope]
+
+    def bound_to(self, name: str) -> list[OptimizerCreation]:
+        return [c for c in self.creations if c.target == name]
+
+
+def simple_bindings(statements: list[flow.StatementInfo]) -> dict[str, ast.expr]:
+    """``name -> value`` for single-target assignments (the last one wins)."""
+    bindings: dict[str, ast.expr] = {}
+    for info in statements:
+        node = info.node
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], ast.Name):
+                bindings[node.targets[0].id] = node.value
+    return bindings
+
+
+def is_optimizer_name(facts: ModuleFacts, index: OptimizerIndex, name: str) -> bool:
+    """True when ``name`` is bound to an optimizer somewhere in the file."""
+    return bool(index.bound_to(name))

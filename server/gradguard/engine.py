@@ -1,0 +1,98 @@
+"""The analysis entry point: text in, findings out. No LSP, no I/O."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import sys
+import warnings
+from collections.abc import Iterable
+
+from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.resolution import SymbolResolver
+from gradguard.config import Config
+from gradguard.findings import AnalysisResult, Finding, ParseError, Position
+from gradguard.noqa import parse_suppressions
+from gradguard.rules import all_rules
+from gradguard.rules.base import Rule, RuleContext
+from gradguard.source import SourceFile
+
+log = logging.getLogger(__name__)
+
+# Deeply nested generated code can exhaust the default recursion limit inside
+# ``ast``; analysis runs with this much headroom instead of crashing.
+_RECURSION_LIMIT = 20_000
+
+
+def parse(source: SourceFile) -> ast.Module | ParseError:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes etc.
+            return ast.parse(source.text, filename=source.path, type_comments=False)
+    except SyntaxError as error:
+        line = max((error.lineno or 1) - 1, 0)
+        column = max((error.offset or 1) - 1, 0)
+        return ParseError(f"syntax error: {error.msg}", Position(line, column))
+    except (ValueError, RecursionError, MemoryError) as error:
+        return ParseError(f"cannot parse: {error}", Position(0, 0))
+
+
+def analyze(
+    text: str,
+    path: str = "<stdin>",
+    *,
+    config: Config | None = None,
+    resolver: SymbolResolver | None = None,
+    rules: Iterable[Rule] | None = None,
+) -> AnalysisResult:
+    """Analyse one file's text and return its findings (never raises)."""
+    config = config or Config()
+    result = AnalysisResult()
+    encoded_size = len(text.encode("utf-8", "surrogatepass"))
+    if encoded_size > config.max_file_bytes:
+        result.notices.append(
+            f"{path}: skipped, {encoded_size} bytes is over the {config.max_file_bytes}-byte "
+            "limit (max-file-bytes)"
+        )
+        return result
+    source = SourceFile(text, path)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, _RECURSION_LIMIT))
+    try:
+        tree = parse(source)
+        if isinstance(tree, ParseError):
+            result.parse_error = tree
+            return result
+        try:
+            facts = ModuleFacts(source, tree, resolver)
+        except RecursionError:
+            result.notices.append(f"{path}: skipped, nesting is too deep to analyse")
+            return result
+        selected = [r for r in (rules or all_rules()) if config.is_enabled(r.code, path)]
+        result.findings = _run_rules(selected, RuleContext(facts), result.notices)
+    finally:
+        sys.setrecursionlimit(old_limit)
+    suppressions = parse_suppressions(text)
+    result.findings = sorted(
+        {
+            f.with_severity(config.severity_for(f.code, f.severity))
+            for f in result.findings
+            if not suppressions.silences(f)
+        },
+        key=lambda f: f.sort_key,
+    )
+    return result
+
+
+def _run_rules(rules: list[Rule], context: RuleContext, notices: list[str]) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in rules:
+        try:
+            findings.extend(rule.check(context))
+        except Exception as error:  # one broken rule must not hide the others
+            log.exception("rule %s failed on %s", rule.code, context.source.path)
+            notices.append(
+                f"{context.source.path}: internal error in rule {rule.code} "
+                f"({type(error).__name__}: {error}); other rules still ran"
+            )
+    return findings

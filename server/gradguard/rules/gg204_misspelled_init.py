@@ -1,0 +1,116 @@
+"""## What it does
+Checks for `torch.nn.Module` subclasses whose constructor is misspelled: `_init_`,
+`__init`, `__int__`, `init` (and similar) instead of `__init__`.
+
+## Why is this bad?
+Python never calls the misspelled method, so `nn.Module.__init__` runs in its place and
+none of the layers are created. The model has no parameters, and the optimizer built from
+`model.parameters()` fails.
+
+## What PyTorch does
+`SGD(model.parameters(), lr=0.1)` raises `ValueError: optimizer got an empty parameter list`.
+If the class is constructed with arguments, construction itself fails first:
+`TypeError: CNNModel.__init__() takes 1 positional argument but 2 were given`.
+
+## Example
+```python
+import torch
+from torch import nn
+
+
+class CNNModel(nn.Module):
+    def _init_(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+model = CNNModel()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+```
+
+## Use instead
+```python
+import torch
+from torch import nn
+
+
+class CNNModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+model = CNNModel()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+```
+
+## Fix safety
+The fix renames the method to `__init__`. It is safe: the misspelled method was never
+called by Python, so the rename only restores the intended constructor. It is not offered
+when the class already defines `__init__`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span, TextEdit
+from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+
+MISSPELLINGS = frozenset(
+    {"_init_", "__init", "_init__", "__init_", "__int__", "__innit__", "__intit__", "init",
+     "__inti__", "___init__", "__init___", "_init", "__initialize__"}
+)
+
+
+def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
+    for info in context.facts.classes.values():
+        if not info.is_module:
+            continue
+        methods = info.methods
+        for name, method in methods.items():
+            if name not in MISSPELLINGS:
+                continue
+            span = _name_span(context, method)
+            fixes = () if "__init__" in methods else (_rename_fix(span),)
+            yield rule.finding(
+                context,
+                span,
+                f"`{info.name}.{name}` is never called: the constructor of an nn.Module is "
+                f"`__init__`, so its layers are not created and the model has no parameters",
+                fixes=fixes,
+            )
+
+
+def _name_span(context: RuleContext, method: ast.FunctionDef | ast.AsyncFunctionDef) -> Span:
+    """The span of the method's name on its ``def`` line."""
+    line = method.lineno - 1
+    text = context.source.line_text(line)
+    keyword = "async def" if isinstance(method, ast.AsyncFunctionDef) else "def"
+    start = text.find(method.name, text.find(keyword) + len(keyword))
+    if start < 0:  # decorators or odd spacing: fall back to the def statement
+        return context.source.span_of(method)
+    return Span(Position(line, start), Position(line, start + len(method.name)))
+
+
+def _rename_fix(span: Span) -> Fix:
+    return Fix("Rename to `__init__`", FixSafety.SAFE, (TextEdit(span, "__init__"),))
+
+
+RULE = Rule(
+    code="GG204",
+    name="misspelled-init",
+    summary="nn.Module subclass defines a misspelled constructor instead of `__init__`",
+    severity=Severity.ERROR,
+    fix_availability=FixAvailability.SOMETIMES,
+    doc=__doc__ or "",
+    check_function=check,
+    example_outcome=Raises("ValueError", "optimizer got an empty parameter list"),
+)

@@ -1,0 +1,78 @@
+import pytest
+from helpers import assert_all_fixes_repair, lines_of, only
+
+SPELLINGS = ["_init_", "__init", "__int__", "init"]
+
+
+@pytest.mark.parametrize("name", SPELLINGS)
+def test_flags_misspelled_constructor_of_module(name):
+    code = f"""
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def {name}(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+    """
+    (finding,) = only(code, "GG204")
+    assert finding.span.start.line == 4
+    assert finding.span.end.column - finding.span.start.column == len(name)
+    assert f"Net.{name}" in finding.message
+
+
+def test_flags_subclass_of_local_module_and_layer():
+    code = """
+    from torch import nn
+
+    class Base(nn.Module):
+        pass
+
+    class Net(Base):
+        def _init_(self):
+            pass
+
+    class MyLinear(nn.Linear):
+        def __int__(self):
+            pass
+    """
+    assert lines_of(code, "GG204") == [8, 12]
+
+
+def test_fix_renames_to_init():
+    code = """
+    import torch
+    class Net(torch.nn.Module):
+        def _init_(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+    """
+    (fixed,) = assert_all_fixes_repair(code, "GG204")
+    assert "def __init__(self):" in fixed
+
+
+def test_no_fix_when_init_exists():
+    code = """
+    import torch
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+        def init(self):
+            pass
+    """
+    (finding,) = only(code, "GG204")
+    assert finding.fixes == ()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # Not a module: plain classes may name methods as they like.
+        "class Config:\n    def init(self):\n        pass\n",
+        # Correct constructor.
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n",
+        # An unrelated `nn` that is not torch.
+        "import mylib.nn as nn\nclass Net(nn.Module):\n    def _init_(self):\n        pass\n",
+    ],
+)
+def test_does_not_flag(code):
+    assert only(code, "GG204") == []
