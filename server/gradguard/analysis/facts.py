@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,6 +11,13 @@ from gradguard.analysis import flow, torchnames
 from gradguard.analysis.imports import ImportTable
 from gradguard.analysis.resolution import NoResolver, SymbolKind, SymbolResolver
 from gradguard.source import SourceFile
+
+# Top-level packages that hold no models or optimizers GradGuard needs to know about:
+# asking jedi about them would only cost time.
+_NEVER_RESOLVED = frozenset(
+    {"torch", "numpy", "np", "pandas", "scipy", "sklearn", "matplotlib", "tqdm", "PIL", "cv2",
+     "wandb", "tensorboard", "yaml", "omegaconf", "hydra", "einops", "requests", "pytest"}
+)
 
 
 @dataclass
@@ -67,7 +75,8 @@ class ModuleFacts:
 
     def classify_import(self, qualified: str) -> SymbolKind | None:
         """Ask the resolver (jedi) about a name the file imports from elsewhere."""
-        if qualified.startswith(("torch.", "builtins.", "typing.", "collections.")):
+        top = qualified.split(".", 1)[0]
+        if top in _NEVER_RESOLVED or top in sys.stdlib_module_names:
             return None
         return self.resolver.classify(qualified, self.source.path)
 
