@@ -178,9 +178,13 @@ def test_declared_encoding_is_honoured(project, capsys):
 
 
 def test_noqa_comments(project, capsys):
-    (project / "buggy.py").write_text(BUGGY.replace("_init_(self):", "_init_(self):  # noqa: GG204"))
+    (project / "buggy.py").write_text(
+        BUGGY.replace("_init_(self):", "_init_(self):  # noqa: GG204")
+    )
     assert run(capsys, "buggy.py")[0] == 0
-    (project / "buggy.py").write_text(BUGGY.replace("_init_(self):", "_init_(self):  # noqa: GG101"))
+    (project / "buggy.py").write_text(
+        BUGGY.replace("_init_(self):", "_init_(self):  # noqa: GG101")
+    )
     assert run(capsys, "buggy.py")[0] == 1
     (project / "buggy.py").write_text("# gradguard: noqa\n" + BUGGY)
     assert run(capsys, "buggy.py")[0] == 0

@@ -112,8 +112,16 @@ def test_crashing_rule_is_isolated():
         raise RuntimeError("boom")
         yield
 
-    broken = Rule("GG999", "broken", "", all_rules()[0].severity, all_rules()[0].fix_availability,
-                  "", explode, all_rules()[0].example_outcome)
+    broken = Rule(
+        "GG999",
+        "broken",
+        "",
+        all_rules()[0].severity,
+        all_rules()[0].fix_availability,
+        "",
+        explode,
+        all_rules()[0].example_outcome,
+    )
     result = analyze(MISSPELLED, "x.py", rules=[broken, *all_rules()])
     assert [f.code for f in result.findings] == ["GG204"]
     assert "internal error in rule GG999 (RuntimeError: boom)" in result.notices[0]

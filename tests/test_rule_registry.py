@@ -28,8 +28,14 @@ CATALOGUE = {
     "GG401": "zero-grad-after-backward",
     "GG402": "missing-zero-grad",
 }
-SECTIONS = ["What it does", "Why is this bad?", "What PyTorch does", "Example", "Use instead",
-            "Fix safety"]
+SECTIONS = [
+    "What it does",
+    "Why is this bad?",
+    "What PyTorch does",
+    "Example",
+    "Use instead",
+    "Fix safety",
+]
 
 
 def test_every_catalogue_rule_is_registered_with_its_exact_name():
@@ -51,5 +57,7 @@ def test_docs_page_is_up_to_date(rule):
 
 def test_readme_rule_table_matches_registry():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| \[(GG\d{3})\]\([^)]*\) \| `([a-z-]+)` \| (\w+) \|", readme, re.MULTILINE)
+    rows = re.findall(
+        r"^\| \[(GG\d{3})\]\([^)]*\) \| `([a-z-]+)` \| (\w+) \|", readme, re.MULTILINE
+    )
     assert rows == [(r.code, r.name, r.severity.value) for r in all_rules()]

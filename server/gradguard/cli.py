@@ -189,8 +189,10 @@ def run_check(args: argparse.Namespace) -> int:
         paths = [Path(p) for p in (args.paths or ["."])]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
-            print(f"gradguard: error: no such file or directory: {', '.join(missing)}",
-                  file=sys.stderr)
+            print(
+                f"gradguard: error: no such file or directory: {', '.join(missing)}",
+                file=sys.stderr,
+            )
             return EXIT_ERROR
         outcomes = _check_paths(paths, options, args.jobs or os.cpu_count() or 1)
         config_errors = _config_errors(paths, options)
@@ -219,7 +221,9 @@ def _emit(
 ) -> int:
     reports = [o.report for o in outcomes]
     # With --fix on stdin the fixed code owns stdout; the report goes to stderr.
-    stream = sys.stderr if (args.paths == ["-"] and options.fix and not options.diff) else sys.stdout
+    stream = (
+        sys.stderr if (args.paths == ["-"] and options.fix and not options.diff) else sys.stdout
+    )
     for error in config_errors:
         print(f"gradguard: invalid configuration: {error} (default used)", file=sys.stderr)
     for outcome in outcomes:
@@ -264,12 +268,14 @@ def run_rule(args: argparse.Namespace) -> int:
         for rule in all_rules():
             print(f"{rule.code}  {rule.name:<30} {rule.severity.value:<12} {rule.summary}")
         return EXIT_CLEAN
-    rule = get_rule(args.code)
-    if rule is None:
-        print(f"gradguard: error: unknown rule {args.code!r} (see `gradguard rule --all`)",
-              file=sys.stderr)
+    found = get_rule(args.code)
+    if found is None:
+        print(
+            f"gradguard: error: unknown rule {args.code!r} (see `gradguard rule --all`)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
-    sys.stdout.write(render_rule_page(rule))
+    sys.stdout.write(render_rule_page(found))
     return EXIT_CLEAN
 
 
@@ -295,21 +301,35 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", help="files or directories (default: .); - for stdin")
     check.add_argument("--format", choices=sorted(FORMATTERS), default="text")
     check.add_argument("--fix", action="store_true", help="apply safe fixes in place")
-    check.add_argument("--unsafe-fixes", action="store_true",
-                       help="with --fix or --diff, also apply unsafe fixes")
-    check.add_argument("--diff", action="store_true",
-                       help="print the fixes as a diff instead of writing them")
-    check.add_argument("--select", action="append", metavar="CODES",
-                       help="only these codes or prefixes (comma-separated)")
-    check.add_argument("--ignore", action="append", metavar="CODES",
-                       help="skip these codes or prefixes (comma-separated)")
+    check.add_argument(
+        "--unsafe-fixes", action="store_true", help="with --fix or --diff, also apply unsafe fixes"
+    )
+    check.add_argument(
+        "--diff", action="store_true", help="print the fixes as a diff instead of writing them"
+    )
+    check.add_argument(
+        "--select",
+        action="append",
+        metavar="CODES",
+        help="only these codes or prefixes (comma-separated)",
+    )
+    check.add_argument(
+        "--ignore",
+        action="append",
+        metavar="CODES",
+        help="skip these codes or prefixes (comma-separated)",
+    )
     check.add_argument("--statistics", action="store_true", help="print counts per rule")
     check.add_argument("--stdin-filename", help="the path of the code read from stdin")
     check.add_argument("--config", help="a pyproject.toml to use instead of the nearest one")
-    check.add_argument("--jobs", "-j", type=int, default=0,
-                       help="worker processes (default: one per core)")
-    check.add_argument("--no-resolve", action="store_true",
-                       help="do not ask jedi about names imported from other modules")
+    check.add_argument(
+        "--jobs", "-j", type=int, default=0, help="worker processes (default: one per core)"
+    )
+    check.add_argument(
+        "--no-resolve",
+        action="store_true",
+        help="do not ask jedi about names imported from other modules",
+    )
     check.set_defaults(handler=run_check)
 
     rule = commands.add_parser("rule", help="print a rule's documentation")
@@ -324,8 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="gradguard: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="gradguard: %(levelname)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

@@ -112,11 +112,13 @@ def _codes(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of rule codes such as [\"GG101\", \"GG3\"], got {value!r}")
+        raise ValueError(f'expected a list of rule codes such as ["GG101", "GG3"], got {value!r}')
     codes = tuple(v.strip().upper() for v in value)
     bad = [c for c in codes if not _CODE_PREFIX.match(c)]
     if bad:
-        raise ValueError(f"unknown rule code or prefix {', '.join(bad)} (codes look like GG101 or GG1)")
+        raise ValueError(
+            f"unknown rule code or prefix {', '.join(bad)} (codes look like GG101 or GG1)"
+        )
     return codes
 
 
@@ -181,7 +183,9 @@ def load_pyproject(path: Path) -> Config:
         return Config(root=root, errors=(ConfigError(str(path), "", f"cannot read: {error}"),))
     except tomllib.TOMLDecodeError as error:
         return Config(root=root, errors=(ConfigError(str(path), "", f"invalid TOML: {error}"),))
-    section = data.get("tool", {}).get("gradguard", {}) if isinstance(data.get("tool"), dict) else {}
+    section = (
+        data.get("tool", {}).get("gradguard", {}) if isinstance(data.get("tool"), dict) else {}
+    )
     return config_from_mapping(section, str(path), root)
 
 

@@ -12,8 +12,23 @@ from pathlib import Path
 from gradguard.config import Config
 
 _SKIPPED_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox",
-     ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", "site-packages"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "__pycache__",
+        "node_modules",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "build",
+        "dist",
+        "site-packages",
+    }
 )
 PYTHON_SUFFIXES = (".py", ".pyi")
 

@@ -45,7 +45,9 @@ def comments(text: str) -> list[NoqaComment]:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type == tokenize.COMMENT:
                 own_line = not token.line[: token.start[1]].strip()
-                found.append(NoqaComment(token.start[0] - 1, token.start[1], token.string, own_line))
+                found.append(
+                    NoqaComment(token.start[0] - 1, token.start[1], token.string, own_line)
+                )
     except (tokenize.TokenError, SyntaxError, IndentationError):
         pass
     return found

@@ -133,9 +133,7 @@ def format_sarif(reports: list[FileReport]) -> str:
         for r in reports
         for f in r.findings
     ]
-    notifications = [
-        {"level": "error", "message": {"text": r.error}} for r in reports if r.error
-    ]
+    notifications = [{"level": "error", "message": {"text": r.error}} for r in reports if r.error]
     run = {
         "tool": {
             "driver": {
@@ -157,9 +155,7 @@ def format_sarif(reports: list[FileReport]) -> str:
         },
         "columnKind": "unicodeCodePoints",
         "results": results,
-        "invocations": [
-            {"executionSuccessful": True, "toolExecutionNotifications": notifications}
-        ],
+        "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
     }
     sarif = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

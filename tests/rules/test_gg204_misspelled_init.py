@@ -1,4 +1,5 @@
 import pytest
+
 from helpers import assert_all_fixes_repair, lines_of, only
 
 SPELLINGS = ["_init_", "__init", "__int__", "init"]
@@ -69,7 +70,8 @@ def test_no_fix_when_init_exists():
         # Not a module: plain classes may name methods as they like.
         "class Config:\n    def init(self):\n        pass\n",
         # Correct constructor.
-        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n",
+        "import torch.nn as nn\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n",
         # An unrelated `nn` that is not torch.
         "import mylib.nn as nn\nclass Net(nn.Module):\n    def _init_(self):\n        pass\n",
     ],

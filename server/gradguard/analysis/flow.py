@@ -62,8 +62,10 @@ def scope_statements(scope: Scope) -> list[StatementInfo]:
             result.append(StatementInfo(stmt, block, index, loops, conditionals, len(result)))
             if isinstance(stmt, SCOPE_TYPES):
                 continue
-            inner_loops = loops + (stmt,) if isinstance(stmt, LOOP_TYPES) else loops
-            inner_conds = conditionals + (stmt,) if isinstance(stmt, CONDITIONAL_TYPES) else conditionals
+            inner_loops = (*loops, stmt) if isinstance(stmt, LOOP_TYPES) else loops
+            inner_conds = (
+                (*conditionals, stmt) if isinstance(stmt, CONDITIONAL_TYPES) else conditionals
+            )
             for child in child_blocks(stmt):
                 visit(child, inner_loops, inner_conds)
 
@@ -122,10 +124,7 @@ def is_backward_call(call: ast.Call) -> bool:
 
 def is_training_loop(loop: ast.stmt) -> bool:
     """A loop whose body (not nested functions) calls ``backward()`` or ``.step()``."""
-    for call in calls_in(loop):
-        if method_name(call) in ("backward", "step"):
-            return True
-    return False
+    return any(method_name(call) in ("backward", "step") for call in calls_in(loop))
 
 
 def innermost_training_loop(info: StatementInfo) -> ast.stmt | None:
@@ -158,7 +157,12 @@ def assigned_targets(stmt: ast.stmt) -> list[ast.expr]:
     if isinstance(stmt, (ast.For, ast.AsyncFor)):
         return _flatten_target(stmt.target)
     if isinstance(stmt, (ast.With, ast.AsyncWith)):
-        return [t for item in stmt.items if item.optional_vars for t in _flatten_target(item.optional_vars)]
+        return [
+            t
+            for item in stmt.items
+            if item.optional_vars
+            for t in _flatten_target(item.optional_vars)
+        ]
     return []
 
 

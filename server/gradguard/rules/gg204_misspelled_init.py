@@ -65,8 +65,21 @@ from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 
 MISSPELLINGS = frozenset(
-    {"_init_", "__init", "_init__", "__init_", "__int__", "__innit__", "__intit__", "init",
-     "__inti__", "___init__", "__init___", "_init", "__initialize__"}
+    {
+        "_init_",
+        "__init",
+        "_init__",
+        "__init_",
+        "__int__",
+        "__innit__",
+        "__intit__",
+        "init",
+        "__inti__",
+        "___init__",
+        "__init___",
+        "_init",
+        "__initialize__",
+    }
 )
 
 
