@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jedi
 import pytest
+
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.engine import analyze

@@ -105,9 +105,12 @@ def simple_bindings(statements: list[flow.StatementInfo]) -> dict[str, ast.expr]
     bindings: dict[str, ast.expr] = {}
     for info in statements:
         node = info.node
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            if isinstance(node.targets[0], ast.Name):
-                bindings[node.targets[0].id] = node.value
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            bindings[node.targets[0].id] = node.value
     return bindings
 
 

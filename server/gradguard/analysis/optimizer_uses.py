@@ -1,0 +1,155 @@
+"""What happens to an optimizer after its creation, inside the creation's scope.
+
+:class:`OptimizerTimeline` lists, for one :class:`OptimizerCreation` bound to a name,
+the statements that use the optimizer, rebind its name (a new optimizer) or call its
+``add_param_group``; :meth:`OptimizerTimeline.used_after` says whether the optimizer
+created there is still used after a given statement (following loop back edges and
+skipping branches that exclude each other). Statement order is source order within
+one scope: code in other functions is not followed.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from gradguard.analysis import flow
+from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.moves import reads_dotted
+from gradguard.analysis.optimizers import OptimizerCreation
+
+
+def related_names(a: str, b: str) -> bool:
+    """One dotted name is the other or lies under it (``model`` / ``model.fc``,
+    ``model.layers`` / ``model.layers[0]``)."""
+    return a == b or a.startswith((b + ".", b + "[")) or b.startswith((a + ".", a + "["))
+
+
+def dotted_names_in(node: ast.AST) -> set[str]:
+    """Every dotted name (``model.fc.weight``) spelled anywhere in ``node``."""
+    names = set()
+    for child in ast.walk(node):
+        if isinstance(child, (ast.Name, ast.Attribute)):
+            dotted = flow.dotted_name(child)
+            if dotted:
+                names.add(dotted)
+    return names
+
+
+def exclusive(facts: ModuleFacts, a: ast.AST, b: ast.AST) -> bool:
+    """``a`` and ``b`` sit in different arms of one ``if``/``match``: one never runs
+    after the other in the same pass."""
+    arms_of_a = _arms(facts, a)
+    for statement, arm in _arms(facts, b).items():
+        other = arms_of_a.get(statement)
+        if other is not None and other != arm and "test" not in (arm, other):
+            return True
+    return False
+
+
+def _arms(facts: ModuleFacts, node: ast.AST) -> dict[ast.AST, str]:
+    """For each enclosing ``if``/``match``: which arm holds ``node``."""
+    arms: dict[ast.AST, str] = {}
+    child = node
+    for parent in facts.ancestors(node):
+        if isinstance(parent, ast.If):
+            if child in parent.body:
+                arms[parent] = "body"
+            elif child in parent.orelse:
+                arms[parent] = "orelse"
+            else:
+                arms[parent] = "test"
+        elif isinstance(parent, ast.match_case):
+            match = facts.parents.get(parent)
+            if match is not None:
+                arms[match] = str(id(parent))
+        child = parent
+    return arms
+
+
+@dataclass
+class OptimizerTimeline:
+    facts: ModuleFacts
+    creation: OptimizerCreation
+    name: str
+    statements: list[flow.StatementInfo] = field(repr=False)
+
+    @classmethod
+    def of(cls, facts: ModuleFacts, creation: OptimizerCreation) -> OptimizerTimeline | None:
+        """``None`` when the optimizer is not bound to a name we can follow."""
+        if creation.target is None:
+            return None
+        return cls(facts, creation, creation.target, facts.statements_of(creation.scope))
+
+    @cached_property
+    def uses(self) -> list[flow.StatementInfo]:
+        """Statements whose own code reads the optimizer's name."""
+        return [
+            info
+            for info in self.statements
+            if any(reads_dotted(part, self.name) for part in flow.header_nodes(info.node))
+        ]
+
+    @cached_property
+    def rebinds(self) -> list[flow.StatementInfo]:
+        """Statements that bind the optimizer's name (the creation included)."""
+        return [info for info in self.statements if flow.assigns_name(info.node, self.name)]
+
+    @cached_property
+    def param_group_additions(self) -> list[tuple[flow.StatementInfo, set[str]]]:
+        """``<optimizer>.add_param_group(...)`` statements with the names they mention."""
+        found = []
+        for info in self.statements:
+            for node in flow.own_nodes(info.node):
+                if (
+                    isinstance(node, ast.Call)
+                    and flow.method_name(node) == "add_param_group"
+                    and isinstance(node.func, ast.Attribute)
+                    and flow.dotted_name(node.func.value) == self.name
+                ):
+                    mentioned: set[str] = set()
+                    for argument in [*node.args, *(k.value for k in node.keywords)]:
+                        mentioned |= dotted_names_in(argument)
+                    found.append((info, mentioned))
+        return found
+
+    def follows_creation(self, info: flow.StatementInfo) -> bool:
+        """``info`` runs after the creation (later in source order, or later in a loop
+        that holds both), in a branch compatible with it."""
+        created = self.creation.statement
+        if info.node is created.node or exclusive(self.facts, created.node, info.node):
+            return False
+        return info.order > created.order or bool(set(info.loops) & set(created.loops))
+
+    def used_after(self, info: flow.StatementInfo) -> bool:
+        """The optimizer created here is read after ``info`` runs, before its name is
+        bound to something else."""
+        for use in self.uses:
+            if use.node is info.node or exclusive(self.facts, info.node, use.node):
+                continue
+            if use.order > info.order:
+                if not any(info.order < b.order < use.order for b in self.rebinds):
+                    return True
+            elif self._loop_back_reaches(info, use):
+                return True
+        return False
+
+    def _loop_back_reaches(self, info: flow.StatementInfo, use: flow.StatementInfo) -> bool:
+        """``use`` comes earlier in a loop that also holds ``info``: the next iteration
+        reaches it, unless the name is rebound on the way round."""
+        shared = [loop for loop in info.loops if loop in use.loops]
+        if not shared:
+            return False
+        loop = shared[-1]
+        for b in self.rebinds:
+            if loop in b.loops and (b.order > info.order or b.order < use.order):
+                return False
+        return True
+
+    def parameters_added_after(self, info: flow.StatementInfo, part: str) -> bool:
+        """``add_param_group`` mentions ``part`` (or something related) after ``info``."""
+        return any(
+            added.order > info.order and any(related_names(part, name) for name in names)
+            for added, names in self.param_group_additions
+        )

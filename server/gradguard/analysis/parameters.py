@@ -1,0 +1,506 @@
+"""Which attributes are registered parameters, as far as the file shows it.
+
+A parameter is known from a ``torch.nn`` layer's parameter names (``weight``, ``bias``,
+``weight_ih_l0``...) on a value known to be that layer, from ``nn.Parameter(...)``
+assignments and ``register_parameter`` calls in a module class of the file, and from
+``<module>.<name> = nn.Parameter(...)`` / ``<module>.register_parameter(...)`` on a
+module variable. Everything else is unknown, and unknown answers False.
+"""
+
+from __future__ import annotations
+
+import ast
+import weakref
+from dataclasses import dataclass
+
+from gradguard.analysis import flow, torchnames
+from gradguard.analysis.facts import ClassInfo, ModuleFacts
+
+# torch.nn classes that register no parameters of their own (containers, activations,
+# pooling, dropout, wrappers): ``seq.weight = None`` on them sets a plain attribute.
+PARAMETERLESS_LAYERS = frozenset(
+    {
+        "Sequential",
+        "ModuleList",
+        "ModuleDict",
+        "ParameterList",
+        "ParameterDict",
+        "Identity",
+        "Flatten",
+        "Unflatten",
+        "ReLU",
+        "ReLU6",
+        "LeakyReLU",
+        "ELU",
+        "SELU",
+        "CELU",
+        "GELU",
+        "SiLU",
+        "Mish",
+        "Sigmoid",
+        "Tanh",
+        "Softmax",
+        "LogSoftmax",
+        "Softplus",
+        "Softsign",
+        "Hardtanh",
+        "Hardswish",
+        "Hardsigmoid",
+        "Tanhshrink",
+        "Softshrink",
+        "Hardshrink",
+        "Threshold",
+        "GLU",
+        "Softmin",
+        "Softmax2d",
+        "LogSigmoid",
+        "Dropout",
+        "Dropout1d",
+        "Dropout2d",
+        "Dropout3d",
+        "AlphaDropout",
+        "FeatureAlphaDropout",
+        "MaxPool1d",
+        "MaxPool2d",
+        "MaxPool3d",
+        "AvgPool1d",
+        "AvgPool2d",
+        "AvgPool3d",
+        "AdaptiveAvgPool1d",
+        "AdaptiveAvgPool2d",
+        "AdaptiveAvgPool3d",
+        "AdaptiveMaxPool1d",
+        "AdaptiveMaxPool2d",
+        "AdaptiveMaxPool3d",
+        "LPPool1d",
+        "LPPool2d",
+        "LPPool3d",
+        "MaxUnpool1d",
+        "MaxUnpool2d",
+        "MaxUnpool3d",
+        "FractionalMaxPool2d",
+        "FractionalMaxPool3d",
+        "Upsample",
+        "UpsamplingNearest2d",
+        "UpsamplingBilinear2d",
+        "PixelShuffle",
+        "PixelUnshuffle",
+        "ChannelShuffle",
+        "ZeroPad1d",
+        "ZeroPad2d",
+        "ZeroPad3d",
+        "ConstantPad1d",
+        "ConstantPad2d",
+        "ConstantPad3d",
+        "ReflectionPad1d",
+        "ReflectionPad2d",
+        "ReflectionPad3d",
+        "ReplicationPad1d",
+        "ReplicationPad2d",
+        "ReplicationPad3d",
+        "CircularPad1d",
+        "CircularPad2d",
+        "CircularPad3d",
+        "CosineSimilarity",
+        "PairwiseDistance",
+        "DataParallel",
+        "Fold",
+        "Unfold",
+        "LocalResponseNorm",
+        "CrossMapLRN2d",
+        "MSELoss",
+        "L1Loss",
+        "CrossEntropyLoss",
+        "NLLLoss",
+        "BCELoss",
+        "BCEWithLogitsLoss",
+        "SmoothL1Loss",
+        "HuberLoss",
+        "KLDivLoss",
+        "Module",
+    }
+)
+RNN_LAYERS = frozenset({"RNN", "LSTM", "GRU", "RNNBase"})
+ATTENTION_LAYERS = frozenset({"MultiheadAttention"})
+# Layers whose only parameter is ``weight``.
+WEIGHT_ONLY_LAYERS = frozenset({"Embedding", "EmbeddingBag", "PReLU"})
+_ATTENTION_NAMES = frozenset(
+    {
+        "in_proj_weight",
+        "in_proj_bias",
+        "q_proj_weight",
+        "k_proj_weight",
+        "v_proj_weight",
+        "bias_k",
+        "bias_v",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ModuleType:
+    """What a module value is: ``torch.nn`` layers (several after an ``isinstance``
+    with a tuple), a module class of this file, or a module of unknown class."""
+
+    layers: tuple[str, ...] = ()
+    info: ClassInfo | None = None
+    # The constructor call, when the value was built by one (for ``bias=False``).
+    call: ast.Call | None = None
+
+    @property
+    def class_name(self) -> str | None:
+        if self.info is not None:
+            return self.info.name
+        return self.layers[0] if len(self.layers) == 1 else None
+
+
+def layer_has_parameter(layer: str, name: str) -> bool:
+    """``torch.nn.<layer>`` registers a parameter called ``name`` (by default)."""
+    if layer in PARAMETERLESS_LAYERS or not torchnames.is_layer_parameter_name(name):
+        return False
+    if layer in RNN_LAYERS:
+        return name.startswith(("weight_", "bias_")) and name not in _ATTENTION_NAMES
+    if layer in ATTENTION_LAYERS:
+        return name in _ATTENTION_NAMES
+    if layer in WEIGHT_ONLY_LAYERS:
+        return name == "weight"
+    return name in ("weight", "bias")
+
+
+def _disabled_by_flag(call: ast.Call | None, name: str) -> bool:
+    """``nn.Linear(2, 2, bias=False)`` leaves ``bias`` as None (not a parameter)."""
+    if call is None:
+        return False
+    for keyword in call.keywords:
+        flags = torchnames.OPTIONAL_PARAMETER_FLAGS.get(keyword.arg or "", ())
+        value = keyword.value
+        if name in flags and isinstance(value, ast.Constant) and value.value is False:
+            return True
+    return False
+
+
+class ParameterIndex:
+    """Answers "is ``base.attr`` a registered parameter here?" for one file."""
+
+    def __init__(self, facts: ModuleFacts) -> None:
+        self.facts = facts
+        self._bindings: dict[ast.AST, dict[str, list[ast.expr | None]]] = {}
+        self._registrations: dict[ast.AST, dict[str, list[tuple[int, str]]]] = {}
+
+    # -- module types -------------------------------------------------------------
+
+    def module_type(self, expr: ast.AST, _depth: int = 0) -> ModuleType | None:
+        if _depth > 5:
+            return None
+        if isinstance(expr, ast.Call):
+            return self._type_of_call(expr, _depth)
+        if isinstance(expr, ast.Name):
+            return self._type_of_name(expr, _depth)
+        if isinstance(expr, ast.Attribute):
+            owner = self.module_type(expr.value, _depth + 1)
+            if owner is not None and owner.info is not None:
+                call = self._submodule_call(owner.info, expr.attr)
+                if call is not None:
+                    return self._type_of_call(call, _depth + 1)
+        return None
+
+    def _submodule_call(self, info: ClassInfo, attr: str) -> ast.Call | None:
+        for cls in self.class_lineage(info):
+            if attr in cls.submodules:
+                return cls.submodules[attr]
+        return None
+
+    def _type_of_call(self, call: ast.Call, depth: int) -> ModuleType | None:
+        method = flow.method_name(call)
+        if method in torchnames.MOVE_METHODS or method in ("train", "eval"):
+            return self.module_type(call.func.value, depth + 1)  # type: ignore[attr-defined]
+        if not self.facts.is_module_call(call):
+            return None
+        if isinstance(call.func, ast.Name) and call.func.id in self.facts.classes:
+            return ModuleType(info=self.facts.classes[call.func.id], call=call)
+        if isinstance(call.func, ast.Name) and call.func.id in self.facts.functions:
+            returned = self._factory_type(self.facts.functions[call.func.id], depth)
+            return returned if returned is not None else ModuleType()
+        layer = self._layer_name(call.func)
+        return ModuleType(layers=(layer,) if layer else (), call=call)
+
+    def _factory_type(
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
+    ) -> ModuleType | None:
+        """What a same-file factory returns, when every ``return`` agrees."""
+        found: list[ModuleType] = []
+        for node in flow.walk_local(function):
+            if isinstance(node, ast.Return) and node.value is not None:
+                kind = self.module_type(node.value, depth + 1)
+                if kind is None:
+                    return None
+                found.append(kind)
+        if len(found) == 1:
+            return found[0]
+        if found and all(k.info is found[0].info and k.layers == found[0].layers for k in found):
+            return ModuleType(found[0].layers, found[0].info)
+        return None
+
+    def _layer_name(self, expr: ast.AST) -> str | None:
+        qualified = self.facts.qualify(expr) or ""
+        if torchnames.is_module_class_qualname(qualified):
+            return qualified.rsplit(".", 1)[-1]
+        return None
+
+    def _type_of_name(self, name: ast.Name, depth: int) -> ModuleType | None:
+        narrowed = self._isinstance_narrowing(name)
+        if narrowed is not None:
+            return narrowed
+        if name.id == "self":
+            info = self.facts.class_info_of(name)
+            return ModuleType(info=info) if info is not None and info.is_module else None
+        values = self.values_of(name)
+        if not values:
+            return None
+        found: list[ModuleType] = []
+        for value in values:
+            if value is None:
+                return None
+            if _moves_itself(value, name.id):
+                continue  # ``model = model.to(device)`` keeps the type
+            kind = self.module_type(value, depth + 1)
+            if kind is None:
+                return None
+            found.append(kind)
+        if not found:
+            return None
+        first = found[0]
+        same = all(k.info is first.info and k.layers == first.layers for k in found)
+        if not same:
+            return None
+        calls = {id(k.call) for k in found}
+        return first if len(calls) == 1 else ModuleType(first.layers, first.info)
+
+    def _isinstance_narrowing(self, name: ast.Name) -> ModuleType | None:
+        """``if isinstance(m, nn.Linear): <here>`` makes ``m`` a Linear."""
+        child: ast.AST = name
+        for parent in self.facts.ancestors(name):
+            if isinstance(parent, flow.SCOPE_TYPES):
+                return None
+            if isinstance(parent, ast.If) and any(s is child for s in parent.body):
+                narrowed = self._isinstance_type(parent.test, name.id)
+                if narrowed is not None:
+                    return narrowed
+            child = parent
+        return None
+
+    def _isinstance_type(self, test: ast.expr, name: str) -> ModuleType | None:
+        if not (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0], ast.Name)
+            and test.args[0].id == name
+        ):
+            return None
+        classes = test.args[1]
+        options = classes.elts if isinstance(classes, ast.Tuple) else [classes]
+        layers: list[str] = []
+        for option in options:
+            if isinstance(option, ast.Name) and option.id in self.facts.classes:
+                if len(options) == 1 and self.facts.classes[option.id].is_module:
+                    return ModuleType(info=self.facts.classes[option.id])
+                return None
+            layer = self._layer_name(option)
+            if layer is None:
+                return None
+            layers.append(layer)
+        return ModuleType(layers=tuple(layers))
+
+    # -- bindings ----------------------------------------------------------------
+
+    def values_of(self, name: ast.Name) -> list[ast.expr | None] | None:
+        scope = self.facts.enclosing_scope(name)
+        local = self._scope_bindings(scope)
+        if name.id in local:
+            return local[name.id]
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = scope.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            if arguments.vararg:
+                every.append(arguments.vararg)
+            if arguments.kwarg:
+                every.append(arguments.kwarg)
+            for argument in every:
+                if argument.arg == name.id:
+                    return [self._annotation_value(argument.annotation)]
+            return self._scope_bindings(self.facts.tree).get(name.id)
+        return None
+
+    def _annotation_value(self, annotation: ast.expr | None) -> ast.expr | None:
+        """``m: nn.Linear`` is treated as ``m = nn.Linear()`` (a call with no arguments)."""
+        if annotation is None or not isinstance(annotation, (ast.Name, ast.Attribute)):
+            return None
+        call = ast.Call(func=annotation, args=[], keywords=[])
+        ast.copy_location(call, annotation)
+        return call
+
+    def _scope_bindings(self, scope: ast.AST) -> dict[str, list[ast.expr | None]]:
+        """Every value bound to each plain name in the scope; None for a binding
+        whose value is unknown (``for`` targets, unpacking, ``with ... as``)."""
+        if scope not in self._bindings:
+            found: dict[str, list[ast.expr | None]] = {}
+            for info in self.facts.statements_of(scope):  # type: ignore[arg-type]
+                node = info.node
+                value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+                for target in flow.assigned_targets(node):
+                    if not isinstance(target, ast.Name):
+                        continue
+                    direct = value is not None and any(t is target for t in _direct_targets(node))
+                    found.setdefault(target.id, []).append(value if direct else None)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    found.setdefault(node.name, []).append(None)
+                for child in flow.own_nodes(node):
+                    if isinstance(child, ast.NamedExpr):
+                        found.setdefault(child.target.id, []).append(child.value)
+            self._bindings[scope] = found
+        return self._bindings[scope]
+
+    # -- parameters ----------------------------------------------------------------
+
+    def is_parameter(self, base: ast.expr, attr: str, at: ast.AST) -> bool:
+        """``base.attr`` names a registered parameter at the statement ``at``."""
+        kind = self.module_type(base)
+        if kind is None:
+            return False
+        if kind.info is not None and self._class_has_parameter(kind.info, attr):
+            return True
+        layers = kind.layers or self.inherited_layers(kind.info)
+        if layers and all(layer_has_parameter(layer, attr) for layer in layers):
+            return not _disabled_by_flag(kind.call, attr)
+        return self._registered_on_variable(base, attr, at)
+
+    def class_lineage(self, info: ClassInfo) -> list[ClassInfo]:
+        lineage: list[ClassInfo] = []
+        pending = [info]
+        while pending:
+            current = pending.pop()
+            if current in lineage:
+                continue
+            lineage.append(current)
+            for base in current.base_names:
+                local = self.facts.classes.get(base)
+                if local is not None:
+                    pending.append(local)
+        return lineage
+
+    def _class_has_parameter(self, info: ClassInfo, attr: str) -> bool:
+        return any(attr in cls.parameters for cls in self.class_lineage(info))
+
+    def inherited_layers(self, info: ClassInfo | None) -> tuple[str, ...]:
+        """``class MyLinear(nn.Linear)`` inherits Linear's parameters."""
+        if info is None:
+            return ()
+        for cls in self.class_lineage(info):
+            for base in cls.base_names:
+                last = base.rsplit(".", 1)[-1]
+                if torchnames.is_module_class_qualname(base):
+                    return (last,)
+        return ()
+
+    def _registered_on_variable(self, base: ast.expr, attr: str, at: ast.AST) -> bool:
+        """``model.extra = nn.Parameter(...)`` or ``model.register_parameter("extra", p)``
+        earlier in the same scope."""
+        dotted = flow.dotted_name(base)
+        if dotted is None:
+            return False
+        line = getattr(at, "lineno", 0)
+        scope = self.facts.enclosing_scope(at)
+        found = self._scope_registrations(scope).get(dotted, [])
+        return any(where < line and name == attr for where, name in found)
+
+    def _scope_registrations(self, scope: ast.AST) -> dict[str, list[tuple[int, str]]]:
+        if scope not in self._registrations:
+            found: dict[str, list[tuple[int, str]]] = {}
+            for info in self.facts.statements_of(scope):  # type: ignore[arg-type]
+                for node in flow.own_nodes(info.node):
+                    registered = self._registration(node)
+                    if registered is not None:
+                        owner, name = registered
+                        found.setdefault(owner, []).append((info.node.lineno, name))
+            self._registrations[scope] = found
+        return self._registrations[scope]
+
+    def _registration(self, node: ast.AST) -> tuple[str, str] | None:
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and self.facts.is_parameter_call(node.value)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Attribute)
+        ):
+            target = node.targets[0]
+            owner = flow.dotted_name(target.value)
+            return (owner, target.attr) if owner else None
+        if (
+            isinstance(node, ast.Call)
+            and flow.method_name(node) == "register_parameter"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            value = node.args[1]
+            if isinstance(value, ast.Constant) and value.value is None:
+                return None
+            owner = flow.dotted_name(node.func.value)  # type: ignore[attr-defined]
+            return (owner, node.args[0].value) if owner else None
+        return None
+
+
+def _direct_targets(node: ast.stmt) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        return node.targets
+    if isinstance(node, ast.AnnAssign):
+        return [node.target]
+    return []
+
+
+def _moves_itself(value: ast.expr, name: str) -> bool:
+    """``model.to(device)`` / ``model.cuda()`` on the same name."""
+    while isinstance(value, ast.Call) and flow.method_name(value) in (
+        *torchnames.MOVE_METHODS,
+        "train",
+        "eval",
+    ):
+        value = value.func.value  # type: ignore[attr-defined]
+    return isinstance(value, ast.Name) and value.id == name
+
+
+_INDEXES: weakref.WeakKeyDictionary[ModuleFacts, ParameterIndex] = weakref.WeakKeyDictionary()
+
+
+def parameter_index(facts: ModuleFacts) -> ParameterIndex:
+    """One index per analysed file, shared by the rules that ask."""
+    index = _INDEXES.get(facts)
+    if index is None:
+        index = _INDEXES[facts] = ParameterIndex(facts)
+    return index
+
+
+# -- names the fixes write -------------------------------------------------------------
+
+
+def local_name_for(facts: ModuleFacts, qualified: str) -> str | None:
+    """How the file spells ``qualified`` (``torch.nn`` -> ``nn``, ``tnn``, or
+    ``torch.nn`` when only ``torch`` is imported); None when it cannot."""
+    aliases = sorted(facts.imports.aliases.items())
+    parts = qualified.split(".")
+    for size in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:size])
+        for local, target in aliases:
+            if target == prefix:
+                return ".".join([local, *parts[size:]])
+    return None
+
+
+def parameter_attribute(target: ast.expr) -> tuple[ast.expr, str] | None:
+    """``(model.fc, "weight")`` for the target ``model.fc.weight``."""
+    if isinstance(target, ast.Attribute):
+        return target.value, target.attr
+    return None

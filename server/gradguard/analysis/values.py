@@ -1,0 +1,260 @@
+"""What kind of value an expression holds, as far as the file shows it: a module,
+a parameter tensor, a one-shot iterator (generator, ``filter``, ``map``).
+
+Everything answers False for unknowns: rules stay silent rather than guess.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+
+from gradguard.analysis import flow, torchnames
+from gradguard.analysis.facts import ClassInfo, ModuleFacts
+
+# nn.Module methods that return one-shot generators.
+GENERATOR_METHODS = frozenset(
+    {
+        "parameters",
+        "named_parameters",
+        "buffers",
+        "named_buffers",
+        "children",
+        "named_children",
+        "modules",
+        "named_modules",
+    }
+)
+# Builtins (and itertools) that return one-shot iterators.
+_ITERATOR_BUILTINS = frozenset({"filter", "map", "iter", "zip", "reversed"})
+_ITERTOOLS = frozenset({"itertools.chain", "itertools.chain.from_iterable", "itertools.islice"})
+# Torch factories that build a leaf tensor.
+_TENSOR_FACTORIES = frozenset(
+    {
+        "randn",
+        "rand",
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "tensor",
+        "arange",
+        "randint",
+        "randn_like",
+        "rand_like",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "full_like",
+        "eye",
+        "linspace",
+    }
+)
+
+
+class ValueKinds:
+    """Per-scope answers about names: built once per scope, then looked up."""
+
+    def __init__(self, facts: ModuleFacts) -> None:
+        self.facts = facts
+        self._assignments: dict[ast.AST, dict[str, list[ast.expr]]] = {}
+
+    # -- bindings ------------------------------------------------------------------
+
+    def assignments(self, scope: flow.Scope) -> dict[str, list[ast.expr]]:
+        """Every value assigned to each plain name in the scope (``for`` targets and
+        other bindings are recorded as the scope's own statement so that they count
+        as unknown values)."""
+        if scope not in self._assignments:
+            found: dict[str, list[ast.expr]] = {}
+            for info in self.facts.statements_of(scope):
+                node = info.node
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target = node.targets[0]
+                    if isinstance(target, ast.Name):
+                        found.setdefault(target.id, []).append(node.value)
+                        continue
+                for target in flow.assigned_targets(node):
+                    if isinstance(target, ast.Name):
+                        # Unknown value: an ast.Name of itself never matches a kind.
+                        found.setdefault(target.id, []).append(target)
+                for child in flow.own_nodes(node):
+                    if isinstance(child, ast.NamedExpr):
+                        found.setdefault(child.target.id, []).append(child.value)
+            self._assignments[scope] = found
+        return self._assignments[scope]
+
+    def values_of(self, name: str, scope: flow.Scope) -> list[ast.expr] | None:
+        """All values the name is assigned in its scope (module level when the
+        function does not bind it); None when it is a parameter or unbound."""
+        local = self.assignments(scope)
+        if name in local:
+            return local[name]
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = scope.args
+            every = arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+            if any(a.arg == name for a in every):
+                return None
+            return self.assignments(self.facts.tree).get(name)
+        return None
+
+    # -- modules -------------------------------------------------------------------
+
+    def module_class(self, expr: ast.AST, scope: flow.Scope, _depth: int = 0) -> ClassInfo | None:
+        """The same-file module class an expression is an instance of, if known."""
+        if _depth > 4:
+            return None
+        if isinstance(expr, ast.Call):
+            if isinstance(expr.func, ast.Name) and expr.func.id in self.facts.classes:
+                called = self.facts.classes[expr.func.id]
+                return called if called.is_module else None
+            if flow.method_name(expr) in torchnames.MOVE_METHODS:
+                return self.module_class(expr.func.value, scope, _depth + 1)  # type: ignore[attr-defined]
+            return None
+        if isinstance(expr, ast.Name):
+            if expr.id == "self":
+                enclosing = self.facts.class_info_of(expr)
+                return enclosing if enclosing is not None and enclosing.is_module else None
+            values = _without_self_moves(expr.id, self.values_of(expr.id, scope))
+            found = [self.module_class(v, scope, _depth + 1) for v in values or ()]
+            if found and all(c is not None and c is found[0] for c in found):
+                return found[0]
+            return None
+        if isinstance(expr, ast.Attribute):
+            owner = self.module_class(expr.value, scope, _depth + 1)
+            if owner is not None and expr.attr in owner.submodules:
+                return self.module_class(owner.submodules[expr.attr], scope, _depth + 1)
+        return None
+
+    def is_module(self, expr: ast.AST, scope: flow.Scope, _depth: int = 0) -> bool:
+        """The expression certainly holds an ``nn.Module`` (every assignment of a name
+        is a module constructor, a factory, or a move of a module)."""
+        if _depth > 4:
+            return False
+        if isinstance(expr, ast.Call):
+            if self.facts.is_module_call(expr):
+                return True
+            method = flow.method_name(expr)
+            if method in torchnames.MOVE_METHODS or method in ("train", "eval"):
+                return self.is_module(expr.func.value, scope, _depth + 1)  # type: ignore[attr-defined]
+            return False
+        if isinstance(expr, ast.Name):
+            if expr.id == "self":
+                info = self.facts.class_info_of(expr)
+                return info is not None and info.is_module
+            values = _without_self_moves(expr.id, self.values_of(expr.id, scope))
+            return bool(values) and all(self.is_module(v, scope, _depth + 1) for v in values or ())
+        if isinstance(expr, ast.Attribute):
+            owner = self.module_class(expr.value, scope)
+            return owner is not None and expr.attr in owner.submodules
+        return False
+
+    # -- tensors -------------------------------------------------------------------
+
+    def is_parameter_tensor(self, expr: ast.AST, scope: flow.Scope, _depth: int = 0) -> bool:
+        """A tensor that requires grad: a layer's or a module's registered parameter,
+        ``nn.Parameter(...)``, a factory with ``requires_grad=True``."""
+        if _depth > 4:
+            return False
+        if isinstance(expr, ast.Call):
+            if self.facts.is_parameter_call(expr):
+                return True
+            if flow.method_name(expr) == "requires_grad_":
+                return True
+            return self._is_grad_factory(expr)
+        if isinstance(expr, ast.Attribute):
+            owner = self.module_class(expr.value, scope)
+            if owner is not None and expr.attr in owner.parameters:
+                return True
+            layer = self._torch_layer_of(expr.value, scope)
+            return layer and torchnames.is_layer_parameter_name(expr.attr)
+        if isinstance(expr, ast.Name):
+            values = self.values_of(expr.id, scope)
+            return bool(values) and all(
+                self.is_parameter_tensor(v, scope, _depth + 1) for v in values or ()
+            )
+        return False
+
+    def _torch_layer_of(self, expr: ast.AST, scope: flow.Scope) -> bool:
+        """A ``torch.nn`` layer (not a user model, whose attributes we may not know)."""
+        if isinstance(expr, ast.Call):
+            qualified = self.facts.qualify(expr.func) or ""
+            return torchnames.is_module_class_qualname(qualified)
+        if isinstance(expr, ast.Name):
+            values = _without_self_moves(expr.id, self.values_of(expr.id, scope))
+            return bool(values) and all(self._torch_layer_of(v, scope) for v in values or ())
+        if isinstance(expr, ast.Attribute):
+            owner = self.module_class(expr.value, scope)
+            if owner is not None and expr.attr in owner.submodules:
+                return self._torch_layer_of(owner.submodules[expr.attr], scope)
+        return False
+
+    def _is_grad_factory(self, call: ast.Call) -> bool:
+        qualified = self.facts.qualify(call.func) or ""
+        if not qualified.startswith("torch.") or qualified.rsplit(".", 1)[-1] not in (
+            _TENSOR_FACTORIES
+        ):
+            return False
+        return any(
+            k.arg == "requires_grad" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in call.keywords
+        )
+
+    # -- one-shot iterators --------------------------------------------------------
+
+    @cached_property
+    def non_module_parameter_methods(self) -> bool:
+        """The file defines a class that is not a module with its own ``parameters``
+        method (micrograd style): ``x.parameters()`` may then return a list."""
+        return any(
+            not info.is_module and GENERATOR_METHODS & set(info.methods)
+            for info in self.facts.classes.values()
+        )
+
+    def is_one_shot_iterator(self, expr: ast.AST, scope: flow.Scope) -> bool:
+        """A generator or iterator that is empty once consumed."""
+        if isinstance(expr, ast.GeneratorExp):
+            return True
+        if not isinstance(expr, ast.Call):
+            return False
+        func = expr.func
+        if isinstance(func, ast.Name) and func.id in _ITERATOR_BUILTINS:
+            return self.is_builtin(func.id)
+        if self.facts.qualify(func) in _ITERTOOLS:
+            return True
+        if isinstance(func, ast.Attribute) and func.attr in GENERATOR_METHODS:
+            if self.is_module(func.value, scope):
+                return True
+            return not self.non_module_parameter_methods and func.attr in (
+                "parameters",
+                "named_parameters",
+            )
+        return False
+
+    def is_builtin(self, name: str) -> bool:
+        """``name`` is not shadowed by an import, a function or a module-level binding."""
+        return (
+            name not in self.facts.imports.aliases
+            and name not in self.facts.functions
+            and name not in self.facts.classes
+            and name not in self.assignments(self.facts.tree)
+        )
+
+
+def _without_self_moves(name: str, values: list[ast.expr] | None) -> list[ast.expr] | None:
+    """Drop ``model = model.to(device)`` (and ``.train()``/``.eval()``): it keeps the kind."""
+    if values is None:
+        return None
+    return [
+        value
+        for value in values
+        if not (
+            isinstance(value, ast.Call)
+            and (
+                flow.method_name(value) in torchnames.MOVE_METHODS
+                or flow.method_name(value) in ("train", "eval")
+            )
+            and isinstance(value.func.value, ast.Name)  # type: ignore[attr-defined]
+            and value.func.value.id == name  # type: ignore[attr-defined]
+        )
+    ]

@@ -1,0 +1,289 @@
+"""## What it does
+Checks for training loops that call `backward()` and the optimizer's `step()` in every
+iteration but never clear the gradients: no `optimizer.zero_grad()`, no
+`model.zero_grad()`, no `p.grad = None` (or `p.grad.zero_()`) loop, and no same-file
+helper called in the loop that does one of these. It is reported at the `step()` call.
+
+The loop is the innermost loop around the `step()` that also runs a backward. When the
+`step()` is in a function with no such loop (one training step per call), the rule looks
+at the loops of the same file that call that function: it reports only when every call
+is in a loop and neither the function nor those loops clear the gradients.
+
+An optimizer step is `<opt>.step()` on a name the file binds to an optimizer,
+`scaler.step(<opt>)`, or, when the file cannot tell, `.step()` on a name spelled like an
+optimizer (`optimizer`, `opt`, `optim`, `opt_g`, `d_optimizer`, ...); `scheduler.step()`
+is not one. Clearing the gradients once before the loop does not count: it does not
+clear them per iteration.
+
+Not reported: gradient accumulation (the `step()` runs under a condition such as
+`if (i + 1) % k == 0:`, or the clearing does), zeroing after `step()`, zeroing in a helper
+of the same file, and loops that clear gradients in any other way (the rule does not try
+to match a clearing to one optimizer when a loop trains several).
+
+## Why is this bad?
+`backward()` adds its gradients to whatever `.grad` already holds. Without clearing,
+every step applies the sum of the gradients of all iterations so far, not the gradient
+of the current batch, so the updates grow with the number of iterations. Nothing fails
+or warns.
+
+## What PyTorch does
+Gradients accumulate in `.grad` across `backward()` calls by design (that is how
+gradient accumulation works); `optimizer.step()` does not clear them. In the example
+below, after two iterations `model.weight.grad` equals twice the gradient of one
+iteration (the loss is linear in the weight, so each iteration adds the same gradient),
+and the second step applied that doubled gradient.
+
+## Example
+```python
+import torch
+from torch import nn
+
+model = nn.Linear(3, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(8, 3)
+one_iteration_grad = x.sum(dim=0, keepdim=True)  # d(model(x).sum())/d(weight)
+
+for step in range(2):
+    loss = model(x).sum()
+    loss.backward()
+    optimizer.step()
+```
+
+## Use instead
+```python
+import torch
+from torch import nn
+
+model = nn.Linear(3, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(8, 3)
+one_iteration_grad = x.sum(dim=0, keepdim=True)  # d(model(x).sum())/d(weight)
+
+for step in range(2):
+    loss = model(x).sum()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+```
+
+## Fix safety
+The fix inserts `<optimizer>.zero_grad()` on its own line just before the first
+backward call of the iteration (when the loop steps several optimizers in turn, the
+first backward after the previous optimizer's step). It is unsafe: if the accumulation
+was intended, the update changes, and a backward before the inserted line no longer
+contributes to this step. It is offered only when that backward is a statement of the
+loop body (or of a `with`/`try` block in it, or of the function for one step per call)
+and the optimizer's name is not rebound inside the loop.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from gradguard.analysis import flow
+from gradguard.analysis.training_steps import (
+    EventKind,
+    GradEvent,
+    TrainingSteps,
+    binds_name,
+    describe,
+    starts_its_line,
+    training_steps,
+)
+from gradguard.findings import Finding, Fix, FixSafety, Position, RelatedLocation, Severity
+from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+
+
+def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
+    analysis = training_steps(context.facts, context.optimizers)
+    for step, scope in analysis.steps():
+        if step.definite:
+            finding = _check_step(rule, context, analysis, step, scope)
+            if finding is not None:
+                yield finding
+
+
+def _check_step(
+    rule: Rule,
+    context: RuleContext,
+    analysis: TrainingSteps,
+    step: GradEvent,
+    scope: ast.AST,
+) -> Finding | None:
+    loop = analysis.iteration_loop(step.statement)
+    if loop is not None:
+        return _check_loop_step(rule, context, analysis, step, loop)
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return _check_function_step(rule, context, analysis, step, scope)
+    return None
+
+
+def _check_loop_step(
+    rule: Rule,
+    context: RuleContext,
+    analysis: TrainingSteps,
+    step: GradEvent,
+    loop: ast.stmt,
+) -> Finding | None:
+    if not analysis.path_is_unconditional(step.statement, loop, loops_ok=True):
+        return None  # accumulation: the step runs every k iterations
+    if analysis.clears_anywhere(loop.body):  # type: ignore[attr-defined]
+        return None
+    backward = _backward_feeding(analysis, loop, step)
+    if backward is None:
+        return None
+    message = (
+        f"Gradients are never cleared in this loop: each {_backward_text(context, backward)} "
+        f"adds to the `.grad` left by earlier iterations, so "
+        f"{describe(context.source.node_text(step.node), '`step()`')} applies their sum"
+    )
+    return _finding(rule, context, analysis, step, backward, loop, message)
+
+
+def _check_function_step(
+    rule: Rule,
+    context: RuleContext,
+    analysis: TrainingSteps,
+    step: GradEvent,
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> Finding | None:
+    """One training step per call: the loop is in the callers of ``function``."""
+    if not analysis.path_is_unconditional(step.statement, function, loops_ok=True):
+        return None
+    if analysis.clears_anywhere(function.body):
+        return None
+    sites = analysis.call_sites(function)
+    if not sites:
+        return None
+    own_backward = _backward_feeding(analysis, function, step)
+    for site in sites:
+        statement = context.facts.enclosing_statement(site)
+        if statement is None:
+            return None
+        loop = _innermost_loop(context, statement)
+        if loop is None or not analysis.path_is_unconditional(statement, loop, loops_ok=True):
+            return None
+        if analysis.clears_anywhere(loop.body):  # type: ignore[attr-defined]
+            return None
+        if own_backward is None and _first_backward(analysis, loop) is None:
+            return None
+    name = getattr(function, "name", "the function")
+    message = (
+        f"`{name}()` is called in a loop and neither it nor the loop clears the gradients: "
+        f"each {_backward_text(context, own_backward) if own_backward else '`backward()`'} "
+        f"adds to the `.grad` left by earlier calls, so "
+        f"{describe(context.source.node_text(step.node), '`step()`')} applies their sum"
+    )
+    return _finding(rule, context, analysis, step, own_backward, function, message)
+
+
+def _innermost_loop(context: RuleContext, statement: ast.stmt) -> ast.stmt | None:
+    for parent in context.facts.ancestors(statement):
+        if isinstance(parent, flow.SCOPE_TYPES):
+            return None
+        if isinstance(parent, flow.LOOP_TYPES):
+            return parent
+    return None
+
+
+def _first_backward(analysis: TrainingSteps, region: ast.AST) -> GradEvent | None:
+    for event in analysis.region_events(region):
+        if event.kind is EventKind.BACKWARD:
+            return event
+    return None
+
+
+def _backward_feeding(
+    analysis: TrainingSteps, region: ast.AST, step: GradEvent
+) -> GradEvent | None:
+    """The first backward after the previous optimizer step of the iteration (the one
+    this step applies, when a loop trains several optimizers in turn); else the first."""
+    events = analysis.region_events(region)
+    position = next((i for i, e in enumerate(events) if e.node is step.node), None)
+    if position is not None:
+        previous_steps = [i for i in range(position) if events[i].kind is EventKind.STEP]
+        start = previous_steps[-1] + 1 if previous_steps else 0
+        for event in events[start:position]:
+            if event.kind is EventKind.BACKWARD:
+                return event
+    return _first_backward(analysis, region)
+
+
+def _backward_text(context: RuleContext, backward: GradEvent) -> str:
+    return describe(context.source.node_text(backward.node), "`backward()`")
+
+
+def _finding(
+    rule: Rule,
+    context: RuleContext,
+    analysis: TrainingSteps,
+    step: GradEvent,
+    backward: GradEvent | None,
+    region: ast.AST,
+    message: str,
+) -> Finding:
+    related = []
+    fixes: list[Fix] = []
+    if backward is not None:
+        related.append(
+            RelatedLocation(context.source.span_of(backward.node), "gradients accumulate here")
+        )
+        fix = _insert_fix(context, analysis, step, backward, region)
+        if fix is not None:
+            fixes.append(fix)
+
+    return rule.finding(context, step.node, message, related=related, fixes=fixes)
+
+
+def _insert_fix(
+    context: RuleContext,
+    analysis: TrainingSteps,
+    step: GradEvent,
+    backward: GradEvent,
+    region: ast.AST,
+) -> Fix | None:
+    """Insert ``<optimizer>.zero_grad()`` just before the iteration's first backward."""
+    statement = backward.statement
+    source = context.source
+    optimizer = step.target
+    if not optimizer or not backward.definite:
+        return None
+    if not analysis.path_is_unconditional(statement, region, loops_ok=False):
+        return None
+    if not starts_its_line(source.line_text(statement.lineno - 1), statement):
+        return None
+    root = optimizer.split(".", 1)[0]
+    body: list[ast.stmt] = getattr(region, "body", [])
+    if root != "self" and (binds_name(body, root) or _loop_binds(region, root)):
+        return None
+    line = statement.lineno - 1
+    text = f"{source.indentation_of(line)}{optimizer}.zero_grad(){source.newline}"
+    return Fix(
+        f"Insert `{optimizer}.zero_grad()` before line {line + 1}",
+        FixSafety.UNSAFE,
+        (source.insert_at(Position(line, 0), text),),
+    )
+
+
+def _loop_binds(region: ast.AST, name: str) -> bool:
+    """``for opt in optimizers:`` binds ``opt`` for the loop body only."""
+    target = getattr(region, "target", None) if isinstance(region, flow.LOOP_TYPES) else None
+    return target is not None and any(
+        isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)
+    )
+
+
+RULE = Rule(
+    code="GG402",
+    name="missing-zero-grad",
+    summary="A training loop calls `backward()` and `step()` but never clears the gradients",
+    severity=Severity.WARNING,
+    fix_availability=FixAvailability.SOMETIMES,
+    doc=__doc__ or "",
+    check_function=check,
+    example_outcome=Silent(
+        check="assert torch.allclose(model.weight.grad, 2 * one_iteration_grad)"
+    ),
+    use_instead_check="assert torch.allclose(model.weight.grad, one_iteration_grad)",
+)

@@ -1,0 +1,158 @@
+import pytest
+
+from gradguard.findings import FixSafety, Severity
+from helpers import assert_all_fixes_repair, lines_of, only
+
+
+def test_flags_second_optimizer_and_copies_for_every_optimizer():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 2)
+    groups = [{"params": [model.weight]}, {"params": [model.bias], "weight_decay": 0.0}]
+    warmup = torch.optim.SGD(groups, lr=0.01)
+    main = torch.optim.SGD(groups, lr=0.5)
+    """
+    (finding,) = only(code, "GG104")
+    assert finding.severity is Severity.WARNING
+    assert finding.span.start.line == 7
+    assert "optimizer built on line 7" in finding.message
+    (fix,) = finding.fixes
+    assert fix.safety is FixSafety.SAFE
+    (fixed,) = assert_all_fixes_repair(code, "GG104")
+    # Copying only for the second would be too late: the first already wrote its lr.
+    assert "warmup = torch.optim.SGD([dict(g) for g in groups], lr=0.01)" in fixed
+    assert "main = torch.optim.SGD([dict(g) for g in groups], lr=0.5)" in fixed
+
+
+def test_aliases_keyword_params_and_functions():
+    code = """
+    import torch.optim as optim
+    from torch.optim import AdamW as W
+
+    def build(model):
+        groups = [
+            {"params": list(model.body.parameters()), "lr": 1e-4},
+            {"params": [p for p in model.head.parameters()]},
+        ]
+        first = optim.SGD(groups, lr=0.01)
+        second = W(params=groups, lr=1e-3)
+        third = optim.Adam(groups)
+        return first, second, third
+    """
+    assert lines_of(code, "GG104") == [11, 12]
+    for fixed in assert_all_fixes_repair(code, "GG104"):
+        assert fixed.count("[dict(g) for g in groups]") == 3
+
+
+def test_groups_built_with_append_and_reused_in_a_loop():
+    code = """
+    from torch.optim import AdamW
+
+    groups = []
+    for name, p in model.named_parameters():
+        groups.append({"params": [p], "weight_decay": 0.0 if "bias" in name else 0.01})
+    for lr in (1e-3, 1e-4):
+        opt = AdamW(groups, lr=lr)
+        train(opt)
+    """
+    (finding,) = only(code, "GG104")
+    assert "earlier iteration of the loop on line 7" in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG104")
+    assert "opt = AdamW([dict(g) for g in groups], lr=lr)" in fixed
+
+
+def test_no_fix_when_a_group_holds_a_generator():
+    code = """
+    import torch
+
+    def build(model):
+        groups = [{"params": model.fc.parameters()}, {"params": model.body.parameters()}]
+        a = torch.optim.SGD(groups, lr=0.01)
+        b = torch.optim.Adam(groups, lr=0.5)
+        return a, b
+    """
+    (finding,) = only(code, "GG104")
+    assert finding.span.start.line == 6
+    assert finding.fixes == ()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # A list of tensors (no dicts) is not written to.
+        """
+        import torch
+        params = [model.weight, model.bias]
+        a = torch.optim.SGD(params, lr=0.1)
+        b = torch.optim.SGD(params, lr=0.5)
+        """,
+        # Fresh groups for each optimizer.
+        """
+        import torch
+        for lr in (0.1, 0.01):
+            groups = [{"params": [w]}]
+            opt = torch.optim.SGD(groups, lr=lr)
+        """,
+        """
+        import torch
+        groups = [{"params": [w]}]
+        a = torch.optim.SGD(groups, lr=0.1)
+        groups = [{"params": [w]}]
+        b = torch.optim.SGD(groups, lr=0.5)
+        """,
+        # One optimizer per branch.
+        """
+        import torch
+        groups = [{"params": [w]}]
+        if adam:
+            opt = torch.optim.Adam(groups)
+        else:
+            opt = torch.optim.SGD(groups, lr=0.1)
+        """,
+        # Copies already.
+        """
+        import torch
+        groups = [{"params": [w]}]
+        a = torch.optim.SGD([dict(g) for g in groups], lr=0.1)
+        b = torch.optim.SGD([dict(g) for g in groups], lr=0.5)
+        """,
+        # A loop's else block runs once.
+        """
+        import torch
+        groups = [{"params": [w]}]
+        for x in range(3):
+            pass
+        else:
+            opt = torch.optim.SGD(groups, lr=0.1)
+        """,
+        # One construction only.
+        """
+        import torch
+        groups = [{"params": [w]}, {"params": [b], "lr": 0.1}]
+        opt = torch.optim.SGD(groups, lr=0.01)
+        """,
+        # Unknown content.
+        """
+        import torch
+        groups = make_groups(model)
+        a = torch.optim.SGD(groups, lr=0.1)
+        b = torch.optim.SGD(groups, lr=0.5)
+        """,
+    ],
+)
+def test_does_not_flag(code):
+    assert only(code, "GG104") == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import torch\ng = []\ng.append(*x)\ntorch.optim.SGD(g)\ntorch.optim.SGD(g)\n",
+        "import torch\ng = [{**d}]\ntorch.optim.SGD(g)\ntorch.optim.SGD(g)\n",
+        "import torch\ng, h = [{}], 1\ntorch.optim.SGD(g)\ntorch.optim.SGD(g)\n",
+    ],
+)
+def test_odd_shapes_do_not_crash(code):
+    only(code, "GG104")

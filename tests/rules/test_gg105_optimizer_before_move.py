@@ -1,0 +1,206 @@
+import pytest
+
+from helpers import apply_fix, assert_all_fixes_repair, lines_of, only
+
+HEAD = """import torch
+import torch.nn as nn
+import torch.optim as optim
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+device = torch.device("cpu")
+"""
+
+CREATED = "model = Net()\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n"
+
+LOOP = """for _ in range(2):
+    optimizer.zero_grad()
+    optimizer.step()
+"""
+
+
+@pytest.mark.parametrize(
+    "move",
+    [
+        "model.to(device)",
+        "model.cuda()",
+        "model.double()",
+        "model.half()",
+        "model.bfloat16()",
+        "model = model.to(device)",
+        "model.to(device, dtype=torch.float64)",
+        "model.fc.cuda()",
+    ],
+)
+def test_flags_moves_after_creation(move):
+    code = HEAD + "model = Net()\noptimizer = optim.Adam(model.parameters())\n" + move + "\n" + LOOP
+    (finding,) = only(code, "GG105")
+    assert finding.severity.value == "information"
+    assert finding.span.start.line == 12
+    assert "PyTorch keeps the same parameter objects" in finding.message
+    assert "is not moved or cast with them" in finding.message
+    (related,) = finding.related
+    assert related.span.start.line == 11
+    assert_all_fixes_repair(code, "GG105")
+
+
+def test_message_names_the_call_and_optimizer():
+    code = HEAD + "model = Net()\noptimizer = optim.Adam(model.parameters())\nmodel.cuda()\n" + LOOP
+    (finding,) = only(code, "GG105")
+    assert finding.message.startswith(
+        "`model.cuda()` runs after `optimizer` was created from the parameters of `model`"
+    )
+
+
+def test_flags_in_function_class_and_other_import_styles():
+    code = """
+    import torch
+    from torch.optim import AdamW as W
+    from torch import optim
+
+    def configure(model):
+        opt = W(model.parameters(), lr=1e-3)
+        model.cuda()
+        return opt
+
+    class Trainer:
+        def __init__(self, model):
+            self.model = model
+            self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+            self.model.to("cuda")
+            self.opt.step()
+    """
+    assert lines_of(code, "GG105") == [8, 15]
+
+
+def test_overwrite_flag_makes_it_a_warning_about_lost_identity():
+    code = (
+        HEAD
+        + "torch.__future__.set_overwrite_module_params_on_conversion(True)\n"
+        + "model = Net()\noptimizer = optim.SGD(model.parameters(), lr=0.1)\nmodel.double()\n"
+        + LOOP
+    )
+    (finding,) = only(code, "GG105")
+    assert finding.severity.value == "warning"
+    assert "replaces the parameters" in finding.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Moved first: the recommended order.
+        "model = Net()\nmodel.to(device)\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n",
+        "model = Net().to(device)\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n",
+        "model = Net()\noptimizer = optim.SGD(model.to(device).parameters(), lr=0.1)\n",
+        # Not in the rule's list, or not a module move.
+        CREATED + "model.cpu()\nmodel.float()\n",
+        CREATED + "x = torch.ones(2).to(device)\n",
+        CREATED + "w = model.fc.weight.to(device)\n",
+        "other = Net()\n" + CREATED + "other.cuda()\n",
+        # A tensor attribute moved: returns a copy, not a module move.
+        CREATED + "model.scale = model.scale.to(device)\n",
+        # The optimizer is created again after the move.
+        "model = Net()\noptimizer = optim.SGD(model.parameters(), lr=0.1)\nmodel.cuda()\n"
+        "optimizer = optim.SGD(model.parameters(), lr=0.1)\n",
+    ],
+)
+def test_does_not_flag(body):
+    assert only(HEAD + body + LOOP, "GG105") == []
+
+
+def test_does_not_flag_when_optimizer_is_unused_after_or_in_another_branch():
+    code = HEAD + (
+        "model = Net()\n"
+        "if resume:\n    optimizer = optim.SGD(model.parameters(), lr=0.1)\n"
+        "else:\n    model.cuda()\n"
+    )
+    assert only(code, "GG105") == []
+    code = HEAD + CREATED + "optimizer.step()\nmodel.cuda()\n"
+    assert only(code, "GG105") == []
+
+
+def test_fix_moves_the_move_with_its_comment_above_the_creation_and_its_comment():
+    code = HEAD + (
+        "model = Net()\n"
+        "# SGD with momentum\n"
+        "optimizer = optim.SGD(\n    model.parameters(),\n    lr=0.1,\n)\n"
+        "print('created')\n"
+        "# put the model on the device\n"
+        "model.to(\n    device,\n)  # keep identity\n" + LOOP
+    )
+    (finding,) = only(code, "GG105")
+    (fix,) = finding.fixes
+    assert fix.title == "Move `.to()` above the optimizer creation (line 13)"
+    assert fix.safety.value == "unsafe"
+    fixed = apply_fix(code, fix)
+    assert fixed == HEAD + (
+        "model = Net()\n"
+        "# put the model on the device\n"
+        "model.to(\n    device,\n)  # keep identity\n"
+        "# SGD with momentum\n"
+        "optimizer = optim.SGD(\n    model.parameters(),\n    lr=0.1,\n)\n"
+        "print('created')\n" + LOOP
+    )
+    assert_all_fixes_repair(code, "GG105")
+
+
+def test_fix_moves_a_whole_if_and_keeps_crlf():
+    code = (
+        "import torch\r\nfrom torch import nn\r\n"
+        "model = nn.Linear(2, 2)\r\n"
+        "optimizer = torch.optim.Adam(model.parameters())\r\n"
+        "if torch.cuda.is_available():\r\n"
+        "    model = model.cuda()\r\n"
+        "optimizer.step()\r\n"
+    )
+    (finding,) = only(code, "GG105")
+    (fix,) = finding.fixes
+    assert fix.title == "Move `model.cuda()` above the optimizer creation (line 4)"
+    assert apply_fix(code, fix) == (
+        "import torch\r\nfrom torch import nn\r\n"
+        "model = nn.Linear(2, 2)\r\n"
+        "if torch.cuda.is_available():\r\n"
+        "    model = model.cuda()\r\n"
+        "optimizer = torch.optim.Adam(model.parameters())\r\n"
+        "optimizer.step()\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "print(model)",  # uses the model
+        "device = 'cuda'",  # defines what the move reads
+        "scheduler = optim.lr_scheduler.StepLR(optimizer, 1)",  # harmless, but still no use
+    ],
+)
+def test_no_fix_across_uses(between):
+    code = HEAD + (
+        f"model = Net()\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n{between}\n"
+        "model.to(device)\n" + LOOP
+    )
+    (finding,) = only(code, "GG105")
+    if between.startswith("scheduler"):
+        assert len(finding.fixes) == 1  # nothing there touches the model
+        assert_all_fixes_repair(code, "GG105")
+    else:
+        assert finding.fixes == ()
+
+
+@pytest.mark.parametrize(
+    "move",
+    [
+        "out = model.cuda()(torch.ones(4))",  # not only a move
+        "for _ in range(1):\n    model.cuda()",  # inside a loop
+        "x = 1; model.cuda()",  # shares its line
+    ],
+)
+def test_no_fix_for_statements_that_do_more_than_move(move):
+    code = (
+        HEAD + f"model = Net()\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n{move}\n" + LOOP
+    )
+    (finding,) = only(code, "GG105")
+    assert finding.fixes == ()

@@ -1,0 +1,372 @@
+import pytest
+
+from helpers import apply_fix, assert_all_fixes_repair, lines_of, only
+
+HEADER = """
+import torch
+from torch import nn
+
+model = nn.Linear(3, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+"""
+
+
+def test_flags_loop_without_clearing_at_the_step():
+    code = """
+    import torch
+    import torch.nn as nn
+
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+    """
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 10
+    assert finding.span.start.column == 4
+    assert finding.span.end.column == len("    optimizer.step()")
+    assert "never cleared" in finding.message
+    assert "`loss.backward()`" in finding.message
+    assert finding.related[0].span.start.line + 1 == 9
+    (fix,) = finding.fixes
+    assert fix.title == "Insert `optimizer.zero_grad()` before line 9"
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert fixed.endswith(
+        "    loss = nn.functional.mse_loss(model(x), y)\n    optimizer.zero_grad()\n"
+        "    loss.backward()\n    optimizer.step()\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "imports, construction",
+    [
+        ("import torch.optim as optim", "optim.Adam(model.parameters())"),
+        ("from torch import optim", "optim.SGD(model.parameters(), lr=0.1)"),
+        ("from torch.optim import AdamW as W", "W(model.parameters())"),
+        ("import torch", "torch.optim.SGD(model.parameters(), lr=0.1)"),
+    ],
+)
+def test_flags_with_every_import_style_and_nested_epoch_loop(imports, construction):
+    code = f"""
+import torch.nn as tnn
+import torchvision
+{imports}
+
+model = torchvision.models.resnet18()
+opt = {construction}
+for epoch in range(3):
+    opt.zero_grad()  # once per epoch does not clear per iteration
+    for x, y in loader:
+        loss = tnn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+"""
+    assert lines_of(code, "GG402") == [13]
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert "        opt.zero_grad()\n        loss.backward()\n" in fixed
+
+
+def test_flags_zeroing_only_before_the_loop():
+    code = (
+        HEADER
+        + """
+optimizer.zero_grad()
+i = 0
+while i < 10:
+    loss = model(torch.randn(4, 3)).sum()
+    loss.backward()
+    optimizer.step()
+    i += 1
+"""
+    )
+    assert lines_of(code, "GG402") == [13]
+    assert_all_fixes_repair(code, "GG402")
+
+
+def test_flags_trainer_class_with_local_model_class():
+    code = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    class Trainer:
+        def __init__(self):
+            self.model = Net()
+            self.optimizer = torch.optim.Adam(self.model.parameters())
+
+        def fit(self, loader):
+            for x, y in loader:
+                with torch.autocast("cpu"):
+                    loss = (self.model(x) - y).pow(2).mean()
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+    """
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 23
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert (
+        "            self.optimizer.zero_grad()\n            self.scaler.scale(loss).backward()\n"
+        in fixed
+    )
+
+
+def test_flags_function_per_step_called_from_a_loop():
+    code = (
+        HEADER
+        + """
+def train_step(x, y):
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+for epoch in range(2):
+    for x, y in loader:
+        train_step(x, y)
+"""
+    )
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 11
+    assert "`train_step()` is called in a loop" in finding.message
+    assert "each `loss.backward()` adds" in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert "    optimizer.zero_grad()\n    loss.backward()\n" in fixed
+
+
+def test_flags_each_optimizer_of_a_gan_loop_and_fix_keeps_tabs_and_crlf():
+    code = (
+        "import torch\r\n"
+        "netG = torch.nn.Linear(2, 2)\r\n"
+        "netD = torch.nn.Linear(2, 1)\r\n"
+        "optG = torch.optim.Adam(netG.parameters())\r\n"
+        "optD = torch.optim.Adam(netD.parameters())\r\n"
+        "for x in loader:\r\n"
+        "\tnetD(x).mean().backward()\r\n"
+        "\toptD.step()\r\n"
+        "\tnetD(netG(x)).mean().backward()\r\n"
+        "\toptG.step()\r\n"
+    )
+    findings = only(code, "GG402")
+    assert [f.span.start.line + 1 for f in findings] == [8, 10]
+    first = apply_fix(code, findings[0].fixes[0])
+    assert "\r\n\toptD.zero_grad()\r\n\tnetD(x).mean().backward()\r\n" in first
+    # Each optimizer's zero_grad() goes before the backward that feeds its step.
+    second = apply_fix(code, findings[1].fixes[0])
+    assert "\r\n\toptG.zero_grad()\r\n\tnetD(netG(x)).mean().backward()\r\n" in second
+    assert "`netD(netG(x)).mean().backward()`" in findings[1].message
+    assert_all_fixes_repair(code, "GG402")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The first backward is inside an inner (micro-batch) loop.
+        "    for mb in x.split(2):\n        model(mb).sum().backward()\n    optimizer.step()\n",
+        # The first backward shares its line.
+        "    loss = model(x).sum(); loss.backward()\n    optimizer.step()\n",
+        # The first backward is conditional.
+        "    loss = model(x).sum()\n    if loss.isfinite():\n        loss.backward()\n"
+        "    optimizer.step()\n",
+    ],
+)
+def test_no_fix_where_inserting_is_not_correct(body):
+    code = HEADER + "for x in loader:\n" + body
+    (finding,) = only(code, "GG402")
+    assert finding.fixes == ()
+
+
+def test_no_fix_when_the_optimizer_is_bound_inside_the_loop():
+    code = (
+        HEADER
+        + """
+for x in loader:
+    model(x).sum().backward()
+    for opt in [optimizer]:
+        opt.step()
+"""
+    )
+    (finding,) = only(code, "GG402")
+    assert finding.fixes == ()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The canonical loop.
+        "    optimizer.zero_grad()\n    model(x).sum().backward()\n    optimizer.step()\n",
+        # Zeroing after step().
+        "    model(x).sum().backward()\n    optimizer.step()\n    optimizer.zero_grad()\n",
+        # Gradient accumulation: the step and the zeroing under a condition.
+        "    (model(x).sum() / 4).backward()\n    if (i + 1) % 4 == 0:\n"
+        "        optimizer.step()\n        optimizer.zero_grad()\n",
+        # Gradient accumulation: only the zeroing under a condition.
+        "    if i % 4 == 0:\n        optimizer.zero_grad()\n    model(x).sum().backward()\n"
+        "    optimizer.step()\n",
+        # Gradient accumulation: the step under a condition.
+        "    model(x).sum().backward()\n    if (i + 1) % 4 == 0:\n        optimizer.step()\n",
+        # model.zero_grad(), set_to_none, manual loops.
+        "    model.zero_grad()\n    model(x).sum().backward()\n    optimizer.step()\n",
+        "    optimizer.zero_grad(set_to_none=True)\n    model(x).sum().backward()\n"
+        "    optimizer.step()\n",
+        "    for p in model.parameters():\n        p.grad = None\n"
+        "    model(x).sum().backward()\n    optimizer.step()\n",
+        "    model(x).sum().backward()\n    optimizer.step()\n    for p in model.parameters():\n"
+        "        if p.grad is not None:\n            p.grad.zero_()\n",
+        # Zeroing in a same-file helper (two levels deep).
+        "    reset(optimizer)\n    model(x).sum().backward()\n    optimizer.step()\n",
+        # The scheduler is not an optimizer.
+        "    model(x).sum().backward()\n    scheduler.step()\n",
+        # Closure-style optimizers zero in the closure.
+        "    optimizer.step(closure)\n",
+    ],
+)
+def test_does_not_flag(body):
+    code = (
+        HEADER
+        + "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)\n"
+        + "def clear(opt):\n    opt.zero_grad()\n"
+        + "def reset(opt):\n    clear(opt)\n"
+        + "for i, x in enumerate(loader):\n"
+        + body
+    )
+    assert only(code, "GG402") == []
+
+
+def test_does_not_flag_function_per_step_when_the_caller_zeroes():
+    code = (
+        HEADER
+        + """
+def train_step(x):
+    model(x).sum().backward()
+    optimizer.step()
+
+for x in loader:
+    optimizer.zero_grad()
+    train_step(x)
+"""
+    )
+    assert only(code, "GG402") == []
+
+
+def test_does_not_flag_function_per_step_without_visible_loop():
+    code = """
+    import lightning as L
+
+    class Lit(L.LightningModule):
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            self.manual_backward(self(batch).sum())
+            opt.step()
+
+    def train_step(model, optimizer, x):
+        model(x).sum().backward()
+        optimizer.step()
+
+    train_step(model, optimizer, x)
+    """
+    assert only(code, "GG402") == []
+
+
+def test_does_not_flag_accumulating_function_called_under_a_condition():
+    code = (
+        HEADER
+        + """
+def train_step(x):
+    model(x).sum().backward()
+    optimizer.step()
+
+for i, x in enumerate(loader):
+    if i % 2:
+        train_step(x)
+    optimizer.zero_grad() if i % 4 == 0 else None
+"""
+    )
+    assert only(code, "GG402") == []
+
+
+def test_does_not_flag_single_step_script_or_non_optimizers():
+    code = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(x).sum().backward()
+    optimizer.step()
+    for obs in episodes:
+        loss = policy(obs).sum()
+        loss.backward()
+        env.step()
+        trainer.step()
+    """
+    assert only(code, "GG402") == []
+
+
+def test_survives_odd_shapes():
+    code = """
+    import torch
+    opt = torch.optim.SGD(*args)
+    def helper(*a, **k):
+        helper(*a)
+    while (x := next(it, None)) is not None:
+        [l.backward() for l in losses]
+        helper(*x)
+        opt.step()
+        (lambda: opt.step())()
+        del x
+    """
+    only(code, "GG402")
+
+
+def test_flags_method_per_step_called_from_the_classes_own_loop():
+    code = """
+    import torch
+
+    class Trainer:
+        def __init__(self, model):
+            self.model = model
+            self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+        def train_step(self, batch):
+            loss = self.model(batch).sum()
+            loss.backward()
+            self.optimizer.step()
+
+        def fit(self, loader):
+            while True:
+                for batch in loader:
+                    self.train_step(batch)
+    """
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 12
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert "        self.optimizer.zero_grad()\n        loss.backward()\n" in fixed
+
+
+def test_does_not_flag_method_per_step_when_the_method_zeroes_through_a_helper():
+    code = """
+    import torch
+
+    class Trainer:
+        def reset(self):
+            for p in self.model.parameters():
+                p.grad = None
+
+        def train_step(self, batch):
+            self.model(batch).sum().backward()
+            self.optimizer.step()
+            self.reset()
+
+        def fit(self, loader):
+            for batch in loader:
+                self.train_step(batch)
+    """
+    assert only(code, "GG402") == []
