@@ -101,17 +101,15 @@ def diagnostic(
     *,
     uri: str,
     version: int | None,
-    related_uri: str | None = None,
-    related_lines: LineMap | None = None,
     span: Span | None = None,
 ) -> types.Diagnostic:
-    """One finding as a Diagnostic; ``data`` carries the fixes and the version."""
+    """One finding as a Diagnostic in one document (related locations in the same
+    document; a notebook maps them to their cells itself). ``span`` overrides the
+    finding's span (a notebook cell's coordinates); ``data`` carries the document
+    version and the fixes in the engine's coordinates."""
     related = [
         types.DiagnosticRelatedInformation(
-            location=types.Location(
-                uri=related_uri or uri,
-                range=(related_lines or lines).range_to_lsp(r.span),
-            ),
+            location=types.Location(uri=uri, range=lines.range_to_lsp(r.span)),
             message=r.message,
         )
         for r in finding.related

@@ -25,6 +25,7 @@ class CellSlice:
     version: int
     first_line: int  # first line of the cell in the joined program
     line_count: int
+    last_line_length: int  # code points of the cell's last line (as the client has it)
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,11 @@ class NotebookProgram:
         last = cell.first_line + cell.line_count - 1
         end = span.end
         if end.line > last:
-            # A span ending at the start of the next cell's first line is still inside.
+            # A span ending at the start of the next cell's first line (a whole-line
+            # edit of the cell's last line) ends at the end of this cell.
             if not (end.line == last + 1 and end.column == 0):
                 return None
+            end = Position(last, cell.last_line_length)
         offset = cell.first_line
         return cell, Span(
             Position(span.start.line - offset, span.start.column),
@@ -76,7 +79,7 @@ def build_program(cells: list[tuple[str, int, str]]) -> NotebookProgram:
     for uri, version, text in cells:
         lines = _LINE_BREAK.split(text)
         cleaned = [_neutralise_magic(each) for each in lines]
-        slices.append(CellSlice(uri, version, line, len(cleaned)))
+        slices.append(CellSlice(uri, version, line, len(cleaned), len(lines[-1])))
         parts.extend(cleaned)
         line += len(cleaned)
     return NotebookProgram("\n".join(parts) + "\n", tuple(slices))

@@ -161,7 +161,7 @@ def parse_settings(raw: Any, base: Settings | None = None, origin: str = "settin
                 enable = comment.get("enable") if isinstance(comment, dict) else None
                 if enable is None:
                     raise ValueError(
-                        "expected {\"disableRuleComment\": {\"enable\": true|false}}, "
+                        'expected {"disableRuleComment": {"enable": true|false}}, '
                         f"got {value!r}"
                     )
                 name = f"{SECTION}.codeAction.disableRuleComment.enable"

@@ -1,0 +1,1 @@
+"""The GradGuard language server (``gradguard server``); see docs/server.md."""

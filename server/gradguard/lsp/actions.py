@@ -1,0 +1,214 @@
+"""Code actions: quick fixes, ``Disable GGxxx for this line`` and fix-all.
+
+Actions are built from ``Diagnostic.data`` (the fixes the engine attached) and
+the cached snapshot of the same document version; the analysis is never run
+here. Every edit is a versioned ``TextDocumentEdit``, so a client whose
+document moved on refuses it instead of applying it to the wrong text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lsprotocol import types
+
+from gradguard.findings import Fix, Position, Span, TextEdit
+from gradguard.lsp import convert
+from gradguard.lsp.documents import Snapshot
+from gradguard.noqa import comments, noqa_codes_at
+
+QUICKFIX = types.CodeActionKind.QuickFix.value
+FIX_ALL = "source.fixAll.gradguard"
+_BARE_NOQA = re.compile(r"#\s*noqa\b(?!\s*:)", re.IGNORECASE)
+
+
+def fix_title(code: str, fix: Fix) -> str:
+    # Menus show titles as plain text: drop the Markdown backticks of fix titles.
+    return f"GradGuard ({code}): {fix.title.replace('`', '')}"
+
+
+def workspace_edit(
+    snapshot: Snapshot, edits: Sequence[TextEdit], *, document_changes: bool = True
+) -> types.WorkspaceEdit | None:
+    """The edits (program coordinates) as a versioned workspace edit; None if one
+    cannot be placed (for example an edit spanning two notebook cells)."""
+    per_view: dict[str, list[types.TextEdit]] = {}
+    versions: dict[str, int | None] = {}
+    for edit in edits:
+        located = snapshot.locate(edit.span)
+        if located is None:
+            return None
+        view, local = located
+        lines = snapshot.line_map(view)
+        per_view.setdefault(view.uri, []).append(
+            types.TextEdit(range=lines.range_to_lsp(local), new_text=edit.new_text)
+        )
+        versions[view.uri] = view.version
+    if not per_view:
+        return None
+    if not document_changes:
+        return types.WorkspaceEdit(changes=per_view)
+    return types.WorkspaceEdit(
+        document_changes=[
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(
+                    uri=uri, version=versions[uri]
+                ),
+                edits=list(text_edits),
+            )
+            for uri, text_edits in per_view.items()
+        ]
+    )
+
+
+def noqa_edit(snapshot: Snapshot, line: int, code: str) -> TextEdit | None:
+    """Add ``# noqa: CODE`` to a program line, or extend the noqa comment there."""
+    source = snapshot.source
+    text = source.line_text(line)
+    if text.rstrip().endswith("\\"):
+        return None  # a comment would break the line continuation
+    for comment in comments(snapshot.text):
+        if comment.line != line:
+            continue
+        codes = noqa_codes_at(comment.text)
+        if codes:
+            if code in {c for _, _, c in codes}:
+                return None
+            end = comment.column + codes[-1][1]
+            return TextEdit(Span(Position(line, end), Position(line, end)), f", {code}")
+        if _BARE_NOQA.search(comment.text):
+            return None  # a bare noqa already silences every code
+    end = len(text.rstrip())
+    if end == 0:
+        return None
+    return TextEdit(Span(Position(line, end), Position(line, len(text))), f"  # noqa: {code}")
+
+
+def quick_fixes(
+    snapshot: Snapshot,
+    uri: str,
+    diagnostics: Sequence[types.Diagnostic],
+    *,
+    disable_comment: bool,
+    document_changes: bool,
+) -> list[types.CodeAction]:
+    view = snapshot.views.get(uri)
+    if view is None:
+        return []
+    actions: list[types.CodeAction] = []
+    noqa_lines: set[tuple[int, str]] = set()
+    for diagnostic in diagnostics:
+        if diagnostic.source != convert.SOURCE or not isinstance(diagnostic.code, str):
+            continue
+        version, fixes = convert.fixes_from_data(diagnostic.data)
+        if version is not None and version != view.version:
+            continue  # made for another version of the document: never misapply it
+        code = diagnostic.code
+        preferred_given = False
+        for fix in fixes:
+            edit = workspace_edit(snapshot, fix.edits, document_changes=document_changes)
+            if edit is None:
+                continue
+            preferred = fix.is_safe and not preferred_given
+            preferred_given = preferred_given or preferred
+            actions.append(
+                types.CodeAction(
+                    title=fix_title(code, fix),
+                    kind=QUICKFIX,
+                    diagnostics=[diagnostic],
+                    edit=edit,
+                    is_preferred=preferred or None,
+                )
+            )
+        if disable_comment:
+            line = _program_line(snapshot, uri, diagnostic)
+            if line is None or (line, code) in noqa_lines:
+                continue
+            noqa_lines.add((line, code))
+            text_edit = noqa_edit(snapshot, line, code)
+            edit = (
+                workspace_edit(snapshot, [text_edit], document_changes=document_changes)
+                if text_edit
+                else None
+            )
+            if edit is not None:
+                actions.append(
+                    types.CodeAction(
+                        title=f"Disable {code} for this line",
+                        kind=QUICKFIX,
+                        diagnostics=[diagnostic],
+                        edit=edit,
+                    )
+                )
+    return actions
+
+
+def _program_line(snapshot: Snapshot, uri: str, diagnostic: types.Diagnostic) -> int | None:
+    data = diagnostic.data
+    if isinstance(data, dict) and isinstance(data.get("span"), dict):
+        try:
+            return Span.from_dict(data["span"]).start.line
+        except (KeyError, TypeError, ValueError):
+            pass
+    position = snapshot.program_position(uri, diagnostic.range.start)
+    return position.line if position else None
+
+
+def fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:
+    """Every safe fix of the document at once, skipping any that would overlap."""
+    view = snapshot.views.get(uri)
+    if view is None:
+        return None
+    chosen: list[TextEdit] = []
+    taken: list[Span] = []
+    for finding in snapshot.result.findings:
+        located = snapshot.locate(finding.span)
+        if located is None or located[0].uri != uri:
+            continue
+        for fix in finding.fixes:
+            if not fix.is_safe:
+                continue
+            if any(e.span.overlaps(t) for e in fix.edits for t in taken):
+                continue
+            if any(
+                (where := snapshot.locate(e.span)) is None or where[0].uri != uri for e in fix.edits
+            ):
+                continue
+            chosen.extend(fix.edits)
+            taken.extend(e.span for e in fix.edits)
+            break  # one fix per finding
+    if not chosen:
+        return None
+    edit = workspace_edit(snapshot, chosen, document_changes=document_changes)
+    if edit is None:
+        return None
+    return types.CodeAction(title="GradGuard: Fix all safe problems", kind=FIX_ALL, edit=edit)
+
+
+def code_actions(
+    snapshot: Snapshot,
+    uri: str,
+    diagnostics: Sequence[types.Diagnostic],
+    only: Sequence[str] | None,
+    *,
+    disable_comment: bool,
+    document_changes: bool,
+) -> list[types.CodeAction]:
+    """The actions for a request; ``only`` is ``context.only`` as plain strings."""
+    actions: list[types.CodeAction] = []
+    if convert.kind_matches(QUICKFIX, only):
+        actions += quick_fixes(
+            snapshot,
+            uri,
+            diagnostics,
+            disable_comment=disable_comment,
+            document_changes=document_changes,
+        )
+    # A bare request (no ``only``) gets fix-all too, like ruff; ``source`` or
+    # ``source.fixAll`` ask for it explicitly (for example on save).
+    if convert.kind_matches(FIX_ALL, only):
+        everything = fix_all(snapshot, uri, document_changes=document_changes)
+        if everything is not None:
+            actions.append(everything)
+    return actions

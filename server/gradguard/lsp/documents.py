@@ -1,0 +1,585 @@
+"""Workspace state: what is open, what was analysed, and when to analyse again.
+
+The unit of analysis is a *target*: a text document, or a notebook (all its
+code cells together). Each analysis runs on a worker thread (never on the
+event loop) against a snapshot of the text; its result is cached per target as
+a :class:`Snapshot` keyed by the document version and the settings
+generation. A result that comes back for a version that is no longer current is
+dropped: a newer analysis is already scheduled. Code actions and hovers read the
+cache; they never run the analysis.
+
+Edits are debounced (``debounceMs``, default 300 ms, 0 allowed); open and save
+analyse at once. Pull clients (``textDocument/diagnostic``) get the analysis of
+the version they ask about, run on demand; push clients get
+``textDocument/publishDiagnostics`` after each analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path, uri_scheme
+
+from gradguard.analysis.resolution import SymbolResolver
+from gradguard.config import Config, find_pyproject, load_pyproject
+from gradguard.engine import analyze
+from gradguard.findings import AnalysisResult, Finding, Position, Span
+from gradguard.lsp import convert
+from gradguard.lsp.notebooks import NotebookProgram, build_program
+from gradguard.lsp.settings import Settings
+from gradguard.source import SourceFile
+
+log = logging.getLogger(__name__)
+
+VersionKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class View:
+    """One client document of a snapshot: a text document or a notebook cell."""
+
+    uri: str
+    version: int | None
+    lines: list[str]
+
+
+@dataclass
+class Snapshot:
+    """An analysis result and everything needed to translate it."""
+
+    key: str  # document uri, or notebook uri
+    version: VersionKey
+    generation: int
+    text: str
+    path: str
+    config: Config
+    settings: Settings
+    result: AnalysisResult
+    encoding: str
+    views: dict[str, View]
+    notebook: NotebookProgram | None = None
+    resolver: SymbolResolver | None = None
+    elapsed_ms: float = 0.0
+    _symbols: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def result_id(self) -> str:
+        return f"{self.generation}:{':'.join(str(v) for v in self.version)}"
+
+    @property
+    def source(self) -> SourceFile:
+        return SourceFile(self.text, self.path)
+
+    # -- coordinates ------------------------------------------------------------
+
+    def locate(self, span: Span) -> tuple[View, Span] | None:
+        """The client document holding ``span`` and the span in its coordinates."""
+        if self.notebook is None:
+            return next(iter(self.views.values())), span
+        mapped = self.notebook.to_cell(span)
+        if mapped is None:
+            return None
+        cell, local = mapped
+        cell_view = self.views.get(cell.uri)
+        return (cell_view, local) if cell_view else None
+
+    def line_map(self, view: View) -> convert.LineMap:
+        return convert.LineMap(view.lines, self.encoding)
+
+    def program_position(self, uri: str, position: types.Position) -> Position | None:
+        view = self.views.get(uri)
+        if view is None:
+            return None
+        local = self.line_map(view).from_lsp(position)
+        if self.notebook is None:
+            return local
+        return self.notebook.from_cell(uri, local)
+
+    def describe_line(self, line: int) -> str:
+        """``line 12``, or ``cell 2, line 1`` in a notebook (1-based, as people count)."""
+        if self.notebook is None:
+            return f"line {line + 1}"
+        for index, cell in enumerate(self.notebook.cells, 1):
+            if cell.first_line <= line < cell.first_line + cell.line_count:
+                return f"cell {index}, line {line - cell.first_line + 1}"
+        return f"line {line + 1}"
+
+    # -- diagnostics ------------------------------------------------------------
+
+    def diagnostics(self) -> dict[str, list[types.Diagnostic]]:
+        """Diagnostics per client document (every view present, maybe empty)."""
+        out: dict[str, list[types.Diagnostic]] = {uri: [] for uri in self.views}
+        for finding in self.result.findings:
+            located = self.locate(finding.span)
+            if located is None:
+                continue
+            view, local = located
+            out[view.uri].append(self._diagnostic(finding, view, local))
+        return out
+
+    def _diagnostic(self, finding: Finding, view: View, local: Span) -> types.Diagnostic:
+        diagnostic = convert.diagnostic(
+            finding,
+            self.line_map(view),
+            uri=view.uri,
+            version=view.version,
+            span=local,
+        )
+        if finding.related:
+            related = []
+            for item in finding.related:
+                where = self.locate(item.span)
+                if where is None:
+                    continue
+                related_view, related_span = where
+                related.append(
+                    types.DiagnosticRelatedInformation(
+                        location=types.Location(
+                            uri=related_view.uri,
+                            range=self.line_map(related_view).range_to_lsp(related_span),
+                        ),
+                        message=item.message,
+                    )
+                )
+            diagnostic.related_information = related or None
+        return diagnostic
+
+    # -- hover symbols (lazy, computed on a worker thread) ----------------------
+
+    def symbols(self) -> Any:
+        from gradguard.lsp.symbols import SymbolIndex
+
+        with self._lock:
+            if self._symbols is None:
+                self._symbols = SymbolIndex.build(self)
+            return self._symbols
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    key: str
+    version: VersionKey
+    generation: int
+    text: str
+    path: str
+    config: Config
+    settings: Settings
+    encoding: str
+    views: dict[str, View]
+    notebook: NotebookProgram | None
+    resolver: SymbolResolver | None
+
+
+def run_analysis(request: AnalysisRequest) -> Snapshot:
+    """The worker-thread part: the engine on a snapshot of the text (never raises)."""
+    started = time.perf_counter()
+    if not request.settings.enable or request.config.is_excluded(request.path):
+        result = AnalysisResult()
+    else:
+        result = analyze(
+            request.text, request.path, config=request.config, resolver=request.resolver
+        )
+    return Snapshot(
+        key=request.key,
+        version=request.version,
+        generation=request.generation,
+        text=request.text,
+        path=request.path,
+        config=request.config,
+        settings=request.settings,
+        result=result,
+        encoding=request.encoding,
+        views=request.views,
+        notebook=request.notebook,
+        resolver=request.resolver,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def uri_to_path(uri: str) -> str:
+    if uri_scheme(uri) == "file":
+        return to_fs_path(uri) or uri
+    return uri
+
+
+class Workspace:
+    """Open targets, their cached analyses, settings and the scheduling of work.
+
+    ``host`` is the thin LSP side (see :mod:`gradguard.lsp.server`): it reads
+    documents from pygls' workspace and sends notifications.
+    """
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gradguard-analysis")
+        self.snapshots: dict[str, Snapshot] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._published: dict[str, set[str]] = {}  # target -> client uris with diagnostics
+        self.generation = 0
+        self.init_settings = Settings()
+        self.folder_settings: dict[str, Settings] = {}
+        self.settings_ready = asyncio.Event()
+        self._pyprojects: dict[str, tuple[float, Config]] = {}
+        self._resolvers: dict[tuple[Any, ...], Any] = {}
+        self._reported: set[str] = set()
+        self._refresh_pending = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- settings -----------------------------------------------------------------
+
+    def folders(self) -> list[str]:
+        return [f.uri for f in self.host.workspace_folders()]
+
+    def folder_of(self, uri: str) -> str | None:
+        matches = [f for f in self.folders() if uri == f or uri.startswith(f.rstrip("/") + "/")]
+        return max(matches, key=len) if matches else None
+
+    def settings_for(self, uri: str) -> Settings:
+        folder = self.folder_of(uri)
+        if folder is not None and folder in self.folder_settings:
+            return self.folder_settings[folder]
+        return self.folder_settings.get("", self.init_settings)
+
+    def project_config(self, path: str, uri: str) -> Config:
+        folder = self.folder_of(uri)
+        root = uri_to_path(folder) if folder else str(Path(path).parent)
+        if not Path(path).is_absolute():
+            return Config(root=root)
+        pyproject = find_pyproject(Path(path))
+        if pyproject is None:
+            return Config(root=root)
+        try:
+            mtime = pyproject.stat().st_mtime
+        except OSError:
+            return Config(root=root)
+        cached = self._pyprojects.get(str(pyproject))
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, load_pyproject(pyproject))
+            self._pyprojects[str(pyproject)] = cached
+        return cached[1]
+
+    def forget_pyprojects(self) -> None:
+        self._pyprojects.clear()
+
+    def report_problems(self, problems: list[str]) -> None:
+        """Each distinct settings/config problem once: logMessage + one showMessage."""
+        new = [p for p in problems if p not in self._reported]
+        if not new:
+            return
+        self._reported.update(new)
+        for problem in new:
+            log.warning("%s", problem)
+            self.host.log_message(problem, types.MessageType.Warning)
+        self.host.show_message(
+            "GradGuard: invalid configuration, defaults used for: " + "; ".join(new),
+            types.MessageType.Warning,
+        )
+
+    def settings_changed(self) -> None:
+        """New settings or project files: everything open is analysed again."""
+        self.generation += 1
+        self.resolve_again()
+
+    # -- resolver -----------------------------------------------------------------
+
+    def resolver_for(self, uri: str, settings: Settings) -> SymbolResolver | None:
+        folder = self.folder_of(uri)
+        root = uri_to_path(folder) if folder else self.host.root_path()
+        if not root:
+            return None
+        key = (root, settings.interpreter, settings.extra_paths)
+        if key in self._resolvers:
+            return self._resolvers[key]
+        resolver = None
+        try:
+            from gradguard.resolver import JediResolver  # jedi stays out of the engine
+        except ImportError as error:
+            log.warning("jedi resolver unavailable: %s", error)
+            self._resolvers[key] = None
+            return None
+        extra_paths = tuple(str(Path(root, p)) for p in settings.extra_paths)
+        try:
+            resolver = JediResolver(
+                root,
+                environment_path=settings.interpreter,
+                extra_paths=extra_paths,
+                timeout=0.05,  # the keystroke path never waits on jedi
+                mode="nonblocking",
+            )
+        except Exception as error:  # a bad interpreter: the file-only analysis still works
+            if settings.interpreter is None:
+                log.warning("jedi resolver unavailable for %s: %s", root, error)
+            else:
+                self.report_problems(
+                    [
+                        f"settings: gradguard.interpreter: {settings.interpreter!r} is not a "
+                        f"usable Python environment ({error}); resolving without jedi"
+                    ]
+                )
+            self._resolvers[key] = None
+            return None
+        resolver.on_resolved = self._resolved_from_thread
+        threading.Thread(
+            target=_warm_up, args=(resolver,), name="gradguard-jedi-warm-up", daemon=True
+        ).start()
+        self._resolvers[key] = resolver
+        return resolver
+
+    def _resolved_from_thread(self, *args: Any) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._resolved)
+
+    def _resolved(self) -> None:
+        # Answers land in bursts: coalesce them into one re-analysis.
+        if self._refresh_pending or self.loop is None:
+            return
+        self._refresh_pending = True
+
+        def fire() -> None:
+            self._refresh_pending = False
+            self.generation += 1
+            self.resolve_again()
+
+        self.loop.call_later(0.05, fire)
+
+    def resolve_again(self) -> None:
+        if self.host.pull_mode:
+            self.host.request_diagnostic_refresh()
+        else:
+            for key in list(self._open_targets()):
+                self.schedule(key, 0)
+
+    # -- targets ------------------------------------------------------------------
+
+    def _open_targets(self) -> Iterator[str]:
+        seen = set()
+        for uri in self.host.text_document_uris():
+            key = self.target_of(uri)
+            if key not in seen:
+                seen.add(key)
+                yield key
+
+    def target_of(self, uri: str) -> str:
+        notebook = self.host.notebook_of_cell(uri)
+        return notebook.uri if notebook is not None else uri
+
+    def _code_cells(self, notebook: types.NotebookDocument) -> list[tuple[str, Any]]:
+        """(uri, text document) of the notebook's Python code cells, in order."""
+        cells = []
+        for cell in notebook.cells:
+            if cell.kind != types.NotebookCellKind.Code:
+                continue
+            document = self.host.text_document(cell.document)
+            if document is None or (document.language_id or "python") != "python":
+                continue
+            cells.append((cell.document, document))
+        return cells
+
+    def make_request(self, key: str) -> AnalysisRequest | None:
+        encoding = self.host.position_encoding()
+        notebook = self.host.notebook(key)
+        views: dict[str, View]
+        if notebook is not None:
+            code_cells = self._code_cells(notebook)
+            cells = [(uri, doc.version or 0, doc.source) for uri, doc in code_cells]
+            views = {
+                uri: View(uri, doc.version, SourceFile(doc.source).lines) for uri, doc in code_cells
+            }
+            joined = build_program(cells)
+            program: NotebookProgram | None = joined
+            text = joined.text
+            version: VersionKey = (notebook.version, *(c[1] for c in cells), len(cells))
+        else:
+            document = self.host.text_document(key)
+            if document is None:
+                return None
+            program = None
+            text = document.source
+            version = (document.version,)
+            views = {key: View(key, document.version, SourceFile(text).lines)}
+        path = uri_to_path(key)
+        settings = self.settings_for(key)
+        project = self.project_config(path, key)
+        config = settings.apply_to(project)
+        problems = [str(e) for e in config.errors] + list(settings.errors)
+        if problems:
+            self.report_problems(problems)
+        return AnalysisRequest(
+            key=key,
+            version=version,
+            generation=self.generation,
+            text=text,
+            path=path,
+            config=config,
+            settings=settings,
+            encoding=encoding,
+            views=views,
+            notebook=program,
+            resolver=self.resolver_for(key, settings),
+        )
+
+    def current_version(self, key: str) -> VersionKey | None:
+        notebook = self.host.notebook(key)
+        if notebook is not None:
+            versions = [doc.version or 0 for _, doc in self._code_cells(notebook)]
+            return (notebook.version, *versions, len(versions))
+        document = self.host.text_document(key)
+        return (document.version,) if document is not None else None
+
+    def is_current(self, snapshot: Snapshot) -> bool:
+        return snapshot.generation == self.generation and snapshot.version == self.current_version(
+            snapshot.key
+        )
+
+    def cached(self, uri: str) -> Snapshot | None:
+        """The cached analysis of the document's current version, if any."""
+        snapshot = self.snapshots.get(self.target_of(uri))
+        if snapshot is None or snapshot.version != self.current_version(snapshot.key):
+            return None
+        return snapshot
+
+    # -- scheduling -----------------------------------------------------------------
+
+    def schedule(self, key: str, delay_ms: int) -> None:
+        assert self.loop is not None
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if delay_ms <= 0:
+            self._start(key)
+        else:
+            self._timers[key] = self.loop.call_later(delay_ms / 1000, lambda: self._fire(key))
+
+    def _fire(self, key: str) -> None:
+        self._timers.pop(key, None)
+        self._start(key)
+
+    def _start(self, key: str) -> None:
+        assert self.loop is not None
+        task = self.loop.create_task(self._refresh_logged(key))
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh_logged(self, key: str) -> None:
+        """A background refresh: a failure is logged, never lost in an unawaited task."""
+        try:
+            await self.refresh(key)
+        except Exception as error:
+            log.exception("analysing %s failed", key)
+            self.host.log_message(
+                f"GradGuard: analysing {key} failed: {error}", types.MessageType.Error
+            )
+
+    async def refresh(self, key: str, *, publish: bool = True) -> Snapshot | None:
+        """Analyse the target's current version unless cached; publish if pushing."""
+        try:
+            await asyncio.wait_for(self.settings_ready.wait(), timeout=5)
+        except asyncio.TimeoutError:
+            self.settings_ready.set()
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            for _attempt in range(5):
+                request = self.make_request(key)
+                if request is None:
+                    return None
+                cached = self.snapshots.get(key)
+                if (
+                    cached is not None
+                    and cached.version == request.version
+                    and cached.generation == request.generation
+                    and cached.encoding == request.encoding
+                ):
+                    return cached
+                assert self.loop is not None
+                snapshot = await self.loop.run_in_executor(self.executor, run_analysis, request)
+                if not self.is_current(snapshot):
+                    log.debug("dropped the analysis of %s version %s", key, snapshot.version)
+                    if publish:
+                        return None  # a newer change has scheduled its own analysis
+                    continue  # a pull request wants the current version: try again
+                self.snapshots[key] = snapshot
+                for notice in snapshot.result.notices:
+                    self.host.log_message(notice, types.MessageType.Info)
+                log.debug(
+                    "analysed %s version %s in %.1f ms: %d findings",
+                    key,
+                    snapshot.version,
+                    snapshot.elapsed_ms,
+                    len(snapshot.result.findings),
+                )
+                if publish and not self.host.pull_mode:
+                    self.publish(snapshot)
+                return snapshot
+        return None
+
+    def publish(self, snapshot: Snapshot) -> None:
+        per_uri = snapshot.diagnostics()
+        before = self._published.get(snapshot.key, set())
+        for uri in before - set(per_uri):  # cells deleted since the last publish
+            self.host.publish(uri, None, [])
+        for uri, diagnostics in per_uri.items():
+            # Also an empty list: the client learns this version was analysed and is clean.
+            self.host.publish(uri, snapshot.views[uri].version, diagnostics)
+        self._published[snapshot.key] = {u for u, d in per_uri.items() if d}
+
+    def closed(self, key: str) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self.snapshots.pop(key, None)
+        self._locks.pop(key, None)
+        uris = self._published.pop(key, set())
+        if not self.host.pull_mode:
+            for uri in uris | {key}:
+                self.host.publish(uri, None, [])
+
+    def cells_removed(self, key: str, uris: list[str]) -> None:
+        """Cells deleted from an open notebook: clear what they showed."""
+        published = self._published.get(key, set())
+        for uri in uris:
+            published.discard(uri)
+            if not self.host.pull_mode:
+                self.host.publish(uri, None, [])
+
+    async def run_in_worker(self, function: Callable[..., Any], *args: Any) -> Any:
+        assert self.loop is not None
+        return await self.loop.run_in_executor(self.executor, function, *args)
+
+    def shutdown(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for resolver in self._resolvers.values():
+            close = getattr(resolver, "close", None) or getattr(resolver, "shutdown", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # closing is best effort
+                    log.debug("resolver close failed", exc_info=True)
+
+
+def _warm_up(resolver: Any) -> None:
+    warm_up = getattr(resolver, "warm_up", None)
+    if callable(warm_up):
+        try:
+            if warm_up():
+                # Parse trees kept alive from now on are not worth scanning on every
+                # collection (jedi-performance-facts.md, hazard 3).
+                gc.freeze()
+        except Exception:
+            log.warning("jedi warm-up failed", exc_info=True)

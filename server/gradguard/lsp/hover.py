@@ -1,0 +1,161 @@
+"""Hover texts: rule explanations, noqa codes, optimizer and model variables.
+
+Everything comes from the cached snapshot of the document's current version
+(the rule docs are the rules' own docstrings); nothing here re-runs the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from lsprotocol import types
+
+from gradguard.analysis.resolution import SymbolKind
+from gradguard.docs import doc_url, render_rule_page
+from gradguard.findings import Finding, Position, Span
+from gradguard.lsp.documents import Snapshot
+from gradguard.lsp.symbols import ModelInfo, OptimizerInfo, SymbolIndex
+from gradguard.noqa import comments, noqa_codes_at
+from gradguard.rules import get_rule
+
+log = logging.getLogger(__name__)
+
+# The parts of a rule's doc a hover shows: what PyTorch does, why, the fix.
+DESCRIBE_BUDGET_S = 3.0
+HOVER_SECTIONS = ("Why is this bad?", "What PyTorch does", "Use instead", "Fix safety")
+
+
+def noqa_code_at(text: str, position: Position) -> tuple[str, Span] | None:
+    """The ``GGxxx`` under the cursor inside a ``# noqa`` comment, if any."""
+    for comment in comments(text):
+        if comment.line != position.line:
+            continue
+        for start, end, code in noqa_codes_at(comment.text):
+            span = Span(
+                Position(comment.line, comment.column + start),
+                Position(comment.line, comment.column + end),
+            )
+            if span.start <= position <= span.end:
+                return code, span
+    return None
+
+
+def noqa_markdown(code: str) -> str:
+    rule = get_rule(code)
+    if rule is None:
+        return f"`{code}` is not a GradGuard rule code: this part of the comment silences nothing."
+    return render_rule_page(rule) + f"\n[Documentation]({doc_url(rule.code)})\n"
+
+
+def finding_markdown(finding: Finding) -> str:
+    rule = get_rule(finding.code)
+    lines = [
+        f"**GradGuard {finding.code}** `{finding.name}` ({finding.severity.value})",
+        "",
+        finding.message,
+        "",
+    ]
+    if rule is not None:
+        shown = [s for s in HOVER_SECTIONS if s in rule.sections]
+        if shown:
+            for section in shown:
+                lines += [f"#### {section}", "", rule.sections[section], ""]
+        else:
+            lines += [rule.doc.strip(), ""]
+    if finding.fixes:
+        lines.append(
+            "Fixes: " + "; ".join(f"{fix.title} ({fix.safety.value})" for fix in finding.fixes)
+        )
+        lines.append("")
+    lines.append(f"[Documentation]({doc_url(finding.code)})")
+    return "\n".join(lines)
+
+
+def optimizer_markdown(snapshot: Snapshot, info: OptimizerInfo) -> str:
+    where = snapshot.describe_line(info.line)
+    built = (
+        f"built at {where} from `{info.params_text}`" if info.params_text else f"built at {where}"
+    )
+    sentence = f"`{info.name}`: `{info.constructor}` optimizer, {built}"
+    if info.replacements:
+        parts = [
+            f"`{r.what}` replaced at {snapshot.describe_line(r.line)} is not in it"
+            for r in info.replacements
+        ]
+        sentence += "; " + "; ".join(parts) + " (its new parameters are never trained)"
+    elif info.models:
+        sentence += "; it trains the parameters of " + ", ".join(f"`{m}`" for m in info.models)
+    return sentence + "."
+
+
+def model_markdown(snapshot: Snapshot, info: ModelInfo, description: str | None) -> str:
+    lines = [f"`{info.name}`: instance of `{info.qualified or info.class_text}`"]
+    if info.local_class_line is not None:
+        lines.append(
+            f"class `{info.class_text}` is defined at "
+            f"{snapshot.describe_line(info.local_class_line)} of this file"
+        )
+    elif description:
+        lines.append(description)
+    elif info.qualified and info.qualified.startswith("torch."):
+        lines.append("a PyTorch module")
+    if info.optimizers:
+        held = ", ".join(f"`{o.name}` ({snapshot.describe_line(o.line)})" for o in info.optimizers)
+        lines.append(f"optimizers holding its parameters: {held}")
+    else:
+        lines.append("no optimizer in this file holds its parameters")
+    return "\n\n".join(lines)
+
+
+def ask_resolver(snapshot: Snapshot, info: ModelInfo) -> tuple[bool, str | None]:
+    """(is a module, description) for a class imported from elsewhere, asking the
+    resolver (jedi) on this worker thread. The resolver answers from its cache or
+    waits briefly; a hover may wait a little longer than a keystroke would."""
+    resolver = snapshot.resolver
+    if info.local_class_line is not None or not info.qualified or resolver is None:
+        return info.confirmed, None
+    if info.qualified.startswith("torch."):
+        return info.confirmed, None
+    describe = getattr(resolver, "describe_class", None)
+    deadline = time.monotonic() + DESCRIBE_BUDGET_S
+    is_module = info.confirmed
+    description = None
+    while True:
+        try:
+            if not is_module:
+                is_module = resolver.classify(info.qualified, snapshot.path) in (
+                    SymbolKind.MODULE_CLASS,
+                    SymbolKind.MODULE_FACTORY,
+                )
+            if description is None and callable(describe):
+                text = describe(info.qualified, snapshot.path)
+                description = str(text) if text else None
+        except Exception:
+            log.warning("resolving %s failed", info.qualified, exc_info=True)
+            return is_module, description
+        if (is_module and description) or time.monotonic() >= deadline:
+            return is_module, description
+        time.sleep(0.05)
+
+
+def symbol_hover(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None:
+    """Markdown and program span for the variable under the cursor (worker thread)."""
+    index: SymbolIndex = snapshot.symbols()
+    found = index.name_at(where)
+    if found is None:
+        return None
+    name, span = found
+    optimizer = index.optimizer(name, where.line)
+    if optimizer is not None:
+        return optimizer_markdown(snapshot, optimizer), span
+    model = index.model(name, where.line)
+    if model is not None:
+        is_module, description = ask_resolver(snapshot, model)
+        if is_module:
+            return model_markdown(snapshot, model, description), span
+    return None
+
+
+def markup(text: str) -> types.MarkupContent:
+    return types.MarkupContent(kind=types.MarkupKind.Markdown, value=text)

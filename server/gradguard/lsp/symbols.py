@@ -1,0 +1,202 @@
+"""What hovers say about variables: optimizers and the models they were built from.
+
+Built lazily from a cached snapshot (on a worker thread, with ``ast`` and the
+engine's own indexes), never by re-running the rules: what an optimizer will
+not train comes from the snapshot's GG102 findings.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gradguard.analysis import flow
+from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.optimizers import OptimizerIndex
+from gradguard.analysis.resolution import SymbolKind
+from gradguard.engine import parse
+from gradguard.findings import Finding, Position, Span
+from gradguard.source import SourceFile
+
+if TYPE_CHECKING:
+    from gradguard.lsp.documents import Snapshot
+
+STALE_OPTIMIZER = "GG102"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    what: str  # ``model.fc``, or the call that replaces it
+    line: int  # 0-based program line
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    name: str
+    line: int
+    constructor: str  # ``torch.optim.SGD``
+    params_text: str  # ``model.parameters()``
+    models: tuple[str, ...]
+    replacements: tuple[Replacement, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    line: int
+    class_text: str  # as written: ``Net``, ``nn.Linear``
+    qualified: str | None  # through imports: ``models.Net``, ``torch.nn.Linear``
+    local_class_line: int | None  # the class is defined in this file, at this line
+    optimizers: tuple[OptimizerInfo, ...] = ()
+    # False: an imported class jedi has not classified yet (the hover asks again).
+    confirmed: bool = True
+
+
+@dataclass
+class SymbolIndex:
+    source: SourceFile
+    tree: ast.Module | None
+    optimizers: dict[str, list[OptimizerInfo]] = field(default_factory=dict)
+    models: dict[str, list[ModelInfo]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, snapshot: Snapshot) -> SymbolIndex:
+        source = SourceFile(snapshot.text, snapshot.path)
+        tree = parse(source)
+        if not isinstance(tree, ast.Module):
+            return cls(source, None)
+        index = cls(source, tree)
+        facts = ModuleFacts(source, tree, snapshot.resolver)
+        index._collect_optimizers(facts, snapshot.result.findings)
+        index._collect_models(facts)
+        return index
+
+    # -- building -------------------------------------------------------------------
+
+    def _collect_optimizers(self, facts: ModuleFacts, findings: list[Finding]) -> None:
+        stale = [f for f in findings if f.code == STALE_OPTIMIZER]
+        for creation in OptimizerIndex(facts).creations:
+            if creation.target is None:
+                continue
+            line = creation.statement.node.lineno - 1
+            replacements = tuple(
+                self._replacement(f)
+                for f in stale
+                if any(r.span.start.line == line for r in f.related)
+            )
+            info = OptimizerInfo(
+                name=creation.target,
+                line=line,
+                constructor=facts.callee_qualname(creation.call)
+                or self.source.node_text(creation.call.func),
+                params_text=self.source.node_text(creation.params) if creation.params else "",
+                models=tuple(sorted(creation.models)),
+                replacements=replacements,
+            )
+            self.optimizers.setdefault(creation.target, []).append(info)
+
+    def _replacement(self, finding: Finding) -> Replacement:
+        line = finding.span.start.line
+        statement = self._statement_at(finding.span.start)
+        what = None
+        if statement is not None:
+            targets = flow.assigned_targets(statement)
+            if len(targets) == 1:
+                what = flow.dotted_name(targets[0])
+            if what is None and isinstance(statement, ast.Expr):
+                what = self.source.node_text(statement.value)
+        if what is None:
+            what = self.source.segment(finding.span).splitlines()[0].strip()
+        return Replacement(what, line)
+
+    def _statement_at(self, position: Position) -> ast.stmt | None:
+        best: ast.stmt | None = None
+        assert self.tree is not None
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.stmt) and not isinstance(node, flow.SCOPE_TYPES):
+                span = self.source.span_of(node)
+                if (
+                    span.start.line == position.line
+                    and span.contains(position)
+                    and (best is None or span.start >= self.source.span_of(best).start)
+                ):
+                    best = node
+        return best
+
+    def _collect_models(self, facts: ModuleFacts) -> None:
+        assert self.tree is not None
+        for node in ast.walk(self.tree):
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or not isinstance(
+                node.value, ast.Call
+            ):
+                continue
+            targets = flow.assigned_targets(node)
+            if len(targets) != 1:
+                continue
+            name = flow.dotted_name(targets[0])
+            call = node.value
+            if name is None:
+                continue
+            kind = facts.callee_kind(call.func)  # asked once: the answer may land meanwhile
+            confirmed = kind in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
+            qualified = facts.qualify(call.func)
+            pending = kind is None and qualified is not None and not qualified.startswith("torch.")
+            if not confirmed and not pending:
+                continue
+            local = facts.classes.get(call.func.id) if isinstance(call.func, ast.Name) else None
+            holders = tuple(
+                info
+                for infos in self.optimizers.values()
+                for info in infos
+                if any(m == name or m.startswith(name + ".") for m in info.models)
+            )
+            self.models.setdefault(name, []).append(
+                ModelInfo(
+                    name=name,
+                    line=node.lineno - 1,
+                    class_text=self.source.node_text(call.func),
+                    qualified=qualified,
+                    local_class_line=local.node.lineno - 1 if local else None,
+                    optimizers=holders,
+                    confirmed=confirmed,
+                )
+            )
+
+    # -- lookup -----------------------------------------------------------------------
+
+    def name_at(self, position: Position) -> tuple[str, Span] | None:
+        """The dotted variable name under the cursor (``optimizer``, ``self.opt``)."""
+        if self.tree is None:
+            return None
+        best: tuple[str, Span] | None = None
+        for node in ast.walk(self.tree):
+            if not isinstance(node, (ast.Name, ast.Attribute)):
+                continue
+            span = self.source.span_of(node)
+            if not span.contains(position):
+                continue
+            if isinstance(node, ast.Attribute):
+                # Only when the cursor is on the attribute's own name.
+                attr_start = Position(span.end.line, span.end.column - len(node.attr))
+                if position < attr_start:
+                    continue
+            name = flow.dotted_name(node)
+            if name is None:
+                continue
+            if best is None or span.start >= best[1].start:
+                best = (name, span)
+        return best
+
+    @staticmethod
+    def _nearest(items: list, line: int) -> object | None:
+        before = [i for i in items if i.line <= line]
+        return before[-1] if before else (items[0] if items else None)
+
+    def optimizer(self, name: str, line: int) -> OptimizerInfo | None:
+        found = self._nearest(self.optimizers.get(name, []), line)
+        return found if isinstance(found, OptimizerInfo) else None
+
+    def model(self, name: str, line: int) -> ModelInfo | None:
+        found = self._nearest(self.models.get(name, []), line)
+        return found if isinstance(found, ModelInfo) else None

@@ -1,0 +1,145 @@
+"""Push diagnostics: open, change, save, close, stale versions, edit storms, UTF-16."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lsp_helpers import (
+    CLEAN_CODE,
+    GG102_CODE,
+    GG204_CODE,
+    Doc,
+    codes,
+    range_text,
+    wait_published,
+)
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture(scope="module")
+def root(shared_root):
+    return shared_root
+
+
+@pytest.fixture
+def client(shared_client: LanguageClient) -> LanguageClient:
+    return shared_client
+
+
+async def test_open_reports_with_range_code_and_metadata(client: LanguageClient, root):
+    doc = Doc(client, root / "open.py", GG204_CODE).open()
+    diagnostics = await doc.diagnostics()
+    assert codes(diagnostics) == ["GG204"]
+    diagnostic = diagnostics[0]
+    assert range_text(doc.text, diagnostic.range) == "_init_"
+    assert diagnostic.source == "gradguard"
+    assert diagnostic.severity == types.DiagnosticSeverity.Error
+    assert diagnostic.code_description.href.endswith("/docs/rules/GG204.md")
+    assert diagnostic.data["version"] == 1
+    assert diagnostic.data["fixes"][0]["safety"] == "safe"
+
+
+async def test_related_information_points_at_the_optimizer(client: LanguageClient, root):
+    doc = Doc(client, root / "related.py", GG102_CODE).open()
+    (diagnostic,) = [d for d in await doc.diagnostics() if d.code == "GG102"]
+    assert range_text(doc.text, diagnostic.range) == "model.fc = nn.Linear(4, 2)"
+    (related,) = diagnostic.related_information
+    assert related.location.uri == doc.uri
+    assert range_text(doc.text, related.location.range).startswith("optimizer = torch.optim.SGD(")
+
+
+async def test_change_save_and_close(client: LanguageClient, root):
+    doc = Doc(client, root / "change.py", CLEAN_CODE).open()
+    assert await doc.diagnostics() == []
+    doc.replace_all(GG204_CODE)
+    assert codes(await doc.diagnostics()) == ["GG204"]
+    # Fix the name by hand: an incremental change inside the line.
+    start = doc.position_of("_init_")
+    end = doc.position_of("_init_", len("_init_"))
+    doc.change([(types.Range(start=start, end=end), "__init__")])
+    assert await doc.diagnostics() == []
+    doc.save()
+    await asyncio.sleep(0.1)
+    assert list(client.diagnostics[doc.uri]) == []
+    doc.replace_all(GG204_CODE)
+    assert codes(await doc.diagnostics()) == ["GG204"]
+    doc.close()
+    await wait_published(client, doc.uri, None)
+    assert await _last_published(client, doc.uri) == []
+
+
+async def _last_published(client, uri):
+    await asyncio.sleep(0.1)
+    return list(client.recorder.published[uri][-1].diagnostics)
+
+
+async def test_storm_of_edits_ends_with_the_final_text(client: LanguageClient, root):
+    doc = Doc(client, root / "storm.py", CLEAN_CODE).open()
+    await doc.diagnostics()
+    texts = [GG204_CODE, CLEAN_CODE, GG102_CODE, "x = (", GG204_CODE + "\n# tail\n"]
+    for index in range(60):
+        doc.replace_all(texts[index % len(texts)])
+    final = GG102_CODE.replace("model.fc = nn.Linear(4, 2)", "model.fc = nn.Linear(4, 3)")
+    doc.replace_all(final)
+    diagnostics = await doc.diagnostics()
+    assert codes(diagnostics) == ["GG102"]
+    assert range_text(doc.text, diagnostics[0].range) == "model.fc = nn.Linear(4, 3)"
+    # Nothing was published for a version older than one already published.
+    versions = [p.version for p in client.recorder.published[doc.uri]]
+    assert versions == sorted(versions)
+    assert len(versions) < 20, versions  # debounced, not one analysis per keystroke
+
+
+async def test_stale_results_are_never_published(client: LanguageClient, root):
+    """Each publish carries the version it was computed for, and its ranges fit that
+    version's text: a result computed for an old version is dropped."""
+    doc = Doc(client, root / "stale.py", GG204_CODE).open()
+    await doc.diagnostics()
+    texts = {}
+    for index in range(15):
+        doc.replace_all("\n" * index + GG204_CODE)
+        texts[doc.version] = doc.text
+        await asyncio.sleep(0.01)
+    await doc.diagnostics()
+    for params in client.recorder.published[doc.uri]:
+        if params.version in texts:
+            for diagnostic in params.diagnostics:
+                assert range_text(texts[params.version], diagnostic.range) == "_init_"
+
+
+async def test_utf16_ranges_after_emoji_and_cjk(client: LanguageClient, root):
+    code = GG204_CODE.replace(
+        "    def _init_(self):", "    def _init_(self): pass; s = '🔥模型'\n    def unused(self):"
+    ).replace("class Net(nn.Module):", "class Net(nn.Module):  # 模型 🔥🔥")
+    code = code.replace("model = Net()", "说明 = '🔥'; model = Net(); x = 1")
+    code += "optimizer = torch.optim.SGD([], lr=0.1); bad = '😀'; model.fc = nn.Linear(4, 2)\n"
+    doc = Doc(client, root / "unicode.py", code).open()
+    diagnostics = await doc.diagnostics()
+    assert "GG204" in codes(diagnostics)
+    for diagnostic in diagnostics:
+        if diagnostic.code == "GG204":
+            assert range_text(doc.text, diagnostic.range) == "_init_"
+
+
+async def test_utf16_range_on_the_flagged_line_itself(client: LanguageClient, root):
+    code = GG102_CODE.replace(
+        "model.fc = nn.Linear(4, 2)", "note = '😀模型'; model.fc = nn.Linear(4, 2)"
+    )
+    doc = Doc(client, root / "unicode_line.py", code).open()
+    (diagnostic,) = [d for d in await doc.diagnostics() if d.code == "GG102"]
+    line = doc.text.splitlines()[diagnostic.range.start.line]
+    assert line.startswith("note = '😀模型'")
+    # 😀 is two UTF-16 code units: the server's character offset counts it as two.
+    assert diagnostic.range.start.character == len("note = '😀模型'; ".encode("utf-16-le")) // 2
+    assert range_text(doc.text, diagnostic.range) == "model.fc = nn.Linear(4, 2)"
+
+
+async def test_syntax_errors_clear_findings(client: LanguageClient, root):
+    doc = Doc(client, root / "syntax.py", GG204_CODE).open()
+    assert codes(await doc.diagnostics()) == ["GG204"]
+    doc.replace_all(GG204_CODE + "\ndef broken(:\n")
+    assert await doc.diagnostics() == []

@@ -1,0 +1,159 @@
+"""Hovers: findings, noqa codes, optimizer and model variables (also through jedi)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from lsp_helpers import GG102_CODE, GG204_CODE, Doc, codes, range_text, wait_for
+from pytest_lsp import LanguageClient
+
+from gradguard.rules import get_rule
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+MODELS = textwrap.dedent(
+    """\
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+    """
+)
+
+TRAIN = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+    from models import Net
+
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.fc = nn.Linear(4, 2)
+    for step in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(8, 4)).sum().backward()
+        optimizer.step()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def root(shared_root):
+    root = shared_root
+    (root / "models.py").write_text(MODELS)
+    (root / "train.py").write_text(TRAIN)
+    return root
+
+
+@pytest.fixture
+def client(shared_client: LanguageClient) -> LanguageClient:
+    return shared_client
+
+
+def text_of(hover) -> str:
+    assert hover is not None
+    assert hover.contents.kind == "markdown"
+    return hover.contents.value
+
+
+async def test_hover_on_a_finding_explains_the_rule(client: LanguageClient, root):
+    doc = Doc(client, root / "finding.py", GG204_CODE).open()
+    (diagnostic,) = await doc.diagnostics()
+    hover = await doc.hover("_init_", 2)
+    text = text_of(hover)
+    assert "GG204" in text and "misspelled-init" in text
+    assert diagnostic.message in text
+    rule = get_rule("GG204")
+    for section in ("Why is this bad?", "What PyTorch does", "Use instead", "Fix safety"):
+        assert f"#### {section}" in text
+        assert rule.sections[section] in text
+    assert "optimizer got an empty parameter list" in text  # agrees with pytorch-facts
+    assert hover.range == diagnostic.range
+
+
+async def test_hover_on_a_noqa_code_shows_the_rule_docs(client: LanguageClient, root):
+    code = GG204_CODE.replace("def _init_(self):", "def _init_(self):  # noqa: GG102, GG204")
+    doc = Doc(client, root / "noqa.py", code).open()
+    assert await doc.diagnostics() == []
+    text = text_of(await doc.hover("GG204", 3))
+    assert text.startswith("# GG204 `misspelled-init`")
+    assert "## Use instead" in text
+    hover = await doc.hover("GG204", 0)
+    assert range_text(doc.text, hover.range) == "GG204"
+    if get_rule("GG102") is not None:
+        assert text_of(await doc.hover("GG102", 1)).startswith("# GG102 `stale-optimizer`")
+
+
+async def test_hover_on_an_unknown_noqa_code(client: LanguageClient, root):
+    code = "x = 1  # noqa: GG999\n"
+    doc = Doc(client, root / "unknown.py", code).open()
+    await doc.diagnostics()
+    assert "not a GradGuard rule code" in text_of(await doc.hover("GG999", 1))
+
+
+async def test_hover_on_an_optimizer_says_what_it_will_not_train(client: LanguageClient, root):
+    if get_rule("GG102") is None:
+        pytest.skip("GG102 is not in the engine yet")
+    doc = Doc(client, root / "optimizer.py", GG102_CODE).open()
+    assert "GG102" in codes(await doc.diagnostics())
+    hover = await doc.hover("optimizer.step()", 2)
+    text = text_of(hover)
+    assert "`optimizer`: `torch.optim.SGD` optimizer" in text
+    assert "built at line 15 from `model.parameters()`" in text
+    assert "`model.fc` replaced at line 16 is not in it" in text
+    assert range_text(doc.text, hover.range) == "optimizer"
+
+
+async def test_hover_on_a_healthy_optimizer(client: LanguageClient, root):
+    code = GG102_CODE.replace("model.fc = nn.Linear(4, 2)\n", "")
+    doc = Doc(client, root / "healthy.py", code).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("optimizer.zero_grad", 1))
+    assert "built at line 15 from `model.parameters()`" in text
+    assert "it trains the parameters of `model`" in text
+    assert "not in it" not in text
+
+
+async def test_hover_on_a_model_of_a_local_class(client: LanguageClient, root):
+    doc = Doc(client, root / "model_local.py", GG102_CODE).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("model = Net()", 1))
+    assert "`model`: instance of `Net`" in text
+    assert "class `Net` is defined at line 5 of this file" in text
+    assert "optimizers holding its parameters: `optimizer` (line 15)" in text
+
+
+async def test_hover_on_a_torch_layer(client: LanguageClient, root):
+    code = "import torch\nfrom torch import nn\n\nlayer = nn.Linear(4, 2)\n"
+    doc = Doc(client, root / "layer.py", code).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("layer =", 1))
+    assert "`layer`: instance of `torch.nn.Linear`" in text
+    assert "no optimizer in this file holds its parameters" in text
+
+
+async def test_hover_on_a_model_from_another_workspace_file(client: LanguageClient, root):
+    """``Net`` lives in models.py: jedi (the resolver) tells the server what it is."""
+    doc = Doc(client, root / "train.py", TRAIN).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("model = Net()", 1))
+    assert "`model`: instance of `models.Net`" in text
+    assert "models.py" in text  # where jedi found the class
+    assert "`optimizer` (line 7)" in text
+    if get_rule("GG102") is not None:
+        # Once jedi has answered, the re-published diagnostics know Net is a module.
+        await wait_for(lambda: "GG102" in codes(list(client.diagnostics.get(doc.uri, []))))
+
+
+async def test_hover_elsewhere_is_empty(client: LanguageClient, root):
+    doc = Doc(client, root / "nothing.py", "import torch\n\nvalue = 3\n").open()
+    await doc.diagnostics()
+    assert await doc.hover("value", 1) is None

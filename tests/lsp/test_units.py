@@ -1,0 +1,107 @@
+"""In-process tests of the translation layer: columns, notebooks, settings, noqa edits."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradguard.config import Config
+from gradguard.findings import Position, Severity, Span
+from gradguard.lsp import convert
+from gradguard.lsp.notebooks import build_program
+from gradguard.lsp.settings import Settings, parse_settings, unwrap
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "utf16", "utf8"),
+    [
+        ("abc", 2, 2, 2),
+        ("😀x", 1, 2, 4),
+        ("模型x", 2, 2, 6),
+        ("é😀模x", 3, 4, 9),
+        ("abc", 10, 3, 3),  # clamped to the line
+    ],
+)
+def test_columns(line, column, utf16, utf8):
+    assert convert.to_client_column(line, column, convert.UTF16) == utf16
+    assert convert.to_client_column(line, column, convert.UTF8) == utf8
+    assert convert.to_client_column(line, column, convert.UTF32) == min(column, len(line))
+    assert convert.from_client_column(line, utf16, convert.UTF16) == min(column, len(line))
+    assert convert.from_client_column(line, utf8, convert.UTF8) == min(column, len(line))
+
+
+@given(st.text(max_size=30), st.data())
+def test_columns_round_trip(line, data):
+    line = line.replace("\n", "").replace("\r", "")
+    column = data.draw(st.integers(0, len(line)))
+    for encoding in (convert.UTF8, convert.UTF16, convert.UTF32):
+        units = convert.to_client_column(line, column, encoding)
+        assert convert.from_client_column(line, units, encoding) == column
+    prefix = line[:column]
+    assert (
+        convert.to_client_column(line, column, convert.UTF16)
+        == len(prefix.encode("utf-16-le", "surrogatepass")) // 2
+    )
+
+
+def test_kind_matching():
+    assert convert.kind_matches("source.fixAll.gradguard", ["source"])
+    assert convert.kind_matches("source.fixAll.gradguard", ["source.fixAll"])
+    assert not convert.kind_matches("source.fixAll.gradguard", ["source.fix"])
+    assert not convert.kind_matches("quickfix", ["source"])
+    assert convert.kind_matches("quickfix", None)
+
+
+def test_notebook_program_maps_lines_back_to_cells():
+    program = build_program(
+        [("c1", 1, "import torch\n%time x = 1"), ("c2", 3, "y = 2\n"), ("c3", 1, "!pip install x")]
+    )
+    assert program.text == "import torch\npass\ny = 2\n\npass\n"
+    cell, span = program.to_cell(Span(Position(2, 0), Position(2, 5)))
+    assert cell.uri == "c2" and span == Span(Position(0, 0), Position(0, 5))
+    # A whole-line span ending at the next cell's start stays in its cell.
+    cell, span = program.to_cell(Span(Position(0, 0), Position(2, 0)))
+    assert cell.uri == "c1" and span.end == Position(1, len("%time x = 1"))
+    assert program.to_cell(Span(Position(0, 0), Position(3, 1))) is None
+    assert program.from_cell("c3", Position(0, 2)) == Position(4, 2)
+
+
+def test_settings_parse_and_errors_name_the_key():
+    settings = parse_settings(
+        {
+            "enable": True,
+            "select": ["GG1", "GG2"],
+            "severity": {"GG201": "error"},
+            "run": "onSave",
+            "debounceMs": 0,
+            "codeAction.disableRuleComment.enable": False,
+            "interpreter": ["/usr/bin/python3"],
+            "extraPaths": ["src"],
+        }
+    )
+    assert settings.select == ("GG1", "GG2")
+    assert settings.run == "onSave" and settings.debounce_ms == 0
+    assert settings.disable_rule_comment is False
+    assert settings.interpreter == "/usr/bin/python3" and settings.extra_paths == ("src",)
+    bad = parse_settings({"debounceMs": "fast", "select": ["nope"], "colour": 1}, origin="init")
+    assert bad.debounce_ms == 300 and bad.select is None
+    assert any("gradguard.debounceMs" in e for e in bad.errors)
+    assert any("gradguard.select" in e for e in bad.errors)
+    assert any("gradguard.colour" in e and "unknown setting" in e for e in bad.errors)
+    assert unwrap({"gradguard": {"run": "onSave"}}) == {"run": "onSave"}
+
+
+def test_editor_settings_override_the_project_file():
+    project = Config(
+        select=("GG1",),
+        ignore=("GG102",),
+        severity=(("GG105", Severity.WARNING), ("GG101", Severity.HINT)),
+        exclude=("build",),
+    )
+    assert Settings().apply_to(project) is project
+    combined = Settings(select=("GG",), severity=(("GG101", "error"),)).apply_to(project)
+    assert combined.select == ("GG",)
+    assert combined.ignore == ("GG102",)  # not set in the editor: the project's
+    assert dict(combined.severity) == {"GG105": Severity.WARNING, "GG101": Severity.ERROR}
+    assert combined.exclude == ("build",)
