@@ -248,3 +248,10 @@ def test_rule_all_lists_every_rule(capsys):
     assert main(["rule", "--all"]) == 0
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == [r.code for r in all_rules()]
+
+
+def test_server_accepts_the_stdio_flag_vscode_languageclient_adds():
+    from gradguard.cli import build_parser
+
+    args = build_parser().parse_args(["server", "--stdio"])
+    assert args.stdio is True and args.tcp is None

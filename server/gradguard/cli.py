@@ -339,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("server", help="run the language server over stdio")
     server.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
+    # vscode-languageclient appends --stdio in its stdio transport; stdio is the default.
+    server.add_argument("--stdio", action="store_true", help="use stdio (the default)")
     server.set_defaults(handler=run_server)
     return parser
 

@@ -105,3 +105,12 @@ def test_editor_settings_override_the_project_file():
     assert combined.ignore == ("GG102",)  # not set in the editor: the project's
     assert dict(combined.severity) == {"GG105": Severity.WARNING, "GG101": Severity.ERROR}
     assert combined.exclude == ("build",)
+
+
+def test_client_only_settings_are_accepted_silently():
+    """The VS Code client may send its whole section; its own keys are not errors."""
+    settings = parse_settings(
+        {"importStrategy": "useBundled", "trace": {"server": "off"}, "run": "onSave"},
+        origin="init",
+    )
+    assert settings.errors == () and settings.run == "onSave"

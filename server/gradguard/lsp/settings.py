@@ -49,6 +49,9 @@ _KNOWN = (
     "interpreter",
     "extraPaths",
 )
+# Settings that only the VS Code client uses (how to start the server, LSP tracing):
+# clients may send the whole ``gradguard`` section, so these are accepted and ignored.
+_CLIENT_ONLY = frozenset({"importStrategy", "trace", "path", "showNotifications"})
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def parse_settings(raw: Any, base: Settings | None = None, origin: str = "settin
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ValueError(f"expected a list of directories, got {value!r}")
                 values["extra_paths"] = tuple(value)
-            else:
+            elif key not in _CLIENT_ONLY:
                 raise ValueError(f"unknown setting (known: {', '.join(_KNOWN)})")
         except ValueError as error:
             errors.append(f"{origin}: {name}: {error}; using the previous value")
