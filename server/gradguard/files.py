@@ -77,7 +77,10 @@ def decode(data: bytes, path: str) -> SourceText:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
-        raise UnreadableFile(f"{path}:1:1: cannot read: {error}") from None
+        if "invalid or missing encoding declaration" not in str(error):
+            raise UnreadableFile(f"{path}:1:1: cannot read: {error}") from None
+        # No cookie and a first or second line that is not UTF-8: say where.
+        encoding = "utf-8"
     try:
         return SourceText(data.decode(encoding), encoding)
     except UnicodeDecodeError as error:

@@ -346,6 +346,59 @@ def test_module_in_group_dict_gets_parameters_call():
     assert "{'params': model.parameters()}" in fixed
 
 
+def test_module_held_by_a_plain_agent_class_or_unpacked_from_a_tuple():
+    code = """
+    import torch
+    import torch.nn as nn
+    import torch.optim as optim
+
+    class Policy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+    class Agent:
+        def __init__(self, device):
+            self.policy = Policy().to(device)
+            self.policy_opt = optim.Adam(self.policy, lr=3e-4)
+
+    pi, pi_target = Policy(), Policy()
+    pi_opt = optim.Adam(pi, lr=1e-3)
+    """
+    assert lines_of(code, "GG101") == [14, 17]
+    fixed = assert_all_fixes_repair(code, "GG101")
+    assert "optim.Adam(self.policy.parameters(), lr=3e-4)" in fixed[0]
+    assert "optim.Adam(pi.parameters(), lr=1e-3)" in fixed[1]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "self.policy = None",  # not always a module
+        "self.policy, self.value = make_nets()",  # unpacked from something unknown
+    ],
+)
+def test_agent_attribute_that_is_not_surely_a_module_is_silent(other):
+    code = f"""
+    import torch
+    import torch.nn as nn
+
+    class Agent:
+        def __init__(self, net):
+            self.policy = net
+            self.policy_opt = torch.optim.Adam(self.policy, lr=3e-4)
+
+    class Learner:
+        def __init__(self):
+            self.policy = nn.Linear(4, 2)
+            self.opt = torch.optim.Adam(self.policy, lr=3e-4)
+
+        def reset(self):
+            {other}
+    """
+    assert only(code, "GG101") == []
+
+
 @pytest.mark.parametrize(
     "argument",
     ["model.weight", "layer.bias", "w", "net.scale"],
@@ -401,6 +454,41 @@ def test_wrong_kinds_without_fix(argument, text, severity):
     assert text in finding.message
     assert finding.severity is severity
     assert finding.fixes == ()
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        "[{'params': net.parameters()}, {'params': [log_temp.exp()], 'lr': 1e-2}]",
+        "[{'params': [net.weight * 0.5]}]",
+        "[{'params': log_temp.exp()}]",
+    ],
+)
+def test_non_leaf_inside_a_parameter_group(groups):
+    code = f"""
+    import torch
+    import torch.nn as nn
+
+    net = nn.Linear(3, 3)
+    log_temp = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam({groups}, lr=1e-3)
+    """
+    (finding,) = only(code, "GG101")
+    assert finding.span.start.line == 6
+    assert "can't optimize a non-leaf Tensor" in finding.message
+    assert finding.severity is Severity.ERROR
+
+
+def test_leaf_tensors_inside_a_parameter_group_are_fine():
+    code = """
+    import torch
+    import torch.nn as nn
+
+    net = nn.Linear(3, 3)
+    log_temp = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([{'params': net.parameters()}, {'params': [log_temp]}], lr=1e-3)
+    """
+    assert only(code, "GG101") == []
 
 
 def test_dict_followed_through_a_name():

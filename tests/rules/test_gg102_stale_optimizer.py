@@ -242,6 +242,28 @@ def test_flags_layer_of_a_module_list_and_optimizer_of_a_submodule():
     assert lines_of(code, "GG102") == [16]
 
 
+def test_flags_module_level_replacement_when_a_later_called_function_steps():
+    code = """
+    import copy
+    import torch
+    import torch.nn as nn
+
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model = copy.deepcopy(model)
+
+    def train(epoch):
+        optimizer.zero_grad()
+        model(torch.randn(2, 4)).sum().backward()
+        optimizer.step()
+
+    for epoch in range(3):
+        train(epoch)
+    """
+    assert lines_of(code, "GG102") == [8]
+    assert lines_of(code.replace("    train(epoch)\n", "    pass\n"), "GG102") == []
+
+
 # -- what it does not flag -------------------------------------------------------------------
 
 SAFE_AFTER = [
@@ -491,6 +513,14 @@ def test_no_reorder_when_the_parameters_were_collected_earlier():
         ),
         ("model = Net()", "model.parameters()"),
         ("model.layers[1] = nn.Linear(4, 4)", "model.layers[1].parameters()"),
+        (
+            "nn.utils.parametrizations.weight_norm(model.layers[1])",
+            "model.layers[1].parametrizations.weight.parameters()",
+        ),
+        (
+            "model.layers[0] = nn.utils.parametrizations.weight_norm(model.layers[0])",
+            "model.layers[0].parametrizations.weight.parameters()",
+        ),
     ],
 )
 def test_add_param_group_fix_names_the_new_part(replacement, added):

@@ -78,6 +78,48 @@ def test_no_fix_when_a_group_holds_a_generator():
     assert finding.fixes == ()
 
 
+def test_groups_returned_by_a_function_of_the_file_and_reused():
+    code = """
+    import torch.optim as optim
+    from torch import nn
+
+    def split_decay(net, wd):
+        decay, no_decay = [], []
+        for name, p in net.named_parameters():
+            (no_decay if name.endswith("bias") else decay).append(p)
+        return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+    net = nn.Linear(8, 8)
+    groups = split_decay(net, 0.05)
+    main = optim.AdamW(groups, lr=1e-3)
+    warmup = optim.SGD(groups, lr=1e-5)
+    """
+    (finding,) = only(code, "GG104")
+    assert finding.span.start.line == 13
+    assert "optimizer built on line 13" in finding.message
+    assert finding.fixes == ()  # the groups hold names the rule cannot see are lists
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        # Not always group dicts.
+        "def make(net):\n    if net:\n        return [{'params': [net.weight]}]\n"
+        "    return [net.weight]",
+        # A generator of dicts is another problem (the second optimizer gets nothing).
+        "def make(net):\n    yield {'params': [net.weight]}",
+        # A list of tensors.
+        "def make(net):\n    return [net.weight, net.bias]",
+    ],
+)
+def test_function_results_that_are_not_group_lists_are_silent(function):
+    code = (
+        f"import torch\n{function}\n\ng = make(m)\n"
+        "a = torch.optim.SGD(g, lr=0.1)\nb = torch.optim.SGD(g, lr=0.5)\n"
+    )
+    assert only(code, "GG104") == []
+
+
 @pytest.mark.parametrize(
     "code",
     [

@@ -111,6 +111,110 @@ def test_does_not_flag(body):
     assert only(HEAD + body + LOOP, "GG105") == []
 
 
+def test_round_trip_to_the_device_the_model_had_at_creation_is_silent():
+    # Saving a checkpoint from the CPU and moving back: parameters and state end up
+    # where they were when the optimizer was built.
+    code = (
+        HEAD
+        + """model = Net().to(device)
+optimizer = optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(2):
+    optimizer.zero_grad()
+    optimizer.step()
+    model.eval().cpu()
+    torch.save(model.state_dict(), "ckpt.pt")
+    model.to(device).train()
+"""
+    )
+    assert only(code, "GG105") == []
+    # A different move than the one made before the creation is still reported.
+    assert lines_of(code.replace("model.to(device).train()", "model.half()"), "GG105") == [18]
+    # A submodule moved first does not excuse moving the whole model later.
+    partial = (
+        HEAD
+        + "model = Net()\nmodel.fc.to(device)\n"
+        + ("optimizer = optim.SGD(model.parameters(), lr=0.1)\nmodel.to(device)\n" + LOOP)
+    )
+    assert lines_of(partial, "GG105") == [14]
+
+
+def test_optimizer_attribute_stepped_in_another_method_counts_as_used():
+    code = """
+    import torch
+    from torch import nn
+
+    class Learner:
+        def __init__(self, model, device):
+            self.model = model
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+            self.model = self.model.to(device)
+
+        def step(self, x):
+            self.optimizer.zero_grad()
+            self.model(x).sum().backward()
+            self.optimizer.step()
+
+    class Rebuilt:
+        def __init__(self, model, device):
+            self.model = model
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+            self.model.to(device)
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+
+        def step(self):
+            self.optimizer.step()
+
+    class NeverStepped:
+        def __init__(self, model, device):
+            self.model = model
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+            self.model.to(device)
+
+        def forward(self, x):
+            return self.model(x)
+    """
+    assert lines_of(code, "GG105") == [9]
+
+
+def test_module_level_optimizer_stepped_by_a_function_called_later():
+    code = """
+    import torch
+    import torch.nn as nn
+
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.cuda()
+
+    def train_one(x):
+        optimizer.zero_grad()
+        model(x).sum().backward()
+        optimizer.step()
+
+    def main():
+        for _ in range(3):
+            train_one(torch.randn(2, 4))
+
+    if __name__ == "__main__":
+        main()
+    """
+    assert lines_of(code, "GG105") == [7]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # The function is never called after the move.
+        "def train_one():\n    optimizer.step()\n",
+        # The function has its own optimizer of that name.
+        "def train_one(optimizer):\n    optimizer.step()\ntrain_one(None)\n",
+        "def train_one():\n    optimizer = None\n    print(optimizer)\ntrain_one()\n",
+    ],
+)
+def test_module_level_optimizer_not_used_by_later_calls_is_silent(tail):
+    code = HEAD + CREATED + "model.cuda()\n" + tail
+    assert only(code, "GG105") == []
+
+
 def test_does_not_flag_when_optimizer_is_unused_after_or_in_another_branch():
     code = HEAD + (
         "model = Net()\n"

@@ -438,3 +438,77 @@ def test_flags_annotated_function_argument_and_plain_torch_import():
         layer.weight = None
     """
     assert lines_of(code, "GG201") == [5, 6]
+
+
+# -- a module passed to a function of the file ------------------------------------------
+
+
+def test_flags_argument_of_a_helper_that_every_call_gives_the_model():
+    code = """
+    import torch.nn as nn
+
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(x)
+
+
+    def run_epoch(net, batches, drop_bias):
+        for x in batches:
+            if drop_bias:
+                net.head.bias = None
+            net(x)
+
+
+    def main():
+        clf = Classifier()
+        clf = clf.train()
+        run_epoch(clf, [], True)
+        run_epoch(net=clf, batches=[], drop_bias=False)
+    """
+    assert lines_of(code, "GG201") == [17]
+    assert_all_fixes_repair(code, "GG201")
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        # Passed somewhere else as a value: callers we cannot see.
+        "strip(Classifier())\nhooks = [strip]\n",
+        # One call gives something unknown.
+        "strip(Classifier())\nstrip(load_model())\n",
+        # A call that unpacks its arguments.
+        "strip(*models)\n",
+        # No call in the file.
+        "",
+    ],
+)
+def test_does_not_flag_helper_argument_when_some_caller_is_unknown(calls):
+    code = (
+        "import torch.nn as nn\n\n\n"
+        "class Classifier(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.head = nn.Linear(8, 2)\n\n\n"
+        "def strip(net):\n"
+        "    net.head.bias = None\n\n\n"
+    ) + calls
+    assert only(code, "GG201") == []
+
+
+def test_flags_bias_of_a_head_set_earlier_in_the_scope():
+    code = """
+    import timm
+    from torch import nn
+
+    def build(num_classes):
+        model = timm.create_model("resnet18", pretrained=False)
+        model.head = nn.Linear(512, num_classes)
+        model.head.bias = None
+        return model
+    """
+    assert lines_of(code, "GG201") == [8]

@@ -316,3 +316,69 @@ def test_does_not_flag_after_the_parameter_was_unregistered():
     other.weight = torch.randn(2, 2)
     """
     assert only(code, "GG202") == []
+
+
+def test_flags_argument_of_a_helper_called_with_a_layer():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def load_head(layer, rows, cols):
+        layer.weight = torch.zeros(rows, cols)
+
+
+    head = nn.Linear(4, 3)
+    load_head(head, 3, 4)
+    """
+    assert lines_of(code, "GG202") == [7]
+    assert_all_fixes_repair(code, "GG202")
+
+
+def test_does_not_flag_helper_argument_called_with_a_plain_object():
+    code = """
+    import torch
+    from types import SimpleNamespace
+
+
+    def load_head(layer, rows, cols):
+        layer.weight = torch.zeros(rows, cols)
+
+
+    load_head(SimpleNamespace(), 3, 4)
+    """
+    assert only(code, "GG202") == []
+
+
+def test_flags_head_replaced_earlier_on_a_model_from_a_library():
+    code = """
+    import torch
+    import torchvision
+    from torch import nn
+
+    model = torchvision.models.resnet18(weights=None)
+    model.fc = nn.Linear(model.fc.in_features, 10)
+    model.fc.weight = torch.zeros(10, model.fc.in_features)
+    """
+    assert lines_of(code, "GG202") == [8]
+    assert_all_fixes_repair(code, "GG202")
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "model = build()",  # the model itself was rebound: the head is unknown again
+        "model.fc = make_head()",  # the head was replaced by something unknown
+    ],
+)
+def test_does_not_flag_head_after_it_may_have_changed(between):
+    code = f"""
+    import torch
+    from torch import nn
+
+    model = build()
+    model.fc = nn.Linear(512, 10)
+    {between}
+    model.fc.weight = torch.zeros(10, 512)
+    """
+    assert only(code, "GG202") == []

@@ -410,3 +410,122 @@ def test_conversion_fix_title():
     """
     (finding,) = only(code, "GG203")
     assert [fix.title for fix in finding.fixes] == ["Move `.cuda()` inside the Parameter"]
+
+
+def test_a_fixed_name_registration_does_not_hide_a_plain_list():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Tower(nn.Module):
+        def __init__(self, widths=(4, 8, 16)):
+            super().__init__()
+            self.register_parameter("shift", None)
+            self.register_buffer("count", torch.zeros(1))
+            setattr(self, "label", "tower")
+            self.levels = []
+            for a, b in zip(widths[:-1], widths[1:]):
+                self.levels.append(nn.Linear(a, b))
+
+        def forward(self, x):
+            for level in self.levels:
+                x = level(x)
+            return x
+    """
+    assert lines_of(code, "GG203") == [12]
+    assert_all_fixes_repair(code, "GG203")
+
+
+def test_a_computed_name_registration_still_counts_as_registering_items():
+    code = """
+    from torch import nn
+
+
+    class Tower(nn.Module):
+        def __init__(self, n=3):
+            super().__init__()
+            self.levels = []
+            for i in range(n):
+                level = nn.Linear(4, 4)
+                self.add_module("level" + str(i), level)
+                self.levels.append(level)
+    """
+    assert only(code, "GG203") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "wrapped"),
+    [
+        ("dict(cls=nn.Linear(8, 3), box=nn.Linear(8, 4))", "nn.ModuleDict(dict(cls="),
+        ("tuple(nn.Linear(8, 8) for _ in range(3))", "nn.ModuleList(tuple(nn.Linear"),
+        ("list(nn.Linear(8, 8) for _ in range(3))", "nn.ModuleList(list(nn.Linear"),
+    ],
+)
+def test_flags_containers_built_by_calls(value, wrapped):
+    code = f"""
+    import torch.nn as nn
+
+
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = {value}
+    """
+    assert lines_of(code, "GG203") == [8]
+    (fixed,) = assert_all_fixes_repair(code, "GG203")
+    assert wrapped in fixed
+
+
+def test_does_not_flag_containers_built_by_calls_of_plain_values():
+    code = """
+    import torch.nn as nn
+
+
+    class Heads(nn.Module):
+        def __init__(self, sizes):
+            super().__init__()
+            self.dims = dict(cls=3, box=4)
+            self.widths = tuple(s * 2 for s in sizes)
+            self.body = nn.Linear(8, 8)
+    """
+    assert only(code, "GG203") == []
+
+
+@pytest.mark.parametrize(
+    "registration",
+    ["attach(self.backbone, name, wrapper)", "self.last_wrapper = wrapper"],
+)
+def test_does_not_flag_an_index_of_items_registered_elsewhere(registration):
+    code = f"""
+    from torch import nn
+
+
+    class Adapter(nn.Module):
+        def __init__(self, backbone, names):
+            super().__init__()
+            self.backbone = backbone
+            self.wrappers = {{}}
+            for name in names:
+                wrapper = nn.Linear(8, 8)
+                {registration}
+                self.wrappers[name] = wrapper
+    """
+    assert only(code, "GG203") == []
+
+
+def test_still_flags_items_that_only_get_initialised():
+    code = """
+    from torch import nn
+
+
+    class Stack(nn.Module):
+        def __init__(self, n):
+            super().__init__()
+            self.levels = []
+            for _ in range(n):
+                level = nn.Linear(8, 8)
+                nn.init.zeros_(level.bias)
+                self.levels.append(level)
+    """
+    assert lines_of(code, "GG203") == [8]

@@ -473,3 +473,36 @@ def test_loop_after_an_assertion_that_every_grad_exists_is_not_flagged():
             p.grad.zero_()
     """
     assert only(code, "GG301") == []
+
+
+def test_zeroing_before_backward_when_the_forward_uses_tensor_methods():
+    code = """
+    import torch
+
+    x = torch.randn(8, 4)
+    w1 = torch.randn(4, 6, requires_grad=True)
+    w2 = torch.randn(6, 1, requires_grad=True)
+    for step in range(10):
+        out = x.mm(w1).clamp(min=0).matmul(w2)
+        loss = out.pow(2).sum()
+        w1.grad.zero_()
+        loss.backward()
+        with torch.no_grad():
+            w1 -= 1e-3 * w1.grad
+            w2 -= 1e-3 * w2.grad
+            w2.grad.zero_()
+    """
+    assert lines_of(code, "GG301") == [10]
+    assert_all_fixes_repair(code, "GG301")
+
+
+def test_a_helper_call_with_the_tensor_still_counts_as_a_possible_backward():
+    code = """
+    import torch
+
+    w = torch.randn(4, requires_grad=True)
+    for step in range(10):
+        fit_step(w)
+        w.grad.zero_()
+    """
+    assert only(code, "GG301") == []

@@ -270,3 +270,32 @@ def test_engine_survives_odd_shapes():
     """
     assert lines_of(code, "GG302") == [7]
     assert only(code, "GG302")[0].fixes == ()
+
+
+@pytest.mark.parametrize(
+    ("update", "detached"),
+    [
+        ("w = w.sub(lr * w.grad)", False),
+        ("w = w.add(w.grad, alpha=-lr)", False),
+        ("w = w.data.sub(lr * w.grad.data)", True),
+        ("with torch.no_grad():\n        w = w.sub(lr * w.grad)", True),
+    ],
+)
+def test_flags_method_form_of_the_update_without_fix(update, detached):
+    (finding,) = only(LOOP.format(update=update), "GG302")
+    assert finding.fixes == ()
+    assert ("does not require grad" in finding.message) is detached
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # In-place method forms keep the leaf.
+        LOOP.format(update="with torch.no_grad():\n        w.add_(w.grad, alpha=-lr)"),
+        # A method on another tensor, or with no `.grad` and not a known leaf.
+        LOOP.format(update="v = w.sub(lr * w.grad)"),
+        "import torch\nx = torch.randn(3)\nx = x.sub(x.mean())\n",
+    ],
+)
+def test_does_not_flag_other_method_calls(code):
+    assert only(code, "GG302") == []

@@ -435,3 +435,25 @@ def test_engine_survives_odd_shapes():
     """
     assert lines_of(code, "GG303") == [4, 5, 6, 7, 8, 9, 10, 11]
     assert_all_fixes_repair(code, "GG303")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # A fresh tensor reduced at once: a value with history, not a parameter.
+        "import torch\nmetric.update(torch.rand(8, requires_grad=True).mean())\n",
+        """
+        import torch
+        loss = torch.randn(4, 2, requires_grad=True).sum()
+        loss.backward()
+        """,
+        "import torch\nscaler.scale(torch.ones(5).requires_grad_().sum()).backward()\n",
+    ],
+)
+def test_does_not_flag_a_fresh_tensor_reduced_at_once(code):
+    assert only(code, "GG303") == []
+
+
+def test_still_flags_an_operation_before_the_reduction():
+    code = "import torch\nloss = (torch.randn(3, requires_grad=True).double()).sum()\n"
+    assert lines_of(code, "GG303") == [2]

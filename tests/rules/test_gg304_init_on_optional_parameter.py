@@ -324,3 +324,52 @@ def test_positional_flags_and_defaults(build, use, flag):
 )
 def test_layers_that_keep_the_parameter_are_not_flagged(code):
     assert only("import torch.nn as nn\n" + code, "GG304") == []
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        "present(m.bias)",
+        "isinstance(m, nn.Linear) and present(m.bias)",
+        "torch.is_tensor(m.bias)",
+        "isinstance(m.bias, torch.Tensor)",
+    ],
+)
+def test_a_predicate_call_on_the_parameter_is_a_guard(guard):
+    code = f"""
+    import torch
+    from torch import nn
+
+
+    def present(value):
+        return value is not None
+
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(16, 16, bias=False)
+            self.out = nn.Linear(16, 4)
+            self.apply(self.init_weights)
+
+        @staticmethod
+        def init_weights(m):
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.02)
+                if {guard}:
+                    nn.init.constant_(m.bias, 0)
+    """
+    assert only(code, "GG304") == []
+
+
+def test_a_predicate_on_the_owner_is_no_guard():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Linear(4, 2))
+    for m in model.modules():
+        if isinstance(m, nn.Linear) and callable(m):
+            nn.init.zeros_(m.bias)
+    """
+    assert lines_of(code, "GG304") == [8]

@@ -167,6 +167,107 @@ def test_flags_each_optimizer_of_a_gan_loop_and_fix_keeps_tabs_and_crlf():
     assert_all_fixes_repair(code, "GG402")
 
 
+GAN = """
+import torch
+from torch import nn
+
+gen = nn.Linear(4, 2)
+disc = nn.Linear(2, 1)
+opt_gen = torch.optim.Adam(gen.parameters(), lr=2e-4)
+opt_disc = torch.optim.Adam(disc.parameters(), lr=2e-4)
+"""
+
+
+def test_flags_an_optimizer_whose_gradients_only_another_optimizer_clears():
+    code = (
+        GAN
+        + """
+for z in loader:
+    fake = gen(z)
+    disc(fake.detach()).mean().backward()
+    opt_disc.step()
+    opt_gen.zero_grad()
+    (-disc(fake).mean()).backward()
+    opt_gen.step()
+"""
+    )
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 13
+    assert "clears only the gradients of `opt_gen`" in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert "    opt_disc.zero_grad()\n    disc(fake.detach()).mean().backward()\n" in fixed
+
+
+def test_flags_when_only_the_other_module_is_cleared():
+    code = (
+        GAN
+        + """
+for z in loader:
+    gen.zero_grad()
+    fake = gen(z)
+    disc(fake.detach()).mean().backward()
+    opt_disc.step()
+    (-disc(fake).mean()).backward()
+    opt_gen.step()
+"""
+    )
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 14
+    assert "clears only the gradients of `gen`" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("setup", "clearing"),
+    [
+        # Both are cleared.
+        ("", "opt_gen.zero_grad(); opt_disc.zero_grad()"),
+        # A module that holds the stepped one.
+        ("pair = nn.ModuleList([gen, disc])\n", "pair.zero_grad(); opt_gen.zero_grad()"),
+        # The other optimizer also holds the stepped one's parameters.
+        (
+            "opt_gen = torch.optim.Adam(list(gen.parameters()) + list(disc.parameters()))\n",
+            "opt_gen.zero_grad()",
+        ),
+        # disc is a part of gen: clearing gen's optimizer clears it too.
+        (
+            "disc = gen.head\nopt_disc = torch.optim.Adam(disc.parameters())\n",
+            "opt_gen.zero_grad()",
+        ),
+        # One optimizer holds a part of the other's model.
+        ("opt_disc = torch.optim.Adam(gen.head.parameters())\n", "opt_gen.zero_grad()"),
+        # A helper of the file clears something.
+        ("def reset():\n    disc.zero_grad()\n", "opt_gen.zero_grad(); reset()"),
+    ],
+)
+def test_does_not_flag_when_the_other_clearing_may_cover_the_step(setup, clearing):
+    code = (
+        GAN
+        + setup
+        + f"""
+for z in loader:
+    {clearing}
+    fake = gen(z)
+    disc(fake.detach()).mean().backward()
+    opt_disc.step()
+    (-disc(fake).mean()).backward()
+    opt_gen.step()
+"""
+    )
+    assert only(code, "GG402") == []
+
+
+def test_does_not_match_clearings_to_optimizers_the_file_does_not_build():
+    code = """
+def train(gen, disc, opt_gen, opt_disc, loader):
+    for z in loader:
+        opt_gen.zero_grad()
+        disc(gen(z)).mean().backward()
+        opt_disc.step()
+        opt_gen.step()
+"""
+    assert only(code, "GG402") == []
+
+
 @pytest.mark.parametrize(
     "body",
     [

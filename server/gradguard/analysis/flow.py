@@ -91,14 +91,25 @@ def header_nodes(stmt: ast.stmt) -> list[ast.AST]:
 
 
 def walk_local(node: ast.AST) -> Iterator[ast.AST]:
-    """Like ``ast.walk`` but does not enter nested functions, lambdas or classes."""
+    """Like ``ast.walk`` but does not enter nested functions, lambdas or classes.
+
+    (Children are read from ``_fields`` directly rather than through
+    ``ast.iter_child_nodes``: the same order, without two generator layers per node.
+    This walk is the engine's hottest loop.)
+    """
     stack = [node]
+    pop, push, node_type, scope_types = stack.pop, stack.append, ast.AST, SCOPE_TYPES
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
-        for child in ast.iter_child_nodes(current):
-            if not isinstance(child, SCOPE_TYPES):
-                stack.append(child)
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, node_type) and not isinstance(item, scope_types):
+                        push(item)
+            elif isinstance(value, node_type) and not isinstance(value, scope_types):
+                push(value)
 
 
 def own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:

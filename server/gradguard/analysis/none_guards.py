@@ -1,5 +1,5 @@
-"""Guards that prove an attribute is not None (``if p.grad is not None:``), and the
-edit that adds such a guard around a statement.
+"""Guards that prove an attribute is not None (``if p.grad is not None:``). The edit
+that adds such a guard around a statement is :func:`gradguard.analysis.edits.wrap_in_if`.
 
 Targets are dotted names such as ``p.grad`` or ``m.bias``. Used by GG301 and GG304.
 """
@@ -10,8 +10,6 @@ import ast
 from collections.abc import Iterator
 
 from gradguard.analysis import flow
-from gradguard.findings import TextEdit
-from gradguard.source import SourceFile
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _EXITS = (ast.Continue, ast.Return, ast.Break, ast.Raise)
@@ -57,8 +55,31 @@ def proves_not_none(test: ast.AST, target: str) -> bool:
         return proves_none_possible(test.operand, target)
     if _none_comparison(test, target) in (ast.IsNot, ast.NotEq):
         return True
+    if _predicate_on(test, target):
+        return True
     # Truthiness (`if p.grad:`, `if (g := p.grad):`): None is falsy.
     return guarded_name(test) == target
+
+
+# Calls that are truthy for None too: they prove nothing about ``target``.
+_NON_PREDICATES = frozenset({"str", "repr", "id", "type", "print", "hash", "format"})
+
+
+def _predicate_on(test: ast.AST, target: str) -> bool:
+    """``exists(m.bias)``, ``torch.is_tensor(p.grad)``, ``isinstance(m.bias, Tensor)``:
+    a call that receives ``target`` itself as its first argument. Such a helper either
+    tests for None (``def exists(v): return v is not None``) or fails on None before
+    the guarded code runs; either way the code under it never sees None. ``hasattr(m,
+    "bias")`` receives the owner, not the target, and stays no guard."""
+    if not (isinstance(test, ast.Call) and test.args):
+        return False
+    name = flow.dotted_name(test.func)
+    if not name:
+        return False
+    last = name.rsplit(".", 1)[-1].lower()
+    if last in _NON_PREDICATES or ("none" in last and "not" not in last):
+        return False
+    return guarded_name(test.args[0]) == target
 
 
 def proves_none_possible(test: ast.AST, target: str) -> bool:
@@ -158,71 +179,3 @@ def _statement_guards(stmt: ast.stmt, target: str) -> bool:
             flow.dotted_name(t) == target for s in stmt.body for t in flow.assigned_targets(s)
         )
     return False
-
-
-# -- the fix: wrap a statement in an `if <condition>:` -----------------------------
-
-
-def indent_unit(source: SourceFile) -> str:
-    """The file's indentation step: a tab, or the smallest run of leading spaces."""
-    widths = []
-    for line in source.lines:
-        stripped = line.lstrip(" \t")
-        if not stripped or stripped.startswith("#"):
-            continue
-        lead = line[: len(line) - len(stripped)]
-        if lead.startswith("\t"):
-            return "\t"
-        if lead:
-            widths.append(len(lead))
-    return " " * min(widths) if widths else "    "
-
-
-def stands_alone(source: SourceFile, stmt: ast.stmt) -> bool:
-    """The statement fills its lines: nothing but indentation before it and at most a
-    comment after it (no `;` neighbours, not on a compound statement's header line)."""
-    span = source.span_of(stmt)
-    before = source.line_text(span.start.line)[: span.start.column]
-    after = source.line_text(span.end.line)[span.end.column :].strip()
-    return not before.strip() and (not after or after.startswith("#"))
-
-
-def _has_multiline_string(stmt: ast.stmt) -> bool:
-    return any(
-        isinstance(node, (ast.Constant, ast.JoinedStr)) and node.lineno != node.end_lineno
-        for node in ast.walk(stmt)
-    )
-
-
-def _binds_nothing(stmt: ast.stmt) -> bool:
-    """An expression statement, or an assignment to attributes or items only: skipping it
-    leaves no name undefined for the code after it."""
-    if isinstance(stmt, ast.Expr):
-        return not any(isinstance(n, ast.NamedExpr) for n in ast.walk(stmt))
-    if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and stmt.value is not None:
-        targets = flow.assigned_targets(stmt)
-        return all(isinstance(t, (ast.Attribute, ast.Subscript)) for t in targets) and not any(
-            isinstance(n, ast.NamedExpr) for n in ast.walk(stmt)
-        )
-    return False
-
-
-def wrap_in_if(source: SourceFile, stmt: ast.stmt, condition: str) -> TextEdit | None:
-    """An edit that puts ``stmt`` under ``if <condition>:``, or None when it cannot be
-    done without changing other code (shared line, multi-line string)."""
-    if not _binds_nothing(stmt) or not stands_alone(source, stmt):
-        return None
-    if _has_multiline_string(stmt):
-        return None
-    first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
-    indent = source.indentation_of(first)
-    unit = "\t" if indent.startswith("\t") else indent_unit(source)
-    newline = source.newline
-    lines = [source.line_text(n) for n in range(first, last + 1)]
-    body = newline.join(unit + line if line.strip() else line for line in lines)
-    text = f"{indent}if {condition}:{newline}{body}"
-    span = source.whole_lines(first, last)
-    span_text = source.segment(span)
-    if span_text.endswith(newline):
-        text += newline
-    return TextEdit(span, text)

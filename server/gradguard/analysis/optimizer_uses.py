@@ -16,7 +16,7 @@ from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
-from gradguard.analysis.moves import reads_dotted
+from gradguard.analysis.names import reads_dotted
 from gradguard.analysis.optimizers import OptimizerCreation
 
 
@@ -88,8 +88,18 @@ class OptimizerTimeline:
         return [
             info
             for info in self.statements
-            if any(reads_dotted(part, self.name) for part in flow.header_nodes(info.node))
+            if any(reads_dotted(part, self.name) for part in self._read_parts(info.node))
         ]
+
+    def _read_parts(self, stmt: ast.stmt) -> list[ast.AST]:
+        """The statement's own code, without a target that is the optimizer's name
+        itself (``self.opt = SGD(...)`` stores ``self.opt``, it does not read it)."""
+        if isinstance(stmt, ast.Assign):
+            targets = [t for t in stmt.targets if flow.dotted_name(t) != self.name]
+            return [*targets, stmt.value]
+        if isinstance(stmt, ast.AnnAssign) and flow.dotted_name(stmt.target) == self.name:
+            return [stmt.value] if stmt.value is not None else []
+        return list(flow.header_nodes(stmt))
 
     @cached_property
     def rebinds(self) -> list[flow.StatementInfo]:
@@ -133,6 +143,89 @@ class OptimizerTimeline:
                     return True
             elif self._loop_back_reaches(info, use):
                 return True
+        return self._kept_for_other_methods(info) or self._kept_for_functions(info)
+
+    def _kept_for_functions(self, info: flow.StatementInfo) -> bool:
+        """A module-level optimizer, not rebound after ``info``, that a function of the
+        file reads as a global (``def train(): optimizer.step()`` called further down)."""
+        if not isinstance(self.creation.scope, ast.Module) or "." in self.name:
+            return False
+        if any(b.order > info.order for b in self.rebinds):
+            return False
+        readers = self._global_readers
+        for later in self.statements:
+            if later.order <= info.order or isinstance(later.node, flow.SCOPE_TYPES):
+                continue
+            for node in flow.own_nodes(later.node):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in readers
+                ):
+                    return True
+        return False
+
+    @cached_property
+    def _global_readers(self) -> set[str]:
+        """Module-level functions that read the optimizer's name as a global, directly or
+        through the functions they call (``main()`` calling ``train()``)."""
+        functions = self.facts.functions
+        readers = {name for name, f in functions.items() if self._reads_global(f)}
+        for _ in range(3):
+            callers = {
+                name
+                for name, f in functions.items()
+                if name not in readers
+                and any(
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Name)
+                    and n.func.id in readers
+                    for n in ast.walk(f)
+                )
+            }
+            if not callers:
+                break
+            readers |= callers
+        return readers
+
+    def _reads_global(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """``function`` (or a function nested in it) loads the name without binding it
+        locally."""
+        arguments = function.args
+        every = [
+            *arguments.posonlyargs,
+            *arguments.args,
+            *arguments.kwonlyargs,
+            *([arguments.vararg] if arguments.vararg else []),
+            *([arguments.kwarg] if arguments.kwarg else []),
+        ]
+        if any(a.arg == self.name for a in every):
+            return False
+        loads = False
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and node.id == self.name:
+                if not isinstance(node.ctx, ast.Load):
+                    return False  # bound locally (unless declared global: not judged)
+                loads = True
+        return loads
+
+    def _kept_for_other_methods(self, info: flow.StatementInfo) -> bool:
+        """``self.optimizer = ...`` in a method, not rebound there after ``info``, and read
+        by another method of the class (``__init__`` builds it, ``train_step`` steps it)."""
+        scope = self.creation.scope
+        owner = self.facts.parents.get(scope)
+        if not (self.name.startswith("self.") and isinstance(owner, ast.ClassDef)):
+            return False
+        if any(b.order > info.order for b in self.rebinds):
+            return False
+        for method in owner.body:
+            if method is scope or not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(method):
+                if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                    dotted = flow.dotted_name(node)
+                    if dotted == self.name or (dotted or "").startswith(self.name + "."):
+                        return True
         return False
 
     def _loop_back_reaches(self, info: flow.StatementInfo, use: flow.StatementInfo) -> bool:

@@ -202,6 +202,34 @@ class ParameterIndex:
                 call = self._submodule_call(owner.info, expr.attr)
                 if call is not None:
                     return self._type_of_call(call, _depth + 1)
+            assigned = self._attribute_assigned_before(expr)
+            if assigned is not None:
+                return self._type_of_call(assigned, _depth + 1)
+        return None
+
+    def _attribute_assigned_before(self, expr: ast.Attribute) -> ast.Call | None:
+        """``model.fc = nn.Linear(...)`` earlier in the same scope (the fine-tuning head
+        of a model whose class the file cannot see), with neither ``model`` nor
+        ``model.fc`` bound again in between: the layer that ``model.fc`` holds."""
+        dotted = flow.dotted_name(expr)
+        if dotted is None or dotted.startswith("self."):
+            return None
+        root = dotted.split(".", 1)[0]
+        line = expr.lineno
+        found: ast.Call | None = None
+        for info in self.facts.statements_of(self.facts.enclosing_scope(expr)):
+            stmt = info.node
+            if stmt.lineno >= line:
+                break
+            targets = [flow.dotted_name(t) for t in flow.assigned_targets(stmt)]
+            if root in targets or any(t and dotted.startswith(t + ".") for t in targets):
+                found = None
+            if dotted in targets:
+                value = stmt.value if isinstance(stmt, ast.Assign) else None
+                single = isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                found = value if single and isinstance(value, ast.Call) else None
+        if found is not None and self.facts.is_module_call(found):
+            return found
         return None
 
     def _submodule_call(self, info: ClassInfo, attr: str) -> ast.Call | None:
@@ -261,7 +289,8 @@ class ParameterIndex:
         for value in values:
             if value is None:
                 return None
-            if _moves_itself(value, name.id):
+            here = self.facts.enclosing_scope(value) is self.facts.enclosing_scope(name)
+            if here and _moves_itself(value, name.id):
                 continue  # ``model = model.to(device)`` keeps the type
             kind = self.module_type(value, depth + 1)
             if kind is None:
@@ -329,9 +358,47 @@ class ParameterIndex:
                 every.append(arguments.kwarg)
             for argument in every:
                 if argument.arg == name.id:
-                    return [self._annotation_value(argument.annotation)]
+                    annotated = self._annotation_value(argument.annotation)
+                    if annotated is None:
+                        passed = self._passed_values(scope, argument)
+                        if passed:
+                            return passed
+                    return [annotated]
             return self._scope_bindings(self.facts.tree).get(name.id)
         return None
+
+    def _passed_values(
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef, argument: ast.arg
+    ) -> list[ast.expr | None] | None:
+        """``def train(model, ...)`` at module level, called in this file only as
+        ``train(net, ...)``: the values passed for ``argument`` at every call. None when
+        the function escapes (passed as a callback, decorated) or a call cannot be
+        matched, so an unknown caller can never be assumed away."""
+        if self.facts.functions.get(function.name) is not function or function.decorator_list:
+            return None
+        arguments = function.args
+        if argument in arguments.kwonlyargs or argument in (arguments.vararg, arguments.kwarg):
+            return None
+        position = [*arguments.posonlyargs, *arguments.args].index(argument)
+        values: list[ast.expr | None] = []
+        for node in ast.walk(self.facts.tree):
+            if not (isinstance(node, ast.Name) and node.id == function.name):
+                continue
+            call = self.facts.parents.get(node)
+            if not (isinstance(call, ast.Call) and call.func is node):
+                return None  # the function escapes: unknown callers
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(
+                k.arg is None for k in call.keywords
+            ):
+                return None
+            if position < len(call.args):
+                values.append(call.args[position])
+                continue
+            keyword = next((k for k in call.keywords if k.arg == argument.arg), None)
+            if keyword is None:
+                return None  # a default value: not a module we can see
+            values.append(keyword.value)
+        return values or None
 
     def _annotation_value(self, annotation: ast.expr | None) -> ast.expr | None:
         """``m: nn.Linear`` is treated as ``m = nn.Linear()`` (a call with no arguments)."""
@@ -488,15 +555,38 @@ def parameter_index(facts: ModuleFacts) -> ParameterIndex:
 
 def local_name_for(facts: ModuleFacts, qualified: str) -> str | None:
     """How the file spells ``qualified`` (``torch.nn`` -> ``nn``, ``tnn``, or
-    ``torch.nn`` when only ``torch`` is imported); None when it cannot."""
-    aliases = sorted(facts.imports.aliases.items())
+    ``torch.nn`` when only ``torch`` is imported); None when it cannot. The longest
+    imported prefix wins; among several names for it, :func:`_aliases_of` decides."""
     parts = qualified.split(".")
     for size in range(len(parts), 0, -1):
-        prefix = ".".join(parts[:size])
-        for local, target in aliases:
-            if target == prefix:
-                return ".".join([local, *parts[size:]])
+        aliases = _aliases_of(facts, ".".join(parts[:size]))
+        if aliases:
+            return ".".join([aliases[0], *parts[size:]])
     return None
+
+
+def torch_name(facts: ModuleFacts) -> str | None:
+    """The local name bound to the ``torch`` package (``torch``, ``T``), if any."""
+    return local_name_for(facts, "torch")
+
+
+def no_grad_call(facts: ModuleFacts) -> str | None:
+    """``torch.no_grad()`` spelled the way this file can call it (``no_grad()`` after
+    ``from torch import no_grad`` or ``from torch.autograd import no_grad``), or None."""
+    for qualified in ("torch.no_grad", "torch.autograd.no_grad"):
+        aliases = _aliases_of(facts, qualified)
+        if aliases:
+            return f"{aliases[0]}()"
+    torch = torch_name(facts)
+    return f"{torch}.no_grad()" if torch else None
+
+
+def _aliases_of(facts: ModuleFacts, qualified: str) -> list[str]:
+    """The local names bound to exactly ``qualified``, best first: the one spelled like
+    its last part (``torch`` for ``torch``, ``nn`` for ``torch.nn``), then by name."""
+    last = qualified.rpartition(".")[2]
+    names = [local for local, target in facts.imports.aliases.items() if target == qualified]
+    return sorted(names, key=lambda local: (local != last, local))
 
 
 def parameter_attribute(target: ast.expr) -> tuple[ast.expr, str] | None:

@@ -292,13 +292,36 @@ def is_grad_of(node: ast.Attribute, name: str) -> bool:
     return isinstance(node.value, ast.Name) and node.value.id == name
 
 
+# Out-of-place tensor methods that spell an update: ``w.sub(lr * w.grad)``.
+_UPDATE_METHODS = frozenset({"sub", "add", "mul"})
+
+
+def update_call(expr: ast.AST) -> ast.Call | None:
+    """``w.sub(<expr>)`` / ``w.data.add(<expr>, alpha=-lr)``: the method form of
+    ``w - <expr>``."""
+    if (
+        isinstance(expr, ast.Call)
+        and flow.method_name(expr) in _UPDATE_METHODS
+        and expr.args
+        and not any(isinstance(a, ast.Starred) for a in expr.args)
+    ):
+        return expr
+    return None
+
+
 def arithmetic_terms(expr: ast.AST) -> Iterator[ast.expr]:
-    """The operands of an arithmetic expression, through nested BinOps and negations."""
+    """The operands of an arithmetic expression, through nested BinOps, negations and
+    the ``sub``/``add``/``mul`` methods."""
+    call = update_call(expr)
     if isinstance(expr, ast.BinOp):
         yield from arithmetic_terms(expr.left)
         yield from arithmetic_terms(expr.right)
     elif isinstance(expr, ast.UnaryOp):
         yield from arithmetic_terms(expr.operand)
+    elif call is not None:
+        yield from arithmetic_terms(call.func.value)  # type: ignore[attr-defined]
+        for argument in call.args:
+            yield from arithmetic_terms(argument)
     elif isinstance(expr, ast.expr):
         yield expr
 
@@ -341,7 +364,11 @@ def is_leaf_update(
     ``name`` that is a manual update of a leaf requiring grad. ``w.grad`` in the value
     implies the leaf; otherwise the name must be a known leaf and the value read some
     ``.grad`` or sit in a training loop."""
-    if not (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Sub, ast.Add, ast.Mult))):
+    call = update_call(value)
+    if call is not None:
+        if not is_name_or_data(call.func.value, name):  # type: ignore[attr-defined]
+            return False
+    elif not (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Sub, ast.Add, ast.Mult))):
         return False
     if not any(is_name_or_data(term, name) for term in arithmetic_terms(value)):
         return False

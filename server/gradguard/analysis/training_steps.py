@@ -592,6 +592,11 @@ def _looks_like_clearing_call(call: ast.Call) -> bool:
     return "zero" in name and ("grad" in name or name.startswith("_foreach"))
 
 
+def may_clear(node: ast.AST) -> bool:
+    """The node may clear gradients (what :meth:`TrainingSteps.clears_anywhere` looks for)."""
+    return _may_clear(node)
+
+
 def _may_clear(node: ast.AST) -> bool:
     if isinstance(node, ast.Attribute) and node.attr == "zero_grad":
         return True

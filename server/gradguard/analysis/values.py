@@ -74,6 +74,11 @@ class ValueKinds:
                     if isinstance(target, ast.Name):
                         found.setdefault(target.id, []).append(node.value)
                         continue
+                    pairs = _unpacked_pairs(target, node.value)
+                    if pairs is not None:  # ``actor, critic = Actor(), Critic()``
+                        for name, value in pairs:
+                            found.setdefault(name, []).append(value)
+                        continue
                 for target in flow.assigned_targets(node):
                     if isinstance(target, ast.Name):
                         # Unknown value: an ast.Name of itself never matches a kind.
@@ -146,8 +151,35 @@ class ValueKinds:
             return bool(values) and all(self.is_module(v, scope, _depth + 1) for v in values or ())
         if isinstance(expr, ast.Attribute):
             owner = self.module_class(expr.value, scope)
-            return owner is not None and expr.attr in owner.submodules
+            if owner is not None:
+                return expr.attr in owner.submodules
+            return self._self_attribute_is_module(expr, _depth)
         return False
+
+    def _self_attribute_is_module(self, expr: ast.Attribute, _depth: int) -> bool:
+        """``self.actor`` in a plain class (an agent, a trainer) whose methods assign
+        ``self.actor`` only modules (``self.actor = Actor().to(device)``)."""
+        if not (isinstance(expr.value, ast.Name) and expr.value.id == "self"):
+            return False
+        info = self.facts.class_info_of(expr)
+        if info is None:
+            return False
+        name = f"self.{expr.attr}"
+        values: list[tuple[ast.expr, flow.Scope]] = []
+        for method in info.methods.values():
+            for node in ast.walk(method):
+                if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                    if flow.dotted_name(node.target) == name:
+                        return False  # annotated or augmented: not judged
+                    continue
+                if not isinstance(node, ast.Assign):
+                    continue
+                for target in node.targets:
+                    if flow.dotted_name(target) == name:
+                        values.append((node.value, method))
+                    elif any(flow.dotted_name(t) == name for t in flow.assigned_targets(node)):
+                        return False  # unpacked from something: unknown
+        return bool(values) and all(self.is_module(v, m, _depth + 1) for v, m in values)
 
     # -- tensors -------------------------------------------------------------------
 
@@ -239,6 +271,20 @@ class ValueKinds:
             and name not in self.facts.classes
             and name not in self.assignments(self.facts.tree)
         )
+
+
+def _unpacked_pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]] | None:
+    """``a, b = x, y`` as ``[("a", x), ("b", y)]`` (plain names, same length, no
+    starred element); None for any other shape."""
+    if not (isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List)):
+        return None
+    if len(target.elts) != len(value.elts):
+        return None
+    if not all(isinstance(t, ast.Name) for t in target.elts):
+        return None
+    if any(isinstance(v, ast.Starred) for v in value.elts):
+        return None
+    return [(t.id, v) for t, v in zip(target.elts, value.elts, strict=True)]  # type: ignore[attr-defined]
 
 
 def _without_self_moves(name: str, values: list[ast.expr] | None) -> list[ast.expr] | None:

@@ -1,6 +1,13 @@
 """``python -m gradguard.lsp [--tcp HOST:PORT]``: the language server alone."""
 
+import os
 import sys
+
+# As in gradguard/__main__.py: never import modules from the workspace folder.
+if sys.path and not sys.flags.safe_path:
+    first = sys.path[0]
+    if first == "" or os.path.realpath(first) == os.path.realpath(os.getcwd()):
+        del sys.path[0]
 
 from gradguard.lsp.server import main
 

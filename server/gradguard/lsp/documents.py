@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +43,10 @@ from gradguard.source import SourceFile
 log = logging.getLogger(__name__)
 
 VersionKey = tuple[Any, ...]
+
+#: Seconds after which an analysis starts no further rule (the rules left are
+#: named in a notice); a keystroke's analysis normally takes milliseconds.
+ANALYSIS_TIME_LIMIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,11 @@ def run_analysis(request: AnalysisRequest) -> Snapshot:
         result = AnalysisResult()
     else:
         result = analyze(
-            request.text, request.path, config=request.config, resolver=request.resolver
+            request.text,
+            request.path,
+            config=request.config,
+            resolver=request.resolver,
+            time_limit=ANALYSIS_TIME_LIMIT,
         )
     return Snapshot(
         key=request.key,
@@ -235,6 +244,7 @@ class Workspace:
         self._pyprojects: dict[str, tuple[float, Config]] = {}
         self._resolvers: dict[tuple[Any, ...], Any] = {}
         self._reported: set[str] = set()
+        self._noticed: dict[str, set[str]] = {}  # target -> engine notices already shown
         self._refresh_pending = False
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -512,8 +522,7 @@ class Workspace:
                         return None  # a newer change has scheduled its own analysis
                     continue  # a pull request wants the current version: try again
                 self.snapshots[key] = snapshot
-                for notice in snapshot.result.notices:
-                    self.host.log_message(notice, types.MessageType.Info)
+                self.report_notices(key, snapshot.result.notices)
                 log.debug(
                     "analysed %s version %s in %.1f ms: %d findings",
                     key,
@@ -536,7 +545,23 @@ class Workspace:
             self.host.publish(uri, snapshot.views[uri].version, diagnostics)
         self._published[snapshot.key] = {u for u, d in per_uri.items() if d}
 
+    def report_notices(self, key: str, notices: list[str]) -> None:
+        """Engine notices (file skipped for its size, time limit, a failing rule) are
+        shown once per open document, not on every keystroke."""
+        shown = self._noticed.setdefault(key, set())
+        # "skipped, 2560013 bytes ..." after each keystroke is the same notice.
+        keyed = {re.sub(r"\d+", "#", n): n for n in notices}
+        new = [n for k, n in keyed.items() if k not in shown]
+        if not new:
+            return
+        shown.update(keyed)
+        for notice in new:
+            log.warning("%s", notice)
+            self.host.log_message(notice, types.MessageType.Warning)
+        self.host.show_message("GradGuard: " + "; ".join(new), types.MessageType.Warning)
+
     def closed(self, key: str) -> None:
+        self._noticed.pop(key, None)
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()

@@ -63,11 +63,16 @@ class SymbolIndex:
     @classmethod
     def build(cls, snapshot: Snapshot) -> SymbolIndex:
         source = SourceFile(snapshot.text, snapshot.path)
+        if len(snapshot.text.encode("utf-8", "surrogatepass")) > snapshot.config.max_file_bytes:
+            return cls(source, None)  # skipped by the analysis too (max-file-bytes)
         tree = parse(source)
         if not isinstance(tree, ast.Module):
             return cls(source, None)
         index = cls(source, tree)
-        facts = ModuleFacts(source, tree, snapshot.resolver)
+        try:
+            facts = ModuleFacts(source, tree, snapshot.resolver)
+        except RecursionError:  # nested too deeply to analyse, as in the engine
+            return cls(source, None)
         index._collect_optimizers(facts, snapshot.result.findings)
         index._collect_models(facts)
         return index

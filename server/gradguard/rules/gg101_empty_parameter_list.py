@@ -83,8 +83,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from gradguard.analysis import flow
-from gradguard.analysis import statement_edits as edits
+from gradguard.analysis import edits, flow
+from gradguard.analysis.names import (
+    any_overlap,
+    bound_chains,
+    chains_overlap,
+    loaded_chains,
+    mutually_exclusive,
+    repeats_in,
+)
 from gradguard.analysis.optimizers import OptimizerCreation, parameter_owner
 from gradguard.analysis.values import GENERATOR_METHODS, ValueKinds
 from gradguard.findings import Finding, Fix, FixSafety, Severity, Span, TextEdit
@@ -273,6 +280,15 @@ class _Checker:
                         Severity.ERROR,
                         (_module_fix(self.source.span_of(value)),),
                     )
+                elif self.has_non_leaf_element(value, creation.scope) or self.is_non_leaf(
+                    value, creation.scope
+                ):
+                    yield self.finding(
+                        creation.call,
+                        f"A parameter group of `{optimizer}` holds a tensor computed from one "
+                        f"that requires grad (a non-leaf), which raises `{NON_LEAF}`",
+                        Severity.ERROR,
+                    )
 
     def is_missing_call(self, expr: ast.expr, scope: flow.Scope) -> bool:
         if not (
@@ -360,7 +376,7 @@ class _Checker:
         return False
 
     def may_unfreeze(self, stmt: ast.stmt, owner: str) -> bool:
-        if any(edits.chains_overlap(owner, chain) for chain in edits.bound_chains(stmt)):
+        if any(chains_overlap(owner, chain) for chain in bound_chains(stmt)):
             return True
         for node in flow.own_nodes(stmt):
             if isinstance(node, ast.Attribute) and node.attr == "requires_grad":
@@ -382,13 +398,13 @@ class _Checker:
         """The model is passed to a call, or a method that may change it is called."""
         arguments = [*call.args, *(k.value for k in call.keywords)]
         for argument in arguments:
-            for chain in edits.loaded_chains(argument):
+            for chain in loaded_chains(argument):
                 harmless = chain.rsplit(".", 1)[-1] in _HARMLESS_MODEL_METHODS
-                if edits.chains_overlap(owner, chain) and not harmless:
+                if chains_overlap(owner, chain) and not harmless:
                     return True
         if isinstance(call.func, ast.Attribute):
             receiver = flow.dotted_name(call.func.value) or ""
-            if receiver and edits.chains_overlap(owner, receiver):
+            if receiver and chains_overlap(owner, receiver):
                 return call.func.attr not in _HARMLESS_MODEL_METHODS
         return False
 
@@ -453,7 +469,7 @@ class _Checker:
                     kind = self.consumer_kind(node)
                     if kind is not None:
                         uses.append(_Use(node, info, kind))
-            if name in edits.bound_chains(info.node):
+            if name in bound_chains(info.node):
                 break
         return uses
 
@@ -505,7 +521,7 @@ class _Checker:
                 (
                     u
                     for u in uses[:position]
-                    if not edits.mutually_exclusive(u.node, use.node, self.facts.parents)
+                    if not mutually_exclusive(u.node, use.node, self.facts.parents)
                 ),
                 None,
             )
@@ -518,12 +534,12 @@ class _Checker:
         """A loop around the use, but not around the iterator's creation, that does not
         create it again: its second iteration sees the iterator exhausted."""
         for loop in use.statement.loops:
-            if loop in binding.loops or not edits.repeats_in(use.node, loop, self.facts.parents):
+            if loop in binding.loops or not repeats_in(use.node, loop, self.facts.parents):
                 continue
             if use.kind == "loop" and use.node is getattr(loop, "iter", None):
                 continue
             rebinds = any(
-                name in edits.bound_chains(stmt)
+                name in bound_chains(stmt)
                 for stmt in ast.walk(loop)
                 if isinstance(stmt, ast.stmt) and stmt is not loop
             )
@@ -797,15 +813,13 @@ class _AddParamGroupMove:
         ):
             return None
         params_text = self.params_text(group)
-        if params_text is None or not edits.owns_its_lines(
-            self.source, add_stmt, self.add_info.block
-        ):
+        if params_text is None or not edits.owns_its_lines(self.source, add_stmt):
             return None
         model_info = self.model_statement(group)
         if model_info is None:
             return None
         replace_params = self.source.replace(self.creation.params, params_text)  # type: ignore[arg-type]
-        remove_add = edits.removal_edit(self.source, add_stmt, self.add_info.block)
+        remove_add = edits.owned_removal_edit(self.source, add_stmt, self.add_info.block)
         if model_info.order < creation_stmt.order:
             return self.fix("Pass the parameters to the optimizer", (replace_params, remove_add))
         return self.moved_fix(model_info, group, remove_add)
@@ -828,16 +842,16 @@ class _AddParamGroupMove:
     def model_statement(self, group: ast.Dict) -> flow.StatementInfo | None:
         """The last statement before ``add_param_group`` that binds a name the group
         reads; it must share the optimizer creation's block."""
-        reads = edits.loaded_chains(group)
+        reads = loaded_chains(group)
         found = None
         for info in self.statements[: self.add_info.order]:
-            if edits.any_overlap(reads, edits.bound_chains(info.node)):
+            if any_overlap(reads, bound_chains(info.node)):
                 found = info
         if found is None or found.block is not self.creation.statement.block:
             return None
         # Nothing after the model's creation may change what the group reads.
         for info in self.statements[found.order + 1 : self.add_info.order]:
-            if edits.any_overlap(reads, edits.bound_chains(info.node)):
+            if any_overlap(reads, bound_chains(info.node)):
                 return None
         return found
 
@@ -846,12 +860,12 @@ class _AddParamGroupMove:
     ) -> Fix | None:
         creation_stmt = self.creation.statement
         node = creation_stmt.node
-        if not edits.owns_its_lines(self.source, node, creation_stmt.block):
+        if not edits.owns_its_lines(self.source, node):
             return None
-        if not edits.owns_its_lines(self.source, model_info.node, model_info.block):
+        if not edits.owns_its_lines(self.source, model_info.node):
             return None
         between = self.statements[creation_stmt.order + 1 : model_info.order + 1]
-        uses = {self.creation.target or ""} | edits.loaded_chains(node)
+        uses = {self.creation.target or ""} | loaded_chains(node)
         for info in between:
             if self.uses_any(info.node, uses):
                 return None
@@ -866,18 +880,18 @@ class _AddParamGroupMove:
         return self.fix(
             f"Create the optimizer below line {model_info.node.end_lineno} from the added "
             "parameters",
-            (edits.removal_edit(self.source, node, creation_stmt.block), insert, remove_add),
+            (edits.owned_removal_edit(self.source, node, creation_stmt.block), insert, remove_add),
         )
 
     def uses_any(self, stmt: ast.stmt, chains: set[str]) -> bool:
         """The statement reads the optimizer or rebinds one of the creation's inputs."""
         target = self.creation.target or ""
-        reads = edits.loaded_chains(stmt) if not isinstance(stmt, flow.SCOPE_TYPES) else set()
+        reads = loaded_chains(stmt) if not isinstance(stmt, flow.SCOPE_TYPES) else set()
         for part in flow.header_nodes(stmt):
-            reads |= edits.loaded_chains(part)
-        if target and any(edits.chains_overlap(target, r) for r in reads):
+            reads |= loaded_chains(part)
+        if target and any(chains_overlap(target, r) for r in reads):
             return True
-        return edits.any_overlap(chains - {target}, edits.bound_chains(stmt))
+        return any_overlap(chains - {target}, bound_chains(stmt))
 
     def moved_text(self, node: ast.stmt) -> str | None:
         """The creation statement's lines with ``[]`` replaced by the group's parameters

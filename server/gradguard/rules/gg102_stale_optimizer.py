@@ -101,8 +101,10 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from gradguard.analysis import flow, moves
+from gradguard.analysis import flow
+from gradguard.analysis.edits import insert_statements_after, last_line, move_statement
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.names import names_bound, names_read, reads_dotted
 from gradguard.analysis.optimizer_uses import OptimizerTimeline, related_names
 from gradguard.analysis.optimizers import OptimizerCreation, models_in
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
@@ -297,15 +299,18 @@ def _call(facts: ModuleFacts, call: ast.Call, depth: int) -> list[Replacement]:
 def _weight_norm(facts: ModuleFacts, call: ast.Call, *, legacy: bool) -> list[Replacement]:
     module = call.args[0] if call.args else _keyword(call, "module")
     name_node = call.args[1] if len(call.args) > 1 else _keyword(call, "name")
-    dotted = flow.dotted_name(module) if module is not None else None
-    if dotted is None:
+    if module is None:
+        return []
+    # ``weight_norm(model.fc)`` or ``weight_norm(model[2])`` (a layer of a Sequential).
+    part, part_text = _target_part(facts, module)
+    if part is None:
         return []
     tensor_name = "weight"
     if name_node is not None:
         if not (isinstance(name_node, ast.Constant) and isinstance(name_node.value, str)):
             return []
         tensor_name = name_node.value
-    return [Replacement(call, dotted, dotted, "weight_norm", tensor_name, legacy)]
+    return [Replacement(call, part, part_text, "weight_norm", tensor_name, legacy)]
 
 
 def _setattr(facts: ModuleFacts, call: ast.Call) -> list[Replacement]:
@@ -551,7 +556,7 @@ def _reorder_fix(
         (
             index
             for index in range(creation.index + 1, len(block))
-            if moves.reads_dotted(block[index], timeline.name)
+            if reads_dotted(block[index], timeline.name)
         ),
         len(block),
     )
@@ -586,15 +591,15 @@ def _move_creation(context: RuleContext, timeline: OptimizerTimeline, last: int)
     statement = creation.statement.node
     between = block[creation.statement.index + 1 : last + 1]
     model_roots = {m.split(".")[0].split("[")[0] for m in creation.models}
-    reads = moves.names_read(statement) - model_roots
-    binds = moves.names_bound(statement) - {timeline.name}
+    reads = names_read(statement) - model_roots
+    binds = names_bound(statement) - {timeline.name}
     for stmt in between:
-        if moves.names_bound(stmt) & reads or moves.names_read(stmt) & binds:
+        if names_bound(stmt) & reads or names_read(stmt) & binds:
             return None
-    edits = moves.move_statement(context.source, statement, after=block[last])
+    edits = move_statement(context.source, statement, after=block[last])
     if edits is None:
         return None
-    line = moves.last_line(block[last]) + 1
+    line = last_line(block[last]) + 1
     return Fix(f"Move the optimizer creation below line {line}", FixSafety.UNSAFE, edits)
 
 
@@ -610,7 +615,7 @@ def _add_param_group_fix(
     statements = [
         f"{timeline.name}.add_param_group({{'params': {parameters}}})" for parameters in new_parts
     ]
-    edit = moves.insert_statements_after(context.source, info.node, statements)
+    edit = insert_statements_after(context.source, info.node, statements)
     if edit is None:
         return None
     return Fix(

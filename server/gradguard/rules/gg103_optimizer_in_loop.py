@@ -53,8 +53,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from gradguard.analysis import flow
-from gradguard.analysis import statement_edits as edits
+from gradguard.analysis import edits, flow
+from gradguard.analysis.names import any_overlap, bound_chains, loaded_chains, repeats_in
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
@@ -87,7 +87,7 @@ def _enclosing_loops(context: RuleContext, creation: OptimizerCreation) -> tuple
     return tuple(
         loop
         for loop in reversed(creation.statement.loops)
-        if edits.repeats_in(creation.statement.node, loop, parents)
+        if repeats_in(creation.statement.node, loop, parents)
     )
 
 
@@ -104,10 +104,10 @@ def _reset_loop(context: RuleContext, creation: OptimizerCreation) -> ast.stmt |
     params = creation.params
     if params is None:
         return None
-    reads = edits.loaded_chains(params)
+    reads = loaded_chains(params)
     if not reads:
         return None
-    if edits.any_overlap(reads, _bound_in(innermost)):
+    if any_overlap(reads, _bound_in(innermost)):
         return None
     return innermost
 
@@ -128,7 +128,7 @@ def _bound_in(loop: ast.stmt) -> set[str]:
     bound: set[str] = set()
     for node in flow.walk_local(loop):
         if isinstance(node, ast.stmt):
-            bound |= edits.bound_chains(node)
+            bound |= bound_chains(node)
         elif isinstance(node, ast.comprehension):
             continue
     return bound
@@ -144,14 +144,14 @@ def _hoist_fixes(
     source = context.source
     if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is not creation.call:
         return
-    if not edits.owns_its_lines(source, node, statement.block):
+    if not edits.owns_its_lines(source, node):
         return
-    reads = edits.loaded_chains(creation.call)
-    targets = edits.bound_chains(node)
+    reads = loaded_chains(creation.call)
+    targets = bound_chains(node)
     target_loop = None
     for loop in _enclosing_loops(context, creation):
         bound = _bound_in(loop) - targets
-        if edits.any_overlap(reads, bound) or _is_guarded(context, creation.call, loop):
+        if any_overlap(reads, bound) or _is_guarded(context, creation.call, loop):
             break
         if _target_rebound_elsewhere(loop, node, targets):
             break
@@ -167,7 +167,7 @@ def _hoist_fixes(
         FixSafety.UNSAFE,
         (
             edits.insert_before_edit(source, target_loop, moved),
-            edits.removal_edit(source, node, statement.block),
+            edits.owned_removal_edit(source, node, statement.block),
         ),
     )
 
@@ -178,7 +178,7 @@ def _target_rebound_elsewhere(loop: ast.stmt, node: ast.stmt, targets: set[str])
             isinstance(other, ast.stmt)
             and other is not node
             and other is not loop
-            and edits.any_overlap(targets, edits.bound_chains(other))
+            and any_overlap(targets, bound_chains(other))
         ):
             return True
     return False
@@ -196,7 +196,7 @@ def _defined_before(
         return False
     bound: set[str] = set()
     for info in statements[: loop_info.order]:
-        bound |= {chain.split(".")[0] for chain in edits.bound_chains(info.node)}
+        bound |= {chain.split(".")[0] for chain in bound_chains(info.node)}
     scope = creation.scope
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         arguments = scope.args
@@ -220,14 +220,14 @@ def _defined_before(
 def _module_level_names(context: RuleContext) -> set[str]:
     names: set[str] = set()
     for info in context.facts.statements_of(context.facts.tree):
-        names |= {chain.split(".")[0] for chain in edits.bound_chains(info.node)}
+        names |= {chain.split(".")[0] for chain in bound_chains(info.node)}
     return names
 
 
 def _bound_anywhere(statements: list[flow.StatementInfo]) -> set[str]:
     names: set[str] = set()
     for info in statements:
-        names |= {chain.split(".")[0] for chain in edits.bound_chains(info.node)}
+        names |= {chain.split(".")[0] for chain in bound_chains(info.node)}
     return names
 
 

@@ -51,7 +51,7 @@ import ast
 from collections.abc import Iterator
 
 from gradguard.analysis import flow
-from gradguard.analysis import statement_edits as edits
+from gradguard.analysis.names import bound_chains, mutually_exclusive, repeats_in
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
@@ -70,9 +70,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
 
 def _group_bindings(context: RuleContext, scope: flow.Scope, name: str) -> list[flow.StatementInfo]:
-    return [
-        info for info in context.facts.statements_of(scope) if name in edits.bound_chains(info.node)
-    ]
+    return [info for info in context.facts.statements_of(scope) if name in bound_chains(info.node)]
 
 
 def _check_list(
@@ -92,7 +90,7 @@ def _check_list(
                 other
                 for other in uses[:position]
                 if _binding_before(bindings, other) is binding
-                and not edits.mutually_exclusive(other.call, use.call, context.facts.parents)
+                and not mutually_exclusive(other.call, use.call, context.facts.parents)
             ),
             None,
         )
@@ -131,7 +129,7 @@ def _repeating_loop(
     context: RuleContext, use: OptimizerCreation, binding: flow.StatementInfo
 ) -> ast.stmt | None:
     for loop in reversed(use.statement.loops):
-        if loop not in binding.loops and edits.repeats_in(use.call, loop, context.facts.parents):
+        if loop not in binding.loops and repeats_in(use.call, loop, context.facts.parents):
             return loop
     return None
 
@@ -151,14 +149,40 @@ def _group_dicts(
     if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
         return []
     value = node.value
+    if isinstance(value, ast.List) and not value.elts:
+        return _appended_dicts(context, scope, binding, name)
+    return _literal_dicts(value) or _returned_dicts(context, value)
+
+
+def _literal_dicts(value: ast.expr | None) -> list[ast.expr]:
+    """The dicts of ``[{...}, ...]`` or of a comprehension of dicts."""
     if isinstance(value, ast.List) and value.elts:
         dicts = [e for e in value.elts if _is_dict(e)]
         return dicts if len(dicts) == len(value.elts) else []
     if isinstance(value, ast.ListComp) and _is_dict(value.elt):
         return [value.elt]
-    if isinstance(value, ast.List) and not value.elts:
-        return _appended_dicts(context, scope, binding, name)
     return []
+
+
+def _returned_dicts(context: RuleContext, value: ast.expr) -> list[ast.expr]:
+    """``get_groups(model)``: a function of this file whose every ``return`` gives a new
+    list of group dicts (and that is not a generator)."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
+        return []
+    function = context.facts.functions.get(value.func.id)
+    if function is None or isinstance(function, ast.AsyncFunctionDef):
+        return []
+    nodes = [n for stmt in function.body for n in flow.walk_local(stmt)]
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
+        return []
+    returns = [n for n in nodes if isinstance(n, ast.Return)]
+    dicts: list[ast.expr] = []
+    for ret in returns:
+        found = _literal_dicts(ret.value)
+        if not found:
+            return []
+        dicts.extend(found)
+    return dicts
 
 
 def _appended_dicts(
@@ -166,7 +190,7 @@ def _appended_dicts(
 ) -> list[ast.expr]:
     found: list[ast.expr] = []
     for info in context.facts.statements_of(scope)[binding.order + 1 :]:
-        if name in edits.bound_chains(info.node):
+        if name in bound_chains(info.node):
             break
         for call in flow.calls_in(info.node) if not isinstance(info.node, flow.SCOPE_TYPES) else ():
             if flow.method_name(call) == "append" and flow.dotted_name(call.func.value) == name:  # type: ignore[attr-defined]

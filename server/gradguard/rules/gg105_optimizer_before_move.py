@@ -74,9 +74,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from gradguard.analysis import flow, moves, torchnames
+from gradguard.analysis import flow, torchnames
+from gradguard.analysis.edits import first_line, move_statement
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.names import names_bound, names_read
 from gradguard.analysis.optimizer_uses import OptimizerTimeline
+from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 
@@ -93,11 +96,17 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
             continue
+        earlier = _moves_before(facts, creation)
         for info in facts.statements_of(creation.scope):
             if not timeline.follows_creation(info):
                 continue
             for call, model in _moves_in(info.node, creation.models):
                 if id(call) in seen or not timeline.used_after(info):
+                    continue
+                if (model, _move_key(call)) in earlier:
+                    # Moved there before the optimizer existed: this move repeats it or
+                    # brings the model back (``.cpu()`` to save a checkpoint, then
+                    # ``.to(device)``), so parameters and state end up together.
                     continue
                 seen.add(id(call))
                 fix = _move_above_creation(context, timeline, info.node, call, model)
@@ -135,6 +144,36 @@ def _moves_in(stmt: ast.stmt, models: frozenset[str]) -> Iterator[tuple[ast.Call
             if receiver.startswith(model + ".") and _result_discarded(stmt, node):
                 yield node, model
                 break
+
+
+def _move_key(call: ast.Call) -> str:
+    """The move as written (method and arguments), to compare two moves."""
+    arguments = [*call.args, *call.keywords]
+    return f"{flow.method_name(call)}({', '.join(ast.dump(a) for a in arguments)})"
+
+
+def _moves_before(facts: ModuleFacts, creation: OptimizerCreation) -> set[tuple[str, str]]:
+    """``(model, move)`` for the moves of the optimizer's models made in the creation's
+    scope before it: ``model = Net().to(device)``, ``model.to(device)``."""
+    found: set[tuple[str, str]] = set()
+    for info in facts.statements_of(creation.scope):
+        if info.order >= creation.statement.order:
+            break
+        node = info.node
+        if isinstance(node, ast.Assign):
+            bound = {flow.dotted_name(t) for t in flow.assigned_targets(node)}
+            for model in creation.models & bound:
+                value = node.value
+                while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+                    if flow.method_name(value) in MOVES:
+                        found.add((model, _move_key(value)))
+                    value = value.func.value
+        found.update(
+            (model, _move_key(call))
+            for call, model in _moves_in(node, creation.models)
+            if flow.dotted_name(call.func) == f"{model}.{flow.method_name(call)}"
+        )
+    return found
 
 
 def _result_discarded(stmt: ast.stmt, call: ast.Call) -> bool:
@@ -198,18 +237,18 @@ def _move_above_creation(
         return None
     root = model.split(".")[0]
     passed = block[creation.index : index]  # the creation and what follows it
-    if any(root in moves.names_read(s) for s in passed[1:]):
+    if any(root in names_read(s) for s in passed[1:]):
         return None  # something between uses the model: it would see it unmoved
-    bound_between = set().union(*(moves.names_bound(s) for s in passed))
-    read_between = set().union(*(moves.names_read(s) for s in passed))
-    if moves.names_read(moved) & bound_between:
+    bound_between = set().union(*(names_bound(s) for s in passed))
+    read_between = set().union(*(names_read(s) for s in passed))
+    if names_read(moved) & bound_between:
         return None
-    if (moves.names_bound(moved) - {root}) & read_between:
+    if (names_bound(moved) - {root}) & read_between:
         return None
-    edits = moves.move_statement(context.source, moved, before=creation.node)
+    edits = move_statement(context.source, moved, before=creation.node)
     if edits is None:
         return None
-    line = moves.first_line(creation.node) + 1
+    line = first_line(creation.node) + 1
     call_text = _short(context.source.node_text(call), flow.method_name(call) or "to")
     return Fix(
         f"Move `{call_text}` above the optimizer creation (line {line})",

@@ -76,13 +76,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
+from gradguard.analysis.edits import containing_block, removal_edit
 from gradguard.analysis.parameters import (
     RNN_LAYERS,
     ModuleType,
     ParameterIndex,
     parameter_index,
 )
-from gradguard.analysis.statement_removal import containing_block, removal_edit
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 

@@ -57,8 +57,8 @@ import keyword
 from collections.abc import Iterator
 
 from gradguard.analysis import flow
+from gradguard.analysis.edits import indent_unit, owns_its_lines_or_semicolon
 from gradguard.analysis.parameters import ParameterIndex, local_name_for, parameter_index
-from gradguard.analysis.statement_removal import indent_unit, owns_its_lines
 from gradguard.findings import Finding, Fix, FixSafety, Severity, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 
@@ -319,10 +319,10 @@ def _copy_fix(
     if context.facts.is_under_no_grad(stmt):
         return Fix(title, FixSafety.UNSAFE, (source.replace(stmt, copy),))
     no_grad = local_name_for(context.facts, "torch.no_grad")
-    if no_grad is None or not owns_its_lines(source, stmt):
+    if no_grad is None or not owns_its_lines_or_semicolon(source, stmt):
         return None
     indent = source.indentation_of(stmt.lineno - 1)
-    unit = indent_unit(source, stmt, context.facts.parents)
+    unit = indent_unit(source, stmt)
     text = f"with {no_grad}():{source.newline}{indent}{unit}{copy}"
     return Fix(f"{title} under `{no_grad}()`", FixSafety.UNSAFE, (source.replace(stmt, text),))
 

@@ -98,9 +98,9 @@ import ast
 from collections.abc import Iterator
 
 from gradguard.analysis import flow, torchnames
+from gradguard.analysis.edits import containing_block, removal_edit
 from gradguard.analysis.facts import ClassInfo, self_attribute
 from gradguard.analysis.parameters import local_name_for
-from gradguard.analysis.statement_removal import containing_block, removal_edit
 from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span, TextEdit
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 
@@ -383,6 +383,7 @@ def _container_finding(
         _escapes(context, info.node, f"self.{attr}")
         or (local and _escapes(context, init, local))
         or _registers_dynamically(info.node)
+        or any(_registered_elsewhere(context, init, e) for e in elements)
     ):
         return None
     holds = "layers" if kinds == {"module"} else "parameters"
@@ -405,12 +406,36 @@ def _container_shape(value: ast.expr) -> str | None:
         return "tuple"
     if isinstance(value, (ast.Dict, ast.DictComp)):
         return "dict"
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        if not (value.args or value.keywords):
+            return {"list": "list", "dict": "dict"}.get(value.func.id)
+        if _keyword_dict(value):
+            return "dict"
+        if _sequence_of_generator(value) is not None:
+            return "tuple" if value.func.id == "tuple" else "list"
+    return None
+
+
+def _keyword_dict(call: ast.Call) -> bool:
+    """``dict(a=nn.Linear(...), b=...)``."""
+    return (
+        isinstance(call.func, ast.Name)
+        and call.func.id == "dict"
+        and not call.args
+        and all(k.arg is not None for k in call.keywords)
+    )
+
+
+def _sequence_of_generator(call: ast.Call) -> ast.GeneratorExp | None:
+    """``tuple(Block() for _ in range(n))`` / ``list(...)``: the generator."""
     if (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Name)
-        and not (value.args or value.keywords)
+        isinstance(call.func, ast.Name)
+        and call.func.id in ("list", "tuple")
+        and len(call.args) == 1
+        and not call.keywords
+        and isinstance(call.args[0], ast.GeneratorExp)
     ):
-        return {"list": "list", "dict": "dict"}.get(value.func.id)
+        return call.args[0]
     return None
 
 
@@ -436,6 +461,10 @@ def _direct_elements(value: ast.expr) -> Iterator[ast.expr]:
         yield from value.values
     elif isinstance(value, ast.DictComp):
         yield value.value
+    elif isinstance(value, ast.Call) and _keyword_dict(value):
+        yield from (k.value for k in value.keywords)
+    elif isinstance(value, ast.Call) and (generator := _sequence_of_generator(value)):
+        yield generator.elt
 
 
 def _fills(scope: ast.AST, dotted: str) -> Iterator[ast.AST]:
@@ -488,6 +517,30 @@ def _element_kind(context: RuleContext, function: ast.AST, element: ast.expr) ->
     return None
 
 
+def _registered_elsewhere(context: RuleContext, function: ast.AST, element: ast.expr) -> bool:
+    """``wrapper = Wrapper(mod); set_module_by_path(net, path, wrapper);
+    self.wrappers[path] = wrapper``: the item itself is handed to other code or stored
+    on another attribute, which may register it; the container is then only an index."""
+    if not isinstance(element, ast.Name):
+        return False
+    for node in flow.walk_local(function):
+        if not isinstance(node, ast.Call) or flow.method_name(node) in _FILL_METHODS:
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id in _HARMLESS_CALLS:
+            continue
+        for argument in [*node.args, *(k.value for k in node.keywords)]:
+            inner = argument.value if isinstance(argument, ast.Starred) else argument
+            if isinstance(inner, ast.Name) and inner.id == element.id:
+                return True
+    return any(
+        isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == element.id
+        and any(isinstance(t, ast.Attribute) for t in node.targets)
+        for node in flow.walk_local(function)
+    )
+
+
 def _escapes(context: RuleContext, scope: ast.AST, dotted: str) -> bool:
     """The container is handed to code that may register its items (``nn.Sequential(
     *self.layers)``, a helper of the project): then it may well be fine."""
@@ -505,13 +558,19 @@ def _escapes(context: RuleContext, scope: ast.AST, dotted: str) -> bool:
 
 def _registers_dynamically(class_node: ast.ClassDef) -> bool:
     """``add_module``/``register_module``/``setattr(self, name, ...)`` register items by
-    name: the class may register the container's items itself."""
+    name: the class may register the container's items itself. A call with a literal
+    name (``self.register_parameter("offset", None)``) registers one fixed attribute,
+    not the items of a container."""
     for node in ast.walk(class_node):
         if isinstance(node, ast.Call):
             method = flow.method_name(node)
             if method in ("add_module", "register_module", "register_parameter"):
-                return True
-            if isinstance(node.func, ast.Name) and node.func.id == "setattr":
+                name = node.args[0] if node.args else None
+            elif isinstance(node.func, ast.Name) and node.func.id == "setattr":
+                name = node.args[1] if len(node.args) > 1 else None
+            else:
+                continue
+            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
                 return True
     return False
 
@@ -542,7 +601,7 @@ def _wrap_fix(
     value = stmt.value
     source = context.source
     text = source.node_text(value)
-    empty = isinstance(value, ast.Call) or (
+    empty = (isinstance(value, ast.Call) and not (value.args or value.keywords)) or (
         isinstance(value, (ast.List, ast.Dict)) and not list(_direct_elements(value))
     )
     if empty:
@@ -560,6 +619,8 @@ def _string_keys(value: ast.expr, fills: list[ast.AST]) -> bool:
         keys += value.keys
     elif isinstance(value, ast.DictComp):
         keys.append(value.key)
+    elif isinstance(value, ast.Call) and not _keyword_dict(value):
+        return False
     for fill in fills:
         if not isinstance(fill, ast.Assign):
             return False

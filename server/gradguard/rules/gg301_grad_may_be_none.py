@@ -94,7 +94,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gradguard.analysis import flow, none_guards
+from gradguard.analysis import edits, flow, none_guards
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity, Span
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
@@ -126,6 +126,31 @@ _TENSOR_FACTORIES = frozenset(
     }
 )
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+# Tensor methods that take another tensor as an operand (`x.mm(w)`): they compute,
+# they never run backward().
+_TENSOR_MATH_METHODS = frozenset(
+    {
+        "mm",
+        "bmm",
+        "matmul",
+        "mv",
+        "dot",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow",
+        "addmm",
+        "expand_as",
+        "view_as",
+        "reshape_as",
+        "type_as",
+        "masked_fill",
+        "where",
+        "maximum",
+        "minimum",
+    }
+)
 _PARAMETER_SOURCES = frozenset({"parameters", "named_parameters"})
 _WRAPPERS = frozenset({"list", "tuple", "filter", "sorted", "reversed", "iter"})
 # Blocks every statement of which runs whenever the enclosing block runs (loops are
@@ -201,6 +226,8 @@ def _grad_uses(facts: ModuleFacts) -> Iterator[GradUse]:
         if grad.attr != "grad" or not isinstance(grad.ctx, ast.Load):
             continue
         owner = flow.dotted_name(grad.value)
+        if owner and owner.endswith(".grad"):
+            continue  # `x.grad.grad.<attr>`: the `x.grad` link is the one reported
         statement = facts.enclosing_statement(node)
         if owner and statement is not None:
             uses.append(GradUse(grad, owner, node.attr, statement))
@@ -429,6 +456,8 @@ class _Analysis:
         qualified = self.facts.qualify(call.func) or ""
         if qualified.startswith("torch.") or self.facts.is_module_call(call):
             return False
+        if flow.method_name(call) in _TENSOR_MATH_METHODS:
+            return False  # `x.mm(w)`: tensor arithmetic, no backward()
         # Calling a model or a loss module (`model(x)`, `criterion(out, y)`) runs no backward.
         return flow.dotted_name(call.func) not in self._module_names(call)
 
@@ -603,7 +632,7 @@ def _related(context: RuleContext, reason: Reason) -> tuple[RelatedLocation, ...
 def _fixes(context: RuleContext, use: GradUse) -> tuple[Fix, ...]:
     grad = f"{use.owner}.grad"
     fixes = []
-    wrap = none_guards.wrap_in_if(context.source, use.statement, f"{grad} is not None")
+    wrap = edits.wrap_in_if(context.source, use.statement, f"{grad} is not None")
     if wrap is not None:
         fixes.append(Fix(f"Wrap in `if {grad} is not None:`", FixSafety.SAFE, (wrap,)))
     if _is_zeroing(use):

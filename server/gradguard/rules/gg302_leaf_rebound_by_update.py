@@ -1,7 +1,7 @@
 """## What it does
 Checks for manual parameter updates that rebind the name of a leaf tensor that
-requires grad, such as `w = w - lr * w.grad` (also with `+` or `*`, with `w.data` on
-the right, and under `torch.no_grad()`).
+requires grad, such as `w = w - lr * w.grad` (also with `+` or `*`, in method form
+`w = w.sub(lr * w.grad)`, with `w.data` on the right, and under `torch.no_grad()`).
 
 ## Why is this bad?
 The assignment does not update the tensor that autograd fills: it builds a new tensor
@@ -71,7 +71,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from gradguard.analysis import fix_text, flow
+from gradguard.analysis import flow
+from gradguard.analysis.edits import indent_unit, owns_its_lines
+from gradguard.analysis.parameters import no_grad_call
 from gradguard.analysis.tensors import (
     ScopeBindings,
     arithmetic_terms,
@@ -216,11 +218,11 @@ def _fixes(
     if under_no_grad:
         title = f"Update `{name}` in place with `{operator}`"
         return (Fix(title, FixSafety.UNSAFE, (source.replace(stmt, update),)),)
-    no_grad = fix_text.no_grad_call(context.facts)
-    if no_grad is None or not fix_text.owns_its_lines(source, stmt):
+    no_grad = no_grad_call(context.facts)
+    if no_grad is None or not owns_its_lines(source, stmt):
         return ()
     indent = source.indentation_of(stmt.lineno - 1)
-    unit = fix_text.indent_unit_at(context.facts, stmt)
+    unit = indent_unit(source, stmt)
     text = f"with {no_grad}:{source.newline}{indent}{unit}{update}"
     title = f"Update `{name}` in place under `{no_grad}`"
     return (Fix(title, FixSafety.UNSAFE, (source.replace(stmt, text),)),)

@@ -74,8 +74,10 @@ import ast
 import re
 from collections.abc import Iterator
 
-from gradguard.analysis import fix_text, flow
+from gradguard.analysis import flow
+from gradguard.analysis.edits import owns_its_lines
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.parameters import torch_name
 from gradguard.analysis.tensors import (
     CONVERT_METHODS,
     Binding,
@@ -135,6 +137,7 @@ _KEEPING_PARENTS = (
     ast.Return,
 )
 _ATOMS = (ast.Call, ast.Attribute, ast.Subscript, ast.Name)
+_REDUCTIONS = frozenset({"sum", "mean"})
 _RESHAPING_METHODS = CONVERT_METHODS | {
     "unsqueeze",
     "squeeze",
@@ -171,7 +174,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 def _creations_in_expressions(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     for node in ast.walk(context.tree):
         creation = non_leaf_creation_at(context.facts, node)
-        if creation is None:
+        if creation is None or _reduced_at_once(creation.operation):
             continue
         factory = is_grad_factory(context.facts, node)
         marker = "`requires_grad=True`" if factory else "`.requires_grad_()`"
@@ -181,6 +184,13 @@ def _creations_in_expressions(rule: Rule, context: RuleContext) -> Iterator[Find
             _creation_message(creation.operation, creation.conversion, marker),
             fixes=_expression_fixes(context, creation),
         )
+
+
+def _reduced_at_once(operation: ast.expr) -> bool:
+    """``torch.rand(10, requires_grad=True).mean()``: the first operation reduces the fresh
+    tensor to a value (a loss-like scalar for a test or a demo); nothing there is meant to
+    be trained as a parameter."""
+    return isinstance(operation, ast.Call) and flow.method_name(operation) in _REDUCTIONS
 
 
 def _creation_message(operation: ast.expr, conversion: bool, marker: str) -> str:
@@ -327,7 +337,7 @@ def _rebinding_fixes(
     factory = creation.value
     if not (isinstance(factory, ast.Call) and binding.value is factory):
         return ()
-    if operation is value and fix_text.owns_its_lines(source, info.node):
+    if operation is value and owns_its_lines(source, info.node):
         moved = _move_into_factory(facts, source, factory, operation)
         if moved is not None:
             removal = TextEdit(source.statement_lines(info.node), "")
@@ -393,7 +403,7 @@ def _literal_placement(
     if any(isinstance(a, ast.Starred) for a in call.args):
         return None
     if method in _DTYPE_OF_METHOD:
-        torch = fix_text.torch_name(facts)
+        torch = torch_name(facts)
         if call.args or call.keywords or torch is None:
             return None
         return [("dtype", f"{torch}.{_DTYPE_OF_METHOD[method]}")]

@@ -96,7 +96,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from gradguard.analysis import flow, none_guards, torchnames
+from gradguard.analysis import edits, flow, none_guards, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
@@ -551,7 +551,7 @@ def _fixes(context: RuleContext, use: ParameterUse) -> tuple[Fix, ...]:
     statement = context.facts.enclosing_statement(use.call)
     if statement is None or not isinstance(statement, ast.Expr) or statement.value is not use.call:
         return ()
-    edit = none_guards.wrap_in_if(context.source, statement, f"{target} is not None")
+    edit = edits.wrap_in_if(context.source, statement, f"{target} is not None")
     if edit is None:
         return ()
     return (Fix(f"Wrap in `if {target} is not None:`", FixSafety.SAFE, (edit,)),)

@@ -13,12 +13,16 @@ An optimizer step is `<opt>.step()` on a name the file binds to an optimizer,
 `scaler.step(<opt>)`, or, when the file cannot tell, `.step()` on a name spelled like an
 optimizer (`optimizer`, `opt`, `optim`, `opt_g`, `d_optimizer`, ...); `scheduler.step()`
 is not one. Clearing the gradients once before the loop does not count: it does not
-clear them per iteration.
+clear them per iteration. A loop that trains two optimizers but only calls the other
+one's `zero_grad()` is reported too (a GAN loop with `opt_g.zero_grad()` and no
+`opt_d.zero_grad()`), when the file builds both from the `parameters()` of two separate
+modules.
 
 Not reported: gradient accumulation (the `step()` runs under a condition such as
 `if (i + 1) % k == 0:`, or the clearing does), zeroing after `step()`, zeroing in a helper
-of the same file, and loops that clear gradients in any other way (the rule does not try
-to match a clearing to one optimizer when a loop trains several).
+of the same file, and loops that clear gradients in any other way (a `model.zero_grad()`,
+a `p.grad = None` loop, or an optimizer whose parameters the file does not show are
+separate are assumed to clear the stepped gradients).
 
 ## Why is this bad?
 `backward()` adds its gradients to whatever `.grad` already holds. Without clearing,
@@ -82,12 +86,15 @@ import ast
 from collections.abc import Iterator
 
 from gradguard.analysis import flow
+from gradguard.analysis.optimizer_uses import related_names
+from gradguard.analysis.optimizers import parameter_owner
 from gradguard.analysis.training_steps import (
     EventKind,
     GradEvent,
     TrainingSteps,
     binds_name,
     describe,
+    may_clear,
     starts_its_line,
     training_steps,
 )
@@ -128,17 +135,150 @@ def _check_loop_step(
 ) -> Finding | None:
     if not analysis.path_is_unconditional(step.statement, loop, loops_ok=True):
         return None  # accumulation: the step runs every k iterations
+    other = None
     if analysis.clears_anywhere(loop.body):  # type: ignore[attr-defined]
-        return None
+        other = _only_other_optimizers_cleared(context, analysis, loop, step)
+        if other is None:
+            return None
     backward = _backward_feeding(analysis, loop, step)
     if backward is None:
         return None
+    if other is not None:
+        message = (
+            f"This loop clears only the gradients of `{other}`, never those stepped by "
+            f"{describe(context.source.node_text(step.node), '`step()`')}: each "
+            f"{_backward_text(context, backward)} adds to the `.grad` left by earlier "
+            "iterations, so the step applies their sum"
+        )
+        return _finding(rule, context, analysis, step, backward, loop, message)
     message = (
         f"Gradients are never cleared in this loop: each {_backward_text(context, backward)} "
         f"adds to the `.grad` left by earlier iterations, so "
         f"{describe(context.source.node_text(step.node), '`step()`')} applies their sum"
     )
     return _finding(rule, context, analysis, step, backward, loop, message)
+
+
+def _only_other_optimizers_cleared(
+    context: RuleContext, analysis: TrainingSteps, loop: ast.stmt, step: GradEvent
+) -> str | None:
+    """When every clearing in the loop is ``<other>.zero_grad()`` on another optimizer or
+    module whose parameters surely differ from the stepped one's (``opt_G.zero_grad()``
+    or ``netG.zero_grad()`` in a GAN loop that also steps ``opt_D``), that other name;
+    else None (the loop may clear the step's gradients)."""
+    stepped = _plain_models(context, analysis, step.target)
+    if stepped is None:
+        return None
+    cleared: list[str] = []
+    for node in (n for s in loop.body for n in flow.walk_local(s)):  # type: ignore[attr-defined]
+        helper = analysis.helper_of(node) if isinstance(node, ast.Call) else None
+        if helper is not None and analysis.clears_anywhere(helper.body):
+            return None  # a same-file helper clears something
+        if (isinstance(node, ast.keyword) and node.arg == "set_to_none") or (
+            isinstance(node, ast.Call) and flow.method_name(node) == "zero_grad"
+        ):
+            continue  # judged at the call's ``.zero_grad`` attribute below
+        if not may_clear(node):
+            continue
+        parent = context.facts.parents.get(node)
+        if not (
+            isinstance(node, ast.Attribute)
+            and node.attr == "zero_grad"
+            and isinstance(parent, ast.Call)
+            and parent.func is node
+        ):
+            return None
+        other = flow.dotted_name(node.value)
+        if other is None or other == step.target:
+            return None
+        if analysis.is_optimizer_name(other):
+            models = _plain_models(context, analysis, other)
+        else:
+            models = {other} if _built_by_calls(context, other) else None
+        if models is None or not all(_separate(context, a, b) for a in models for b in stepped):
+            return None
+        cleared.append(other)
+    return cleared[0] if cleared else None
+
+
+def _plain_models(
+    context: RuleContext, analysis: TrainingSteps, optimizer: str | None
+) -> set[str] | None:
+    """The modules an optimizer holds, when every creation bound to its name takes
+    ``model.parameters()`` (maybe filtered) of a module the file builds with a call
+    (not an alias such as ``disc = model.disc``); None when unsure."""
+    creations = analysis.optimizers.bound_to(optimizer) if optimizer else []
+    if not creations:
+        return None
+    models: set[str] = set()
+    for creation in creations:
+        owners = _parameter_owners(creation.params) if creation.params is not None else None
+        if not owners or not all(_built_by_calls(context, owner) for owner in owners):
+            return None
+        models |= owners
+    return models
+
+
+def _parameter_owners(params: ast.expr) -> set[str] | None:
+    """``{"G_AB", "G_BA"}`` for ``itertools.chain(G_AB.parameters(), G_BA.parameters())``:
+    the modules of an expression built only from ``m.parameters()`` with ``chain``,
+    ``list``, ``filter(fn, ...)`` and ``+``; None for anything else."""
+    if isinstance(params, ast.BinOp) and isinstance(params.op, ast.Add):
+        left, right = _parameter_owners(params.left), _parameter_owners(params.right)
+        return left | right if left is not None and right is not None else None
+    if not isinstance(params, ast.Call):
+        return None
+    owner = parameter_owner(params)
+    if owner is not None:
+        return {owner} if not params.args and not params.keywords else None
+    callee = (flow.dotted_name(params.func) or "").rsplit(".", 1)[-1]
+    arguments = params.args
+    if params.keywords or any(isinstance(a, ast.Starred) for a in arguments):
+        return None
+    if callee == "filter" and len(arguments) == 2:
+        arguments = arguments[1:]
+    elif not ((callee == "list" and len(arguments) == 1) or (callee == "chain" and arguments)):
+        return None
+    owners: set[str] = set()
+    for argument in arguments:
+        found = _parameter_owners(argument)
+        if found is None:
+            return None
+        owners |= found
+    return owners
+
+
+def _assigned_values(context: RuleContext, name: str) -> list[ast.expr]:
+    return [
+        node.value
+        for node in ast.walk(context.tree)
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        and node.value is not None
+        and any(flow.dotted_name(t) == name for t in flow.assigned_targets(node))
+    ]
+
+
+def _built_by_calls(context: RuleContext, name: str) -> bool:
+    """Every assignment of ``name`` in the file is a call (``G = Generator()``), and
+    there is one: the module is not an alias of a part of another."""
+    values = _assigned_values(context, name)
+    return bool(values) and all(isinstance(v, ast.Call) for v in values)
+
+
+def _separate(context: RuleContext, a: str, b: str) -> bool:
+    """Two modules the file builds apart: neither name is part of the other and neither
+    is built from the other (``gan = GAN(netG, netD)`` holds ``netD``)."""
+    if related_names(a, b):
+        return False
+    for name, other in ((a, b), (b, a)):
+        for value in _assigned_values(context, name):
+            inner = {id(n.value) for n in ast.walk(value) if isinstance(n, ast.Attribute)}
+            for node in ast.walk(value):
+                if isinstance(node, (ast.Name, ast.Attribute)) and id(node) not in inner:
+                    dotted = flow.dotted_name(node)
+                    if dotted is not None and related_names(dotted, other):
+                        return False
+    return True
 
 
 def _check_function_step(

@@ -1,8 +1,21 @@
-"""Text edits that move or remove whole statements, and the checks that say when
-such an edit is safe to build (the statement owns its lines, it can be re-indented).
+"""What statements read and bind, and where they run: the questions a fix must ask
+before it moves code across other statements ("does anything between use the optimizer?",
+"does anything between rebind a name the statement reads?").
 
-Fixes that reorder statements share these so that indentation, tabs and line
-endings are handled in one place.
+Two families, different on purpose:
+
+* Plain names over a whole subtree, for moving a statement together with its body:
+  :func:`names_read` (nested functions included: calling them reads those names too),
+  :func:`names_bound` (not what nested functions bind inside themselves) and
+  :func:`reads_dotted`.
+* Dotted chains, for scanning a scope statement by statement, where ``model.fc`` and
+  ``model.opt`` must stay apart: :func:`loaded_chains` (a node's subtree, without
+  nested functions, lambdas or classes), :func:`bound_chains` (what one statement binds
+  itself: headers only for compound statements, whose bodies are scanned as their own
+  statements), :func:`chains_overlap`, :func:`any_overlap`.
+
+And where two nodes run relative to each other: :func:`mutually_exclusive`,
+:func:`repeats_in`.
 """
 
 from __future__ import annotations
@@ -10,83 +23,80 @@ from __future__ import annotations
 import ast
 
 from gradguard.analysis import flow
-from gradguard.findings import Position, TextEdit
-from gradguard.source import SourceFile
+
+# -- plain names over a subtree ------------------------------------------------------
 
 
-def owns_its_lines(source: SourceFile, stmt: ast.stmt, block: list[ast.stmt]) -> bool:
-    """The statement starts its first line, ends its last one (a comment may follow),
-    and shares no line with a neighbour (``a = 1; b = 2``)."""
-    first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
-    span = source.span_of(stmt)
-    if source.line_text(first)[: span.start.column].strip():
-        return False
-    rest = source.line_text(last)[span.end.column :].strip()
-    if rest and not rest.startswith("#"):
-        return False
-    for other in block:
-        if other is stmt:
+def names_read(node: ast.AST) -> set[str]:
+    """Every plain name loaded anywhere inside ``node`` (nested functions included:
+    calling them reads those names too)."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def names_bound(node: ast.AST) -> set[str]:
+    """Every plain name that ``node`` (re)binds or deletes in its own scope: assignment
+    and loop targets, ``with ... as``, walrus, imports, ``except ... as``,
+    ``def``/``class`` names (not what nested functions bind inside themselves)."""
+    bound: set[str] = set()
+    stack: list[ast.AST] = [node]
+    while stack:
+        child = stack.pop()
+        if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+            bound.add(child.id)
+        elif isinstance(child, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in child.names)
+        elif isinstance(child, ast.ExceptHandler) and child.name:
+            bound.add(child.name)
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(child.name)
+            if child is not node:
+                continue
+        if isinstance(child, ast.Lambda) and child is not node:
             continue
-        other_first, other_last = other.lineno - 1, (other.end_lineno or other.lineno) - 1
-        if other_first <= last and first <= other_last:
-            return False
-    return True
+        stack.extend(ast.iter_child_nodes(child))
+    return bound
 
 
-def has_multiline_string(node: ast.AST) -> bool:
-    """Re-indenting would change the text of a string literal that spans lines."""
+def reads_dotted(node: ast.AST, dotted: str) -> bool:
+    """``node`` loads ``dotted`` (``optimizer``, ``self.opt``) or something under it
+    (``optimizer.step``). For a dotted name, a bare use of its root (``self`` passed
+    along, ``self.train_step()``) also counts: it may reach the attribute."""
+    root, _, rest = dotted.partition(".")
+    parents: dict[ast.AST, ast.AST] | None = None
     for child in ast.walk(node):
-        is_text = isinstance(child, ast.JoinedStr) or (
-            isinstance(child, ast.Constant) and isinstance(child.value, (str, bytes))
-        )
-        if is_text and (child.end_lineno or child.lineno) != child.lineno:  # type: ignore[attr-defined]
+        if not isinstance(child, ast.Name) or child.id != root:
+            continue
+        if not isinstance(child.ctx, ast.Load):
+            continue
+        if not rest:
+            return True
+        if parents is None:
+            parents = {c: p for p in ast.walk(node) for c in ast.iter_child_nodes(p)}
+        if _reaches(child, dotted, parents):
             return True
     return False
 
 
-def reindented_lines(source: SourceFile, stmt: ast.stmt, indent: str) -> str | None:
-    """The statement's lines (with their line breaks) moved to ``indent``, or None
-    when a line does not start with the statement's own indentation."""
-    if has_multiline_string(stmt):
-        return None
-    first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
-    old_indent = source.indentation_of(first)
-    lines = []
-    for line in range(first, last + 1):
-        text = source.line_text(line)
-        if not text.strip():
-            lines.append("")
-        elif text.startswith(old_indent):
-            lines.append(indent + text[len(old_indent) :])
-        else:
-            return None
-    return "".join(line + source.newline for line in lines)
+def _reaches(name: ast.Name, dotted: str, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Whether this load of the root of ``dotted`` may read ``dotted``."""
+    chain: ast.AST = name
+    while isinstance(parents.get(chain), ast.Attribute):
+        chain = parents[chain]
+        full = flow.dotted_name(chain) or ""
+        if full == dotted or full.startswith(dotted + "."):
+            return True
+        if not dotted.startswith(full + "."):
+            # Diverged (``self.model`` for ``self.opt``): harmless, unless it is a
+            # method of the root object itself (``self.train_step()``), which may
+            # read the attribute.
+            parent = parents.get(chain)
+            called = isinstance(parent, ast.Call) and parent.func is chain
+            return called and full.count(".") == 1
+    # The root itself (or a prefix of ``dotted``) is used whole: assume it reaches.
+    return True
 
 
-def removal_edit(source: SourceFile, stmt: ast.stmt, block: list[ast.stmt]) -> TextEdit:
-    """Delete the statement's lines; leave ``pass`` when it is alone in its block."""
-    span = source.statement_lines(stmt)
-    if len(block) == 1:
-        indent = source.indentation_of(stmt.lineno - 1)
-        return TextEdit(span, f"{indent}pass{source.newline}")
-    return TextEdit(span, "")
-
-
-def insert_before_edit(source: SourceFile, stmt: ast.stmt, text: str) -> TextEdit:
-    """Insert whole lines ``text`` above the statement's first line."""
-    return source.insert_at(Position(stmt.lineno - 1, 0), text)
-
-
-def insert_after_edit(source: SourceFile, stmt: ast.stmt, text: str) -> TextEdit | None:
-    """Insert whole lines ``text`` below the statement's last line."""
-    last = (stmt.end_lineno or stmt.lineno) - 1
-    if last + 1 >= len(source.lines):
-        # No line break after the statement: add one first.
-        return source.insert_at(source.line_end(last), source.newline + text.rstrip("\r\n"))
-    return source.insert_at(Position(last + 1, 0), text)
-
-
-# -- names ---------------------------------------------------------------------------
+# -- dotted chains of one statement --------------------------------------------------
 
 
 def loaded_chains(node: ast.AST) -> set[str]:
@@ -139,7 +149,7 @@ def any_overlap(reads: set[str], writes: set[str]) -> bool:
     return any(chains_overlap(r, w) for r in reads for w in writes)
 
 
-# -- branches ------------------------------------------------------------------------
+# -- where nodes run -----------------------------------------------------------------
 
 
 def _branch_key(parent: ast.AST, child: ast.AST) -> tuple[str, int] | None:
