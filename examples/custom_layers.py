@@ -36,3 +36,15 @@ class Pruned(nn.Module):
         if out.abs().mean() < 1e-3:
             self.fc.weight = None  # "drop" the layer
         return out
+
+
+class LayerMix(nn.Module):
+    """ELMo-style learned mix of layer outputs."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layer_weights = nn.Parameter(torch.zeros(layers))
+
+    def forward(self, outputs):
+        self.layer_weights = F.softmax(self.layer_weights, 0)
+        return sum(w * out for w, out in zip(self.layer_weights, outputs))

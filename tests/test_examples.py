@@ -10,7 +10,7 @@ from gradguard.engine import analyze
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXPECTED = {
-    "custom_layers.py": ["GG203", "GG203", "GG204", "GG201"],
+    "custom_layers.py": ["GG203", "GG203", "GG204", "GG201", "GG202"],
     "finetune_classifier.py": ["GG304", "GG102", "GG105"],
     "manual_sgd.py": ["GG303", "GG301", "GG302"],
     "train_loop.py": ["GG401", "GG101", "GG103", "GG402", "GG104"],
