@@ -10,7 +10,10 @@ bash scripts/setup-python.sh
 . .venv/bin/activate
 
 echo "== Python: lint and types"
-lint_dirs=$(ls -d server tests benchmarks 2>/dev/null | tr "\n" " ")
+lint_dirs=""
+for dir in server tests benchmarks; do
+  if [ -d "$dir" ]; then lint_dirs="$lint_dirs $dir"; fi
+done
 ruff check $lint_dirs
 ruff format --check $lint_dirs
 mypy
