@@ -529,3 +529,23 @@ def test_still_flags_items_that_only_get_initialised():
                 self.levels.append(level)
     """
     assert lines_of(code, "GG203") == [8]
+
+
+def test_no_conversion_fix_when_the_attribute_is_assigned_again():
+    """Registering the Parameter would make forward's plain-tensor assignment raise."""
+    code = """
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Mix(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mix = nn.Parameter(torch.ones(3)).double()
+
+        def forward(self, x):
+            self.mix = F.softmax(self.mix, 0)
+            return x * self.mix.sum()
+    """
+    (finding,) = only(code, "GG203")
+    assert finding.span.start.line == 8 and finding.fixes == ()

@@ -167,7 +167,8 @@ def _check_assignment(
         return
     moved = _converted_parameter(context, stmt.value)
     if moved is not None:
-        yield _conversion_finding(rule, context, stmt, attr, moved)
+        reassigned = _assigned_elsewhere(info, stmt, attr)
+        yield _conversion_finding(rule, context, stmt, attr, moved, offer_fix=not reassigned)
         return
     if function.name == "__init__":
         container = _container_finding(rule, context, info, stmt, attr, function)
@@ -194,8 +195,26 @@ def _converted_parameter(context: RuleContext, value: ast.expr) -> ast.Call | No
     return _parameter_creation(context, value)
 
 
+def _assigned_elsewhere(info: ClassInfo, stmt: ast.Assign, attr: str) -> bool:
+    """Another ``self.<attr> = ...`` in the class: once the fix registers the Parameter,
+    that assignment would start raising (a plain tensor over a parameter), so the fix
+    would not be behaviour-preserving there."""
+    return any(
+        isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+        and node is not stmt
+        and any(self_attribute(t) == attr for t in flow.assigned_targets(node))
+        for node in flow.walk_local_class(info.node)
+    )
+
+
 def _conversion_finding(
-    rule: Rule, context: RuleContext, stmt: ast.Assign, attr: str, creation: ast.Call
+    rule: Rule,
+    context: RuleContext,
+    stmt: ast.Assign,
+    attr: str,
+    creation: ast.Call,
+    *,
+    offer_fix: bool = True,
 ) -> Finding:
     method = flow.method_name(stmt.value)  # type: ignore[arg-type]
     return rule.finding(
@@ -204,7 +223,7 @@ def _conversion_finding(
         f"`.{method}()` on a new Parameter returns a plain non-leaf tensor whenever it "
         f"converts, so `self.{attr}` is not registered: `parameters()` and the optimizer "
         f"never see it",
-        fixes=_conversion_fix(context, stmt.value, creation),
+        fixes=_conversion_fix(context, stmt.value, creation) if offer_fix else (),
     )
 
 

@@ -1,0 +1,70 @@
+"""Test-only launcher: ``gradguard server`` with faults injected into rules.
+
+Product code has no fault hook; this script monkeypatches rule modules before
+the registry loads them, then starts the real server:
+
+    python tests/robustness/launch_server.py --fail GG204 --slow GG301:3 --time-limit 1
+
+``--fail CODE``: that rule raises on every file. ``--slow CODE:SECONDS``: that rule
+sleeps for SECONDS on files containing ``SLOW_RULE_MARKER``. ``--time-limit``:
+the server's per-document analysis time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import time
+from dataclasses import replace
+
+import gradguard.rules
+
+
+def _rule_module(code: str):
+    for info in pkgutil.iter_modules(gradguard.rules.__path__):
+        if info.name.startswith(code.lower() + "_"):
+            return importlib.import_module(f"gradguard.rules.{info.name}")
+    raise SystemExit(f"no rule module for {code}")
+
+
+def _failing(rule, context):
+    raise RuntimeError(f"fault injected into {rule.code}")
+
+
+def _slow(seconds: float, original):
+    def check(rule, context):
+        if "SLOW_RULE_MARKER" in context.source.text:
+            time.sleep(seconds)
+        return original(rule, context)
+
+    return check
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fail", action="append", default=[])
+    parser.add_argument("--slow", action="append", default=[])
+    parser.add_argument("--time-limit", type=float)
+    args = parser.parse_args()
+    for code in args.fail:
+        module = _rule_module(code)
+        module.RULE = replace(module.RULE, check_function=_failing)
+    for item in args.slow:
+        code, _, seconds = item.partition(":")
+        module = _rule_module(code)
+        module.RULE = replace(
+            module.RULE, check_function=_slow(float(seconds), module.RULE.check_function)
+        )
+    if args.time_limit is not None:
+        from gradguard.lsp import documents
+
+        documents.ANALYSIS_TIME_LIMIT = args.time_limit
+    from gradguard.cli import main as cli_main
+
+    sys.exit(cli_main(["server"]))
+
+
+if __name__ == "__main__":
+    main()
