@@ -49,7 +49,10 @@ export function createClient(
     args: launch.args,
     // No `transport`: TransportKind.stdio would append `--stdio`, which `gradguard server`
     // does not take; stdio is the default of an Executable.
-    options: { env: launch.env, cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath },
+    // `python -m` puts the working directory first on sys.path: start in the extension's own
+    // dist/ folder, never in the workspace, so a workspace `gradguard/` or `argparse.py`
+    // cannot shadow the server's modules (the server gets the folders from `initialize`).
+    options: { env: launch.env, cwd: __dirname },
   };
   let reported = false;
   const folders = vscode.workspace.workspaceFolders ?? [];
