@@ -75,8 +75,8 @@ class ModuleFacts:
         self.source = source
         self.tree = tree
         self.resolver: SymbolResolver = resolver or NoResolver()
-        self.imports = ImportTable(tree)
         self.parents: dict[ast.AST, ast.AST] = parent_map(tree)
+        self.imports = ImportTable(tree, self.nodes_of_types(ast.Import, ast.ImportFrom))
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {
             stmt.name: stmt
             for stmt in tree.body
@@ -241,6 +241,65 @@ class ModuleFacts:
             return self.returns_module(func.id, depth + 1)
         return self.callee_kind(func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
 
+    # -- node index ----------------------------------------------------------------
+
+    @cached_property
+    def nodes_by_type(self) -> dict[type, list[ast.AST]]:
+        """Every node but the module, grouped by exact type, each list in ``ast.walk``
+        order: one pass shared by the rules instead of an ``ast.walk`` per rule."""
+        index: dict[type, list[ast.AST]] = {}
+        for node in self.parents:
+            kind = type(node)
+            if kind in index:
+                index[kind].append(node)
+            else:
+                index[kind] = [node]
+        return index
+
+    def nodes_of(self, kind: type) -> list[ast.AST]:
+        """The nodes of exactly this type in ``ast.walk(tree)`` order (the module aside)."""
+        return self.nodes_by_type.get(kind, [])
+
+    def nodes_of_types(self, *kinds: type) -> list[ast.AST]:
+        """The nodes of exactly these types, merged in ``ast.walk(tree)`` order."""
+        lists = [found for kind in kinds if (found := self.nodes_of(kind))]
+        if len(lists) <= 1:
+            return list(lists[0]) if lists else []
+        order = self.walk_order
+        return sorted((node for found in lists for node in found), key=order.__getitem__)
+
+    @cached_property
+    def walk_order(self) -> dict[ast.AST, int]:
+        """Each node's position in ``ast.walk(tree)`` (the module is 0)."""
+        order: dict[ast.AST, int] = {self.tree: 0}
+        for position, node in enumerate(self.parents, 1):
+            order[node] = position
+        return order
+
+    @cached_property
+    def names_by_id(self) -> dict[str, list[ast.Name]]:
+        """Every ``ast.Name`` grouped by identifier, in ``ast.walk`` order."""
+        index: dict[str, list[ast.Name]] = {}
+        for node in self.nodes_of(ast.Name):
+            assert isinstance(node, ast.Name)
+            index.setdefault(node.id, []).append(node)
+        return index
+
+    @cached_property
+    def assigned_values(self) -> dict[str, list[ast.expr]]:
+        """``{dotted target: [value, ...]}`` for every ``=`` / annotated assignment with a
+        value in the file, each list in ``ast.walk`` order (one entry per statement)."""
+        index: dict[str, list[ast.expr]] = {}
+        for node in self.nodes_of_types(ast.Assign, ast.AnnAssign):
+            value = node.value  # type: ignore[attr-defined]
+            if value is None:
+                continue
+            names = {flow.dotted_name(t) for t in flow.assigned_targets(node)}  # type: ignore[arg-type]
+            names.discard(None)
+            for name in names:
+                index.setdefault(name, []).append(value)  # type: ignore[arg-type]
+        return index
+
     # -- tree navigation ---------------------------------------------------------
 
     def ancestors(self, node: ast.AST):
@@ -268,16 +327,29 @@ class ModuleFacts:
 
     @cached_property
     def scope_statements(self) -> dict[ast.AST, list[flow.StatementInfo]]:
-        return {scope: flow.scope_statements(scope) for scope in flow.scopes(self.tree)}
+        # The same scopes as ``flow.scopes(self.tree)``, in the same order, from the index.
+        functions = self.nodes_of_types(ast.FunctionDef, ast.AsyncFunctionDef)
+        scopes: list[flow.Scope] = [self.tree, *functions]  # type: ignore[list-item]
+        return {scope: flow.scope_statements(scope) for scope in scopes}
 
     def statements_of(self, scope: flow.Scope) -> list[flow.StatementInfo]:
         return self.scope_statements[scope]
 
     def statement_info(self, stmt: ast.stmt) -> flow.StatementInfo | None:
-        for info in self.statements_of(self.enclosing_scope(stmt)):
-            if info.node is stmt:
-                return info
-        return None
+        # Looked up in a per-scope index (a scan of the scope's statements per call was
+        # quadratic on long module-level scripts); the first info for the node, as the scan.
+        scope = self.enclosing_scope(stmt)
+        index = self._statement_index.get(scope)
+        if index is None:
+            index = {}
+            for info in self.statements_of(scope):
+                index.setdefault(info.node, info)
+            self._statement_index[scope] = index
+        return index.get(stmt)
+
+    @cached_property
+    def _statement_index(self) -> dict[ast.AST, dict[ast.AST, flow.StatementInfo]]:
+        return {}
 
     def is_under_no_grad(self, stmt: ast.stmt) -> bool:
         info = self.statement_info(stmt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 
 
 class ImportTable:
@@ -14,9 +15,11 @@ class ImportTable:
     Relative imports keep their leading dots (``.models.Net``).
     """
 
-    def __init__(self, tree: ast.AST) -> None:
+    def __init__(self, tree: ast.AST, nodes: Iterable[ast.AST] | None = None) -> None:
+        """``nodes``: the tree's import statements in ``ast.walk`` order when the caller
+        has them indexed already (else the tree is walked)."""
         self.aliases: dict[str, str] = {}
-        for node in ast.walk(tree):
+        for node in ast.walk(tree) if nodes is None else nodes:
             if isinstance(node, ast.Import):
                 self._add_import(node)
             elif isinstance(node, ast.ImportFrom):

@@ -381,9 +381,7 @@ class ParameterIndex:
             return None
         position = [*arguments.posonlyargs, *arguments.args].index(argument)
         values: list[ast.expr | None] = []
-        for node in ast.walk(self.facts.tree):
-            if not (isinstance(node, ast.Name) and node.id == function.name):
-                continue
+        for node in self.facts.names_by_id.get(function.name, ()):
             call = self.facts.parents.get(node)
             if not (isinstance(call, ast.Call) and call.func is node):
                 return None  # the function escapes: unknown callers

@@ -218,10 +218,14 @@ def _defined_before(
 
 
 def _module_level_names(context: RuleContext) -> set[str]:
-    names: set[str] = set()
-    for info in context.facts.statements_of(context.facts.tree):
-        names |= {chain.split(".")[0] for chain in bound_chains(info.node)}
-    return names
+    # Once per file (it was a walk of the module per hoist fix).
+    cached: set[str] | None = context.__dict__.get("_gg103_module_level_names")
+    if cached is None:
+        cached = set()
+        for info in context.facts.statements_of(context.facts.tree):
+            cached |= {chain.split(".")[0] for chain in bound_chains(info.node)}
+        context.__dict__["_gg103_module_level_names"] = cached
+    return set(cached)
 
 
 def _bound_anywhere(statements: list[flow.StatementInfo]) -> set[str]:

@@ -195,7 +195,7 @@ def _overwrites_parameters(facts: ModuleFacts) -> bool:
         and bool(node.args)
         and isinstance(node.args[0], ast.Constant)
         and node.args[0].value is True
-        for node in ast.walk(facts.tree)
+        for node in facts.nodes_of(ast.Call)
     )
 
 

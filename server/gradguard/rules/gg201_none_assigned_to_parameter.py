@@ -121,7 +121,9 @@ class _Removal:
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     index = parameter_index(context.facts)
-    for node in ast.walk(context.tree):
+    # Only these node types can hold a removal (see ``_removals``), in ``ast.walk`` order.
+    kinds = (ast.Assign, ast.AnnAssign, ast.Delete, ast.Call)
+    for node in context.facts.nodes_of_types(*kinds):
         removals = list(_removals(context, index, node))
         if not removals:
             continue

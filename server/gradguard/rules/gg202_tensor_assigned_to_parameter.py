@@ -143,7 +143,8 @@ _NOT_NEW_TENSORS = frozenset(
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     index = parameter_index(context.facts)
-    for node in ast.walk(context.tree):
+    # ``_assignments`` yields only for these, taken in ``ast.walk`` order.
+    for node in context.facts.nodes_of_types(ast.Assign, ast.AnnAssign):
         for target, value in _assignments(node):
             if not isinstance(target, ast.Attribute):
                 continue

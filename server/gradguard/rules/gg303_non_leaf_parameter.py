@@ -172,7 +172,8 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
 
 def _creations_in_expressions(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    for node in ast.walk(context.tree):
+    # A creation is always a call: the file's calls, in ``ast.walk`` order.
+    for node in context.facts.nodes_of(ast.Call):
         creation = non_leaf_creation_at(context.facts, node)
         if creation is None or _reduced_at_once(creation.operation):
             continue

@@ -183,7 +183,7 @@ def _collect(facts: ModuleFacts) -> Collected:
     the calls that touch ``weight``/``bias``, in one walk (``facts.parents`` holds every
     node but the module)."""
     collected = Collected()
-    for node in facts.parents:
+    for node in facts.nodes_of_types(ast.Assign, ast.Call):  # the only kinds read here
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             name = flow.dotted_name(node.targets[0])
             if name and isinstance(node.value, ast.Call):
@@ -201,10 +201,23 @@ def _collect(facts: ModuleFacts) -> Collected:
     return collected
 
 
+def _mentions_instance_norm(func: ast.expr) -> bool:
+    """``"InstanceNorm" in ast.dump(func)``, without the dump for a dotted name (the
+    substring can only lie inside one of its identifiers there)."""
+    parts: list[str] = []
+    node: ast.expr = func
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return any("InstanceNorm" in part for part in (*parts, node.id))
+    return "InstanceNorm" in ast.dump(func)
+
+
 def _biasless_layer(facts: ModuleFacts, call: ast.Call) -> list[BiaslessLayer]:
     """The optional parameters a torch.nn layer construction switches off (by a literal
     ``False`` keyword or positional flag, or InstanceNorm's default ``affine=False``)."""
-    if not call.keywords and len(call.args) < 3 and "InstanceNorm" not in ast.dump(call.func):
+    if not call.keywords and len(call.args) < 3 and not _mentions_instance_norm(call.func):
         return []
     qualified = facts.qualify(call.func) or ""
     if not torchnames.is_module_class_qualname(qualified):

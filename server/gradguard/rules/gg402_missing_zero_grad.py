@@ -249,25 +249,30 @@ def _parameter_owners(params: ast.expr) -> set[str] | None:
 
 
 def _assigned_values(context: RuleContext, name: str) -> list[ast.expr]:
-    return [
-        node.value
-        for node in ast.walk(context.tree)
-        if isinstance(node, (ast.Assign, ast.AnnAssign))
-        and node.value is not None
-        and any(flow.dotted_name(t) == name for t in flow.assigned_targets(node))
-    ]
+    # Indexed once per file: a walk of the module per name was quadratic.
+    return list(context.facts.assigned_values.get(name, ()))
 
 
 def _built_by_calls(context: RuleContext, name: str) -> bool:
     """Every assignment of ``name`` in the file is a call (``G = Generator()``), and
     there is one: the module is not an alias of a part of another."""
-    values = _assigned_values(context, name)
-    return bool(values) and all(isinstance(v, ast.Call) for v in values)
+    cache: dict[str, bool] = context.__dict__.setdefault("_gg402_built_by_calls", {})
+    if name not in cache:
+        values = context.facts.assigned_values.get(name, ())
+        cache[name] = bool(values) and all(isinstance(v, ast.Call) for v in values)
+    return cache[name]
 
 
 def _separate(context: RuleContext, a: str, b: str) -> bool:
     """Two modules the file builds apart: neither name is part of the other and neither
     is built from the other (``gan = GAN(netG, netD)`` holds ``netD``)."""
+    cache: dict[tuple[str, str], bool] = context.__dict__.setdefault("_gg402_separate", {})
+    if (a, b) not in cache:
+        cache[(a, b)] = _separate_uncached(context, a, b)
+    return cache[(a, b)]
+
+
+def _separate_uncached(context: RuleContext, a: str, b: str) -> bool:
     if related_names(a, b):
         return False
     for name, other in ((a, b), (b, a)):
