@@ -16,7 +16,7 @@ from lsprotocol import types
 from gradguard.findings import Fix, Position, Span, TextEdit
 from gradguard.lsp import convert
 from gradguard.lsp.documents import Snapshot
-from gradguard.noqa import comments, noqa_codes_at
+from gradguard.noqa import noqa_codes_at
 
 QUICKFIX = types.CodeActionKind.QuickFix.value
 FIX_ALL = "source.fixAll.gradguard"
@@ -64,13 +64,11 @@ def workspace_edit(
 
 def noqa_edit(snapshot: Snapshot, line: int, code: str) -> TextEdit | None:
     """Add ``# noqa: CODE`` to a program line, or extend the noqa comment there."""
-    source = snapshot.source
-    text = source.line_text(line)
+    text = snapshot.source_line(line)
     if text.rstrip().endswith("\\"):
         return None  # a comment would break the line continuation
-    for comment in comments(snapshot.text):
-        if comment.line != line:
-            continue
+    # Only the comments of this line that mention noqa (no whole-file tokenizing).
+    for comment in snapshot.noqa_comments_on(line):
         codes = noqa_codes_at(comment.text)
         if codes:
             if code in {c for _, _, c in codes}:
@@ -156,7 +154,16 @@ def _program_line(snapshot: Snapshot, uri: str, diagnostic: types.Diagnostic) ->
 
 
 def fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:
-    """Every safe fix of the document at once, skipping any that would overlap."""
+    """Every safe fix of the document at once, skipping any that would overlap
+    (computed once per snapshot: every code action request offers it)."""
+    key = ("fix_all", uri, document_changes)
+    if key not in snapshot.memo:
+        snapshot.memo[key] = _fix_all(snapshot, uri, document_changes=document_changes)
+    action: types.CodeAction | None = snapshot.memo[key]
+    return action
+
+
+def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:
     view = snapshot.views.get(uri)
     if view is None:
         return None

@@ -17,6 +17,7 @@ the version they ask about, run on demand; push clients get
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import re
@@ -38,6 +39,7 @@ from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.lsp import convert
 from gradguard.lsp.notebooks import NotebookProgram, build_program
 from gradguard.lsp.settings import Settings
+from gradguard.noqa import NoqaComment, comments
 from gradguard.source import SourceFile
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ VersionKey = tuple[Any, ...]
 #: Seconds after which an analysis starts no further rule (the rules left are
 #: named in a notice); a keystroke's analysis normally takes milliseconds.
 ANALYSIS_TIME_LIMIT = 5.0
+
+#: Seconds without a new analysis before the hover index of a hovered document's
+#: new version is built in the background.
+SYMBOLS_IDLE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,15 @@ class Snapshot:
     notebook: NotebookProgram | None = None
     resolver: SymbolResolver | None = None
     elapsed_ms: float = 0.0
+    #: Qualified names the analysis asked the resolver about: a jedi answer for
+    #: one of them re-analyses this target, and only this target.
+    queried: frozenset[str] = frozenset()
+    #: The workspace's resolver epoch of this target when the analysis started.
+    epoch: int = 0
     _symbols: Any = field(default=None, repr=False)
+    _comments: dict[int, list[NoqaComment]] | None = field(default=None, repr=False)
+    #: Per-snapshot results of request handlers (e.g. fix-all), computed once.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -160,6 +174,36 @@ class Snapshot:
             diagnostic.related_information = related or None
         return diagnostic
 
+    # -- comments (lazy, once per snapshot) ---------------------------------------
+
+    def noqa_comments_on(self, line: int) -> list[NoqaComment]:
+        """The comments of a program line that mention ``noqa``.
+
+        A comment lies on one physical line, so a line whose text does not contain
+        ``noqa`` has none and nothing is tokenized (the common case of a code
+        action). Otherwise the file is tokenized once per snapshot (a line inside a
+        multi-line string is only known to hold no comment from the whole file).
+        """
+        if "noqa" not in self.source_line(line).lower():
+            return []
+        with self._lock:
+            if self._comments is None:
+                by_line: dict[int, list[NoqaComment]] = {}
+                for comment in comments(self.text):
+                    if "noqa" in comment.text.lower():
+                        by_line.setdefault(comment.line, []).append(comment)
+                self._comments = by_line
+            return self._comments.get(line, [])
+
+    def source_line(self, line: int) -> str:
+        """One program line, without splitting the whole text."""
+        if self.notebook is None and len(self.views) == 1:
+            lines = next(iter(self.views.values())).lines
+            if 0 <= line < len(lines):
+                return lines[line]
+            return ""
+        return self.source.line_text(line)
+
     # -- hover symbols (lazy, computed on a worker thread) ----------------------
 
     def symbols(self) -> Any:
@@ -169,6 +213,34 @@ class Snapshot:
             if self._symbols is None:
                 self._symbols = SymbolIndex.build(self)
             return self._symbols
+
+
+class RecordingResolver:
+    """Delegates to the workspace resolver and records every qualified name the
+    analysis asked about, so a late jedi answer re-analyses only the documents
+    whose analysis wanted it."""
+
+    def __init__(self, resolver: SymbolResolver) -> None:
+        self.resolver = resolver
+        self.names: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _record(self, qualified_name: str) -> None:
+        with self._lock:
+            self.names.add(qualified_name)
+
+    def classify(self, qualified_name: str, path: str) -> Any:
+        self._record(qualified_name)
+        return self.resolver.classify(qualified_name, path)
+
+    def describe_class(self, qualified_name: str, path: str) -> str | None:
+        self._record(qualified_name)
+        describe = getattr(self.resolver, "describe_class", None)
+        return describe(qualified_name, path) if callable(describe) else None
+
+    def queried(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self.names)
 
 
 @dataclass(frozen=True)
@@ -184,6 +256,8 @@ class AnalysisRequest:
     views: dict[str, View]
     notebook: NotebookProgram | None
     resolver: SymbolResolver | None
+    epoch: int = 0
+    recorder: RecordingResolver | None = None
 
 
 def run_analysis(request: AnalysisRequest) -> Snapshot:
@@ -196,7 +270,7 @@ def run_analysis(request: AnalysisRequest) -> Snapshot:
             request.text,
             request.path,
             config=request.config,
-            resolver=request.resolver,
+            resolver=request.recorder or request.resolver,
             time_limit=ANALYSIS_TIME_LIMIT,
         )
     return Snapshot(
@@ -213,6 +287,8 @@ def run_analysis(request: AnalysisRequest) -> Snapshot:
         notebook=request.notebook,
         resolver=request.resolver,
         elapsed_ms=(time.perf_counter() - started) * 1000,
+        queried=request.recorder.queried() if request.recorder else frozenset(),
+        epoch=request.epoch,
     )
 
 
@@ -246,6 +322,9 @@ class Workspace:
         self._reported: set[str] = set()
         self._noticed: dict[str, set[str]] = {}  # target -> engine notices already shown
         self._refresh_pending = False
+        self._answered: set[str] = set()  # names answered since the last refresh
+        self._epochs: dict[str, int] = {}  # target -> resolver epoch (bumped by answers)
+        self._in_flight: dict[str, list[RecordingResolver]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- settings -----------------------------------------------------------------
@@ -326,7 +405,7 @@ class Workspace:
                 root,
                 environment_path=settings.interpreter,
                 extra_paths=extra_paths,
-                timeout=0.05,  # the keystroke path never waits on jedi
+                timeout=0.0,  # cache-only reads: the keystroke path never waits on jedi
                 mode="nonblocking",
             )
         except Exception as error:  # a bad interpreter: the file-only analysis still works
@@ -348,23 +427,56 @@ class Workspace:
         self._resolvers[key] = resolver
         return resolver
 
-    def _resolved_from_thread(self, *args: Any) -> None:
+    def _resolved_from_thread(self, qualified_name: Any = None, *args: Any) -> None:
         loop = self.loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._resolved)
+            loop.call_soon_threadsafe(self._resolved, qualified_name)
 
-    def _resolved(self) -> None:
-        # Answers land in bursts: coalesce them into one re-analysis.
-        if self._refresh_pending or self.loop is None:
+    def _resolved(self, qualified_name: Any = None) -> None:
+        """A late jedi answer: re-analyse only the targets whose analysis (cached
+        or in flight) asked about that name. Answers land in bursts: they are
+        coalesced into one re-analysis per target. The settings generation is not
+        bumped, so an analysis in flight for the newest version is still published
+        (then the refined one)."""
+        if self.loop is None:
+            return
+        if isinstance(qualified_name, str):
+            self._answered.add(qualified_name)
+        else:
+            self._answered.add("*")  # unknown name: every target may depend on it
+        if self._refresh_pending:
             return
         self._refresh_pending = True
+        self.loop.call_later(0.05, self._refresh_answered)
 
-        def fire() -> None:
-            self._refresh_pending = False
-            self.generation += 1
-            self.resolve_again()
+    def _refresh_answered(self) -> None:
+        self._refresh_pending = False
+        names, self._answered = self._answered, set()
+        affected = self.affected_by(names)
+        for key in affected:
+            self._epochs[key] = self._epochs.get(key, 0) + 1
+        if not affected:
+            return
+        if self.host.pull_mode:
+            self.host.request_diagnostic_refresh()
+        else:
+            for key in affected:
+                self.schedule(key, 0)
 
-        self.loop.call_later(0.05, fire)
+    def affected_by(self, names: set[str]) -> list[str]:
+        """The open targets whose cached or in-flight analysis asked about a name."""
+        everything = "*" in names
+        affected = []
+        for key in self._open_targets():
+            asked: set[str] = set()
+            snapshot = self.snapshots.get(key)
+            if snapshot is not None:
+                asked |= snapshot.queried
+            for recorder in self._in_flight.get(key, ()):
+                asked |= recorder.queried()
+            if asked and (everything or not names.isdisjoint(asked)):
+                affected.append(key)
+        return affected
 
     def resolve_again(self) -> None:
         if self.host.pull_mode:
@@ -428,6 +540,7 @@ class Workspace:
         problems = [str(e) for e in config.errors] + list(settings.errors)
         if problems:
             self.report_problems(problems)
+        resolver = self.resolver_for(key, settings)
         return AnalysisRequest(
             key=key,
             version=version,
@@ -439,7 +552,9 @@ class Workspace:
             encoding=encoding,
             views=views,
             notebook=program,
-            resolver=self.resolver_for(key, settings),
+            resolver=resolver,
+            epoch=self._epochs.get(key, 0),
+            recorder=RecordingResolver(resolver) if resolver is not None else None,
         )
 
     def current_version(self, key: str) -> VersionKey | None:
@@ -512,16 +627,32 @@ class Workspace:
                     and cached.version == request.version
                     and cached.generation == request.generation
                     and cached.encoding == request.encoding
+                    and cached.epoch == request.epoch
                 ):
                     return cached
                 assert self.loop is not None
-                snapshot = await self.loop.run_in_executor(self.executor, run_analysis, request)
+                recorders = self._in_flight.setdefault(key, [])
+                if request.recorder is not None:
+                    recorders.append(request.recorder)
+                try:
+                    snapshot = await self.loop.run_in_executor(self.executor, run_analysis, request)
+                finally:
+                    if request.recorder is not None and request.recorder in recorders:
+                        recorders.remove(request.recorder)
+                    if not recorders:
+                        self._in_flight.pop(key, None)
                 if not self.is_current(snapshot):
                     log.debug("dropped the analysis of %s version %s", key, snapshot.version)
                     if publish:
                         return None  # a newer change has scheduled its own analysis
                     continue  # a pull request wants the current version: try again
+                previous = self.snapshots.get(key)
                 self.snapshots[key] = snapshot
+                if previous is not None and previous._symbols is not None:
+                    # A document people hover: build the new version's hover index
+                    # off the hot path once typing pauses, before a hover asks for it
+                    # (not at once: the code action that follows a publish is hotter).
+                    self.loop.call_later(SYMBOLS_IDLE_S, self._prebuild_symbols, snapshot)
                 self.report_notices(key, snapshot.result.notices)
                 log.debug(
                     "analysed %s version %s in %.1f ms: %d findings",
@@ -534,6 +665,13 @@ class Workspace:
                     self.publish(snapshot)
                 return snapshot
         return None
+
+    def _prebuild_symbols(self, snapshot: Snapshot) -> None:
+        key = snapshot.key
+        if self.snapshots.get(key) is not snapshot or key in self._timers or key in self._in_flight:
+            return  # superseded, or typing goes on: the next version will do
+        with contextlib.suppress(RuntimeError):  # shutting down
+            self.executor.submit(_build_symbols, snapshot)
 
     def publish(self, snapshot: Snapshot) -> None:
         per_uri = snapshot.diagnostics()
@@ -567,6 +705,7 @@ class Workspace:
             timer.cancel()
         self.snapshots.pop(key, None)
         self._locks.pop(key, None)
+        self._epochs.pop(key, None)
         uris = self._published.pop(key, set())
         if not self.host.pull_mode:
             for uri in uris | {key}:
@@ -596,6 +735,13 @@ class Workspace:
                     close()
                 except Exception:  # closing is best effort
                     log.debug("resolver close failed", exc_info=True)
+
+
+def _build_symbols(snapshot: Snapshot) -> None:
+    try:
+        snapshot.symbols()
+    except Exception:  # the hover builds it again and reports the failure
+        log.debug("building the hover index of %s failed", snapshot.key, exc_info=True)
 
 
 def _warm_up(resolver: Any) -> None:

@@ -16,7 +16,7 @@ from gradguard.docs import doc_url, render_rule_page
 from gradguard.findings import Finding, Position, Span
 from gradguard.lsp.documents import Snapshot
 from gradguard.lsp.symbols import ModelInfo, OptimizerInfo, SymbolIndex
-from gradguard.noqa import comments, noqa_codes_at
+from gradguard.noqa import noqa_codes_at
 from gradguard.rules import get_rule
 
 log = logging.getLogger(__name__)
@@ -26,11 +26,10 @@ DESCRIBE_BUDGET_S = 3.0
 HOVER_SECTIONS = ("Why is this bad?", "What PyTorch does", "Use instead", "Fix safety")
 
 
-def noqa_code_at(text: str, position: Position) -> tuple[str, Span] | None:
-    """The ``GGxxx`` under the cursor inside a ``# noqa`` comment, if any."""
-    for comment in comments(text):
-        if comment.line != position.line:
-            continue
+def noqa_code_at(snapshot: Snapshot, position: Position) -> tuple[str, Span] | None:
+    """The ``GGxxx`` under the cursor inside a ``# noqa`` comment, if any (the
+    comments come from the snapshot's cached map, read for this one line)."""
+    for comment in snapshot.noqa_comments_on(position.line):
         for start, end, code in noqa_codes_at(comment.text):
             span = Span(
                 Position(comment.line, comment.column + start),

@@ -430,7 +430,7 @@ async def on_hover(ls: GradGuardServer, params: types.HoverParams) -> types.Hove
 
 def _hover_text(snapshot: Any, where: Any) -> tuple[str, Any] | None:
     """Runs on a worker thread: noqa code, then findings, then variables."""
-    code = hover.noqa_code_at(snapshot.text, where)
+    code = hover.noqa_code_at(snapshot, where)
     if code is not None:
         return hover.noqa_markdown(code[0]), code[1]
     findings = [f for f in snapshot.result.findings if f.span.contains(where)]

@@ -59,6 +59,7 @@ class SymbolIndex:
     tree: ast.Module | None
     optimizers: dict[str, list[OptimizerInfo]] = field(default_factory=dict)
     models: dict[str, list[ModelInfo]] = field(default_factory=dict)
+    _statements: dict[int, list[ast.stmt]] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> SymbolIndex:
@@ -118,15 +119,20 @@ class SymbolIndex:
     def _statement_at(self, position: Position) -> ast.stmt | None:
         best: ast.stmt | None = None
         assert self.tree is not None
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.stmt) and not isinstance(node, flow.SCOPE_TYPES):
-                span = self.source.span_of(node)
-                if (
-                    span.start.line == position.line
-                    and span.contains(position)
-                    and (best is None or span.start >= self.source.span_of(best).start)
-                ):
-                    best = node
+        if self._statements is None:  # one walk per index, not one per finding
+            by_line: dict[int, list[ast.stmt]] = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.stmt) and not isinstance(node, flow.SCOPE_TYPES):
+                    by_line.setdefault(node.lineno - 1, []).append(node)
+            self._statements = by_line
+        for node in self._statements.get(position.line, ()):
+            span = self.source.span_of(node)
+            if (
+                span.start.line == position.line
+                and span.contains(position)
+                and (best is None or span.start >= self.source.span_of(best).start)
+            ):
+                best = node
         return best
 
     def _collect_models(self, facts: ModuleFacts) -> None:

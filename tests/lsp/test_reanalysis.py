@@ -1,0 +1,207 @@
+"""Late jedi answers re-analyse only the documents whose analysis asked about the
+name; noqa comments come from a per-snapshot map read one line at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from gradguard.analysis.resolution import SymbolKind
+from gradguard.findings import Position
+from gradguard.lsp import actions, hover
+from gradguard.lsp.documents import Workspace
+
+USES_NET = """\
+import torch
+from mypkg.models import Net
+
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+"""
+
+USES_OTHER = """\
+import torch
+from otherpkg.layers import Block
+
+block = Block()
+opt = torch.optim.SGD(block.parameters(), lr=0.1)
+"""
+
+
+class FakeResolver:
+    """Answers nothing until told; records every question."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, SymbolKind] = {}
+        self.asked: list[str] = []
+
+    def classify(self, qualified_name: str, path: str) -> SymbolKind | None:
+        self.asked.append(qualified_name)
+        return self.answers.get(qualified_name)
+
+
+class FakeHost:
+    pull_mode = False
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.documents: dict[str, Any] = {}
+        self.published: list[tuple[str, int | None]] = []
+
+    def workspace_folders(self) -> list[Any]:
+        return []
+
+    def root_path(self) -> str:
+        return str(self.root)
+
+    def position_encoding(self) -> str:
+        return "utf-16"
+
+    def text_document(self, uri: str) -> Any:
+        return self.documents.get(uri)
+
+    def text_document_uris(self) -> list[str]:
+        return list(self.documents)
+
+    def notebook(self, uri: str) -> None:
+        return None
+
+    def notebook_of_cell(self, uri: str) -> None:
+        return None
+
+    def publish(self, uri: str, version: int | None, diagnostics: list[Any]) -> None:
+        self.published.append((uri, version))
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def show_message(self, *args: Any) -> None:
+        pass
+
+    def request_diagnostic_refresh(self) -> None:
+        pass
+
+    def open(self, name: str, text: str, version: int = 1) -> str:
+        uri = (self.root / name).as_uri()
+        self.documents[uri] = SimpleNamespace(source=text, version=version, language_id="python")
+        return uri
+
+
+def _workspace(tmp_path: Path) -> tuple[Workspace, FakeHost, FakeResolver]:
+    host = FakeHost(tmp_path)
+    workspace = Workspace(host)
+    resolver = FakeResolver()
+    workspace.resolver_for = lambda uri, settings: resolver  # type: ignore[method-assign]
+    workspace.settings_ready.set()
+    return workspace, host, resolver
+
+
+async def _settle(workspace: Workspace) -> None:
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if not workspace._tasks and not workspace._refresh_pending:
+            return
+
+
+def test_an_answer_reanalyses_only_the_documents_that_asked(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        workspace, host, resolver = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            net = host.open("train_net.py", USES_NET)
+            other = host.open("train_other.py", USES_OTHER)
+            first_net = await workspace.refresh(net)
+            first_other = await workspace.refresh(other)
+            assert first_net is not None and first_other is not None
+            assert "mypkg.models.Net" in first_net.queried
+            assert "mypkg.models.Net" not in first_other.queried
+
+            host.published.clear()
+            # Several answers in a burst: one re-analysis of the one document.
+            resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
+            workspace._resolved("mypkg.models.Net")
+            workspace._resolved("mypkg.models.Net")
+            await _settle(workspace)
+
+            assert workspace.snapshots[net] is not first_net
+            assert workspace.snapshots[other] is first_other
+            assert [uri for uri, _ in host.published].count(net) == 1
+            assert other not in [uri for uri, _ in host.published]
+            # The settings generation is untouched: nothing else went stale.
+            assert workspace.generation == first_net.generation
+
+            # A name nobody asked about re-analyses nothing.
+            host.published.clear()
+            workspace._resolved("unrelated.Thing")
+            await _settle(workspace)
+            assert host.published == []
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_during_an_analysis_keeps_its_result_and_refines_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        workspace, host, resolver = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            net = host.open("train_net.py", USES_NET)
+            workspace.schedule(net, 0)
+            # The answer arrives while the analysis may still be running.
+            await asyncio.sleep(0)
+            resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
+            workspace._resolved("mypkg.models.Net")
+            await _settle(workspace)
+            versions = [version for uri, version in host.published if uri == net]
+            assert versions and all(v == 1 for v in versions)
+            assert workspace.snapshots[net].epoch == workspace._epochs.get(net, 0)
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+NOQA_TEXT = '''\
+import torch
+x = 1  # noqa: GG101
+doc = """
+y = 2  # noqa: GG202 (inside a string: not a comment)
+"""
+z = 3
+'''
+
+
+def test_noqa_comments_are_read_per_line(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            uri = host.open("noqa.py", NOQA_TEXT)
+            snapshot = await workspace.refresh(uri, publish=False)
+            assert snapshot is not None
+            # No noqa on the line: nothing tokenized, no map built.
+            assert snapshot.noqa_comments_on(5) == []
+            assert snapshot._comments is None
+            assert [c.text for c in snapshot.noqa_comments_on(1)] == ["# noqa: GG101"]
+            # A line of a multi-line string holds no comment.
+            assert snapshot.noqa_comments_on(3) == []
+
+            code = hover.noqa_code_at(snapshot, Position(1, 17))
+            assert code is not None and code[0] == "GG101"
+            assert hover.noqa_code_at(snapshot, Position(3, 17)) is None
+
+            extend = actions.noqa_edit(snapshot, 1, "GG102")
+            assert extend is not None and extend.new_text == ", GG102"
+            assert extend.span.start == Position(1, len("x = 1  # noqa: GG101"))
+            assert actions.noqa_edit(snapshot, 1, "GG101") is None
+            add = actions.noqa_edit(snapshot, 5, "GG101")
+            assert add is not None and add.new_text == "  # noqa: GG101"
+            inside = actions.noqa_edit(snapshot, 3, "GG101")
+            assert inside is not None and inside.new_text == "  # noqa: GG101"
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
