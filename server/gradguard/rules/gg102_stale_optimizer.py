@@ -107,6 +107,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.names import names_bound, names_read, reads_dotted
 from gradguard.analysis.optimizer_uses import OptimizerTimeline, related_names
 from gradguard.analysis.optimizers import OptimizerCreation, models_in
+from gradguard.analysis.parameters import PARAMETERLESS_LAYERS
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 
@@ -121,45 +122,16 @@ _WRAPPERS = frozenset(
     }
 )
 # torch.nn layers without parameters: putting one in place of a layer adds nothing to train.
-_PARAMETER_FREE_LAYERS = frozenset(
-    {
-        "Identity",
-        "Flatten",
-        "Unflatten",
-        "Dropout",
-        "Dropout1d",
-        "Dropout2d",
-        "Dropout3d",
-        "AlphaDropout",
-        "ReLU",
-        "ReLU6",
-        "GELU",
-        "SiLU",
-        "Sigmoid",
-        "Tanh",
-        "Softmax",
-        "LogSoftmax",
-        "LeakyReLU",
-        "ELU",
-        "SELU",
-        "Mish",
-        "Hardswish",
-        "Hardsigmoid",
-        "MaxPool1d",
-        "MaxPool2d",
-        "MaxPool3d",
-        "AvgPool1d",
-        "AvgPool2d",
-        "AvgPool3d",
-        "AdaptiveAvgPool1d",
-        "AdaptiveAvgPool2d",
-        "AdaptiveAvgPool3d",
-        "AdaptiveMaxPool1d",
-        "AdaptiveMaxPool2d",
-        "AdaptiveMaxPool3d",
-        "Upsample",
-    }
-)
+# Containers are left out: `nn.Sequential(nn.Linear(...))` brings new parameters.
+_PARAMETER_FREE_LAYERS = PARAMETERLESS_LAYERS - {
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "ParameterDict",
+    "ParameterList",
+    "Sequential",
+    "DataParallel",
+}
 # Weight normalisation registers brand-new Parameters (measured on torch 2.13.0);
 # spectral_norm / orthogonal / register_parametrization keep the original Parameter.
 _WEIGHT_NORM = {
