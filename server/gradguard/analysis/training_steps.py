@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from gradguard.analysis import flow
+from gradguard.analysis.edits import containing_block
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerIndex
 from gradguard.analysis.resolution import SymbolKind
@@ -410,14 +411,7 @@ class TrainingSteps:
             yield Occurrence(event, event.definite and not skips, True)
 
     def block_of(self, stmt: ast.AST) -> list[ast.stmt] | None:
-        parent = self.facts.parents.get(stmt)
-        if parent is None:
-            return None
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(parent, field, None)
-            if isinstance(block, list) and any(s is stmt for s in block):
-                return block
-        return None
+        return containing_block(self.facts.parents, stmt)  # type: ignore[arg-type]
 
     def _owner_statement(self, stmt: ast.AST) -> ast.AST | None:
         """The compound statement whose block holds ``stmt`` (through handlers and cases)."""
