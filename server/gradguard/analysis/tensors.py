@@ -46,8 +46,9 @@ FACTORY_FUNCTIONS = frozenset(
 # Conversions that return a new non-leaf copy when they change the dtype or device
 # (and the tensor itself when they do not: on CPU with the default dtype the bug hides).
 CONVERT_METHODS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "type"})
-# Methods whose result is always a non-leaf when the receiver requires grad (measured).
-ALWAYS_NON_LEAF_METHODS = frozenset(
+# Methods that only reshape, copy or scale: their result is a non-leaf when the receiver
+# requires grad (measured), and putting `.requires_grad_()` after them keeps a leaf.
+SHAPE_AND_SCALE_METHODS = frozenset(
     {
         "unsqueeze",
         "squeeze",
@@ -68,23 +69,26 @@ ALWAYS_NON_LEAF_METHODS = frozenset(
         "add",
         "sub",
         "div",
-        "pow",
         "neg",
-        "exp",
-        "log",
-        "abs",
-        "sqrt",
-        "sigmoid",
-        "tanh",
-        "relu",
-        "softmax",
-        "log_softmax",
-        "sum",
-        "mean",
-        "matmul",
-        "mm",
     }
 )
+# Methods whose result is always a non-leaf when the receiver requires grad (measured).
+ALWAYS_NON_LEAF_METHODS = SHAPE_AND_SCALE_METHODS | {
+    "pow",
+    "exp",
+    "log",
+    "abs",
+    "sqrt",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "softmax",
+    "log_softmax",
+    "sum",
+    "mean",
+    "matmul",
+    "mm",
+}
 NON_LEAF_ATTRIBUTES = frozenset({"T", "mT", "H", "mH"})
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Pow, ast.MatMult, ast.Mod)
 _OPERATOR_SYMBOLS: dict[type, str] = {

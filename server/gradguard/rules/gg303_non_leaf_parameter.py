@@ -80,6 +80,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.parameters import torch_name
 from gradguard.analysis.tensors import (
     CONVERT_METHODS,
+    SHAPE_AND_SCALE_METHODS,
     Binding,
     Kind,
     NonLeafCreation,
@@ -138,28 +139,7 @@ _KEEPING_PARENTS = (
 )
 _ATOMS = (ast.Call, ast.Attribute, ast.Subscript, ast.Name)
 _REDUCTIONS = frozenset({"sum", "mean"})
-_RESHAPING_METHODS = CONVERT_METHODS | {
-    "unsqueeze",
-    "squeeze",
-    "view",
-    "view_as",
-    "reshape",
-    "reshape_as",
-    "expand",
-    "expand_as",
-    "repeat",
-    "t",
-    "transpose",
-    "permute",
-    "narrow",
-    "select",
-    "clone",
-    "mul",
-    "div",
-    "add",
-    "sub",
-    "neg",
-}
+_RESHAPING_METHODS = CONVERT_METHODS | SHAPE_AND_SCALE_METHODS
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
