@@ -11,6 +11,7 @@ from functools import cached_property
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
+from gradguard.analysis.tensors import FACTORY_FUNCTIONS
 
 # nn.Module methods that return one-shot generators.
 GENERATOR_METHODS = frozenset(
@@ -28,28 +29,9 @@ GENERATOR_METHODS = frozenset(
 # Builtins (and itertools) that return one-shot iterators.
 _ITERATOR_BUILTINS = frozenset({"filter", "map", "iter", "zip", "reversed"})
 _ITERTOOLS = frozenset({"itertools.chain", "itertools.chain.from_iterable", "itertools.islice"})
-# Torch factories that build a leaf tensor.
-_TENSOR_FACTORIES = frozenset(
-    {
-        "randn",
-        "rand",
-        "zeros",
-        "ones",
-        "empty",
-        "full",
-        "tensor",
-        "arange",
-        "randint",
-        "randn_like",
-        "rand_like",
-        "zeros_like",
-        "ones_like",
-        "empty_like",
-        "full_like",
-        "eye",
-        "linspace",
-    }
-)
+# Torch factories that build a leaf tensor (the shared list, less the rarer ones this
+# module never needed to recognise).
+_TENSOR_FACTORIES = FACTORY_FUNCTIONS - {"logspace", "normal", "randint_like", "randperm"}
 
 
 class ValueKinds:

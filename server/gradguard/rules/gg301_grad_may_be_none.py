@@ -96,35 +96,13 @@ from dataclasses import dataclass
 
 from gradguard.analysis import edits, flow, none_guards
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.tensors import FACTORY_FUNCTIONS
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity, Span
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 
-# torch factories whose result is a leaf with `.grad is None` (requires_grad only if asked).
-_TENSOR_FACTORIES = frozenset(
-    {
-        "randn",
-        "rand",
-        "zeros",
-        "ones",
-        "empty",
-        "full",
-        "tensor",
-        "arange",
-        "linspace",
-        "randint",
-        "randn_like",
-        "rand_like",
-        "zeros_like",
-        "ones_like",
-        "empty_like",
-        "full_like",
-        "eye",
-        "normal",
-        "logspace",
-        "as_tensor",
-        "from_numpy",
-    }
-)
+# torch factories whose result is a leaf with `.grad is None` (requires_grad only if asked):
+# the shared list (less integer-only factories) plus the conversions from other data.
+_TENSOR_FACTORIES = (FACTORY_FUNCTIONS - {"randint_like", "randperm"}) | {"as_tensor", "from_numpy"}
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 # Tensor methods that take another tensor as an operand (`x.mm(w)`): they compute,
 # they never run backward().
