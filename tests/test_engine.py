@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import gc
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +181,50 @@ def test_fix_text_reaches_a_fixed_point():
     assert outcome.applied == 1 and outcome.result.findings == []
     again = fix_text(outcome.text, lambda t: analyze(t, "x.py"))
     assert again.applied == 0 and again.text == outcome.text
+
+
+# -- speed invariants: text gates and no reference cycles ------------------------------
+
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("rule", [r for r in all_rules() if r.required_text], ids=lambda r: r.code)
+def test_text_gate_admits_the_rules_own_example(rule):
+    example = rule.code_block("Example")
+    assert rule.may_apply(example)
+    assert any(f.code == rule.code for f in analyze(example).findings)
+
+
+def test_text_gate_skips_a_rule_whose_text_is_absent():
+    gg303 = next(r for r in all_rules() if r.code == "GG303")
+    assert not gg303.may_apply("import torch\nwith torch.no_grad():\n    y = x * 2\n")
+    assert gg303.may_apply("w = torch.randn(3, requires_grad=True) * 2\n")
+    assert gg303.may_apply("y = x * 2\nprint(y . grad)\n")  # odd spacing is still Python
+    assert gg303.may_apply("y = x * 2\nprint(y.ｇｒａｄ)\n")  # NFKC: this is `.grad`
+
+
+def test_a_file_no_rule_applies_to_is_still_parsed():
+    result = analyze("def broken(:\n")
+    assert result.parse_error is not None
+    assert analyze("x = 1\n").findings == []
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_analysis_leaves_no_cyclic_garbage_holding_trees(path):
+    # Trees must be freed by refcounting the moment an analysis ends: cycles kept
+    # every tree alive until a full collection, which then cost more than parsing.
+    text = path.read_text()
+    analyze(text, str(path))  # warm imports and caches
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        analyze(text, str(path))
+        gc.collect()
+        trapped = [o for o in gc.garbage if isinstance(o, ast.AST)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert trapped == []

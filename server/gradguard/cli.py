@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from gradguard import __version__, files
+from gradguard import __version__, files, gctuning
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, ConfigError, config_for, load_pyproject
 from gradguard.docs import render_rule_page
@@ -151,8 +151,9 @@ def _check_paths(paths: list[Path], options: CheckOptions, jobs: int) -> list[Fi
         set(files.discover(paths, lambda d: config_for_file(d / "__file__", options))),
         key=str,
     )
+    gctuning.tune_for_analysis()
     if jobs > 1 and len(targets) >= _PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=gctuning.tune_for_analysis) as pool:
             chunk = max(1, len(targets) // (jobs * 8))
             return list(pool.map(check_file, targets, [options] * len(targets), chunksize=chunk))
     return [check_file(path, options) for path in targets]

@@ -73,14 +73,23 @@ def analyze(
         if isinstance(tree, ParseError):
             result.parse_error = tree
             return result
+        selected = [
+            r
+            for r in (rules or all_rules())
+            if config.is_enabled(r.code, path) and r.may_apply(text)
+        ]
+        if not selected:
+            return result  # nothing here any enabled rule looks for: no facts needed
         try:
             facts = ModuleFacts(source, tree, resolver)
         except RecursionError:
             result.notices.append(f"{path}: skipped, nesting is too deep to analyse")
             return result
-        selected = [r for r in (rules or all_rules()) if config.is_enabled(r.code, path)]
         deadline = None if time_limit is None else started + time_limit
-        result.findings = _run_rules(selected, RuleContext(facts), result.notices, deadline)
+        try:
+            result.findings = _run_rules(selected, RuleContext(facts), result.notices, deadline)
+        finally:
+            facts.release()
     finally:
         sys.setrecursionlimit(old_limit)
     # Tokenizing for comments costs 6-12% of an analysis: only when it can matter.

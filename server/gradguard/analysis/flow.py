@@ -56,21 +56,23 @@ def child_blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
 def scope_statements(scope: Scope) -> list[StatementInfo]:
     """Every statement of the scope, in source order, with its context."""
     result: list[StatementInfo] = []
-
-    def visit(block: list[ast.stmt], loops: tuple, conditionals: tuple) -> None:
-        for index, stmt in enumerate(block):
-            result.append(StatementInfo(stmt, block, index, loops, conditionals, len(result)))
-            if isinstance(stmt, SCOPE_TYPES):
-                continue
-            inner_loops = (*loops, stmt) if isinstance(stmt, LOOP_TYPES) else loops
-            inner_conds = (
-                (*conditionals, stmt) if isinstance(stmt, CONDITIONAL_TYPES) else conditionals
-            )
-            for child in child_blocks(stmt):
-                visit(child, inner_loops, inner_conds)
-
-    visit(scope.body, (), ())
+    _visit_block(scope.body, (), (), result)
     return result
+
+
+def _visit_block(
+    block: list[ast.stmt], loops: tuple, conditionals: tuple, result: list[StatementInfo]
+) -> None:
+    # A module-level function, not a recursive closure: the closure's reference cycle
+    # kept every scope's statements (and their trees) alive until a full collection.
+    for index, stmt in enumerate(block):
+        result.append(StatementInfo(stmt, block, index, loops, conditionals, len(result)))
+        if isinstance(stmt, SCOPE_TYPES):
+            continue
+        inner_loops = (*loops, stmt) if isinstance(stmt, LOOP_TYPES) else loops
+        inner_conds = (*conditionals, stmt) if isinstance(stmt, CONDITIONAL_TYPES) else conditionals
+        for child in child_blocks(stmt):
+            _visit_block(child, inner_loops, inner_conds, result)
 
 
 def header_nodes(stmt: ast.stmt) -> list[ast.AST]:
@@ -90,6 +92,34 @@ def header_nodes(stmt: ast.stmt) -> list[ast.AST]:
     return [stmt]
 
 
+# Fields that never hold a child worth visiting: identifiers and flags (strings,
+# numbers), a Constant's value, and the shared singleton ``ctx``/operator nodes
+# (``Load()``, ``Add()``...), which have no children, no position and one object for the
+# whole process, so no rule asks about them or their "parent".
+_NON_CHILD_FIELDS = frozenset(
+    {
+        "ctx", "op", "ops", "id", "attr", "arg", "name", "module", "level", "kind",
+        "type_comment", "conversion", "is_async", "n", "s",
+    }
+)  # fmt: skip
+
+
+def _child_field_table() -> dict[type, tuple[str, ...]]:
+    table: dict[type, tuple[str, ...]] = {}
+    pending: list[type] = [ast.AST]
+    while pending:
+        kind = pending.pop()
+        pending.extend(kind.__subclasses__())
+        leaf = issubclass(kind, ast.Constant)
+        names = () if leaf else getattr(kind, "_fields", ())
+        table[kind] = tuple(f for f in names if f not in _NON_CHILD_FIELDS)
+    return table
+
+
+# ``{node type: the fields that can hold child nodes}`` for every AST node type.
+CHILD_FIELDS = _child_field_table()
+
+
 def walk_local(node: ast.AST) -> Iterator[ast.AST]:
     """Like ``ast.walk`` but does not enter nested functions, lambdas or classes.
 
@@ -99,10 +129,11 @@ def walk_local(node: ast.AST) -> Iterator[ast.AST]:
     """
     stack = [node]
     pop, push, node_type, scope_types = stack.pop, stack.append, ast.AST, SCOPE_TYPES
+    fields_of = CHILD_FIELDS.__getitem__
     while stack:
         current = pop()
         yield current
-        for name in current._fields:
+        for name in fields_of(type(current)):
             value = getattr(current, name, None)
             if isinstance(value, list):
                 for item in value:
@@ -112,10 +143,25 @@ def walk_local(node: ast.AST) -> Iterator[ast.AST]:
                 push(value)
 
 
-def own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
-    """Nodes evaluated by the statement itself (headers only for compound ones)."""
-    for part in header_nodes(stmt):
-        yield from walk_local(part)
+def own_nodes(stmt: ast.stmt) -> tuple[ast.AST, ...]:
+    """Nodes evaluated by the statement itself (headers only for compound ones).
+
+    Memoised on the statement: most rules scan every statement's own nodes, and this
+    walk was the engine's hottest loop. The lists of all statements together hold each
+    node at most once (a compound statement's header excludes its blocks).
+    """
+    memo = getattr(stmt, _OWN_NODES, None)
+    if memo is None:
+        nodes = tuple(node for part in header_nodes(stmt) for node in walk_local(part))
+        # Never store the statement in its own memo: that cycle would keep the whole
+        # tree alive until a full garbage collection instead of freeing it at once.
+        # A compound statement's memo starts with None (its header excludes itself).
+        setattr(stmt, _OWN_NODES, nodes[1:] if nodes and nodes[0] is stmt else (None, *nodes))
+        return nodes
+    return memo[1:] if memo and memo[0] is None else (stmt, *memo)
+
+
+_OWN_NODES = "_gradguard_own_nodes"
 
 
 def calls_in(node: ast.AST) -> Iterator[ast.Call]:
@@ -216,10 +262,19 @@ def _decorated_no_grad(node: ast.AST) -> bool:
 
 def walk_local_class(node: ast.ClassDef) -> Iterator[ast.AST]:
     """Nodes of a class body and its methods, not of nested classes or lambdas."""
+    # The order of ``ast.iter_child_nodes`` pushed on a stack, read from ``_fields``
+    # directly (as ``walk_local``): it runs over every module class of every file.
     stack: list[ast.AST] = list(node.body)
+    pop, push, node_type, skipped = stack.pop, stack.append, ast.AST, (ast.ClassDef, ast.Lambda)
+    fields_of = CHILD_FIELDS.__getitem__
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
-        for child in ast.iter_child_nodes(current):
-            if not isinstance(child, (ast.ClassDef, ast.Lambda)):
-                stack.append(child)
+        for name in fields_of(type(current)):
+            value = getattr(current, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, node_type) and not isinstance(item, skipped):
+                        push(item)
+            elif isinstance(value, node_type) and not isinstance(value, skipped):
+                push(value)

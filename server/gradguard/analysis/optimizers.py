@@ -68,12 +68,20 @@ class OptimizerIndex:
 
     @cached_property
     def creations(self) -> list[OptimizerCreation]:
+        # Find the optimizer calls from the node index first: most files have none, and
+        # then no scope needs its statements listed.
+        calls = {c for c in self.facts.nodes_of(ast.Call) if self.facts.is_optimizer_call(c)}  # type: ignore[arg-type]
+        if not calls:
+            return []
+        scopes = {self.facts.enclosing_scope(call) for call in calls}
         found: list[OptimizerCreation] = []
         for scope, statements in self.facts.scope_statements.items():
+            if scope not in scopes:
+                continue
             bindings = simple_bindings(statements)
             for info in statements:
                 for node in flow.own_nodes(info.node):
-                    if isinstance(node, ast.Call) and self.facts.is_optimizer_call(node):
+                    if node in calls:
                         found.append(self._creation(node, info, scope, bindings))  # type: ignore[arg-type]
         return found
 

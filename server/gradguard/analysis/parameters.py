@@ -10,7 +10,6 @@ module variable. Everything else is unknown, and unknown answers False.
 from __future__ import annotations
 
 import ast
-import weakref
 from dataclasses import dataclass
 
 from gradguard.analysis import flow, torchnames
@@ -483,6 +482,9 @@ class ParameterIndex:
     def _scope_registrations(self, scope: ast.AST) -> dict[str, list[tuple[int, str]]]:
         if scope not in self._registrations:
             found: dict[str, list[tuple[int, str]]] = {}
+            if not (self.facts.mentions("Parameter") or self.facts.mentions("register_parameter")):
+                self._registrations[scope] = found  # both kinds of registration spell one
+                return found
             for info in self.facts.statements_of(scope):  # type: ignore[arg-type]
                 for node in flow.own_nodes(info.node):
                     registered = self._registration(node)
@@ -537,15 +539,9 @@ def _moves_itself(value: ast.expr, name: str) -> bool:
     return isinstance(value, ast.Name) and value.id == name
 
 
-_INDEXES: weakref.WeakKeyDictionary[ModuleFacts, ParameterIndex] = weakref.WeakKeyDictionary()
-
-
 def parameter_index(facts: ModuleFacts) -> ParameterIndex:
     """One index per analysed file, shared by the rules that ask."""
-    index = _INDEXES.get(facts)
-    if index is None:
-        index = _INDEXES[facts] = ParameterIndex(facts)
-    return index
+    return facts.shared(ParameterIndex, lambda: ParameterIndex(facts))
 
 
 # -- names the fixes write -------------------------------------------------------------

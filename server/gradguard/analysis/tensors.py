@@ -584,6 +584,8 @@ class NonLeafCreation:
 
 def non_leaf_creation_at(facts: ModuleFacts, node: ast.AST) -> NonLeafCreation | None:
     """A grad leaf created at ``node`` and immediately turned into a non-leaf."""
+    if not facts.mentions("requires_grad"):
+        return None  # both kinds of creation spell it
     factory = is_grad_factory(facts, node)
     if not factory and not is_requires_grad_call(node):
         return None
@@ -624,4 +626,6 @@ def _requires_grad_receiver_is_tensor(
 
 
 def contains_non_leaf_creation(facts: ModuleFacts, expr: ast.AST) -> bool:
+    if not facts.mentions("requires_grad"):
+        return False  # skip the walk: every creation spells it
     return any(non_leaf_creation_at(facts, node) for node in flow.walk_local(expr))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # torch.optim members that are not optimizers.
 _OPTIM_NON_OPTIMIZERS = {"lr_scheduler", "swa_utils", "Optimizer"}
@@ -71,6 +72,7 @@ _MODEL_FACTORY_PATTERNS = (
 )
 
 
+@lru_cache(maxsize=4096)
 def is_model_factory_qualname(qualified: str) -> bool:
     """A function known to return an ``nn.Module`` (torchvision, timm, transformers)."""
     if qualified == "copy.deepcopy":

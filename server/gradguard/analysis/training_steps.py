@@ -23,7 +23,6 @@ from __future__ import annotations
 import ast
 import enum
 import re
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -93,16 +92,9 @@ def _position(node: ast.AST) -> tuple[int, int]:
     return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
-_CACHE: weakref.WeakKeyDictionary[ModuleFacts, TrainingSteps] = weakref.WeakKeyDictionary()
-
-
 def training_steps(facts: ModuleFacts, optimizers: OptimizerIndex) -> TrainingSteps:
     """The file's analysis, shared by every rule that asks for it."""
-    analysis = _CACHE.get(facts)
-    if analysis is None:
-        analysis = TrainingSteps(facts, optimizers)
-        _CACHE[facts] = analysis
-    return analysis
+    return facts.shared(TrainingSteps, lambda: TrainingSteps(facts, optimizers))
 
 
 class TrainingSteps:

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from gradguard import __version__
+from gradguard import __version__, gctuning
 from gradguard.lsp import actions, convert, hover
 from gradguard.lsp.documents import Workspace
 from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
@@ -486,6 +486,7 @@ def _protocol_stdout() -> Any:
 def run(tcp: str | None = None) -> None:
     """Serve LSP over stdio (or on ``HOST:PORT``) until ``exit`` or end of input."""
     configure_logging()
+    gctuning.tune_for_analysis()  # every keystroke's tree is freed by refcounting
     for line in startup_lines():
         log.info("%s", line)
     log.info("default settings: %s", Settings().describe())

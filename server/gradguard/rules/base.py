@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import enum
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -75,9 +76,29 @@ class Rule:
     example_outcome: Outcome
     # Python run after the "Use instead" example to show that it works (optional).
     use_instead_check: str = ""
+    # A regular expression that every file this rule can report on matches: text every
+    # finding's code needs (``requires_grad``, ``.grad``...). Files without a match skip
+    # the rule before any tree walk. Empty: the rule always runs.
+    required_text: str = ""
+    # Substrings of which the file must contain one before ``required_text`` is searched
+    # (a plain substring test is ten times faster than most patterns).
+    required_words: tuple[str, ...] = ()
 
     def check(self, context: RuleContext) -> Iterable[Finding]:
         return self.check_function(self, context)
+
+    def may_apply(self, text: str) -> bool:
+        """False only when ``text`` cannot hold anything this rule reports."""
+        # Python reads identifiers NFKC-normalised (a full-width ``ｇｒａｄ`` is ``grad``).
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        if self.required_words and not any(word in text for word in self.required_words):
+            return False
+        return self._required is None or bool(self._required.search(text))
+
+    @cached_property
+    def _required(self) -> re.Pattern[str] | None:
+        return re.compile(self.required_text) if self.required_text else None
 
     def finding(
         self,

@@ -432,9 +432,22 @@ class _Checker:
     # -- consumed one-shot iterators ---------------------------------------------------
 
     def check_iterators(self) -> Iterator[Finding]:
+        if not self.may_consume_iterators():
+            return
         # The cached per-scope statement lists: no second walk of the whole tree.
         for scope in self.facts.scope_statements:
             yield from self.check_iterators_in(cast(flow.Scope, scope))
+
+    def may_consume_iterators(self) -> bool:
+        """Only iterators drawn from ``parameters()``-like methods, or consumed by an
+        optimizer or a clipping call, are reported: without any such call, none are."""
+        calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
+        return any(
+            flow.method_name(call) in GENERATOR_METHODS
+            or _callee_last_name(call) in _CLIP_FUNCTIONS
+            or self.facts.is_optimizer_call(call)
+            for call in calls
+        )
 
     def check_iterators_in(self, scope: flow.Scope) -> Iterator[Finding]:
         statements = self.facts.statements_of(scope)

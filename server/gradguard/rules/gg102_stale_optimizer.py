@@ -97,7 +97,6 @@ everything the code between did to the model.
 from __future__ import annotations
 
 import ast
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -335,9 +334,6 @@ def _through_function(
 
 # Per file and function: what the function replaces on its parameters. A function
 # called from many places is analysed once.
-_FUNCTION_CACHE: weakref.WeakKeyDictionary[ModuleFacts, dict[tuple[int, int], list]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def _function_replacements(
@@ -345,7 +341,7 @@ def _function_replacements(
 ) -> list[tuple[str, Replacement]]:
     """``(parameter name, replacement in the function's terms)`` for replacements of
     parts of the function's parameters, before the parameter is rebound locally."""
-    cache = _FUNCTION_CACHE.setdefault(facts, {})
+    cache: dict[tuple[int, int], list] = facts.shared(_function_replacements, dict)
     key = (id(function), depth)
     if key in cache:
         return cache[key]

@@ -99,7 +99,7 @@ from collections.abc import Iterator
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.edits import containing_block, removal_edit
-from gradguard.analysis.facts import ClassInfo, self_attribute
+from gradguard.analysis.facts import ClassInfo, ModuleFacts, self_attribute
 from gradguard.analysis.parameters import local_name_for
 from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span, TextEdit
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
@@ -149,7 +149,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     for info in context.facts.classes.values():
         if not info.is_module:
             continue
-        for node in flow.walk_local_class(info.node):
+        for node in context.facts.class_statements(info.node):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 yield from _check_assignment(rule, context, info, node)
 
@@ -167,7 +167,7 @@ def _check_assignment(
         return
     moved = _converted_parameter(context, stmt.value)
     if moved is not None:
-        reassigned = _assigned_elsewhere(info, stmt, attr)
+        reassigned = _assigned_elsewhere(context.facts, info, stmt, attr)
         yield _conversion_finding(rule, context, stmt, attr, moved, offer_fix=not reassigned)
         return
     if function.name == "__init__":
@@ -195,7 +195,7 @@ def _converted_parameter(context: RuleContext, value: ast.expr) -> ast.Call | No
     return _parameter_creation(context, value)
 
 
-def _assigned_elsewhere(info: ClassInfo, stmt: ast.Assign, attr: str) -> bool:
+def _assigned_elsewhere(facts: ModuleFacts, info: ClassInfo, stmt: ast.Assign, attr: str) -> bool:
     """Another ``self.<attr> = ...`` in the class: once the fix registers the Parameter,
     that assignment would start raising (a plain tensor over a parameter), so the fix
     would not be behaviour-preserving there."""
@@ -203,7 +203,7 @@ def _assigned_elsewhere(info: ClassInfo, stmt: ast.Assign, attr: str) -> bool:
         isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
         and node is not stmt
         and any(self_attribute(t) == attr for t in flow.assigned_targets(node))
-        for node in flow.walk_local_class(info.node)
+        for node in facts.class_statements(info.node)
     )
 
 
@@ -389,7 +389,7 @@ def _container_finding(
     local: str | None = None
     if shape is None and isinstance(value, ast.Name):
         local = value.id
-        shape = _local_container_shape(init, local)
+        shape = _local_container_shape(context.facts, init, local)
     if shape is None:
         return None
     elements = list(_direct_elements(value)) if local is None else []
@@ -458,14 +458,9 @@ def _sequence_of_generator(call: ast.Call) -> ast.GeneratorExp | None:
     return None
 
 
-def _local_container_shape(function: ast.AST, name: str) -> str | None:
+def _local_container_shape(facts: ModuleFacts, function: ast.AST, name: str) -> str | None:
     """The shape of a local ``name = [...]`` when it is bound exactly once."""
-    values = [
-        node.value
-        for node in flow.walk_local(function)
-        if isinstance(node, ast.Assign)
-        and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-    ]
+    values = [node.value for node in facts.assignments_by_name(function).get(name, ())]
     if len(values) != 1:
         return None
     return _container_shape(values[0])
@@ -518,12 +513,8 @@ def _fill_elements(fill: ast.AST) -> Iterator[ast.expr]:
 
 def _element_kind(context: RuleContext, function: ast.AST, element: ast.expr) -> str | None:
     if isinstance(element, ast.Name):
-        values = [
-            node.value
-            for node in flow.walk_local(function)
-            if isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == element.id for t in node.targets)
-        ]
+        assignments = context.facts.assignments_by_name(function).get(element.id, ())
+        values = [node.value for node in assignments]
         kinds = {_element_kind(context, function, v) for v in values if not isinstance(v, ast.Name)}
         return kinds.pop() if len(kinds) == 1 else None
     while isinstance(element, ast.Call) and flow.method_name(element) in torchnames.MOVE_METHODS:

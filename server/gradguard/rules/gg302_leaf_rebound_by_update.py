@@ -238,4 +238,7 @@ RULE = Rule(
     check_function=check,
     example_outcome=Raises("AttributeError", "'NoneType' object has no attribute 'zero_'"),
     use_instead_check="assert w.is_leaf and w.requires_grad and w.grad is not None",
+    # An update reads `.grad`, or rebinds a leaf made by `requires_grad`, `nn.Parameter`
+    # or a `parameters()` loop.
+    required_text=r"grad(?:(?<=requires_grad)|(?<=[.\s\\]grad))|Parameter|parameters",
 )

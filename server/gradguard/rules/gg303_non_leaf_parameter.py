@@ -217,7 +217,7 @@ def _rebindings_and_reads(
     rule: Rule, context: RuleContext, scope: ast.AST, statements: list[flow.StatementInfo]
 ) -> Iterator[Finding]:
     facts = context.facts
-    retained = retained_names(scope)
+    retained = retained_names(scope) if context.facts.mentions("retain_grad") else set()
     for info, names in ScopeBindings(facts, statements).walk():
         yield from _grad_reads(rule, context, info.node, names, retained)
         for target, value in name_assignments(info.node):
@@ -518,4 +518,7 @@ RULE = Rule(
     check_function=check,
     example_outcome=Raises("ValueError", "can't optimize a non-leaf Tensor"),
     use_instead_check="assert w.is_leaf and w.grad is not None",
+    # Every finding needs `requires_grad` or a `.grad` read (`x . grad` too).
+    required_text=r"requires_grad|\.[\s\\]*grad\b",
+    required_words=("grad",),
 )

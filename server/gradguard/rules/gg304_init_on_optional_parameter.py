@@ -148,8 +148,6 @@ class Layers:
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     facts = context.facts
-    if ".bias" not in context.source.text and ".weight" not in context.source.text:
-        return
     collected = _collect(facts)
     layers, applied = collected.layers, collected.applied
     if not layers.all and not collected.has_hasattr:
@@ -655,4 +653,6 @@ RULE = Rule(
     doc=__doc__ or "",
     check_function=check,
     example_outcome=Raises("AttributeError", "'NoneType' object has no attribute 'zero_'"),
+    # Every finding is a call on a layer's `.bias` or `.weight`.
+    required_text=r"\.bias|\.weight",
 )
