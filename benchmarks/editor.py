@@ -19,10 +19,13 @@ CAPABILITIES: dict[str, Any] = {
         "synchronization": {"didSave": True, "dynamicRegistration": False},
         "publishDiagnostics": {"versionSupport": True, "relatedInformation": True},
         "hover": {"contentFormat": ["markdown", "plaintext"]},
+        # As VS Code declares it: fix-all's edit is resolved when it is chosen.
         "codeAction": {
             "codeActionLiteralSupport": {
                 "codeActionKind": {"valueSet": ["quickfix", "source", "source.fixAll"]}
-            }
+            },
+            "dataSupport": True,
+            "resolveSupport": {"properties": ["edit"]},
         },
     },
     "workspace": {"workspaceEdit": {"documentChanges": True}, "workspaceFolders": True},

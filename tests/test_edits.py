@@ -1,10 +1,13 @@
 import ast
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from gradguard.analysis import edits, names
 from gradguard.source import SourceFile, apply_edits
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def parse(code: str) -> tuple[SourceFile, ast.Module]:
@@ -268,3 +271,61 @@ def test_names_the_fixes_write(code, torch, no_grad, nn):
     assert torch_name(facts) == torch
     assert no_grad_call(facts) == no_grad
     assert local_name_for(facts, "torch.nn") == nn
+
+
+def test_disjoint_spans_agrees_with_pairwise_overlap_checks():
+    # The sorted index must answer exactly as comparing against every taken span.
+    import random
+
+    from gradguard.findings import DisjointSpans, Position, Span
+
+    rng = random.Random(5)
+    for _ in range(200):
+        taken: list[Span] = []
+        index = DisjointSpans()
+        for _ in range(40):
+            line = rng.randrange(6)
+            start = Position(line, rng.randrange(8))
+            end = Position(line + rng.choice((0, 0, 1)), rng.randrange(8))
+            span = Span(min(start, end), max(start, end))
+            expected = any(span.overlaps(t) for t in taken)
+            assert index.overlaps(span) == expected
+            if not expected:
+                taken.append(span)
+                index.add(span)
+
+
+TRICKY_LAYOUT = (
+    "import torch  # a comment\n"
+    "x = '''\n# not a comment\n'''; y = (1,\n    # a comment in brackets\n    2)\n"
+    "@decorator\n# between decorator and def\ndef f(a):\n\tif a:\n\t\treturn 1\n"
+    "\t# closing comment of f\n# before class\nclass C:\n    def m(self):\n"
+    "        s = f'''\n        # in an f-string\n        '''\n        return s\n"
+    "if True:\n  z = 1\nelse:\n  z = 2\n# trailing comment\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TRICKY_LAYOUT,
+        TRICKY_LAYOUT.replace("\n", "\r\n"),
+        *[p.read_text() for p in sorted((REPO / "examples").glob("*.py"))],
+    ],
+)
+def test_layout_by_statement_matches_one_tokenizer_pass(text):
+    # Fixes tokenize one top-level statement at a time; every line must read exactly
+    # as when the whole file is tokenized at once.
+    from gradguard.analysis.facts import ModuleFacts
+
+    chunked = SourceFile(text)
+    ModuleFacts(chunked, ast.parse(text))  # records the top-level statement lines
+    assert chunked.top_level_lines
+    whole = SourceFile(text)
+    assert whole.top_level_lines is None
+    chunked_comments, whole_comments = edits.comment_lines(chunked), edits.comment_lines(whole)
+    for line in range(len(whole.lines) + 1):
+        assert (line in chunked_comments) == (line in whole_comments), line
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.stmt):
+            assert edits.indent_unit(chunked, node) == edits.indent_unit(whole, node), node.lineno

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from gradguard.fixer import fix_text, non_overlapping
 from gradguard.noqa import parse_suppressions
 from gradguard.rules import all_rules
 from gradguard.rules.base import Rule
-from gradguard.source import SourceFile, apply_edits
+from gradguard.source import SourceFile, apply_edits, searchable_text
 
 MISSPELLED = "import torch.nn as nn\nclass Net(nn.Module):\n    def _init_(self):\n        pass\n"
 
@@ -189,10 +190,13 @@ def test_fix_text_reaches_a_fixed_point():
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 
 
-@pytest.mark.parametrize("rule", [r for r in all_rules() if r.required_text], ids=lambda r: r.code)
+GATED = [r for r in all_rules() if r.required_text or r.required_words]
+
+
+@pytest.mark.parametrize("rule", GATED, ids=lambda r: r.code)
 def test_text_gate_admits_the_rules_own_example(rule):
     example = rule.code_block("Example")
-    assert rule.may_apply(example)
+    assert rule.may_apply(searchable_text(example))
     assert any(f.code == rule.code for f in analyze(example).findings)
 
 
@@ -201,7 +205,14 @@ def test_text_gate_skips_a_rule_whose_text_is_absent():
     assert not gg303.may_apply("import torch\nwith torch.no_grad():\n    y = x * 2\n")
     assert gg303.may_apply("w = torch.randn(3, requires_grad=True) * 2\n")
     assert gg303.may_apply("y = x * 2\nprint(y . grad)\n")  # odd spacing is still Python
-    assert gg303.may_apply("y = x * 2\nprint(y.ｇｒａｄ)\n")  # NFKC: this is `.grad`
+    assert gg303.may_apply(searchable_text("y = x * 2\nprint(y.ｇｒａｄ)\n"))  # NFKC: `.grad`
+    assert not gg303.may_apply("y = x * 2\nprint(y.ｇｒａｄ)\n")  # the engine normalises first
+
+
+def test_gated_rules_see_identifiers_as_python_reads_them():
+    # Python NFKC-normalises identifiers: this keyword *is* requires_grad.
+    text = "import torch\nw = torch.randn(3, ｒｅｑｕｉｒｅｓ_ｇｒａｄ=True).to(torch.float64)\n"
+    assert [f.code for f in analyze(text).findings] == ["GG303"]
 
 
 def test_a_file_no_rule_applies_to_is_still_parsed():
@@ -228,3 +239,13 @@ def test_analysis_leaves_no_cyclic_garbage_holding_trees(path):
         gc.garbage.clear()
         gc.enable()
     assert trapped == []
+
+
+@pytest.mark.parametrize(
+    "rule", [r for r in GATED if r.required_text_shortcuts], ids=lambda r: r.code
+)
+def test_text_gate_shortcuts_imply_the_pattern(rule):
+    # A shortcut skips the pattern, so each must satisfy it on its own.
+    for shortcut in rule.required_text_shortcuts:
+        assert re.search(rule.required_text, shortcut)
+        assert any(word in shortcut for word in rule.required_words)

@@ -192,6 +192,9 @@ async function startClient(): Promise<void> {
   }
 }
 
+/** Code actions `vscode.executeCodeActionProvider` resolves (fix-all is the only lazy one). */
+const FIX_ALL_RESOLVE_COUNT = 5;
+
 /** Applies the server's `source.fixAll.gradguard` action to the active Python editor. */
 async function fixAll(): Promise<void> {
   const editor = vscode.window.activeTextEditor;
@@ -207,6 +210,8 @@ async function fixAll(): Promise<void> {
       document.uri,
       whole,
       FIX_ALL_KIND.value,
+      // The server sends fix-all without its edit; ask VS Code to resolve it.
+      FIX_ALL_RESOLVE_COUNT,
     )) ?? [];
   const action = actions.find((candidate) => candidate.kind && FIX_ALL_KIND.contains(candidate.kind) && candidate.edit);
   if (!action?.edit) {

@@ -55,16 +55,35 @@ def analyze(
     since the call: the rules left are skipped and named in a notice (the LSP
     server uses this so one pathological file cannot hold a worker for long).
     """
+    result, _ = analyze_with_facts(
+        text, path, config=config, resolver=resolver, rules=rules, time_limit=time_limit
+    )
+    return result
+
+
+def analyze_with_facts(
+    text: str,
+    path: str = "<stdin>",
+    *,
+    config: Config | None = None,
+    resolver: SymbolResolver | None = None,
+    rules: Iterable[Rule] | None = None,
+    time_limit: float | None = None,
+) -> tuple[AnalysisResult, ModuleFacts | None]:
+    """:func:`analyze`, also returning the file's facts (tree, parent map, indexes)
+    when they were built, for callers that answer more questions about the same
+    version (the language server's hovers); None when no rule needed them."""
     started = time.monotonic()
     config = config or Config()
     result = AnalysisResult()
+    facts: ModuleFacts | None = None
     encoded_size = len(text.encode("utf-8", "surrogatepass"))
     if encoded_size > config.max_file_bytes:
         result.notices.append(
             f"{path}: skipped, {encoded_size} bytes is over the {config.max_file_bytes}-byte "
             "limit (max-file-bytes)"
         )
-        return result
+        return result, None
     source = SourceFile(text, path)
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, _RECURSION_LIMIT))
@@ -72,19 +91,20 @@ def analyze(
         tree = parse(source)
         if isinstance(tree, ParseError):
             result.parse_error = tree
-            return result
+            return result, None
+        searchable = source.searchable_text
         selected = [
             r
             for r in (rules or all_rules())
-            if config.is_enabled(r.code, path) and r.may_apply(text)
+            if config.is_enabled(r.code, path) and r.may_apply(searchable)
         ]
         if not selected:
-            return result  # nothing here any enabled rule looks for: no facts needed
+            return result, None  # nothing here any enabled rule looks for: no facts needed
         try:
             facts = ModuleFacts(source, tree, resolver)
         except RecursionError:
             result.notices.append(f"{path}: skipped, nesting is too deep to analyse")
-            return result
+            return result, None
         deadline = None if time_limit is None else started + time_limit
         try:
             result.findings = _run_rules(selected, RuleContext(facts), result.notices, deadline)
@@ -100,7 +120,7 @@ def analyze(
         {f.with_severity(config.severity_for(f.code, f.severity)) for f in result.findings},
         key=lambda f: f.sort_key,
     )
-    return result
+    return result, facts
 
 
 def _run_rules(

@@ -7,6 +7,7 @@ columns to the negotiated position encoding (UTF-16 by default).
 
 from __future__ import annotations
 
+import bisect
 import enum
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,33 @@ class Span:
         if self.start == self.end == other.start == other.end:
             return True
         return self.start < other.end and other.start < self.end
+
+
+class DisjointSpans:
+    """Spans that do not overlap one another, kept sorted so that asking whether a new
+    span overlaps any of them looks at its neighbours only (fix-all over a file with a
+    thousand fixes compared every pair)."""
+
+    def __init__(self) -> None:
+        self._spans: list[Span] = []
+
+    def overlaps(self, span: Span) -> bool:
+        spans = self._spans
+        # Only the last span starting before ``span`` can reach into it from the left
+        # (earlier ones end where a later one starts); then those starting inside it.
+        index = max(bisect.bisect_left(spans, span.start, key=_start) - 1, 0)
+        while index < len(spans) and spans[index].start <= span.end:
+            if spans[index].overlaps(span):
+                return True
+            index += 1
+        return False
+
+    def add(self, span: Span) -> None:
+        bisect.insort(self._spans, span)
+
+
+def _start(span: Span) -> Position:
+    return span.start
 
 
 @dataclass(frozen=True)

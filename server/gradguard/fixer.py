@@ -6,7 +6,7 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gradguard.findings import AnalysisResult, Finding, Fix, TextEdit
+from gradguard.findings import AnalysisResult, DisjointSpans, Finding, Fix
 from gradguard.source import apply_edits
 
 MAX_PASSES = 10
@@ -30,15 +30,16 @@ def choose_fix(finding: Finding, unsafe: bool) -> Fix | None:
 def non_overlapping(findings: list[Finding], unsafe: bool) -> list[Fix]:
     """Fixes in finding order, skipping any that touch text an earlier one edits."""
     chosen: list[Fix] = []
-    taken: list[TextEdit] = []
+    taken = DisjointSpans()
     for finding in findings:
         fix = choose_fix(finding, unsafe)
         if fix is None:
             continue
-        if any(e.span.overlaps(t.span) for e in fix.edits for t in taken):
+        if any(taken.overlaps(e.span) for e in fix.edits):
             continue
         chosen.append(fix)
-        taken.extend(fix.edits)
+        for edit in fix.edits:
+            taken.add(edit.span)
     return chosen
 
 

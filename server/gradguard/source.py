@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 from functools import cached_property
 
 from gradguard.findings import Position, Span, TextEdit
@@ -16,10 +17,26 @@ from gradguard.findings import Position, Span, TextEdit
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+def searchable_text(text: str) -> str:
+    """``text`` with identifiers spelled as Python reads them: a full-width ``ｇｒａｄ``
+    is the identifier ``grad`` (PEP 3131), so a search for spellings must see it so."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 class SourceFile:
     def __init__(self, text: str, path: str = "<stdin>") -> None:
         self.text = text
         self.path = path
+        # 0-based (first, last) lines of each top-level statement (decorators
+        # included), set by whoever parsed the text: the tokenizer state is the same at
+        # the start of each, so fixes tokenize only the statements they touch.
+        self.top_level_lines: list[tuple[int, int]] | None = None
+
+    @cached_property
+    def searchable_text(self) -> str:
+        """The text as Python reads identifiers (NFKC-normalised unless ASCII): what
+        checks for a spelling (``"requires_grad" in ...``) must search."""
+        return searchable_text(self.text)
 
     @cached_property
     def line_starts(self) -> list[int]:

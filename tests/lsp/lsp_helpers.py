@@ -135,7 +135,7 @@ CONFIG = ClientServerConfig(
 
 
 def capabilities(
-    *, pull: bool = False, encodings: list[str] | None = None
+    *, pull: bool = False, encodings: list[str] | None = None, resolve: bool = False
 ) -> types.ClientCapabilities:
     return types.ClientCapabilities(
         general=types.GeneralClientCapabilities(
@@ -167,6 +167,9 @@ def capabilities(
                 ),
                 is_preferred_support=True,
                 data_support=True,
+                resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"])
+                if resolve
+                else None,
             ),
             publish_diagnostics=types.PublishDiagnosticsClientCapabilities(
                 related_information=True,
@@ -190,11 +193,12 @@ async def initialize(
     encodings: list[str] | None = None,
     options: Any = None,
     folders: list[Path] | None = None,
+    resolve: bool = False,
 ) -> types.InitializeResult:
     folders = folders or [root]
     return await client.initialize_session(
         types.InitializeParams(
-            capabilities=capabilities(pull=pull, encodings=encodings),
+            capabilities=capabilities(pull=pull, encodings=encodings, resolve=resolve),
             root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in folders],
             initialization_options=options,

@@ -25,7 +25,8 @@ INIT: dict[str, types.InitializeResult] = {}
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient, root):
-    INIT["result"] = await initialize(lsp_client, root, pull=True)
+    # A client like current VS Code: pull diagnostics, code actions resolved lazily.
+    INIT["result"] = await initialize(lsp_client, root, pull=True, resolve=True)
     yield
     await lsp_client.shutdown_session()
 
@@ -49,6 +50,7 @@ async def test_capabilities_are_advertised(client: LanguageClient, root):
         "quickfix",
         "source.fixAll.gradguard",
     }
+    assert capabilities.code_action_provider.resolve_provider is True
     assert capabilities.hover_provider
     assert capabilities.notebook_document_sync.notebook_selector
     assert INIT["result"].server_info.name == "gradguard"
@@ -101,6 +103,21 @@ async def test_actions_and_hover_work_in_pull_mode(client: LanguageClient, root)
     assert "GradGuard (GG204): Rename to __init__" in titles
     hover = await doc.hover("_init_", 1)
     assert "misspelled-init" in hover.contents.value
+
+
+async def test_fix_all_edit_is_resolved_lazily(client: LanguageClient, root):
+    # A client with resolve support gets fix-all without its edit (cheap on every
+    # cursor move); codeAction/resolve computes it, and applying it fixes the file.
+    doc = Doc(client, root / "pull_fix_all.py", GG204_CODE).open()
+    report = await pull(client, doc)
+    assert codes(report.items) == ["GG204"]
+    (lazy,) = await doc.actions([], only=["source.fixAll"])
+    assert lazy.edit is None and lazy.data == {"fixAll": doc.uri}
+    resolved = await client.code_action_resolve_async(lazy)
+    assert resolved.kind == "source.fixAll.gradguard" and resolved.edit is not None
+    doc.apply_edit(resolved.edit)
+    assert "def __init__(self" in doc.text
+    assert codes((await pull(client, doc)).items) == []
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-32"])

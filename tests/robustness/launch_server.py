@@ -50,12 +50,18 @@ def main() -> None:
     args = parser.parse_args()
     for code in args.fail:
         module = _rule_module(code)
-        module.RULE = replace(module.RULE, check_function=_failing)
+        # No text gate: an injected fault runs on every file.
+        module.RULE = replace(
+            module.RULE, check_function=_failing, required_text="", required_words=()
+        )
     for item in args.slow:
         code, _, seconds = item.partition(":")
         module = _rule_module(code)
         module.RULE = replace(
-            module.RULE, check_function=_slow(float(seconds), module.RULE.check_function)
+            module.RULE,
+            check_function=_slow(float(seconds), module.RULE.check_function),
+            required_text="",
+            required_words=(),
         )
     if args.time_limit is not None:
         from gradguard.lsp import documents

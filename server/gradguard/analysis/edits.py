@@ -43,6 +43,7 @@ Typical use::
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import re
 import tokenize
@@ -124,10 +125,10 @@ def attached_comment_start(source: SourceFile, stmt: ast.stmt) -> int:
     return line
 
 
-def comment_lines(source: SourceFile) -> frozenset[int]:
+def comment_lines(source: SourceFile) -> _CommentLines:
     """0-based lines that hold only a comment (found by the tokenizer, so a ``#`` line
-    inside a multi-line string is not one). Computed once per file."""
-    return _layout(source).comment_lines
+    inside a multi-line string is not one). Supports ``in``; tokenizes lazily."""
+    return _CommentLines(source)
 
 
 # -- indentation ---------------------------------------------------------------------
@@ -142,15 +143,15 @@ def indent_unit(source: SourceFile, stmt: ast.stmt) -> str:
     spaces when it has none."""
     layout = _layout(source)
     own = source.indentation_of(stmt.lineno - 1)
-    outer = layout.outer_indentation.get(stmt.lineno - 1)
+    outer = layout.outer_indentation(source, stmt.lineno - 1)
     if outer is not None and own.startswith(outer) and len(own) > len(outer):
         return own[len(outer) :]
-    return layout.first_step or _DEFAULT_UNIT
+    return layout.first_step(source) or _DEFAULT_UNIT
 
 
 @dataclass(frozen=True)
-class _Layout:
-    """What one tokenizer pass says about a file's lines."""
+class _ChunkLayout:
+    """What one tokenizer pass says about some lines of a file."""
 
     comment_lines: frozenset[int] = frozenset()
     # 0-based first line of each logical line inside a block -> the block header's
@@ -159,32 +160,94 @@ class _Layout:
     first_step: str | None = None
 
 
+class _Layout:
+    """A file's layout, tokenized one top-level statement at a time on demand (the
+    tokenizer is pure Python: a whole 10,000-line file took 150 ms, and fixes need a
+    few lines of it). Without statement boundaries, the whole file is one chunk."""
+
+    # (It holds no reference to its SourceFile: it is the value of a weak-keyed cache.)
+
+    def __init__(self, source: SourceFile) -> None:
+        self.chunks = _chunks(source)
+        self._starts = [first for first, _ in self.chunks]
+        self._read: dict[int, _ChunkLayout] = {}
+
+    def chunk_at(self, source: SourceFile, line: int) -> _ChunkLayout:
+        index = max(bisect.bisect_right(self._starts, line) - 1, 0)
+        if index not in self._read:
+            self._read[index] = _read_layout(source, *self.chunks[index])
+        return self._read[index]
+
+    def outer_indentation(self, source: SourceFile, line: int) -> str | None:
+        return self.chunk_at(source, line).outer_indentation.get(line)
+
+    def first_step(self, source: SourceFile) -> str | None:
+        for first, _ in self.chunks:  # the file's first indented block
+            step = self.chunk_at(source, first).first_step
+            if step is not None:
+                return step
+        return None
+
+
+class _CommentLines:
+    def __init__(self, source: SourceFile) -> None:
+        self._source = source
+
+    def __contains__(self, line: object) -> bool:
+        layout = _layout(self._source)
+        return isinstance(line, int) and line in layout.chunk_at(self._source, line).comment_lines
+
+
+def _chunks(source: SourceFile) -> list[tuple[int, int]]:
+    """0-based (first, last) line ranges covering the file, each starting where the
+    tokenizer is at top level: before a top-level statement (with the comments and
+    blank lines above it), or after the last one."""
+    last_line = len(source.lines) - 1
+    statements = source.top_level_lines
+    if not statements:
+        return [(0, last_line)]
+    chunks: list[tuple[int, int]] = []
+    end = -1
+    for first, last in statements:
+        if chunks and first <= end:  # ``a = 1; b = 2``: one line, one chunk
+            chunks[-1] = (chunks[-1][0], max(end, last))
+        else:
+            chunks.append((end + 1, last))
+        end = max(end, last)
+    if end < last_line:
+        chunks.append((end + 1, last_line))
+    return chunks
+
+
 _LAYOUTS: weakref.WeakKeyDictionary[SourceFile, _Layout] = weakref.WeakKeyDictionary()
 
 
 def _layout(source: SourceFile) -> _Layout:
-    """The file's layout, read once per :class:`SourceFile`."""
+    """The file's layout, one per :class:`SourceFile`."""
     try:
         return _LAYOUTS[source]
     except KeyError:
-        layout = _LAYOUTS[source] = _read_layout(source)
+        layout = _LAYOUTS[source] = _Layout(source)
         return layout
 
 
-def _read_layout(source: SourceFile) -> _Layout:
+def _read_layout(source: SourceFile, first: int, last: int) -> _ChunkLayout:
     comments: set[int] = set()
     outer: dict[int, str] = {}
     first_step: str | None = None
     levels = [""]
     at_line_start = True
+    starts = source.line_starts
+    text = source.text[starts[first] : starts[last + 1] if last + 1 < len(starts) else None]
     try:
-        tokens = tokenize.generate_tokens(io.StringIO(source.text, newline=None).readline)
+        tokens = tokenize.generate_tokens(io.StringIO(text, newline=None).readline)
         for token in tokens:
             kind = token.type
+            line = first + token.start[0] - 1
             if kind == tokenize.COMMENT and _COMMENT_LINE.match(token.line):
-                comments.add(token.start[0] - 1)
+                comments.add(line)
             if kind == tokenize.INDENT:
-                new = source.indentation_of(token.start[0] - 1)
+                new = source.indentation_of(line)
                 if first_step is None and new.startswith(levels[-1]) and new != levels[-1]:
                     first_step = new[len(levels[-1]) :]
                 levels.append(new)
@@ -196,11 +259,11 @@ def _read_layout(source: SourceFile) -> _Layout:
             elif kind not in (tokenize.NL, tokenize.COMMENT) and at_line_start:
                 at_line_start = False
                 if len(levels) > 1:
-                    outer[token.start[0] - 1] = levels[-2]
+                    outer[line] = levels[-2]
     except (tokenize.TokenError, SyntaxError, ValueError):
         # No comment travels rather than a wrong one; indentation falls back to 4 spaces.
-        return _Layout()
-    return _Layout(frozenset(comments), outer, first_step)
+        return _ChunkLayout()
+    return _ChunkLayout(frozenset(comments), outer, first_step)
 
 
 def has_multiline_string(node: ast.AST) -> bool:

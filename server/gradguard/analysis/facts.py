@@ -78,8 +78,11 @@ class ModuleFacts:
     ) -> None:
         self.source = source
         self.tree = tree
+        source.top_level_lines = [_line_range(stmt) for stmt in tree.body]
         self.resolver: SymbolResolver = resolver or NoResolver()
-        self.parents: dict[ast.AST, ast.AST] = parent_map(tree)
+        self.parents: dict[ast.AST, ast.AST]
+        self.nodes_by_type: dict[type, list[ast.AST]]
+        self.parents, self.nodes_by_type = index_tree(tree)
         self.imports = ImportTable(tree, self.nodes_of_types(ast.Import, ast.ImportFrom))
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {
             stmt.name: stmt
@@ -93,7 +96,7 @@ class ModuleFacts:
     def mentions(self, word: str) -> bool:
         """Whether ``word`` occurs anywhere in the file's text (memoised): code whose
         spelling needs ``word`` cannot be in a file that does not mention it."""
-        return self.shared(("mentions", word), lambda: word in self.source.text)
+        return self.shared(("mentions", word), lambda: word in self.source.searchable_text)
 
     def release(self) -> None:
         """Drop the shared analyses. They point back at these facts; breaking that cycle
@@ -128,7 +131,7 @@ class ModuleFacts:
     # -- classes ---------------------------------------------------------------
 
     def _collect_classes(self) -> None:
-        for node in self.parents:  # every node but the module, in ast.walk order
+        for node in self.nodes_of(ast.ClassDef):  # in ast.walk order
             if isinstance(node, ast.ClassDef):
                 bases = [self.qualify(b) or flow.dotted_name(b) or "" for b in node.bases]
                 self.classes.setdefault(node.name, ClassInfo(node, bases))
@@ -252,6 +255,13 @@ class ModuleFacts:
         return self._kind_of_qualname(qualified)
 
     def _kind_of_qualname(self, qualified: str) -> SymbolKind | None:
+        # One answer per name and analysis: every call of ``torch.zeros`` asks again.
+        kinds: dict[str, SymbolKind | None] = self.__dict__.setdefault("_qualname_kinds", {})
+        if qualified not in kinds:
+            kinds[qualified] = self._kind_of_qualname_uncached(qualified)
+        return kinds[qualified]
+
+    def _kind_of_qualname_uncached(self, qualified: str) -> SymbolKind | None:
         if torchnames.is_optimizer_qualname(qualified):
             return SymbolKind.OPTIMIZER_CLASS
         if torchnames.is_module_class_qualname(qualified):
@@ -301,19 +311,6 @@ class ModuleFacts:
         return self.callee_kind(func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
 
     # -- node index ----------------------------------------------------------------
-
-    @cached_property
-    def nodes_by_type(self) -> dict[type, list[ast.AST]]:
-        """Every node but the module, grouped by exact type, each list in ``ast.walk``
-        order: one pass shared by the rules instead of an ``ast.walk`` per rule."""
-        index: dict[type, list[ast.AST]] = {}
-        for node in self.parents:
-            kind = type(node)
-            if kind in index:
-                index[kind].append(node)
-            else:
-                index[kind] = [node]
-        return index
 
     def nodes_of(self, kind: type) -> list[ast.AST]:
         """The nodes of exactly this type in ``ast.walk(tree)`` order (the module aside)."""
@@ -415,14 +412,24 @@ class ModuleFacts:
         return info is not None and flow.is_under_no_grad(info, self.parents)
 
 
-def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    """``{child: parent}`` for every node under ``tree``, in ``ast.walk`` order.
+def _line_range(stmt: ast.stmt) -> tuple[int, int]:
+    """0-based first line (decorators included) and last line of a statement."""
+    decorators = getattr(stmt, "decorator_list", None) or []
+    first = min([stmt.lineno] + [d.lineno for d in decorators]) - 1
+    return first, (stmt.end_lineno or stmt.lineno) - 1
+
+
+def index_tree(tree: ast.AST) -> tuple[dict[ast.AST, ast.AST], dict[type, list[ast.AST]]]:
+    """``{child: parent}`` for every node under ``tree``, in ``ast.walk`` order, and the
+    same nodes grouped by exact type (each list in that order): one pass shared by the
+    rules instead of an ``ast.walk`` per rule.
 
     The same mapping as ``{c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}``
-    in one pass without the generators: it runs on every keystroke and was 10-15% of an
-    analysis.
+    without the generators, and without the shared ``Load()``/operator singletons
+    (``flow.CHILD_FIELDS``): it runs on every keystroke.
     """
     parents: dict[ast.AST, ast.AST] = {}
+    by_type: dict[type, list[ast.AST]] = {}
     queue: deque[ast.AST] = deque([tree])
     pop, push, node_type = queue.popleft, queue.append, ast.AST
     fields_of = flow.CHILD_FIELDS.__getitem__
@@ -438,7 +445,13 @@ def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
             elif isinstance(value, node_type):
                 parents[value] = node
                 push(value)
-    return parents
+    for child in parents:
+        kind = type(child)
+        if kind in by_type:
+            by_type[kind].append(child)
+        else:
+            by_type[kind] = [child]
+    return parents, by_type
 
 
 def self_attribute(target: ast.AST) -> str | None:

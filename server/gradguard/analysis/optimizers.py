@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
@@ -67,10 +68,16 @@ class OptimizerIndex:
         self.facts = facts
 
     @cached_property
+    def optimizer_calls(self) -> frozenset[ast.Call]:
+        """Every call of an optimizer class in the file (lambdas and classes included)."""
+        calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
+        return frozenset(c for c in calls if self.facts.is_optimizer_call(c))
+
+    @cached_property
     def creations(self) -> list[OptimizerCreation]:
         # Find the optimizer calls from the node index first: most files have none, and
         # then no scope needs its statements listed.
-        calls = {c for c in self.facts.nodes_of(ast.Call) if self.facts.is_optimizer_call(c)}  # type: ignore[arg-type]
+        calls = self.optimizer_calls
         if not calls:
             return []
         scopes = {self.facts.enclosing_scope(call) for call in calls}

@@ -368,19 +368,26 @@ def is_leaf_update(
     ``name`` that is a manual update of a leaf requiring grad. ``w.grad`` in the value
     implies the leaf; otherwise the name must be a known leaf and the value read some
     ``.grad`` or sit in a training loop."""
-    call = update_call(value)
-    if call is not None:
-        if not is_name_or_data(call.func.value, name):  # type: ignore[attr-defined]
-            return False
-    elif not (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Sub, ast.Add, ast.Mult))):
-        return False
-    if not any(is_name_or_data(term, name) for term in arithmetic_terms(value)):
+    if not has_update_shape(name, value):
         return False
     reads = list(grad_reads(value))
     if any(is_grad_of(read, name) for read in reads):
         return True
     known_leaf = binding is not None and binding.kind is Kind.GRAD_LEAF
     return known_leaf and (bool(reads) or in_training_loop(info))
+
+
+def has_update_shape(name: str, value: ast.expr) -> bool:
+    """The syntax of an update of ``name``: ``name - <expr>`` (``+``, ``*``, ``.data``,
+    the ``sub``/``add``/``mul`` methods). :func:`is_leaf_update` needs it first, so a
+    scope without one needs no bindings."""
+    call = update_call(value)
+    if call is not None:
+        if not is_name_or_data(call.func.value, name):  # type: ignore[attr-defined]
+            return False
+    elif not (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Sub, ast.Add, ast.Mult))):
+        return False
+    return any(is_name_or_data(term, name) for term in arithmetic_terms(value))
 
 
 def in_training_loop(info: flow.StatementInfo) -> bool:

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 
 from lsprotocol import types
 
-from gradguard.findings import Fix, Position, Span, TextEdit
+from gradguard.findings import DisjointSpans, Fix, Position, Span, TextEdit
 from gradguard.lsp import convert
 from gradguard.lsp.documents import Snapshot
 from gradguard.noqa import noqa_codes_at
 
 QUICKFIX = types.CodeActionKind.QuickFix.value
 FIX_ALL = "source.fixAll.gradguard"
+FIX_ALL_TITLE = "GradGuard: Fix all safe problems"
 _BARE_NOQA = re.compile(r"#\s*noqa\b(?!\s*:)", re.IGNORECASE)
 
 
@@ -168,7 +169,7 @@ def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.C
     if view is None:
         return None
     chosen: list[TextEdit] = []
-    taken: list[Span] = []
+    taken = DisjointSpans()
     for finding in snapshot.result.findings:
         located = snapshot.locate(finding.span)
         if located is None or located[0].uri != uri:
@@ -176,21 +177,22 @@ def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.C
         for fix in finding.fixes:
             if not fix.is_safe:
                 continue
-            if any(e.span.overlaps(t) for e in fix.edits for t in taken):
+            if any(taken.overlaps(e.span) for e in fix.edits):
                 continue
             if any(
                 (where := snapshot.locate(e.span)) is None or where[0].uri != uri for e in fix.edits
             ):
                 continue
             chosen.extend(fix.edits)
-            taken.extend(e.span for e in fix.edits)
+            for chosen_edit in fix.edits:
+                taken.add(chosen_edit.span)
             break  # one fix per finding
     if not chosen:
         return None
     edit = workspace_edit(snapshot, chosen, document_changes=document_changes)
     if edit is None:
         return None
-    return types.CodeAction(title="GradGuard: Fix all safe problems", kind=FIX_ALL, edit=edit)
+    return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, edit=edit)
 
 
 def code_actions(
@@ -201,8 +203,13 @@ def code_actions(
     *,
     disable_comment: bool,
     document_changes: bool,
+    lazy_fix_all: bool = False,
 ) -> list[types.CodeAction]:
-    """The actions for a request; ``only`` is ``context.only`` as plain strings."""
+    """The actions for a request; ``only`` is ``context.only`` as plain strings.
+
+    With ``lazy_fix_all`` fix-all carries no edit, only what ``codeAction/resolve``
+    needs to compute it: every bare request (each cursor move in VS Code) offers it,
+    and its edit covers the whole file."""
     actions: list[types.CodeAction] = []
     if convert.kind_matches(QUICKFIX, only):
         actions += quick_fixes(
@@ -215,7 +222,29 @@ def code_actions(
     # A bare request (no ``only``) gets fix-all too, like ruff; ``source`` or
     # ``source.fixAll`` ask for it explicitly (for example on save).
     if convert.kind_matches(FIX_ALL, only):
-        everything = fix_all(snapshot, uri, document_changes=document_changes)
+        if lazy_fix_all:
+            everything = unresolved_fix_all(snapshot, uri)
+        else:
+            everything = fix_all(snapshot, uri, document_changes=document_changes)
         if everything is not None:
             actions.append(everything)
     return actions
+
+
+def unresolved_fix_all(snapshot: Snapshot, uri: str) -> types.CodeAction | None:
+    """Fix-all without its edit, offered when the document has a safe fix."""
+    if not any(
+        any(fix.is_safe for fix in finding.fixes)
+        and (located := snapshot.locate(finding.span)) is not None
+        and located[0].uri == uri
+        for finding in snapshot.result.findings
+    ):
+        return None
+    return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, data={"fixAll": uri})
+
+
+def fix_all_uri(action: types.CodeAction) -> str | None:
+    """The document of an unresolved fix-all action (None for any other action)."""
+    data = action.data
+    uri = data.get("fixAll") if isinstance(data, dict) else None
+    return uri if action.kind == FIX_ALL and isinstance(uri, str) else None

@@ -23,6 +23,7 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from pygls.uris import to_fs_path, uri_scheme
 
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, find_pyproject, load_pyproject
-from gradguard.engine import analyze
+from gradguard.engine import analyze_with_facts
 from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.lsp import convert
 from gradguard.lsp.notebooks import NotebookProgram, build_program
@@ -53,6 +54,9 @@ ANALYSIS_TIME_LIMIT = 5.0
 #: Seconds without a new analysis before the hover index of a hovered document's
 #: new version is built in the background.
 SYMBOLS_IDLE_S = 0.5
+# Analysed versions whose tree and indexes stay alive for hovers (the documents the
+# user is working in; the rest are rebuilt on demand).
+KEPT_FACTS = 4
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class Snapshot:
     queried: frozenset[str] = frozenset()
     #: The workspace's resolver epoch of this target when the analysis started.
     epoch: int = 0
+    #: The analysis's tree and indexes, kept for the most recent snapshots only
+    #: (``Workspace`` drops older ones) so a hover index needs no second parse.
+    facts: Any = field(default=None, repr=False)
     _symbols: Any = field(default=None, repr=False)
     _comments: dict[int, list[NoqaComment]] | None = field(default=None, repr=False)
     #: Per-snapshot results of request handlers (e.g. fix-all), computed once.
@@ -264,9 +271,9 @@ def run_analysis(request: AnalysisRequest) -> Snapshot:
     """The worker-thread part: the engine on a snapshot of the text (never raises)."""
     started = time.perf_counter()
     if not request.settings.enable or request.config.is_excluded(request.path):
-        result = AnalysisResult()
+        result, facts = AnalysisResult(), None
     else:
-        result = analyze(
+        result, facts = analyze_with_facts(
             request.text,
             request.path,
             config=request.config,
@@ -289,6 +296,7 @@ def run_analysis(request: AnalysisRequest) -> Snapshot:
         elapsed_ms=(time.perf_counter() - started) * 1000,
         queried=request.recorder.queried() if request.recorder else frozenset(),
         epoch=request.epoch,
+        facts=facts,
     )
 
 
@@ -325,6 +333,7 @@ class Workspace:
         self._answered: set[str] = set()  # names answered since the last refresh
         self._epochs: dict[str, int] = {}  # target -> resolver epoch (bumped by answers)
         self._in_flight: dict[str, list[RecordingResolver]] = {}
+        self._recent_facts: deque[Snapshot] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- settings -----------------------------------------------------------------
@@ -648,6 +657,7 @@ class Workspace:
                     continue  # a pull request wants the current version: try again
                 previous = self.snapshots.get(key)
                 self.snapshots[key] = snapshot
+                self._keep_facts(snapshot, previous)
                 if previous is not None and previous._symbols is not None:
                     # A document people hover: build the new version's hover index
                     # off the hot path once typing pauses, before a hover asks for it
@@ -665,6 +675,17 @@ class Workspace:
                     self.publish(snapshot)
                 return snapshot
         return None
+
+    def _keep_facts(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
+        """Trees stay alive for the last few analysed versions only: RSS must not grow
+        with the number of open files."""
+        if previous is not None:
+            previous.facts = None
+        if snapshot.facts is None:
+            return
+        self._recent_facts.append(snapshot)
+        while len(self._recent_facts) > KEPT_FACTS:
+            self._recent_facts.popleft().facts = None
 
     def _prebuild_symbols(self, snapshot: Snapshot) -> None:
         key = snapshot.key

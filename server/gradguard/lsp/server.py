@@ -54,6 +54,7 @@ class GradGuardServer(LanguageServer):
         self.state = Workspace(self)
         self.pull_mode = False
         self.document_changes = True
+        self.resolve_edits = False
         self.supports_configuration = False
         self.supports_refresh = False
         self.watch_dynamic = False
@@ -126,6 +127,10 @@ def initialize(ls: GradGuardServer, params: types.InitializeParams) -> None:
     caps = params.capabilities
     ls.pull_mode = _capability(caps, "text_document.diagnostic") is not None
     ls.document_changes = bool(_capability(caps, "workspace.workspace_edit.document_changes"))
+    # A client that resolves edits gets fix-all without its (large) edit; the edit is
+    # computed when the user picks the action (``codeAction/resolve``), like ruff.
+    resolvable = _capability(caps, "text_document.code_action.resolve_support.properties")
+    ls.resolve_edits = "edit" in (resolvable or [])
     ls.supports_configuration = bool(_capability(caps, "workspace.configuration"))
     ls.supports_refresh = bool(_capability(caps, "workspace.diagnostics.refresh_support"))
     ls.watch_dynamic = bool(
@@ -381,7 +386,7 @@ async def pull_diagnostics(
     types.TEXT_DOCUMENT_CODE_ACTION,
     types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.QuickFix, actions.FIX_ALL],
-        resolve_provider=False,
+        resolve_provider=True,
     ),
 )
 def code_action(ls: GradGuardServer, params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -397,7 +402,22 @@ def code_action(ls: GradGuardServer, params: types.CodeActionParams) -> list[typ
         only,
         disable_comment=snapshot.settings.disable_rule_comment,
         document_changes=ls.document_changes,
+        lazy_fix_all=ls.resolve_edits,
     )
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+def code_action_resolve(ls: GradGuardServer, action: types.CodeAction) -> types.CodeAction:
+    """Fill in fix-all's edit for the current analysis of the document (the edit is
+    versioned: a client whose document moved on since rejects it)."""
+    uri = actions.fix_all_uri(action)
+    snapshot = ls.state.cached(uri) if uri else None
+    if uri is None or snapshot is None:
+        return action
+    resolved = actions.fix_all(snapshot, uri, document_changes=ls.document_changes)
+    if resolved is not None:
+        action.edit = resolved.edit
+    return action
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)

@@ -8,6 +8,7 @@ not train comes from the snapshot's GG102 findings.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -59,24 +60,33 @@ class SymbolIndex:
     tree: ast.Module | None
     optimizers: dict[str, list[OptimizerInfo]] = field(default_factory=dict)
     models: dict[str, list[ModelInfo]] = field(default_factory=dict)
+    facts: ModuleFacts | None = field(default=None, repr=False)
     _statements: dict[int, list[ast.stmt]] | None = field(default=None, repr=False)
+    _names: dict[int, list[ast.Name | ast.Attribute]] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> SymbolIndex:
-        source = SourceFile(snapshot.text, snapshot.path)
-        if len(snapshot.text.encode("utf-8", "surrogatepass")) > snapshot.config.max_file_bytes:
-            return cls(source, None)  # skipped by the analysis too (max-file-bytes)
-        tree = parse(source)
-        if not isinstance(tree, ast.Module):
-            return cls(source, None)
-        index = cls(source, tree)
-        try:
-            facts = ModuleFacts(source, tree, snapshot.resolver)
-        except RecursionError:  # nested too deeply to analyse, as in the engine
-            return cls(source, None)
+        facts = snapshot.facts or cls._facts_for(snapshot)
+        if facts is None:
+            return cls(SourceFile(snapshot.text, snapshot.path), None)
+        index = cls(facts.source, facts.tree, facts=facts)
         index._collect_optimizers(facts, snapshot.result.findings)
         index._collect_models(facts)
         return index
+
+    @staticmethod
+    def _facts_for(snapshot: Snapshot) -> ModuleFacts | None:
+        """Facts built again when the analysis's own are gone (or were never needed)."""
+        source = SourceFile(snapshot.text, snapshot.path)
+        if len(snapshot.text.encode("utf-8", "surrogatepass")) > snapshot.config.max_file_bytes:
+            return None  # skipped by the analysis too (max-file-bytes)
+        tree = parse(source)
+        if not isinstance(tree, ast.Module):
+            return None
+        try:
+            return ModuleFacts(source, tree, snapshot.resolver)
+        except RecursionError:  # nested too deeply to analyse, as in the engine
+            return None
 
     # -- building -------------------------------------------------------------------
 
@@ -119,9 +129,9 @@ class SymbolIndex:
     def _statement_at(self, position: Position) -> ast.stmt | None:
         best: ast.stmt | None = None
         assert self.tree is not None
-        if self._statements is None:  # one walk per index, not one per finding
+        if self._statements is None:  # one pass per index, not one per finding
             by_line: dict[int, list[ast.stmt]] = {}
-            for node in ast.walk(self.tree):
+            for node in self._all_nodes():
                 if isinstance(node, ast.stmt) and not isinstance(node, flow.SCOPE_TYPES):
                     by_line.setdefault(node.lineno - 1, []).append(node)
             self._statements = by_line
@@ -135,12 +145,15 @@ class SymbolIndex:
                 best = node
         return best
 
-    def _collect_models(self, facts: ModuleFacts) -> None:
+    def _all_nodes(self) -> Iterable[ast.AST]:
+        """Every node but the module (the facts' parent map lists them all)."""
         assert self.tree is not None
-        for node in ast.walk(self.tree):
-            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or not isinstance(
-                node.value, ast.Call
-            ):
+        return self.facts.parents if self.facts is not None else ast.walk(self.tree)
+
+    def _collect_models(self, facts: ModuleFacts) -> None:
+        for node in facts.nodes_of_types(ast.Assign, ast.AnnAssign):
+            assert isinstance(node, (ast.Assign, ast.AnnAssign))
+            if not isinstance(node.value, ast.Call):
                 continue
             targets = flow.assigned_targets(node)
             if len(targets) != 1:
@@ -181,9 +194,7 @@ class SymbolIndex:
         if self.tree is None:
             return None
         best: tuple[str, Span] | None = None
-        for node in ast.walk(self.tree):
-            if not isinstance(node, (ast.Name, ast.Attribute)):
-                continue
+        for node in self._names_on(position.line):
             span = self.source.span_of(node)
             if not span.contains(position):
                 continue
@@ -198,6 +209,18 @@ class SymbolIndex:
             if best is None or span.start >= best[1].start:
                 best = (name, span)
         return best
+
+    def _names_on(self, line: int) -> list[ast.Name | ast.Attribute]:
+        """Names and attributes whose text covers ``line`` (0-based), indexed once."""
+        if self._names is None:
+            by_line: dict[int, list[ast.Name | ast.Attribute]] = {}
+            for node in self._all_nodes():
+                if isinstance(node, (ast.Name, ast.Attribute)):
+                    last = node.end_lineno or node.lineno
+                    for covered in range(node.lineno - 1, last):
+                        by_line.setdefault(covered, []).append(node)
+            self._names = by_line
+        return self._names.get(line, [])
 
     @staticmethod
     def _nearest(items: list, line: int) -> object | None:

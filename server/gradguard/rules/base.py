@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import enum
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -83,17 +82,23 @@ class Rule:
     # Substrings of which the file must contain one before ``required_text`` is searched
     # (a plain substring test is ten times faster than most patterns).
     required_words: tuple[str, ...] = ()
+    # Substrings each of which alone satisfies ``required_text``: the common spellings,
+    # found without running the pattern.
+    required_text_shortcuts: tuple[str, ...] = ()
 
     def check(self, context: RuleContext) -> Iterable[Finding]:
         return self.check_function(self, context)
 
     def may_apply(self, text: str) -> bool:
-        """False only when ``text`` cannot hold anything this rule reports."""
-        # Python reads identifiers NFKC-normalised (a full-width ``ｇｒａｄ`` is ``grad``).
-        if not text.isascii():
-            text = unicodedata.normalize("NFKC", text)
+        """False only when ``text`` cannot hold anything this rule reports.
+
+        ``text`` is the file's text as Python reads identifiers: NFKC-normalised when it
+        is not ASCII (a full-width ``ｇｒａｄ`` is ``grad``): ``SourceFile.searchable_text``.
+        """
         if self.required_words and not any(word in text for word in self.required_words):
             return False
+        if any(shortcut in text for shortcut in self.required_text_shortcuts):
+            return True
         return self._required is None or bool(self._required.search(text))
 
     @cached_property

@@ -441,11 +441,12 @@ class _Checker:
     def may_consume_iterators(self) -> bool:
         """Only iterators drawn from ``parameters()``-like methods, or consumed by an
         optimizer or a clipping call, are reported: without any such call, none are."""
+        if self.context.optimizers.optimizer_calls:
+            return True
         calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
         return any(
             flow.method_name(call) in GENERATOR_METHODS
             or _callee_last_name(call) in _CLIP_FUNCTIONS
-            or self.facts.is_optimizer_call(call)
             for call in calls
         )
 

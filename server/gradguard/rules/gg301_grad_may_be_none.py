@@ -165,8 +165,6 @@ class GradUse:
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    if ".grad" not in context.source.text:
-        return
     analysis = _Analysis(context)
     reported: set[tuple[int, str]] = set()
     for use in _grad_uses(context.facts):
@@ -651,4 +649,8 @@ RULE = Rule(
         "assert model.aux_head.weight.grad is None\n"
         "assert float(model.head.weight.grad.abs().sum()) == 0.0\n"
     ),
+    # Every finding is about a `.grad` read (`x . grad` too).
+    required_text=r"\.[\s\\]*grad",
+    required_words=("grad",),
+    required_text_shortcuts=(".grad",),
 )

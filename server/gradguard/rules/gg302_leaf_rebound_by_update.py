@@ -77,6 +77,7 @@ from gradguard.analysis.parameters import no_grad_call
 from gradguard.analysis.tensors import (
     ScopeBindings,
     arithmetic_terms,
+    has_update_shape,
     is_leaf_update,
     is_name_or_data,
     is_requires_grad_call,
@@ -90,6 +91,12 @@ from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     facts = context.facts
     for statements in facts.scope_statements.values():
+        if not any(
+            has_update_shape(target.id, value)
+            for info in statements
+            for target, value in name_assignments(info.node)
+        ):
+            continue  # no update to judge: skip the bindings of this scope
         for info, names in ScopeBindings(facts, statements).walk():
             for target, value in name_assignments(info.node):
                 name = target.id
@@ -240,5 +247,5 @@ RULE = Rule(
     use_instead_check="assert w.is_leaf and w.requires_grad and w.grad is not None",
     # An update reads `.grad`, or rebinds a leaf made by `requires_grad`, `nn.Parameter`
     # or a `parameters()` loop.
-    required_text=r"grad(?:(?<=requires_grad)|(?<=[.\s\\]grad))|Parameter|parameters",
+    required_words=("grad", "Parameter", "parameters"),
 )

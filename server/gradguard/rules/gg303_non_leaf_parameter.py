@@ -145,7 +145,21 @@ _RESHAPING_METHODS = CONVERT_METHODS | SHAPE_AND_SCALE_METHODS
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     yield from _creations_in_expressions(rule, context)
     for scope, statements in context.facts.scope_statements.items():
-        yield from _rebindings_and_reads(rule, context, scope, statements)
+        if _may_hold_rebinding_or_read(statements):
+            yield from _rebindings_and_reads(rule, context, scope, statements)
+
+
+def _may_hold_rebinding_or_read(statements: list[flow.StatementInfo]) -> bool:
+    """Findings of a scope's bindings need a ``.grad`` read there, or a tensor made to
+    require grad there (bindings never cross scopes): skip the others' bindings."""
+    for info in statements:
+        for node in flow.own_nodes(info.node):
+            if isinstance(node, ast.Attribute):
+                if node.attr in ("grad", "requires_grad", "requires_grad_"):
+                    return True
+            elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
+                return True
+    return False
 
 
 # -- creation and conversion in one expression --------------------------------------
@@ -519,6 +533,7 @@ RULE = Rule(
     example_outcome=Raises("ValueError", "can't optimize a non-leaf Tensor"),
     use_instead_check="assert w.is_leaf and w.grad is not None",
     # Every finding needs `requires_grad` or a `.grad` read (`x . grad` too).
-    required_text=r"requires_grad|\.[\s\\]*grad\b",
+    required_text=r"requires_grad|\.[\s\\]*grad",
     required_words=("grad",),
+    required_text_shortcuts=("requires_grad", ".grad"),
 )

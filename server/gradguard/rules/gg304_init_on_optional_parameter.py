@@ -654,5 +654,5 @@ RULE = Rule(
     check_function=check,
     example_outcome=Raises("AttributeError", "'NoneType' object has no attribute 'zero_'"),
     # Every finding is a call on a layer's `.bias` or `.weight`.
-    required_text=r"\.bias|\.weight",
+    required_words=(".bias", ".weight"),
 )
