@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -382,14 +382,31 @@ class ModuleFacts:
         return self.enclosing_function(node) or self.tree
 
     @cached_property
-    def scope_statements(self) -> dict[ast.AST, list[flow.StatementInfo]]:
-        # The same scopes as ``flow.scopes(self.tree)``, in the same order, from the index.
+    def scopes(self) -> list[flow.Scope]:
+        """The same scopes as ``flow.scopes(self.tree)``, in the same order, from the index."""
         functions = self.nodes_of_types(ast.FunctionDef, ast.AsyncFunctionDef)
-        scopes: list[flow.Scope] = [self.tree, *functions]  # type: ignore[list-item]
-        return {scope: flow.scope_statements(scope) for scope in scopes}
+        return [self.tree, *functions]  # type: ignore[list-item]
+
+    @cached_property
+    def scope_statements(self) -> dict[ast.AST, list[flow.StatementInfo]]:
+        return {scope: self.statements_of(scope) for scope in self.scopes}
+
+    def scopes_holding(self, nodes: Iterable[ast.AST]) -> list[flow.Scope]:
+        """The scopes (in ``scopes`` order) whose functions enclose any of ``nodes``: a
+        superset of those whose statements hold them (a lambda's or class body's node
+        counts for the function around it), found without listing any statements."""
+        wanted = {self.enclosing_scope(node) for node in nodes}
+        return [scope for scope in self.scopes if scope in wanted]
 
     def statements_of(self, scope: flow.Scope) -> list[flow.StatementInfo]:
-        return self.scope_statements[scope]
+        """One scope's statements, listed on first use (most questions concern one
+        function, not all of them)."""
+        listed: dict[ast.AST, list[flow.StatementInfo]] = self.__dict__.setdefault(
+            "_statements_by_scope", {}
+        )
+        if scope not in listed:
+            listed[scope] = flow.scope_statements(scope)
+        return listed[scope]
 
     def statement_info(self, stmt: ast.stmt) -> flow.StatementInfo | None:
         # Looked up in a per-scope index (a scan of the scope's statements per call was

@@ -225,6 +225,19 @@ class ValueKinds:
             for info in self.facts.classes.values()
         )
 
+    def may_be_one_shot_iterator(self, expr: ast.AST) -> bool:
+        """What :meth:`is_one_shot_iterator` can accept, judged without a scope."""
+        if isinstance(expr, ast.GeneratorExp):
+            return True
+        if not isinstance(expr, ast.Call):
+            return False
+        func = expr.func
+        if isinstance(func, ast.Name) and func.id in _ITERATOR_BUILTINS:
+            return True
+        if isinstance(func, ast.Attribute) and func.attr in GENERATOR_METHODS:
+            return True
+        return self.facts.qualify(func) in _ITERTOOLS
+
     def is_one_shot_iterator(self, expr: ast.AST, scope: flow.Scope) -> bool:
         """A generator or iterator that is empty once consumed."""
         if isinstance(expr, ast.GeneratorExp):

@@ -434,9 +434,14 @@ class _Checker:
     def check_iterators(self) -> Iterator[Finding]:
         if not self.may_consume_iterators():
             return
-        # The cached per-scope statement lists: no second walk of the whole tree.
-        for scope in self.facts.scope_statements:
-            yield from self.check_iterators_in(cast(flow.Scope, scope))
+        # Only scopes that bind something that may be a one-shot iterator.
+        bindings = (
+            node
+            for node in self.facts.nodes_of(ast.Assign)
+            if self.kinds.may_be_one_shot_iterator(node.value)  # type: ignore[attr-defined]
+        )
+        for scope in self.facts.scopes_holding(bindings):
+            yield from self.check_iterators_in(scope)
 
     def may_consume_iterators(self) -> bool:
         """Only iterators drawn from ``parameters()``-like methods, or consumed by an

@@ -148,9 +148,10 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         for target, value in _assignments(node):
             if not isinstance(target, ast.Attribute):
                 continue
-            if not index.is_parameter(target.value, target.attr, node):
-                continue
+            # Both must hold; the value's shape is the cheaper question.
             if not is_plain_tensor(context, index, value, node):
+                continue
+            if not index.is_parameter(target.value, target.attr, node):
                 continue
             if not _registered_before_in_init(context, index, node, target):
                 continue

@@ -90,13 +90,14 @@ from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     facts = context.facts
-    for statements in facts.scope_statements.values():
-        if not any(
-            has_update_shape(target.id, value)
-            for info in statements
-            for target, value in name_assignments(info.node)
-        ):
-            continue  # no update to judge: skip the bindings of this scope
+    # Only scopes holding something shaped like an update need their bindings.
+    updates = (
+        node
+        for node in facts.nodes_of_types(ast.Assign, ast.AnnAssign)
+        if any(has_update_shape(t.id, v) for t, v in name_assignments(node))  # type: ignore[arg-type]
+    )
+    for scope in facts.scopes_holding(updates):
+        statements = facts.statements_of(scope)
         for info, names in ScopeBindings(facts, statements).walk():
             for target, value in name_assignments(info.node):
                 name = target.id

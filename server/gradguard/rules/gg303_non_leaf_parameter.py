@@ -144,22 +144,20 @@ _RESHAPING_METHODS = CONVERT_METHODS | SHAPE_AND_SCALE_METHODS
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     yield from _creations_in_expressions(rule, context)
-    for scope, statements in context.facts.scope_statements.items():
-        if _may_hold_rebinding_or_read(statements):
-            yield from _rebindings_and_reads(rule, context, scope, statements)
+    facts = context.facts
+    for scope in facts.scopes_holding(_grad_spellings(facts)):
+        yield from _rebindings_and_reads(rule, context, scope, facts.statements_of(scope))
 
 
-def _may_hold_rebinding_or_read(statements: list[flow.StatementInfo]) -> bool:
+def _grad_spellings(facts: ModuleFacts) -> Iterator[ast.AST]:
     """Findings of a scope's bindings need a ``.grad`` read there, or a tensor made to
-    require grad there (bindings never cross scopes): skip the others' bindings."""
-    for info in statements:
-        for node in flow.own_nodes(info.node):
-            if isinstance(node, ast.Attribute):
-                if node.attr in ("grad", "requires_grad", "requires_grad_"):
-                    return True
-            elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
-                return True
-    return False
+    require grad there (bindings never cross scopes): only their scopes are walked."""
+    for node in facts.nodes_of(ast.Attribute):
+        if node.attr in ("grad", "requires_grad", "requires_grad_"):  # type: ignore[attr-defined]
+            yield node
+    for node in facts.nodes_of(ast.keyword):
+        if node.arg == "requires_grad":  # type: ignore[attr-defined]
+            yield node
 
 
 # -- creation and conversion in one expression --------------------------------------
