@@ -410,6 +410,7 @@ class ParameterIndex:
         whose value is unknown (``for`` targets, unpacking, ``with ... as``)."""
         if scope not in self._bindings:
             found: dict[str, list[ast.expr | None]] = {}
+            walruses = bool(self.facts.nodes_of(ast.NamedExpr))  # else no statement to scan
             for info in self.facts.statements_of(scope):  # type: ignore[arg-type]
                 node = info.node
                 value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
@@ -420,6 +421,8 @@ class ParameterIndex:
                     found.setdefault(target.id, []).append(value if direct else None)
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     found.setdefault(node.name, []).append(None)
+                if not walruses:
+                    continue
                 for child in flow.own_nodes(node):
                     if isinstance(child, ast.NamedExpr):
                         found.setdefault(child.target.id, []).append(child.value)

@@ -393,7 +393,11 @@ def _container_finding(
     if shape is None:
         return None
     elements = list(_direct_elements(value)) if local is None else []
-    fills = list(_fills(init, local)) if local else list(_fills(info.node, f"self.{attr}"))
+    fills = (
+        list(_fills(context.facts, init, local))
+        if local
+        else list(_fills(context.facts, info.node, f"self.{attr}"))
+    )
     elements += [e for fill in fills for e in _fill_elements(fill)]
     kinds = {_element_kind(context, init, e) for e in elements}
     if not kinds & {"module", "parameter"}:
@@ -481,18 +485,31 @@ def _direct_elements(value: ast.expr) -> Iterator[ast.expr]:
         yield generator.elt
 
 
-def _fills(scope: ast.AST, dotted: str) -> Iterator[ast.AST]:
+def _fills(facts: ModuleFacts, scope: ast.AST, dotted: str) -> list[ast.AST]:
     """``x.append(e)``, ``x.extend([...])``, ``x.insert(i, e)``, ``x[k] = e``, ``x += [...]``."""
+    return facts.shared(("gg203 fills", scope), lambda: _index_fills(scope)).get(dotted, [])
+
+
+def _index_fills(scope: ast.AST) -> dict[str, list[ast.AST]]:
+    """Every fill in ``scope`` by the dotted name it fills, in ``ast.walk`` order (one
+    walk per class, not one per container attribute)."""
+    index: dict[str, list[ast.AST]] = {}
     for node in ast.walk(scope):
         if isinstance(node, ast.Call) and flow.method_name(node) in _FILL_METHODS:
-            if flow.dotted_name(node.func.value) == dotted:  # type: ignore[attr-defined]
-                yield node
+            dotted = flow.dotted_name(node.func.value)  # type: ignore[attr-defined]
+            if dotted is not None:
+                index.setdefault(dotted, []).append(node)
         elif isinstance(node, ast.Assign):
             for target in node.targets:
-                if isinstance(target, ast.Subscript) and flow.dotted_name(target.value) == dotted:
-                    yield node
-        elif isinstance(node, ast.AugAssign) and flow.dotted_name(node.target) == dotted:
-            yield node
+                if isinstance(target, ast.Subscript):
+                    dotted = flow.dotted_name(target.value)
+                    if dotted is not None:
+                        index.setdefault(dotted, []).append(node)
+        elif isinstance(node, ast.AugAssign):
+            dotted = flow.dotted_name(node.target)
+            if dotted is not None:
+                index.setdefault(dotted, []).append(node)
+    return index
 
 
 def _fill_elements(fill: ast.AST) -> Iterator[ast.expr]:
