@@ -249,3 +249,60 @@ def test_text_gate_shortcuts_imply_the_pattern(rule):
     for shortcut in rule.required_text_shortcuts:
         assert re.search(rule.required_text, shortcut)
         assert any(word in shortcut for word in rule.required_words)
+
+
+CLASS_SHAPES = """
+import torch
+from torch import nn
+
+
+class Outer(nn.Module):
+    @decorate(lambda: self.register_parameter("in_lambda", None))
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(2, 2)
+        self.register_parameter("w", nn.Parameter(torch.zeros(1)))
+        f = lambda: self.register_parameter("hidden", nn.Parameter(torch.zeros(1)))
+        if self.a:
+            self.b: nn.Module = nn.Linear(2, 2)
+        else:
+            self.b = nn.ReLU()
+        for i in range(2):
+            self.c += 1
+        try:
+            self.d = nn.Linear(1, 1)
+        except ValueError:
+            self.d = None
+        finally:
+            self.e = 1
+
+        def helper():
+            self.register_parameter("nested_function", nn.Parameter(torch.zeros(1)))
+            self.f = nn.Linear(3, 3)
+
+        class Deep:
+            x = 1
+
+    class Inner(nn.Module):
+        y = 2
+        holder.register_parameter("direct_inner", nn.Parameter(torch.zeros(1)))
+
+        class Deeper:
+            holder.register_parameter("too_deep", nn.Parameter(torch.zeros(1)))
+"""
+
+
+def test_class_indexes_match_a_walk_of_the_class():
+    # Members are found from statements and the call index instead of walking every
+    # node of every class; the result must be exactly what the walk finds.
+    from gradguard.analysis import flow
+    from gradguard.analysis.facts import _is_register_parameter
+
+    for text in [CLASS_SHAPES, *[p.read_text() for p in EXAMPLES]]:
+        facts = ModuleFacts(SourceFile(text), ast.parse(text))
+        for node in facts.nodes_of(ast.ClassDef):
+            walked = list(flow.walk_local_class(node))
+            wanted = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+            assert facts.class_statements(node) == [n for n in walked if isinstance(n, wanted)]
+            registered = [n for n in walked if _is_register_parameter(n)]
+            assert {id(c) for c in facts._registrations_in(node)} == {id(c) for c in registered}

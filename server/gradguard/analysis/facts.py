@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -165,14 +165,32 @@ class ModuleFacts:
             return True
         return self.classify_import(base) is SymbolKind.OPTIMIZER_CLASS if "." in base else False
 
-    def class_statements(self, node: ast.ClassDef) -> tuple[ast.AST, ...]:
-        """The assignments and calls of a class body and its methods (not of nested
-        classes or lambdas), in ``flow.walk_local_class`` order: walked once per class."""
-        key = ("class_statements", node)
-        wanted = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Call)
-        return self.shared(
-            key, lambda: tuple(n for n in flow.walk_local_class(node) if isinstance(n, wanted))
-        )
+    def class_statements(self, node: ast.ClassDef) -> list[ast.stmt]:
+        """The assignments (``=``, annotated, augmented) of a class body and its methods,
+        not of nested classes or lambdas, in ``flow.walk_local_class`` order: found
+        once per class, visiting statements only."""
+        return self.shared(("class_statements", node), lambda: flow.class_assignments(node))
+
+    def _registrations_in(self, node: ast.ClassDef) -> Iterator[ast.Call]:
+        """The ``register_parameter("name", value)`` calls ``flow.walk_local_class(node)``
+        reaches, found from the node index (they are rare)."""
+        for call in self.nodes_of(ast.Call):
+            if _is_register_parameter(call) and self._walked_from(node, call):
+                yield call  # type: ignore[misc]
+
+    def _walked_from(self, node: ast.ClassDef, inner: ast.AST) -> bool:
+        """Whether ``flow.walk_local_class(node)`` reaches ``inner``: below a statement
+        of the body, through no lambda and no class but one directly in the body."""
+        child, parent = inner, self.parents.get(inner)
+        while parent is not None and parent is not node:
+            if isinstance(parent, ast.Lambda):
+                return False
+            if isinstance(parent, ast.ClassDef) and not (
+                self.parents.get(parent) is node and any(s is parent for s in node.body)
+            ):
+                return False
+            child, parent = parent, self.parents.get(parent)
+        return parent is node and any(s is child for s in node.body)
 
     def assignments_by_name(self, scope: ast.AST) -> dict[str, list[ast.Assign]]:
         """``{name: [assignment, ...]}`` for the ``name = ...`` statements (plain name
@@ -199,10 +217,10 @@ class ModuleFacts:
                     attr = self_attribute(target)
                     if attr and isinstance(node.value, ast.Call):
                         self._record_member(info, attr, node.value)
-            elif _is_register_parameter(node):
-                value = node.args[1]  # type: ignore[attr-defined]
-                if not (isinstance(value, ast.Constant) and value.value is None):
-                    info.parameters.add(str(node.args[0].value))  # type: ignore[attr-defined]
+        for call in self._registrations_in(info.node):
+            value = call.args[1]
+            if not (isinstance(value, ast.Constant) and value.value is None):
+                info.parameters.add(str(call.args[0].value))  # type: ignore[attr-defined]
 
     def _record_member(self, info: ClassInfo, attr: str, call: ast.Call) -> None:
         if self.is_parameter_call(call):

@@ -260,6 +260,35 @@ def _decorated_no_grad(node: ast.AST) -> bool:
     return False
 
 
+_STATEMENT_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+
+def class_assignments(node: ast.ClassDef) -> list[ast.stmt]:
+    """The ``=``, annotated and augmented assignments among the nodes
+    :func:`walk_local_class` yields, in its order, visiting statements only.
+
+    The same stack discipline restricted to statements gives the same relative order:
+    expressions hold no statements (lambdas are skipped there too). As there, a class
+    directly in the body is entered and one nested deeper is not.
+    """
+    wanted = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+    found: list[ast.stmt] = []
+    stack: list[ast.AST] = list(node.body)
+    pop, push = stack.pop, stack.append
+    while stack:
+        current = pop()
+        if isinstance(current, wanted):
+            found.append(current)  # type: ignore[arg-type]
+            continue  # an assignment holds no statements
+        for name in _STATEMENT_BLOCKS:
+            block = getattr(current, name, None)
+            if block:
+                for child in block:
+                    if not isinstance(child, ast.ClassDef):
+                        push(child)
+    return found
+
+
 def walk_local_class(node: ast.ClassDef) -> Iterator[ast.AST]:
     """Nodes of a class body and its methods, not of nested classes or lambdas."""
     # The order of ``ast.iter_child_nodes`` pushed on a stack, read from ``_fields``
