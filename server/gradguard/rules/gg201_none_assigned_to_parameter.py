@@ -72,6 +72,7 @@ example a custom layer that re-registers it), so review the result.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -121,9 +122,15 @@ class _Removal:
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     index = parameter_index(context.facts)
-    # Only these node types can hold a removal (see ``_removals``), in ``ast.walk`` order.
-    kinds = (ast.Assign, ast.AnnAssign, ast.Delete, ast.Call)
-    for node in context.facts.nodes_of_types(*kinds):
+    # Only these node types can hold a removal (see ``_removals``); the engine sorts the
+    # findings, so each type's nodes are taken in turn.
+    candidates = itertools.chain(
+        context.facts.nodes_of(ast.Assign),
+        context.facts.nodes_of(ast.AnnAssign),
+        context.facts.nodes_of(ast.Delete),
+        filter(_may_remove, context.facts.nodes_of(ast.Call)),
+    )
+    for node in candidates:
         removals = list(_removals(context, index, node))
         if not removals:
             continue
@@ -162,6 +169,14 @@ def _target_removal(
         context, stmt, target.value, target.attr
     ):
         yield _Removal(stmt, target.value, target.attr, how)
+
+
+def _may_remove(call: ast.AST) -> bool:
+    """The callee of a removal by call: ``setattr(...)`` or ``x.register_parameter(...)``."""
+    func = call.func  # type: ignore[attr-defined]
+    return (isinstance(func, ast.Name) and func.id == "setattr") or (
+        isinstance(func, ast.Attribute) and func.attr == "register_parameter"
+    )
 
 
 def _call_removal(
