@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--repeat", type=int, help="runs per batch figure (default 3; smoke 1)")
     parser.add_argument("--edits", type=int, help="edits per editor script (default 50)")
-    parser.add_argument("--torchfix-lines", type=int, default=20_000)
+    parser.add_argument("--torchfix-lines", type=int, default=40_000)
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument(
         "--main-lines", type=int, default=0, help="use a spread of this many lines of the libraries"

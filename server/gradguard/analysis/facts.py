@@ -174,8 +174,12 @@ class ModuleFacts:
     def _registrations_in(self, node: ast.ClassDef) -> Iterator[ast.Call]:
         """The ``register_parameter("name", value)`` calls ``flow.walk_local_class(node)``
         reaches, found from the node index (they are rare)."""
-        for call in self.nodes_of(ast.Call):
-            if _is_register_parameter(call) and self._walked_from(node, call):
+        calls = self.shared(
+            "register_parameter calls",
+            lambda: [c for c in self.nodes_of(ast.Call) if _is_register_parameter(c)],
+        )
+        for call in calls:
+            if self._walked_from(node, call):
                 yield call  # type: ignore[misc]
 
     def _walked_from(self, node: ast.ClassDef, inner: ast.AST) -> bool:
