@@ -111,11 +111,6 @@ class TrainingSteps:
 
     # -- the steps of the file --------------------------------------------------
 
-    def _all_nodes(self) -> Iterator[ast.AST]:
-        """Every node but the module: the facts' parent map already lists them, and
-        walking the tree again costs more than the rest of these rules on big files."""
-        return iter(self.facts.parents)
-
     def steps(self) -> list[tuple[GradEvent, ast.AST]]:
         """Every direct optimizer step of the file with its scope, in source order."""
         if self._steps is None:
@@ -123,8 +118,8 @@ class TrainingSteps:
             # One cheap pass for `.step(` calls; events are only built around them.
             calls = [
                 n
-                for n in self._all_nodes()
-                if isinstance(n, ast.Call) and flow.method_name(n) == "step"
+                for n in self.facts.nodes_of(ast.Call)
+                if flow.method_name(n) == "step"  # type: ignore[arg-type]
             ]
             for call in sorted(calls, key=_position):
                 statement = self.facts.enclosing_statement(call)
@@ -162,7 +157,7 @@ class TrainingSteps:
     def _assignments(self) -> dict[str, list[ast.expr]]:
         if self._bindings is None:
             bindings: dict[str, list[ast.expr]] = {}
-            for node in self._all_nodes():
+            for node in self.facts.nodes_of_types(ast.Assign, ast.AnnAssign):
                 if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                     for target in flow.assigned_targets(node):
                         name = flow.dotted_name(target)
@@ -218,7 +213,7 @@ class TrainingSteps:
         """Calls anywhere in the file that run ``function`` (as resolved by helper_of)."""
         if self._call_sites is None:
             sites: dict[ast.AST, list[ast.Call]] = {}
-            for node in self._all_nodes():
+            for node in self.facts.nodes_of(ast.Call):
                 if isinstance(node, ast.Call):
                     helper = self.helper_of(node)
                     if helper is not None:
