@@ -20,7 +20,9 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 def searchable_text(text: str) -> str:
     """``text`` with identifiers spelled as Python reads them: a full-width ``ｇｒａｄ``
     is the identifier ``grad`` (PEP 3131), so a search for spellings must see it so."""
-    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
+        return text  # both checks run in C; most non-ASCII files are already normal
+    return unicodedata.normalize("NFKC", text)
 
 
 class SourceFile:
