@@ -121,14 +121,18 @@ CHILD_FIELDS = _child_field_table()
 
 
 def walk_local(node: ast.AST) -> Iterator[ast.AST]:
-    """Like ``ast.walk`` but does not enter nested functions, lambdas or classes.
+    """Like ``ast.walk`` but does not enter nested functions, lambdas or classes."""
+    return _walk_skipping([node], SCOPE_TYPES)
 
-    (Children are read from ``_fields`` directly rather than through
+
+def _walk_skipping(stack: list[ast.AST], skipped: tuple[type, ...]) -> Iterator[ast.AST]:
+    """Depth first from ``stack``, never pushing a child of the ``skipped`` types.
+
+    (Children are read from ``CHILD_FIELDS`` directly rather than through
     ``ast.iter_child_nodes``: the same order, without two generator layers per node.
     This walk is the engine's hottest loop.)
     """
-    stack = [node]
-    pop, push, node_type, scope_types = stack.pop, stack.append, ast.AST, SCOPE_TYPES
+    pop, push, node_type = stack.pop, stack.append, ast.AST
     fields_of = CHILD_FIELDS.__getitem__
     while stack:
         current = pop()
@@ -137,9 +141,9 @@ def walk_local(node: ast.AST) -> Iterator[ast.AST]:
             value = getattr(current, name, None)
             if isinstance(value, list):
                 for item in value:
-                    if isinstance(item, node_type) and not isinstance(item, scope_types):
+                    if isinstance(item, node_type) and not isinstance(item, skipped):
                         push(item)
-            elif isinstance(value, node_type) and not isinstance(value, scope_types):
+            elif isinstance(value, node_type) and not isinstance(value, skipped):
                 push(value)
 
 
@@ -291,19 +295,4 @@ def class_assignments(node: ast.ClassDef) -> list[ast.stmt]:
 
 def walk_local_class(node: ast.ClassDef) -> Iterator[ast.AST]:
     """Nodes of a class body and its methods, not of nested classes or lambdas."""
-    # The order of ``ast.iter_child_nodes`` pushed on a stack, read from ``_fields``
-    # directly (as ``walk_local``): it runs over every module class of every file.
-    stack: list[ast.AST] = list(node.body)
-    pop, push, node_type, skipped = stack.pop, stack.append, ast.AST, (ast.ClassDef, ast.Lambda)
-    fields_of = CHILD_FIELDS.__getitem__
-    while stack:
-        current = pop()
-        yield current
-        for name in fields_of(type(current)):
-            value = getattr(current, name, None)
-            if isinstance(value, list):
-                for item in value:
-                    if isinstance(item, node_type) and not isinstance(item, skipped):
-                        push(item)
-            elif isinstance(value, node_type) and not isinstance(value, skipped):
-                push(value)
+    return _walk_skipping(list(node.body), (ast.ClassDef, ast.Lambda))

@@ -240,23 +240,22 @@ class ValueKinds:
 
     def is_one_shot_iterator(self, expr: ast.AST, scope: flow.Scope) -> bool:
         """A generator or iterator that is empty once consumed."""
-        if isinstance(expr, ast.GeneratorExp):
-            return True
-        if not isinstance(expr, ast.Call):
+        if not self.may_be_one_shot_iterator(expr):
             return False
+        if not isinstance(expr, ast.Call):
+            return True  # a generator expression
         func = expr.func
         if isinstance(func, ast.Name) and func.id in _ITERATOR_BUILTINS:
             return self.is_builtin(func.id)
         if self.facts.qualify(func) in _ITERTOOLS:
             return True
-        if isinstance(func, ast.Attribute) and func.attr in GENERATOR_METHODS:
-            if self.is_module(func.value, scope):
-                return True
-            return not self.non_module_parameter_methods and func.attr in (
-                "parameters",
-                "named_parameters",
-            )
-        return False
+        # What is left is a ``parameters()``-like method (``GENERATOR_METHODS``).
+        if self.is_module(func.value, scope):  # type: ignore[attr-defined]
+            return True
+        return not self.non_module_parameter_methods and func.attr in (  # type: ignore[attr-defined]
+            "parameters",
+            "named_parameters",
+        )
 
     def is_builtin(self, name: str) -> bool:
         """``name`` is not shadowed by an import, a function or a module-level binding."""
