@@ -155,6 +155,10 @@ DEEP = {
     "grad chain on a parameter": "import torch\nmodel = torch.nn.Linear(1, 1)\nmodel.weight"
     + ".grad" * (N // 10)
     + " = None\n",
+    # Was quadratic in GG304 (an ``ast.dump`` of the rest of the chain per call): 4,000
+    # calls took 52 s. The layer makes GG304 run (its text gate wants `.weight`/`.bias`).
+    "call chain beside a layer": "import torch\nlayer = torch.nn.Linear(1, 1)\n"
+    "layer.weight.data.zero_()\nx = f" + "()" * 4_000 + "\n",
 }
 
 LONG = {

@@ -200,16 +200,18 @@ def _collect(facts: ModuleFacts) -> Collected:
 
 
 def _mentions_instance_norm(func: ast.expr) -> bool:
-    """``"InstanceNorm" in ast.dump(func)``, without the dump for a dotted name (the
-    substring can only lie inside one of its identifiers there)."""
+    """An identifier of the dotted name ``func`` contains ``InstanceNorm``.
+
+    Anything but a dotted name (``f()(...)``, ``layers[i](...)``) is False: such a callee
+    never qualifies to a torch layer, so ``_biasless_layer`` finds nothing either way.
+    (It used to search ``ast.dump(func)``, which a chain of a few thousand calls made
+    quadratic: one dump of the rest of the chain per call.)"""
     parts: list[str] = []
     node: ast.expr = func
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if isinstance(node, ast.Name):
-        return any("InstanceNorm" in part for part in (*parts, node.id))
-    return "InstanceNorm" in ast.dump(func)
+    return isinstance(node, ast.Name) and any("InstanceNorm" in p for p in (*parts, node.id))
 
 
 def _biasless_layer(facts: ModuleFacts, call: ast.Call) -> list[BiaslessLayer]:
