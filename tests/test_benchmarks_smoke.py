@@ -62,3 +62,30 @@ def test_smoke_run_writes_the_report(tmp_path: Path) -> None:
     assert data["throughput"]["torch"]["seen"]["gradguard"] == data["corpus"]["torch"]["files"]
     assert data["editor"]["sessions"]["200"]["change"]["n"] == 2
     assert not data["whole_package"]["crashed"]
+
+
+def test_golden_output_lists_every_finding_and_fix(tmp_path: Path) -> None:
+    # The harness that proves a speed change left the analysis as it was: one line per
+    # finding and per fix, in a stable order (two runs agree byte for byte).
+    from gradguard.engine import analyze
+
+    examples = REPO / "examples"
+    outputs = []
+    for run in ("first", "second"):
+        output = tmp_path / f"{run}.txt"
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.golden", str(output), str(examples)],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        outputs.append(output.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    results = [analyze(p.read_text(), str(p)) for p in sorted(examples.glob("*.py"))]
+    lines = outputs[0].splitlines()
+    assert sum(not line.startswith("  FIX ") for line in lines) == sum(
+        len(r.findings) for r in results
+    )
+    assert sum(line.startswith("  FIX ") for line in lines) == sum(
+        len(f.fixes) for r in results for f in r.findings
+    )
