@@ -14,17 +14,19 @@ from typing import Any
 
 def phase_profile(paths: Iterable[Path]) -> dict[str, Any]:
     from gradguard.analysis.facts import ModuleFacts
-    from gradguard.engine import parse
+    from gradguard.config import Config
+    from gradguard.engine import applicable_rules, parse
     from gradguard.noqa import parse_suppressions
     from gradguard.rules import all_rules
     from gradguard.rules.base import RuleContext
-    from gradguard.source import SourceFile, searchable_text
+    from gradguard.source import SourceFile
 
     seconds: collections.defaultdict[str, float] = collections.defaultdict(float)
     errors: collections.Counter[str] = collections.Counter()
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, 20_000))
     files = lines = 0
+    config = Config()  # the defaults, as `gradguard check` without a pyproject
     started = 0.0
     try:
         for path in paths:
@@ -38,8 +40,7 @@ def phase_profile(paths: Iterable[Path]) -> dict[str, Any]:
             if not isinstance(tree, ast.Module):
                 continue
             started = time.process_time()
-            searchable = searchable_text(text)
-            rules = [rule for rule in all_rules() if rule.may_apply(searchable)]  # as the engine
+            rules = applicable_rules(source, config, all_rules())  # as the engine
             seconds["rule text gates (Rule.may_apply)"] += time.process_time() - started
             if not rules:
                 continue

@@ -92,12 +92,7 @@ def analyze_with_facts(
         if isinstance(tree, ParseError):
             result.parse_error = tree
             return result, None
-        searchable = source.searchable_text
-        selected = [
-            r
-            for r in (rules or all_rules())
-            if config.is_enabled(r.code, path) and r.may_apply(searchable)
-        ]
+        selected = applicable_rules(source, config, rules or all_rules())
         if not selected:
             return result, None  # nothing here any enabled rule looks for: no facts needed
         try:
@@ -121,6 +116,12 @@ def analyze_with_facts(
         key=lambda f: f.sort_key,
     )
     return result, facts
+
+
+def applicable_rules(source: SourceFile, config: Config, rules: Iterable[Rule]) -> list[Rule]:
+    """The enabled rules whose text gate lets this file through (``Rule.may_apply``)."""
+    searchable = source.searchable_text
+    return [r for r in rules if config.is_enabled(r.code, source.path) and r.may_apply(searchable)]
 
 
 def _run_rules(

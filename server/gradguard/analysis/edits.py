@@ -192,10 +192,12 @@ class _Layout:
 class _CommentLines:
     def __init__(self, source: SourceFile) -> None:
         self._source = source
+        self._layout = _layout(source)
 
     def __contains__(self, line: object) -> bool:
-        layout = _layout(self._source)
-        return isinstance(line, int) and line in layout.chunk_at(self._source, line).comment_lines
+        if not isinstance(line, int):
+            return False
+        return line in self._layout.chunk_at(self._source, line).comment_lines
 
 
 def _chunks(source: SourceFile) -> list[tuple[int, int]]:

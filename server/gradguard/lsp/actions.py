@@ -9,11 +9,11 @@ document moved on refuses it instead of applying it to the wrong text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from lsprotocol import types
 
-from gradguard.findings import DisjointSpans, Fix, Position, Span, TextEdit
+from gradguard.findings import DisjointSpans, Finding, Fix, Position, Span, TextEdit
 from gradguard.lsp import convert
 from gradguard.lsp.documents import Snapshot
 from gradguard.noqa import noqa_codes_at
@@ -170,10 +170,7 @@ def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.C
         return None
     chosen: list[TextEdit] = []
     taken = DisjointSpans()
-    for finding in snapshot.result.findings:
-        located = snapshot.locate(finding.span)
-        if located is None or located[0].uri != uri:
-            continue
+    for finding in _findings_in(snapshot, uri):
         for fix in finding.fixes:
             if not fix.is_safe:
                 continue
@@ -233,14 +230,17 @@ def code_actions(
 
 def unresolved_fix_all(snapshot: Snapshot, uri: str) -> types.CodeAction | None:
     """Fix-all without its edit, offered when the document has a safe fix."""
-    if not any(
-        any(fix.is_safe for fix in finding.fixes)
-        and (located := snapshot.locate(finding.span)) is not None
-        and located[0].uri == uri
-        for finding in snapshot.result.findings
-    ):
+    if not any(fix.is_safe for finding in _findings_in(snapshot, uri) for fix in finding.fixes):
         return None
     return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, data={"fixAll": uri})
+
+
+def _findings_in(snapshot: Snapshot, uri: str) -> Iterator[Finding]:
+    """The snapshot's findings reported in the document ``uri`` (a notebook cell's own)."""
+    for finding in snapshot.result.findings:
+        located = snapshot.locate(finding.span)
+        if located is not None and located[0].uri == uri:
+            yield finding
 
 
 def fix_all_uri(action: types.CodeAction) -> str | None:

@@ -57,10 +57,11 @@ class ModelInfo:
 @dataclass
 class SymbolIndex:
     source: SourceFile
-    tree: ast.Module | None
+    # The analysed file's facts (tree, parent map, indexes); None when it has none
+    # (over max-file-bytes, unparsable, nested too deeply): then the index is empty.
+    facts: ModuleFacts | None = field(default=None, repr=False)
     optimizers: dict[str, list[OptimizerInfo]] = field(default_factory=dict)
     models: dict[str, list[ModelInfo]] = field(default_factory=dict)
-    facts: ModuleFacts | None = field(default=None, repr=False)
     _statements: dict[int, list[ast.stmt]] | None = field(default=None, repr=False)
     _names: dict[int, list[ast.Name | ast.Attribute]] | None = field(default=None, repr=False)
 
@@ -68,8 +69,8 @@ class SymbolIndex:
     def build(cls, snapshot: Snapshot) -> SymbolIndex:
         facts = snapshot.facts or cls._facts_for(snapshot)
         if facts is None:
-            return cls(SourceFile(snapshot.text, snapshot.path), None)
-        index = cls(facts.source, facts.tree, facts=facts)
+            return cls(SourceFile(snapshot.text, snapshot.path))
+        index = cls(facts.source, facts)
         index._collect_optimizers(facts, snapshot.result.findings)
         index._collect_models(facts)
         return index
@@ -128,10 +129,9 @@ class SymbolIndex:
 
     def _statement_at(self, position: Position) -> ast.stmt | None:
         best: ast.stmt | None = None
-        assert self.tree is not None
         if self._statements is None:  # one pass per index, not one per finding
             by_line: dict[int, list[ast.stmt]] = {}
-            for node in self._all_nodes():
+            for node in self._nodes():
                 if isinstance(node, ast.stmt) and not isinstance(node, flow.SCOPE_TYPES):
                     by_line.setdefault(node.lineno - 1, []).append(node)
             self._statements = by_line
@@ -145,10 +145,9 @@ class SymbolIndex:
                 best = node
         return best
 
-    def _all_nodes(self) -> Iterable[ast.AST]:
+    def _nodes(self) -> Iterable[ast.AST]:
         """Every node but the module (the facts' parent map lists them all)."""
-        assert self.tree is not None
-        return self.facts.parents if self.facts is not None else ast.walk(self.tree)
+        return self.facts.parents if self.facts is not None else ()
 
     def _collect_models(self, facts: ModuleFacts) -> None:
         for node in facts.nodes_of_types(ast.Assign, ast.AnnAssign):
@@ -191,7 +190,7 @@ class SymbolIndex:
 
     def name_at(self, position: Position) -> tuple[str, Span] | None:
         """The dotted variable name under the cursor (``optimizer``, ``self.opt``)."""
-        if self.tree is None:
+        if self.facts is None:
             return None
         best: tuple[str, Span] | None = None
         for node in self._names_on(position.line):
@@ -214,7 +213,7 @@ class SymbolIndex:
         """Names and attributes whose text covers ``line`` (0-based), indexed once."""
         if self._names is None:
             by_line: dict[int, list[ast.Name | ast.Attribute]] = {}
-            for node in self._all_nodes():
+            for node in self._nodes():
                 if isinstance(node, (ast.Name, ast.Attribute)):
                     last = node.end_lineno or node.lineno
                     for covered in range(node.lineno - 1, last):

@@ -663,7 +663,8 @@ def _is_empty_literal(expr: ast.expr, kinds: ValueKinds) -> bool:
     return False
 
 
-def _is_state_dict_values(expr: ast.expr, kinds: ValueKinds) -> bool:
+def _inside_list_call(expr: ast.expr, kinds: ValueKinds) -> ast.expr:
+    """``x`` for the builtin ``list(x)`` / ``tuple(x)``; otherwise ``expr`` itself."""
     if (
         isinstance(expr, ast.Call)
         and isinstance(expr.func, ast.Name)
@@ -671,7 +672,12 @@ def _is_state_dict_values(expr: ast.expr, kinds: ValueKinds) -> bool:
         and len(expr.args) == 1
         and kinds.is_builtin(expr.func.id)
     ):
-        expr = expr.args[0]
+        return expr.args[0]
+    return expr
+
+
+def _is_state_dict_values(expr: ast.expr, kinds: ValueKinds) -> bool:
+    expr = _inside_list_call(expr, kinds)
     return (
         isinstance(expr, ast.Call)
         and flow.method_name(expr) == "values"
@@ -706,14 +712,7 @@ def _materialise_fix(source: SourceFile, binding: ast.stmt) -> Fix | None:
 def _requires_grad_filter_owner(expr: ast.expr, kinds: ValueKinds) -> str | None:
     """``model`` for ``filter(lambda p: p.requires_grad, model.parameters())`` and
     ``[p for p in model.parameters() if p.requires_grad]`` (also inside ``list(...)``)."""
-    if (
-        isinstance(expr, ast.Call)
-        and isinstance(expr.func, ast.Name)
-        and expr.func.id in ("list", "tuple")
-        and len(expr.args) == 1
-        and kinds.is_builtin(expr.func.id)
-    ):
-        expr = expr.args[0]
+    expr = _inside_list_call(expr, kinds)
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
         if expr.func.id != "filter" or not kinds.is_builtin("filter") or len(expr.args) != 2:
             return None

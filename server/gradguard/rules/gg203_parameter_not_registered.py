@@ -486,24 +486,18 @@ def _direct_elements(value: ast.expr) -> Iterator[ast.expr]:
 
 
 def _fills(facts: ModuleFacts, scope: ast.AST, dotted: str) -> list[ast.AST]:
-    """``x.append(e)``, ``x.extend([...])``, ``x.insert(i, e)``, ``x[k] = e``, ``x += [...]``."""
-    index = facts.shared(("gg203 fills", scope), lambda: _index_fills(facts, scope))
-    return index.get(dotted, [])
+    """``x.append(e)``, ``x.extend([...])``, ``x.insert(i, e)``, ``x[k] = e``, ``x += [...]``
+    under ``scope``, in ``ast.walk(scope)`` order (the file's walk order restricted to the
+    subtree)."""
+    index = facts.shared("gg203 fills", lambda: _index_fills(facts))
+    return [n for n in index.get(dotted, []) if any(a is scope for a in facts.ancestors(n))]
 
 
-def _index_fills(facts: ModuleFacts, scope: ast.AST) -> dict[str, list[ast.AST]]:
-    """Every fill under ``scope`` by the dotted name it fills, in ``ast.walk(scope)``
-    order (the file's walk order restricted to the subtree), from the node index."""
+def _index_fills(facts: ModuleFacts) -> dict[str, list[ast.AST]]:
+    """Every fill of the file by the dotted name it fills, in ``ast.walk`` order: built
+    once, where a walk per class made files of many modules quadratic."""
     index: dict[str, list[ast.AST]] = {}
-    candidates = facts.shared(
-        "gg203 fill candidates",
-        lambda: [
-            n for n in facts.nodes_of_types(ast.Call, ast.Assign, ast.AugAssign) if _fill_shaped(n)
-        ],
-    )
-    for node in candidates:
-        if not any(a is scope for a in facts.ancestors(node)):
-            continue
+    for node in facts.nodes_of_types(ast.Call, ast.Assign, ast.AugAssign):
         if isinstance(node, ast.Call) and flow.method_name(node) in _FILL_METHODS:
             dotted = flow.dotted_name(node.func.value)  # type: ignore[attr-defined]
             if dotted is not None:
@@ -519,14 +513,6 @@ def _index_fills(facts: ModuleFacts, scope: ast.AST) -> dict[str, list[ast.AST]]
             if dotted is not None:
                 index.setdefault(dotted, []).append(node)
     return index
-
-
-def _fill_shaped(node: ast.AST) -> bool:
-    if isinstance(node, ast.Call):
-        return flow.method_name(node) in _FILL_METHODS
-    if isinstance(node, ast.Assign):
-        return any(isinstance(target, ast.Subscript) for target in node.targets)
-    return isinstance(node, ast.AugAssign)
 
 
 def _fill_elements(fill: ast.AST) -> Iterator[ast.expr]:
