@@ -205,3 +205,30 @@ def test_noqa_comments_are_read_per_line(tmp_path: Path) -> None:
             workspace.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_facts_stay_alive_for_the_latest_version_of_the_last_four_documents(
+    tmp_path: Path,
+) -> None:
+    # Hovers reuse the analysis's tree; only a few documents may keep theirs (RSS).
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            uris = [host.open(f"doc{i}.py", USES_OTHER) for i in range(6)]
+            for uri in uris:
+                await workspace.refresh(uri)
+            edited = uris[-1]
+            old = workspace.snapshots[edited]
+            for version in (2, 3, 4, 5, 6):  # many versions of one document
+                host.open("doc5.py", USES_OTHER + f"\nx = {version}\n", version)
+                await workspace.refresh(edited)
+            kept = [uri for uri in uris if workspace.snapshots[uri].facts is not None]
+            assert kept == uris[2:]  # four documents, not four versions of one
+            assert old.facts is None  # a superseded version lets its tree go
+            workspace.closed(uris[2])
+            assert uris[2] not in workspace._recent_facts
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())

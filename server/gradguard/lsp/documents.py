@@ -23,7 +23,7 @@ import logging
 import re
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -333,7 +333,8 @@ class Workspace:
         self._answered: set[str] = set()  # names answered since the last refresh
         self._epochs: dict[str, int] = {}  # target -> resolver epoch (bumped by answers)
         self._in_flight: dict[str, list[RecordingResolver]] = {}
-        self._recent_facts: deque[Snapshot] = deque()
+        # Documents whose latest snapshot keeps its facts, least recently analysed first.
+        self._recent_facts: OrderedDict[str, Snapshot] = OrderedDict()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- settings -----------------------------------------------------------------
@@ -677,15 +678,16 @@ class Workspace:
         return None
 
     def _keep_facts(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
-        """Trees stay alive for the last few analysed versions only: RSS must not grow
-        with the number of open files."""
+        """Trees stay alive for the latest versions of the last few analysed documents
+        only: RSS must not grow with the number of open files."""
         if previous is not None:
             previous.facts = None
+        self._recent_facts.pop(snapshot.key, None)
         if snapshot.facts is None:
             return
-        self._recent_facts.append(snapshot)
+        self._recent_facts[snapshot.key] = snapshot
         while len(self._recent_facts) > KEPT_FACTS:
-            self._recent_facts.popleft().facts = None
+            self._recent_facts.popitem(last=False)[1].facts = None
 
     def _prebuild_symbols(self, snapshot: Snapshot) -> None:
         key = snapshot.key
@@ -725,6 +727,7 @@ class Workspace:
         if timer is not None:
             timer.cancel()
         self.snapshots.pop(key, None)
+        self._recent_facts.pop(key, None)
         self._locks.pop(key, None)
         self._epochs.pop(key, None)
         uris = self._published.pop(key, set())
