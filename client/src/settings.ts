@@ -42,6 +42,7 @@ export interface FolderSettings {
   severity: Record<string, Severity>;
   run: RunMode;
   debounceMs: number;
+  incremental: boolean;
   disableRuleComment: boolean;
 }
 
@@ -54,6 +55,7 @@ export const DEFAULTS: FolderSettings = {
   severity: {},
   run: 'onType',
   debounceMs: 300,
+  incremental: true,
   disableRuleComment: true,
 };
 
@@ -113,6 +115,7 @@ const CHECKS: { [K in keyof FolderSettings]: (value: unknown) => boolean } = {
     Object.values(v).every((s) => ['error', 'warning', 'information', 'hint'].includes(s as string)),
   run: (v) => v === 'onType' || v === 'onSave',
   debounceMs: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+  incremental: (v) => typeof v === 'boolean',
   disableRuleComment: (v) => typeof v === 'boolean',
 };
 
@@ -126,6 +129,7 @@ export const KEYS: { [K in keyof FolderSettings]: string } = {
   severity: 'severity',
   run: 'run',
   debounceMs: 'debounceMs',
+  incremental: 'incremental',
   disableRuleComment: 'codeAction.disableRuleComment.enable',
 };
 
@@ -168,6 +172,7 @@ export interface ServerSettings {
   severity: Record<string, Severity>;
   run: RunMode;
   debounceMs: number;
+  incremental: boolean;
   codeAction: { disableRuleComment: { enable: boolean } };
   interpreter?: string;
 }
@@ -178,6 +183,7 @@ export function toServerSettings(settings: FolderSettings, pythonExecutable?: st
     severity: settings.severity,
     run: settings.run,
     debounceMs: settings.debounceMs,
+    incremental: settings.incremental,
     codeAction: { disableRuleComment: { enable: settings.disableRuleComment } },
   };
   if (settings.select.length > 0) out.select = settings.select;

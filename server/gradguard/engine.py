@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolResolver
@@ -76,7 +77,6 @@ def analyze_with_facts(
     started = time.monotonic()
     config = config or Config()
     result = AnalysisResult()
-    facts: ModuleFacts | None = None
     encoded_size = len(text.encode("utf-8", "surrogatepass"))
     if encoded_size > config.max_file_bytes:
         result.notices.append(
@@ -85,13 +85,29 @@ def analyze_with_facts(
         )
         return result, None
     source = SourceFile(text, path)
-    old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old_limit, _RECURSION_LIMIT))
-    try:
+    with _recursion_headroom():
         tree = parse(source)
         if isinstance(tree, ParseError):
             result.parse_error = tree
             return result, None
+        deadline = None if time_limit is None else started + time_limit
+        return analyze_tree(source, tree, config, resolver, rules, deadline)
+
+
+def analyze_tree(
+    source: SourceFile,
+    tree: ast.Module,
+    config: Config,
+    resolver: SymbolResolver | None = None,
+    rules: Iterable[Rule] | None = None,
+    deadline: float | None = None,
+) -> tuple[AnalysisResult, ModuleFacts | None]:
+    """The rules on a parsed tree of ``source`` (the whole file, or only some of its
+    top-level statements: :mod:`gradguard.incremental`), findings filtered by the
+    file's ``noqa`` comments and the configured severities."""
+    result = AnalysisResult()
+    path = source.path
+    with _recursion_headroom():
         selected = applicable_rules(source, config, rules or all_rules())
         if not selected:
             return result, None  # nothing here any enabled rule looks for: no facts needed
@@ -100,13 +116,11 @@ def analyze_with_facts(
         except RecursionError:
             result.notices.append(f"{path}: skipped, nesting is too deep to analyse")
             return result, None
-        deadline = None if time_limit is None else started + time_limit
         try:
             result.findings = _run_rules(selected, RuleContext(facts), result.notices, deadline)
         finally:
             facts.release()
-    finally:
-        sys.setrecursionlimit(old_limit)
+    text = source.text
     # Tokenizing for comments costs 6-12% of an analysis: only when it can matter.
     if result.findings and "noqa" in text.lower():
         suppressions = parse_suppressions(text)
@@ -116,6 +130,16 @@ def analyze_with_facts(
         key=lambda f: f.sort_key,
     )
     return result, facts
+
+
+@contextlib.contextmanager
+def _recursion_headroom() -> Iterator[None]:
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, _RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old_limit)
 
 
 def applicable_rules(source: SourceFile, config: Config, rules: Iterable[Rule]) -> list[Rule]:

@@ -222,12 +222,130 @@ def test_facts_stay_alive_for_the_latest_version_of_the_last_four_documents(
             old = workspace.snapshots[edited]
             for version in (2, 3, 4, 5, 6):  # many versions of one document
                 host.open("doc5.py", USES_OTHER + f"\nx = {version}\n", version)
-                await workspace.refresh(edited)
+                await workspace.refresh(edited)  # incremental: a partial tree, not kept
+                await workspace.refresh(edited, full=True)  # the check once typing pauses
             kept = [uri for uri in uris if workspace.snapshots[uri].facts is not None]
             assert kept == uris[2:]  # four documents, not four versions of one
             assert old.facts is None  # a superseded version lets its tree go
             workspace.closed(uris[2])
             assert uris[2] not in workspace._recent_facts
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+def _long_script() -> str:
+    from benchmarks.scripts import training_script
+
+    return training_script(1200)
+
+
+def _edited(text: str) -> str:
+    """A keystroke in the middle of the file, inside one training function."""
+    middle = text.index("criterion = nn.CrossEntropyLoss()", len(text) // 2)
+    return (
+        text[:middle]
+        + "criterion = nn.CrossEntropyLoss(label_smoothing=0.1)"
+        + text[middle + len("criterion = nn.CrossEntropyLoss()") :]
+    )
+
+
+def test_an_edit_publishes_a_partial_result_that_the_full_check_confirms(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            text = _long_script()
+            uri = host.open("train.py", text)
+            first = await workspace.refresh(uri)
+            assert first is not None and first.exact and first.baseline is not None
+            host.open("train.py", _edited(text), 2)
+            partial = await workspace.refresh(uri)
+            assert partial is not None and not partial.exact and partial.facts is None
+            assert partial.result_id.endswith(":partial")
+            assert uri in workspace._full_checks  # scheduled for when typing pauses
+            assert host.published[-1] == (uri, 2)
+
+            published = len(host.published)
+            full = await workspace.refresh(uri, full=True)
+            assert full is not None and full.exact and full.facts is not None
+            assert set(full.result.findings) == set(partial.result.findings)
+            assert len(host.published) == published  # the same findings: nothing to send
+            assert workspace.snapshots[uri] is full  # hovers get the whole tree
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_a_full_check_that_finds_something_else_is_published(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            text = _long_script()
+            uri = host.open("train.py", text)
+            await workspace.refresh(uri)
+            host.open("train.py", _edited(text), 2)
+            partial = await workspace.refresh(uri)
+            assert partial is not None and not partial.exact
+            partial.result.findings = partial.result.findings[1:]  # as if the shortcut missed one
+            published = len(host.published)
+            full = await workspace.refresh(uri, full=True)
+            assert full is not None and full.exact
+            assert host.published[published:] == [(uri, 2)]
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_the_full_check_runs_once_typing_pauses(tmp_path: Path, monkeypatch: Any) -> None:
+    from gradguard.lsp import documents
+
+    monkeypatch.setattr(documents, "FULL_CHECK_IDLE_S", 0.05)
+
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            text = _long_script()
+            uri = host.open("train.py", text)
+            await workspace.refresh(uri)
+            host.open("train.py", _edited(text), 2)
+            workspace.schedule(uri, 0)
+            for _ in range(250):  # the edit's analysis, the pause, the full check
+                await asyncio.sleep(0.02)
+                snapshot = workspace.snapshots.get(uri)
+                if snapshot is not None and snapshot.version == (2,) and snapshot.exact:
+                    break
+            snapshot = workspace.snapshots[uri]
+            assert snapshot.version == (2,) and snapshot.exact
+            assert uri not in workspace._full_checks
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_incremental_false_analyses_the_whole_file_on_every_edit(tmp_path: Path) -> None:
+    from gradguard.lsp.settings import Settings
+
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.init_settings = Settings(incremental=False)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            text = _long_script()
+            uri = host.open("train.py", text)
+            await workspace.refresh(uri)
+            host.open("train.py", _edited(text), 2)
+            snapshot = await workspace.refresh(uri)
+            assert snapshot is not None and snapshot.exact and snapshot.facts is not None
+            assert uri not in workspace._full_checks
         finally:
             workspace.shutdown()
 

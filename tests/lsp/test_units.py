@@ -78,14 +78,20 @@ def test_settings_parse_and_errors_name_the_key():
             "codeAction.disableRuleComment.enable": False,
             "interpreter": ["/usr/bin/python3"],
             "extraPaths": ["src"],
+            "incremental": False,
         }
     )
+    assert settings.incremental is False
     assert settings.select == ("GG1", "GG2")
     assert settings.run == "onSave" and settings.debounce_ms == 0
     assert settings.disable_rule_comment is False
     assert settings.interpreter == "/usr/bin/python3" and settings.extra_paths == ("src",)
-    bad = parse_settings({"debounceMs": "fast", "select": ["nope"], "colour": 1}, origin="init")
-    assert bad.debounce_ms == 300 and bad.select is None
+    bad = parse_settings(
+        {"debounceMs": "fast", "select": ["nope"], "colour": 1, "incremental": "yes"},
+        origin="init",
+    )
+    assert bad.debounce_ms == 300 and bad.select is None and bad.incremental is True
+    assert any("gradguard.incremental" in e for e in bad.errors)
     assert any("gradguard.debounceMs" in e for e in bad.errors)
     assert any("gradguard.select" in e for e in bad.errors)
     assert any("gradguard.colour" in e and "unknown setting" in e for e in bad.errors)

@@ -59,6 +59,7 @@ describe('resolveFolderSettings', () => {
         severity: { globalValue: { GG105: 'warning' } },
         run: { workspaceValue: 'onSave' },
         debounceMs: { workspaceValue: 0 },
+        incremental: { workspaceFolderValue: false },
         'codeAction.disableRuleComment.enable': { workspaceValue: false },
       }),
       true,
@@ -72,6 +73,7 @@ describe('resolveFolderSettings', () => {
       severity: { GG105: 'warning' },
       run: 'onSave',
       debounceMs: 0,
+      incremental: false,
       disableRuleComment: false,
     });
   });
@@ -112,6 +114,7 @@ describe('toServerSettings', () => {
       severity: {},
       run: 'onType',
       debounceMs: 300,
+      incremental: true,
       codeAction: { disableRuleComment: { enable: true } },
       interpreter: '/usr/bin/python3',
     });

@@ -9,9 +9,14 @@ dropped: a newer analysis is already scheduled. Code actions and hovers read the
 cache; they never run the analysis.
 
 Edits are debounced (``debounceMs``, default 300 ms, 0 allowed); open and save
-analyse at once. Pull clients (``textDocument/diagnostic``) get the analysis of
-the version they ask about, run on demand; push clients get
-``textDocument/publishDiagnostics`` after each analysis.
+analyse at once. After an edit only the definitions it can affect are analysed
+again (:mod:`gradguard.incremental`, setting ``incremental``); such a result is
+*partial*, and the whole file is analysed once typing pauses for
+``FULL_CHECK_IDLE_S``: if that finds something else, it is published too.
+
+Pull clients (``textDocument/diagnostic``) get the analysis of the version they
+ask about, run on demand (and a refresh request if the full check differs);
+push clients get ``textDocument/publishDiagnostics`` after each analysis.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ from pygls.uris import to_fs_path, uri_scheme
 
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, find_pyproject, load_pyproject
-from gradguard.engine import analyze_with_facts
 from gradguard.findings import AnalysisResult, Finding, Position, Span
+from gradguard.incremental import Baseline, analyze_edit
 from gradguard.lsp import convert
 from gradguard.lsp.notebooks import NotebookProgram, build_program
 from gradguard.lsp.settings import Settings
@@ -57,6 +62,9 @@ SYMBOLS_IDLE_S = 0.5
 # Analysed versions whose tree and indexes stay alive for hovers (the documents the
 # user is working in; the rest are rebuilt on demand).
 KEPT_FACTS = 4
+#: Seconds without an edit before a partial (incremental) result is checked by a
+#: full analysis of the file.
+FULL_CHECK_IDLE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,10 @@ class Snapshot:
     #: The analysis's tree and indexes, kept for the most recent snapshots only
     #: (``Workspace`` drops older ones) so a hover index needs no second parse.
     facts: Any = field(default=None, repr=False)
+    #: What the next edit's incremental analysis builds on (None: analyse in full).
+    baseline: Baseline | None = field(default=None, repr=False)
+    #: False for an incremental result not yet confirmed by a full analysis.
+    exact: bool = True
     _symbols: Any = field(default=None, repr=False)
     _comments: dict[int, list[NoqaComment]] | None = field(default=None, repr=False)
     #: Per-snapshot results of request handlers (e.g. fix-all), computed once.
@@ -101,7 +113,8 @@ class Snapshot:
 
     @property
     def result_id(self) -> str:
-        return f"{self.generation}:{':'.join(str(v) for v in self.version)}"
+        partial = "" if self.exact else ":partial"
+        return f"{self.generation}:{':'.join(str(v) for v in self.version)}{partial}"
 
     @property
     def source(self) -> SourceFile:
@@ -265,21 +278,37 @@ class AnalysisRequest:
     resolver: SymbolResolver | None
     epoch: int = 0
     recorder: RecordingResolver | None = None
+    #: The previous version's analysis, for an incremental one (None: in full).
+    baseline: Baseline | None = None
+    #: Names the baseline's analyses asked the resolver about.
+    baseline_queried: frozenset[str] = frozenset()
 
 
 def run_analysis(request: AnalysisRequest) -> Snapshot:
     """The worker-thread part: the engine on a snapshot of the text (never raises)."""
     started = time.perf_counter()
+    baseline, exact, queried = None, True, frozenset[str]()
     if not request.settings.enable or request.config.is_excluded(request.path):
         result, facts = AnalysisResult(), None
     else:
-        result, facts = analyze_with_facts(
+        analysis = analyze_edit(
             request.text,
             request.path,
+            baseline=request.baseline,
             config=request.config,
             resolver=request.recorder or request.resolver,
             time_limit=ANALYSIS_TIME_LIMIT,
         )
+        result, facts, baseline, exact = (
+            analysis.result,
+            analysis.facts,
+            analysis.baseline,
+            analysis.exact,
+        )
+        if analysis.mode != "full":  # findings carried over came from earlier questions
+            queried = request.baseline_queried
+    if request.recorder:
+        queried |= request.recorder.queried()
     return Snapshot(
         key=request.key,
         version=request.version,
@@ -294,9 +323,11 @@ def run_analysis(request: AnalysisRequest) -> Snapshot:
         notebook=request.notebook,
         resolver=request.resolver,
         elapsed_ms=(time.perf_counter() - started) * 1000,
-        queried=request.recorder.queried() if request.recorder else frozenset(),
+        queried=queried,
         epoch=request.epoch,
         facts=facts,
+        baseline=baseline,
+        exact=exact,
     )
 
 
@@ -318,6 +349,7 @@ class Workspace:
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gradguard-analysis")
         self.snapshots: dict[str, Snapshot] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._full_checks: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._published: dict[str, set[str]] = {}  # target -> client uris with diagnostics
@@ -521,7 +553,7 @@ class Workspace:
             cells.append((cell.document, document))
         return cells
 
-    def make_request(self, key: str) -> AnalysisRequest | None:
+    def make_request(self, key: str, *, full: bool = False) -> AnalysisRequest | None:
         encoding = self.host.position_encoding()
         notebook = self.host.notebook(key)
         views: dict[str, View]
@@ -551,6 +583,16 @@ class Workspace:
         if problems:
             self.report_problems(problems)
         resolver = self.resolver_for(key, settings)
+        epoch = self._epochs.get(key, 0)
+        previous = self.snapshots.get(key)
+        if (
+            full
+            or not settings.incremental
+            or previous is None
+            or previous.generation != self.generation
+            or previous.epoch != epoch  # a jedi answer may change any finding
+        ):
+            previous = None
         return AnalysisRequest(
             key=key,
             version=version,
@@ -563,8 +605,10 @@ class Workspace:
             views=views,
             notebook=program,
             resolver=resolver,
-            epoch=self._epochs.get(key, 0),
+            epoch=epoch,
             recorder=RecordingResolver(resolver) if resolver is not None else None,
+            baseline=previous.baseline if previous else None,
+            baseline_queried=previous.queried if previous else frozenset(),
         )
 
     def current_version(self, key: str) -> VersionKey | None:
@@ -591,9 +635,10 @@ class Workspace:
 
     def schedule(self, key: str, delay_ms: int) -> None:
         assert self.loop is not None
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        for timers in (self._timers, self._full_checks):
+            timer = timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
         if delay_ms <= 0:
             self._start(key)
         else:
@@ -603,24 +648,42 @@ class Workspace:
         self._timers.pop(key, None)
         self._start(key)
 
-    def _start(self, key: str) -> None:
+    def _start(self, key: str, *, full: bool = False) -> None:
         assert self.loop is not None
-        task = self.loop.create_task(self._refresh_logged(key))
+        task = self.loop.create_task(self._refresh_logged(key, full))
         self._tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._tasks.discard)
 
-    async def _refresh_logged(self, key: str) -> None:
+    def _schedule_full_check(self, key: str) -> None:
+        """Check a partial result by a full analysis once typing pauses."""
+        assert self.loop is not None
+        timer = self._full_checks.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._full_checks[key] = self.loop.call_later(
+            FULL_CHECK_IDLE_S, self._start_full_check, key
+        )
+
+    def _start_full_check(self, key: str) -> None:
+        self._full_checks.pop(key, None)
+        if key not in self._timers:  # else an edit is pending: its analysis comes first
+            self._start(key, full=True)
+
+    async def _refresh_logged(self, key: str, full: bool = False) -> None:
         """A background refresh: a failure is logged, never lost in an unawaited task."""
         try:
-            await self.refresh(key)
+            await self.refresh(key, full=full)
         except Exception as error:
             log.exception("analysing %s failed", key)
             self.host.log_message(
                 f"GradGuard: analysing {key} failed: {error}", types.MessageType.Error
             )
 
-    async def refresh(self, key: str, *, publish: bool = True) -> Snapshot | None:
-        """Analyse the target's current version unless cached; publish if pushing."""
+    async def refresh(
+        self, key: str, *, publish: bool = True, full: bool = False
+    ) -> Snapshot | None:
+        """Analyse the target's current version unless cached; publish if pushing.
+        ``full``: analyse the whole file even when a partial result is cached."""
         try:
             await asyncio.wait_for(self.settings_ready.wait(), timeout=5)
         except asyncio.TimeoutError:
@@ -628,12 +691,13 @@ class Workspace:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             for _attempt in range(5):
-                request = self.make_request(key)
+                request = self.make_request(key, full=full)
                 if request is None:
                     return None
                 cached = self.snapshots.get(key)
                 if (
                     cached is not None
+                    and (cached.exact or not full)
                     and cached.version == request.version
                     and cached.generation == request.generation
                     and cached.encoding == request.encoding
@@ -666,14 +730,21 @@ class Workspace:
                     self.loop.call_later(SYMBOLS_IDLE_S, self._prebuild_symbols, snapshot)
                 self.report_notices(key, snapshot.result.notices)
                 log.debug(
-                    "analysed %s version %s in %.1f ms: %d findings",
+                    "analysed %s version %s in %.1f ms (%s): %d findings",
                     key,
                     snapshot.version,
                     snapshot.elapsed_ms,
+                    "whole file" if snapshot.exact else "incremental",
                     len(snapshot.result.findings),
                 )
+                if not snapshot.exact:
+                    self._schedule_full_check(key)
+                if _confirms(snapshot, previous):
+                    return snapshot  # the partial result was right: nothing new to show
                 if publish and not self.host.pull_mode:
                     self.publish(snapshot)
+                elif full and self.host.pull_mode:
+                    self.host.request_diagnostic_refresh()
                 return snapshot
         return None
 
@@ -723,9 +794,10 @@ class Workspace:
 
     def closed(self, key: str) -> None:
         self._noticed.pop(key, None)
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        for timers in (self._timers, self._full_checks):
+            timer = timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
         self.snapshots.pop(key, None)
         self._recent_facts.pop(key, None)
         self._locks.pop(key, None)
@@ -748,9 +820,10 @@ class Workspace:
         return await self.loop.run_in_executor(self.executor, function, *args)
 
     def shutdown(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        for timers in (self._timers, self._full_checks):
+            for timer in timers.values():
+                timer.cancel()
+            timers.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
         for resolver in self._resolvers.values():
             close = getattr(resolver, "close", None) or getattr(resolver, "shutdown", None)
@@ -759,6 +832,30 @@ class Workspace:
                     close()
                 except Exception:  # closing is best effort
                     log.debug("resolver close failed", exc_info=True)
+
+
+def _confirms(snapshot: Snapshot, previous: Snapshot | None) -> bool:
+    """``snapshot`` is the full analysis of the version ``previous`` analysed partially,
+    and finds the same. Otherwise the difference is logged: it is what the incremental
+    analysis missed (a bug report's material)."""
+    if (
+        previous is None
+        or previous.exact
+        or not snapshot.exact
+        or (previous.version, previous.generation) != (snapshot.version, snapshot.generation)
+    ):
+        return False
+    if set(previous.result.findings) == set(snapshot.result.findings):
+        return True
+    log.info(
+        "%s version %s: the whole-file analysis differs from the incremental one "
+        "(%d findings instead of %d); publishing it",
+        snapshot.key,
+        snapshot.version,
+        len(snapshot.result.findings),
+        len(previous.result.findings),
+    )
+    return False
 
 
 def _build_symbols(snapshot: Snapshot) -> None:

@@ -21,8 +21,10 @@ project file. ``# noqa`` comments always apply.
 
 Editor-only keys: ``enable``, ``run`` (``onType``/``onSave``), ``debounceMs``,
 ``codeAction.disableRuleComment.enable``, ``interpreter`` (the Python environment
-jedi resolves imports against: an executable or an environment directory) and
-``extraPaths`` (more import roots for jedi).
+jedi resolves imports against: an executable or an environment directory),
+``extraPaths`` (more import roots for jedi) and ``incremental`` (after an edit,
+analyse only the definitions it can affect, and the whole file once typing
+pauses; default true).
 
 An invalid value never stops the server: the key keeps its previous value
 (ultimately the default) and the problem, naming the key, is reported once.
@@ -48,6 +50,7 @@ _KNOWN = (
     "codeAction",
     "interpreter",
     "extraPaths",
+    "incremental",
 )
 # Settings that only the VS Code client uses (how to start the server, LSP tracing):
 # clients may send the whole ``gradguard`` section, so these are accepted and ignored.
@@ -66,6 +69,8 @@ class Settings:
     disable_rule_comment: bool = True
     interpreter: str | None = None
     extra_paths: tuple[str, ...] = ()
+    # After an edit, analyse only what it can affect; the whole file once typing pauses.
+    incremental: bool = True
     errors: tuple[str, ...] = field(default=(), compare=False)
 
     def describe(self) -> dict[str, Any]:
@@ -79,6 +84,7 @@ class Settings:
             "codeAction.disableRuleComment.enable": self.disable_rule_comment,
             "interpreter": self.interpreter,
             "extraPaths": list(self.extra_paths),
+            "incremental": self.incremental,
         }
 
     def apply_to(self, project: Config) -> Config:
@@ -175,6 +181,8 @@ def parse_settings(raw: Any, base: Settings | None = None, origin: str = "settin
                 if not isinstance(value, str):
                     raise ValueError(f"expected a path to a Python executable, got {value!r}")
                 values["interpreter"] = value or None
+            elif key == "incremental":
+                values["incremental"] = _bool(value)
             elif key == "extraPaths":
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ValueError(f"expected a list of directories, got {value!r}")

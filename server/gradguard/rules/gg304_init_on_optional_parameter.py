@@ -657,4 +657,7 @@ RULE = Rule(
     example_outcome=Raises("AttributeError", "'NoneType' object has no attribute 'zero_'"),
     # Every finding is a call on a layer's `.bias` or `.weight`.
     required_words=(".bias", ".weight"),
+    # "this file builds `Conv2d` with `bias=False` (line 24)": any layer of the file, built
+    # with a literal False flag or as an InstanceNorm (its default is affine=False).
+    reads_whole_file=r"\bFalse\b|InstanceNorm",
 )

@@ -1,0 +1,336 @@
+"""Analysing a file again after an edit, for the editor (no LSP here).
+
+A file is a sequence of *units*: each top-level ``def`` or ``class`` (decorators
+included) and each other top-level statement (imports, assignments, the
+``if __name__ == "__main__":`` block: the module's own code). After an edit, the
+units it touches are parsed again on their own, and only the units whose
+findings the edit can change are analysed again; the other units keep their
+findings, moved by the lines the edit added or removed.
+
+What a unit's findings depend on is judged by names. A unit *exports* the names
+it binds in the module (a ``def`` or ``class`` its own name and the classes it
+defines; module code what it assigns or imports), and its *words* are the names
+it may use (read from its text, see :mod:`gradguard.incremental.units`). A unit
+is analysed again when
+
+* the edit touched it, or one of its findings points into the edited lines (or
+  quotes a line number the edit moved);
+* it uses a name exported by a unit analysed again (a call of an edited helper,
+  the use of an edited class), transitively;
+* it is a function an edited unit calls (rules infer a function's parameters
+  from its callers' arguments);
+* it is module code and other module code is analysed again (module-level flow).
+
+Those units are analysed with the whole file's text and a tree of only what they
+need: themselves and, transitively, the units defining the names they use, the
+callers of the functions among them, the module code using the module variables
+they read, and the units holding what a rule collects from the whole file
+(``Rule.reads_whole_file``).
+
+This is a shortcut, not a proof (GG402, for one, reads every assignment of a
+name in the file), so the language server publishes its result at once and runs
+the full analysis once typing pauses (docs/server.md). ``tests/test_incremental.py``
+checks, edit after edit, that both find the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import dataclasses
+import logging
+import re
+import time
+import warnings
+from dataclasses import dataclass
+
+from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.resolution import SymbolResolver
+from gradguard.config import Config
+from gradguard.engine import analyze_tree, analyze_with_facts, applicable_rules
+from gradguard.findings import AnalysisResult, Finding, Position, Span
+from gradguard.incremental.dependencies import affected_units, needed_units, whole_file_units
+from gradguard.incremental.units import Unit, unit_at, units_of
+from gradguard.rules import all_rules
+from gradguard.source import SourceFile
+
+__all__ = ["Baseline", "Reanalysis", "Unit", "analyze_edit", "units_of"]
+
+log = logging.getLogger(__name__)
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: When the shortcut would analyse more than this share of the file's lines, a whole
+#: analysis is cheaper (one parse instead of two) and exact.
+WHOLE_FILE_SHARE = 0.5
+# A message or fix title that quotes a line number ("created on line 12").
+_QUOTES_A_LINE = re.compile(r"\bline \d")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An analysed version of a file: what the next edit is compared with."""
+
+    path: str
+    config: Config
+    rule_codes: tuple[str, ...]
+    lines: list[str]
+    units: list[Unit]
+    findings: list[Finding]
+    #: A full analysis (True), or derived from one by the shortcut (False).
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Reanalysis:
+    result: AnalysisResult
+    #: The facts of a full analysis (None after the shortcut: its tree is partial).
+    facts: ModuleFacts | None
+    #: What the next edit can build on (None: it will be analysed in full).
+    baseline: Baseline | None
+    #: "full", "incremental" or "unchanged".
+    mode: str
+    units_analysed: int = 0
+    units: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.baseline.exact if self.baseline is not None else self.mode == "full"
+
+
+def analyze_edit(
+    text: str,
+    path: str,
+    *,
+    baseline: Baseline | None,
+    config: Config,
+    resolver: SymbolResolver | None = None,
+    time_limit: float | None = None,
+) -> Reanalysis:
+    """Analyse ``text``, reusing ``baseline`` (an earlier version's analysis) where the
+    edit between them allows, else in full. Never raises."""
+    started = time.monotonic()
+    lines = _LINE_BREAK.split(text)
+    plan = None
+    if baseline is not None and baseline.path == path and baseline.config == config:
+        plan = _plan(baseline, text, lines)
+    if plan is None:
+        return _full(text, path, lines, config, resolver, time_limit)
+    if plan.unchanged:
+        findings = list(plan.baseline.findings)
+        return Reanalysis(AnalysisResult(findings=findings), None, plan.baseline, "unchanged")
+    deadline = None if time_limit is None else started + time_limit
+    try:
+        shortcut = _reanalyse(plan, text, path, lines, resolver, deadline)
+    except Exception:  # a bug in the shortcut must not cost the findings
+        log.exception("incremental analysis of %s failed; analysing the whole file", path)
+        shortcut = None
+    return shortcut or _full(text, path, lines, config, resolver, time_limit)
+
+
+# -- what changed ---------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    baseline: Baseline
+    unchanged: bool = False
+    lo: int = 0  # the edited region: old lines lo..hi, new lines lo..hi + delta
+    hi: int = -1
+    delta: int = 0
+    first_unit: int = 0  # old units first_unit..end_unit - 1 lie in the region
+    end_unit: int = 0
+
+
+def _plan(baseline: Baseline, text: str, lines: list[str]) -> _Plan | None:
+    if not baseline.units or "__future__" in text:
+        return None  # a future import must come first: only a whole parse knows
+    if _rule_codes(SourceFile(text, baseline.path), baseline.config) != baseline.rule_codes:
+        return None  # the text gates changed which rules run
+    old = baseline.lines
+    shared = min(len(old), len(lines))
+    prefix = 0
+    while prefix < shared and old[prefix] == lines[prefix]:
+        prefix += 1
+    if prefix == len(old) == len(lines):
+        return _Plan(baseline, unchanged=True)
+    suffix = 0
+    while suffix < shared - prefix and old[-1 - suffix] == lines[-1 - suffix]:
+        suffix += 1
+    units = baseline.units
+    # The unit holding the first edited line, or the one before it (a line typed
+    # after a function's last line may continue that function).
+    first_unit = max(bisect.bisect_right(units, prefix, key=lambda u: u.first) - 1, 0)
+    changed_end = len(old) - suffix  # exclusive
+    end_unit = first_unit
+    while end_unit < len(units) and units[end_unit].first < max(changed_end, prefix + 1):
+        end_unit += 1
+    lo = min(prefix, units[first_unit].first)
+    hi = max(changed_end - 1, units[end_unit - 1].last if end_unit > first_unit else -1)
+    return _Plan(baseline, False, lo, hi, len(lines) - len(old), first_unit, end_unit)
+
+
+def _rule_codes(source: SourceFile, config: Config) -> tuple[str, ...]:
+    return tuple(rule.code for rule in applicable_rules(source, config, all_rules()))
+
+
+# -- the shortcut ---------------------------------------------------------------------
+
+
+def _reanalyse(
+    plan: _Plan,
+    text: str,
+    path: str,
+    lines: list[str],
+    resolver: SymbolResolver | None,
+    deadline: float | None,
+) -> Reanalysis | None:
+    baseline = plan.baseline
+    edited_lines = lines[plan.lo : plan.hi + plan.delta + 1]
+    region = _parse("\n" * plan.lo + "\n".join(edited_lines))
+    if region is None:
+        return None  # the edit does not stand on its own: a whole parse decides
+    edited = units_of(region.body, lines)
+    old_units = baseline.units
+    units = [
+        *old_units[: plan.first_unit],
+        *edited,
+        *(u.moved(plan.delta) for u in old_units[plan.end_unit :]),
+    ]
+    in_region = set(range(plan.first_unit, plan.first_unit + len(edited)))
+    seeds = in_region | _units_of_stale_findings(plan, len(edited))
+    removed = old_units[plan.first_unit : plan.end_unit]
+    edited_words = {word for unit in (*removed, *edited) for word in unit.words}
+    affected = affected_units(units, seeds, removed, edited_words)
+    needed = needed_units(units, affected)
+    needed |= whole_file_units(units, lines, baseline.rule_codes, affected)
+    if sum(units[i].last - units[i].first + 1 for i in needed) > WHOLE_FILE_SHARE * len(lines):
+        return None
+    tree = _partial_tree(lines, units, needed - in_region, region)
+    if tree is None:
+        return None
+    fresh, _ = analyze_tree(SourceFile(text, path), tree, baseline.config, resolver, None, deadline)
+    if fresh.notices:
+        return None  # a rule failed or ran out of time: the full analysis says which
+    findings = [f for f in fresh.findings if unit_at(units, f.span.start.line) in affected]
+    findings += _carried_over(plan, len(edited), affected)
+    findings.sort(key=lambda f: f.sort_key)
+    rebased = dataclasses.replace(
+        baseline, lines=lines, units=units, findings=findings, exact=False
+    )
+    return Reanalysis(
+        AnalysisResult(findings=findings), None, rebased, "incremental", len(affected), len(units)
+    )
+
+
+def _partial_tree(
+    lines: list[str], units: list[Unit], others: set[int], region: ast.Module
+) -> ast.Module | None:
+    """A module of the edited region's statements (parsed already) and ``others``, each
+    at its place in the file (the lines of the units left out are blank)."""
+    kept = [""] * len(lines)
+    for index in others:
+        unit = units[index]
+        kept[unit.first : unit.last + 1] = lines[unit.first : unit.last + 1]
+    tree = _parse("\n".join(kept))
+    if tree is not None:
+        tree.body = sorted([*tree.body, *region.body], key=lambda stmt: stmt.lineno)
+    return tree
+
+
+# -- findings carried over --------------------------------------------------------------
+
+
+def _units_of_stale_findings(plan: _Plan, edited: int) -> set[int]:
+    """Units outside the edit with a finding that points into it, or that quotes a
+    line number the edit moved."""
+    stale: set[int] = set()
+    for finding in plan.baseline.findings:
+        index = _new_index(plan, finding.span.start.line, edited)
+        if index is None:
+            continue
+        touches = any(s.end.line >= plan.lo and s.start.line <= plan.hi for s in _spans(finding))
+        if touches or (plan.delta and _quotes_a_line(finding)):
+            stale.add(index)
+    return stale
+
+
+def _carried_over(plan: _Plan, edited: int, affected: set[int]) -> list[Finding]:
+    carried = []
+    for finding in plan.baseline.findings:
+        index = _new_index(plan, finding.span.start.line, edited)
+        if index is not None and index not in affected:
+            carried.append(_moved(finding, plan.hi, plan.delta) if plan.delta else finding)
+    return carried
+
+
+def _new_index(plan: _Plan, old_line: int, edited: int) -> int | None:
+    """The new index of the old unit holding ``old_line``; None inside the edit."""
+    if plan.lo <= old_line <= plan.hi:
+        return None
+    index = unit_at(plan.baseline.units, old_line)
+    if index is None or index < plan.first_unit:
+        return index
+    return index - plan.end_unit + plan.first_unit + edited
+
+
+def _spans(finding: Finding) -> list[Span]:
+    spans = [finding.span, *(r.span for r in finding.related)]
+    spans += [edit.span for fix in finding.fixes for edit in fix.edits]
+    return spans
+
+
+def _quotes_a_line(finding: Finding) -> bool:
+    texts = [finding.message, *(r.message for r in finding.related)]
+    texts += [fix.title for fix in finding.fixes]
+    return any(_QUOTES_A_LINE.search(t) for t in texts)
+
+
+def _moved(finding: Finding, after: int, delta: int) -> Finding:
+    """``finding`` with every position below line ``after`` moved by ``delta`` lines."""
+
+    def span(s: Span) -> Span:
+        return Span(_position(s.start, after, delta), _position(s.end, after, delta))
+
+    fixes = tuple(
+        dataclasses.replace(
+            f, edits=tuple(dataclasses.replace(e, span=span(e.span)) for e in f.edits)
+        )
+        for f in finding.fixes
+    )
+    related = tuple(dataclasses.replace(r, span=span(r.span)) for r in finding.related)
+    return dataclasses.replace(finding, span=span(finding.span), related=related, fixes=fixes)
+
+
+def _position(position: Position, after: int, delta: int) -> Position:
+    return Position(position.line + delta, position.column) if position.line > after else position
+
+
+# -- in full --------------------------------------------------------------------------
+
+
+def _full(
+    text: str,
+    path: str,
+    lines: list[str],
+    config: Config,
+    resolver: SymbolResolver | None,
+    time_limit: float | None,
+) -> Reanalysis:
+    result, facts = analyze_with_facts(
+        text, path, config=config, resolver=resolver, time_limit=time_limit
+    )
+    baseline = None
+    if facts is not None and not result.notices:
+        units = units_of(facts.tree.body, lines)
+        codes = _rule_codes(facts.source, config)
+        baseline = Baseline(path, config, codes, lines, units, list(result.findings), True)
+    return Reanalysis(result, facts, baseline, "full")
+
+
+def _parse(text: str) -> ast.Module | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None

@@ -1,0 +1,121 @@
+"""A file cut into units: its top-level definitions and its module code.
+
+A unit is a top-level ``def`` or ``class`` (decorators included) or any other
+top-level statement (statements sharing a line are one unit). Its *exports* are
+the names it binds in the module; its *words*, the names it may use: every word
+of its text that could be an identifier and is not an attribute (``x.name``).
+Both are read from the text where the tree would cost a walk of every
+definition; words in comments and strings only add dependencies.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import dataclasses
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gradguard.source import searchable_text
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# An identifier that is not an attribute (``x.name``).
+_WORD = re.compile(r"(?<![\w.])[^\W\d]\w*")
+# Classes defined and globals declared inside a definition (both are module names).
+_INNER_CLASS = re.compile(r"^[ \t]+class[ \t]+([^\W\d]\w*)", re.MULTILINE)
+_GLOBAL = re.compile(r"\bglobal[ \t]+([^\W\d]\w*(?:[ \t]*,[ \t]*[^\W\d]\w*)*)")
+
+
+@dataclass(frozen=True)
+class Unit:
+    first: int  # 0-based first line, decorators included
+    last: int  # 0-based last line
+    name: str | None  # of a top-level def or class; None for module code
+    is_function: bool
+    exports: frozenset[str]
+    words: frozenset[str]
+    #: Module code that binds more than imports (a module variable others may read).
+    binds_values: bool = False
+
+    @property
+    def is_module_code(self) -> bool:
+        return self.name is None
+
+    def moved(self, delta: int) -> Unit:
+        return dataclasses.replace(self, first=self.first + delta, last=self.last + delta)
+
+
+def units_of(body: list[ast.stmt], lines: list[str]) -> list[Unit]:
+    """The units of a module's (or an edited region's) statements; ``lines`` are the
+    file's lines, which the statements' positions index."""
+    groups: list[list[ast.stmt]] = []
+    reached = -1
+    for stmt in body:
+        first, last = line_range(stmt)
+        if groups and first <= reached:
+            groups[-1].append(stmt)  # ``import os; x = 1``: one line, one unit
+        else:
+            groups.append([stmt])
+        reached = max(reached, last)
+    return [_unit(group, lines) for group in groups]
+
+
+def line_range(stmt: ast.stmt) -> tuple[int, int]:
+    decorators = getattr(stmt, "decorator_list", None) or []
+    first = min([stmt.lineno] + [d.lineno for d in decorators]) - 1
+    return first, (stmt.end_lineno or stmt.lineno) - 1
+
+
+def unit_at(units: list[Unit], line: int) -> int | None:
+    """The index of the unit holding ``line``; None in the lines between units."""
+    index = bisect.bisect_right(units, line, key=lambda u: u.first) - 1
+    if index >= 0 and units[index].last >= line:
+        return index
+    return None
+
+
+def _unit(group: list[ast.stmt], lines: list[str]) -> Unit:
+    first = line_range(group[0])[0]
+    last = max(line_range(stmt)[1] for stmt in group)
+    text = searchable_text("\n".join(lines[first : last + 1]))
+    words = frozenset(_WORD.findall(text))
+    head = group[0]
+    if len(group) == 1 and isinstance(head, _DEFINITIONS):
+        inner = set(_INNER_CLASS.findall(text))
+        for declared in _GLOBAL.findall(text):
+            inner.update(name.strip() for name in declared.split(","))
+        is_function = not isinstance(head, ast.ClassDef)
+        exports = frozenset({head.name, *inner})
+        return Unit(first, last, head.name, is_function, exports, words)
+    bound: set[str] = set()
+    for stmt in group:
+        bound |= _bound_names(stmt)
+    only_imports = all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in group)
+    return Unit(first, last, None, False, frozenset(bound), words, not only_imports)
+
+
+def _bound_names(stmt: ast.stmt) -> set[str]:
+    """Every name a module-level statement binds (targets, imports, definitions)."""
+    bound: set[str] = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                bound.add(node.id)
+        elif isinstance(node, _DEFINITIONS):
+            bound.add(node.name)
+        elif isinstance(node, ast.Global):
+            bound.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update(a.asname or a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return bound
+
+
+def mentioning(units: list[Unit], names: Iterable[str]) -> set[int]:
+    """The units whose words include any of ``names``."""
+    wanted = frozenset(names)
+    if not wanted:
+        return set()
+    return {i for i, unit in enumerate(units) if not unit.words.isdisjoint(wanted)}

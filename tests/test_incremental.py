@@ -1,0 +1,242 @@
+"""The editor's incremental analysis (gradguard.incremental): after an edit it must
+find exactly what a full analysis finds, analysing only what the edit can affect."""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+from pathlib import Path
+
+import pytest
+from benchmarks.scripts import training_script
+
+import gradguard.incremental
+from gradguard.config import Config
+from gradguard.engine import analyze
+from gradguard.incremental import Baseline, Reanalysis, analyze_edit, units_of
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
+CONFIG = Config()
+
+# train_a passes the module itself (GG101, an error only while Net is an nn.Module);
+# train_b is independent of both.
+TWO_TRAININGS = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def train_a():
+    model = Net()
+    opt = torch.optim.SGD(model, lr=0.1)
+    return opt
+
+
+def train_b():
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = model(torch.ones(2)).sum()
+    loss.backward()
+    opt.step()
+    return opt
+"""
+
+
+@pytest.fixture(autouse=True)
+def always_take_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These files are small: the shortcut would analyse most of them, and a whole
+    analysis is chosen instead. Here the shortcut is what is tested."""
+    monkeypatch.setattr(gradguard.incremental, "WHOLE_FILE_SHARE", 1.0)
+
+
+def _start(text: str, path: str = "script.py") -> Baseline:
+    first = analyze_edit(text, path, baseline=None, config=CONFIG)
+    assert first.mode == "full" and first.baseline is not None
+    return first.baseline
+
+
+def _assert_same_as_full(edit: Reanalysis, text: str, path: str = "script.py") -> None:
+    full = analyze(text, path, config=CONFIG)
+    assert [f.to_dict() for f in edit.result.findings] == [f.to_dict() for f in full.findings]
+    assert edit.result.parse_error == full.parse_error
+
+
+def _edit(baseline: Baseline, text: str, path: str = "script.py") -> Reanalysis:
+    edit = analyze_edit(text, path, baseline=baseline, config=CONFIG)
+    _assert_same_as_full(edit, text, path)
+    return edit
+
+
+# -- units ----------------------------------------------------------------------------
+
+
+def test_units_are_top_level_definitions_and_module_statements() -> None:
+    text = (
+        "import os; import sys\n"
+        "\n"
+        "@decorator\n"
+        "def helper():\n"
+        "    global counter\n"
+        "    class Inner:\n"
+        "        pass\n"
+        "    return Inner\n"
+        "\n"
+        "counter = helper()\n"
+    )
+    lines = text.split("\n")
+    units = units_of(ast.parse(text).body, lines)
+    assert [(u.first, u.last, u.name) for u in units] == [
+        (0, 0, None),
+        (2, 7, "helper"),
+        (9, 9, None),
+    ]
+    imports, helper, assignment = units
+    assert imports.exports == {"os", "sys"} and not imports.binds_values
+    assert helper.is_function and helper.exports == {"helper", "counter", "Inner"}
+    assert assignment.exports == {"counter"} and assignment.binds_values
+    assert "helper" in assignment.words and "decorator" in helper.words
+    assert "pass" in helper.words  # words are read from the text, keywords too
+
+
+# -- what is analysed again -------------------------------------------------------------------
+
+
+def test_an_edit_inside_one_function_analyses_only_that_function() -> None:
+    baseline = _start(TWO_TRAININGS)
+    text = TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss")
+    edit = _edit(baseline, text)
+    assert edit.mode == "incremental" and edit.units_analysed == 1
+    assert any(f.code == "GG101" for f in edit.result.findings)  # train_a's, carried over
+
+
+def test_an_edited_class_changes_the_findings_of_the_functions_using_it() -> None:
+    baseline = _start(TWO_TRAININGS)
+    assert any(f.code == "GG101" for f in baseline.findings)
+    edit = _edit(baseline, TWO_TRAININGS.replace("class Net(nn.Module):", "class Net:"))
+    assert edit.mode == "incremental"
+    assert not any(f.code == "GG101" for f in edit.result.findings)
+    analysed = {edit.baseline.units[i].name for i in range(len(edit.baseline.units))}
+    assert {"Net", "train_a"} <= analysed
+
+
+def test_findings_below_an_insertion_move_down_with_their_fixes() -> None:
+    baseline = _start(TWO_TRAININGS)
+    text = TWO_TRAININGS.replace("import torch\n", "import torch\n\n\nSEED = 0\n")
+    edit = _edit(baseline, text)
+    assert edit.mode == "incremental"
+    moved = [f for f in edit.result.findings if f.code == "GG101"]
+    assert moved and moved[0].span.start.line == 18
+
+
+def test_an_edit_needing_most_of_the_file_is_analysed_in_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # train_b and the imports are 9 of the file's 33 lines.
+    monkeypatch.setattr(gradguard.incremental, "WHOLE_FILE_SHARE", 0.2)
+    baseline = _start(TWO_TRAININGS)
+    edit = _edit(baseline, TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss"))
+    assert edit.mode == "full" and edit.exact
+
+
+def test_an_edit_that_does_not_parse_on_its_own_is_analysed_in_full() -> None:
+    baseline = _start(TWO_TRAININGS)
+    opened = TWO_TRAININGS.replace("    return opt\n", '    return opt\n    """\n', 1)
+    edit = _edit(baseline, opened)
+    assert edit.mode == "full" and edit.result.parse_error is not None
+    assert edit.baseline is None
+
+
+def test_a_future_import_is_analysed_in_full() -> None:
+    text = "from __future__ import annotations\n" + TWO_TRAININGS
+    edit = _edit(_start(text), text.replace("lr=0.1)\n    loss", "lr=0.3)\n    loss"))
+    assert edit.mode == "full"
+
+
+def test_an_unchanged_text_reuses_the_findings() -> None:
+    baseline = _start(TWO_TRAININGS)
+    edit = _edit(baseline, TWO_TRAININGS)
+    assert edit.mode == "unchanged" and edit.result.findings == baseline.findings
+
+
+def test_a_partial_result_stays_partial_until_a_full_analysis() -> None:
+    baseline = _start(TWO_TRAININGS)
+    edit = _edit(baseline, TWO_TRAININGS.replace("lr=0.1)\n    return", "lr=0.5)\n    return"))
+    assert baseline.exact and not edit.exact
+    back = _edit(edit.baseline, TWO_TRAININGS)  # type: ignore[arg-type]
+    assert back.mode == "incremental" and not back.exact
+
+
+# -- the same findings as a full analysis, edit after edit --------------------------------------
+
+
+def _mutations(lines: list[str], rng: random.Random) -> list[str]:
+    """One keystroke-sized or paste-sized edit of ``lines``."""
+    new = list(lines)
+    i = rng.randrange(len(lines))
+    line = lines[i]
+    kind = rng.choice(
+        ["append", "delete", "duplicate", "blank", "digit", "chop", "cut", "move", "dedent",
+         "rename", "join"]
+    )  # fmt: skip
+    if kind == "append":
+        new[i] = line + rng.choice([" + 1", "  # note", ".cpu()", ")", " 🙂"])
+    elif kind == "delete":
+        del new[i]
+    elif kind == "duplicate":
+        new.insert(i, line)
+    elif kind == "blank":
+        new.insert(i, "")
+    elif kind == "digit":
+        new[i] = line.replace("1", "2", 1)
+    elif kind == "chop":
+        new[i] = line[: len(line) // 2]
+    elif kind == "cut":
+        del new[i : i + rng.randint(2, 30)]
+    elif kind == "move":
+        block = new[i : i + rng.randint(1, 20)]
+        del new[i : i + len(block)]
+        j = rng.randrange(len(new) + 1)
+        new[j:j] = block
+    elif kind == "dedent":
+        new[i] = line.lstrip()
+    elif kind == "rename":
+        renamed = re.sub(r"\b(def|class) (\w+)", r"\1 \2_x", line)
+        new[i] = renamed if renamed != line else line.replace("model", "net")
+    elif i + 1 < len(new):
+        new[i] = line + new.pop(i + 1).strip()
+    return new
+
+
+def _sources() -> list[tuple[str, str]]:
+    sources = [(path.name, path.read_text(encoding="utf-8")) for path in EXAMPLES]
+    sources.append(("generated.py", training_script(700)))
+    tabs_crlf = EXAMPLES[0].read_text(encoding="utf-8").replace("    ", "\t").replace("\n", "\r\n")
+    sources.append(("tabs_crlf.py", tabs_crlf))
+    return sources
+
+
+@pytest.mark.parametrize(("name", "text"), _sources(), ids=[n for n, _ in _sources()])
+def test_edit_after_edit_the_findings_are_those_of_a_full_analysis(name: str, text: str) -> None:
+    rng = random.Random(name)
+    line_break = "\r\n" if "\r\n" in text else "\n"
+    lines = text.split(line_break)
+    baseline: Baseline | None = _start(text, name)
+    modes = []
+    for _ in range(25):
+        new = _mutations(lines, rng)
+        new_text = line_break.join(new)
+        edit = analyze_edit(new_text, name, baseline=baseline, config=CONFIG)
+        _assert_same_as_full(edit, new_text, name)
+        modes.append(edit.mode)
+        if edit.result.parse_error is None:  # else the next edit builds on the last good one
+            baseline, lines = edit.baseline, new
+    assert "incremental" in modes  # the shortcut was taken, not only full analyses
