@@ -289,6 +289,33 @@ def test_user_code_is_never_executed(resolver, workspace):
     assert not marker.exists()
 
 
+class _AskedNames:
+    """A resolver that knows one optimizer class and records every question."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def classify(self, qualified_name: str, path: str) -> SymbolKind | None:
+        self.asked.append(qualified_name)
+        return SymbolKind.OPTIMIZER_CLASS if qualified_name == "optlib.Lamb" else None
+
+
+def test_only_calls_that_can_build_an_optimizer_are_asked_about():
+    # Four in five of jedi's questions on library code asked whether a function call or
+    # an argument-less call built an optimizer: neither can (class names are capitalised,
+    # and an optimizer receives its parameters).
+    text = (
+        "from optlib import Lamb, make_thing, Registry\n"
+        "a = make_thing(model.parameters())\n"
+        "b = Registry()\n"
+        "c = Lamb(model.parameters(), lr=0.1)\n"
+    )
+    resolver = _AskedNames()
+    facts, calls = _facts(text, "/tmp/train.py", resolver)
+    assert [facts.is_optimizer_call(calls[name]) for name in "abc"] == [False, False, True]
+    assert resolver.asked == ["optlib.Lamb"]
+
+
 def test_jedi_settings(resolver):
     assert jedi.settings.auto_import_modules == []
     assert jedi.settings.dynamic_params is False
@@ -298,6 +325,28 @@ def test_jedi_settings(resolver):
     assert parso.cache._CACHED_SIZE_TRIGGER >= 10**9
     for project in resolver._projects.values():
         assert project.load_unsafe_extensions is False
+
+
+def test_parso_disk_cache_is_written_atomically_and_a_damaged_entry_is_a_miss(resolver, tmp_path):
+    # Two `check --jobs 2` workers shared parso's disk cache: one read an entry the
+    # other was writing and jedi failed with "EOFError: Ran out of input".
+    import parso
+    import parso.cache
+
+    grammar = parso.load_grammar()
+    source = tmp_path / "module.py"
+    source.write_text("x = 1\n")
+    cache_dir = tmp_path / "cache"
+    grammar.parse(path=str(source), cache=True, cache_path=cache_dir)
+    entry = Path(parso.cache._get_hashed_path(grammar._hashed, source, cache_path=cache_dir))
+    assert entry.exists()
+    assert [p.name for p in entry.parent.iterdir() if p.name.startswith(".gradguard-")] == []
+
+    entry.write_bytes(entry.read_bytes()[:10])  # as a concurrent writer left it
+    parso.cache.parser_cache.get(grammar._hashed, {}).pop(source, None)
+    again = grammar.parse(path=str(source), cache=True, cache_path=cache_dir)
+    assert again.get_code() == "x = 1\n"
+    assert len(entry.read_bytes()) > 10  # rewritten whole
 
 
 # -- cache -------------------------------------------------------------------------------
