@@ -37,9 +37,9 @@ def uri_of(path: Path) -> str:
     return path.resolve().as_uri()
 
 
-def start(folder: Path) -> tuple[LspClient, float]:
+def start(folder: Path, *, incremental: bool = True) -> tuple[LspClient, float]:
     """A server for ``folder``; (client, seconds from process start to the initialize
-    response)."""
+    response). ``incremental``: the server's setting of that name."""
     client = LspClient(SERVER, cwd=folder)
     client.request(
         "initialize",
@@ -48,7 +48,7 @@ def start(folder: Path) -> tuple[LspClient, float]:
             "rootUri": uri_of(folder),
             "workspaceFolders": [{"uri": uri_of(folder), "name": folder.name}],
             "capabilities": CAPABILITIES,
-            "initializationOptions": {"gradguard": {"debounceMs": 0}},
+            "initializationOptions": {"gradguard": {"debounceMs": 0, "incremental": incremental}},
         },
     )
     startup = time.perf_counter() - client.started
@@ -78,13 +78,16 @@ def _position(line: int, character: int) -> dict[str, int]:
     return {"line": line, "character": character}
 
 
-def edit_session(folder: Path, path: Path, edits: int) -> dict[str, Any]:
+def edit_session(
+    folder: Path, path: Path, edits: int, *, incremental: bool = True
+) -> dict[str, Any]:
     """Open ``path``; ``edits`` keystroke-like edits, each followed by a code action
-    request; then hovers. Times are seconds."""
+    request; then hovers. Times are seconds. Every tenth edit's diagnostics (and the
+    last's) are compared with a full analysis of that text in this process."""
     text = path.read_text()
     lines = text.splitlines()
     uri = uri_of(path)
-    client, startup = start(folder)
+    client, startup = start(folder, incremental=incremental)
     try:
         open_latency, _ = open_document(client, path, text)
         # Cold hovers: the first hover on each kind of symbol, before jedi is warm.
@@ -103,6 +106,7 @@ def edit_session(folder: Path, path: Path, edits: int) -> dict[str, Any]:
         change_latency: list[float] = []
         action_latency: list[float] = []
         actions_offered = 0
+        compared = agreed = 0
         for number in range(edits):
             version = number + 2
             replacement = f"    criterion = nn.CrossEntropyLoss(label_smoothing=0.{number % 10})"
@@ -125,6 +129,10 @@ def edit_session(folder: Path, path: Path, edits: int) -> dict[str, Any]:
             arrived, message = client.diagnostics_for(uri, version, timeout=600)
             change_latency.append(arrived - sent)
             diagnostics = message["params"]["diagnostics"]
+            if number % 10 == 0 or number == edits - 1:
+                lines[target_line] = replacement
+                compared += 1
+                agreed += _same_as_full_analysis(diagnostics, "\n".join(lines) + "\n", path)
             if diagnostics:
                 chosen = next((d for d in diagnostics if d.get("code") == "GG102"), diagnostics[0])
                 seconds, response = client.request(
@@ -149,10 +157,29 @@ def edit_session(folder: Path, path: Path, edits: int) -> dict[str, Any]:
         "change": change_latency,
         "code_action": action_latency,
         "actions_offered": actions_offered,
+        "incremental": incremental,
+        "compared_with_full": compared,
+        "same_as_full": agreed,
         "hover_cold": cold_hovers,
         "hover_warm": warm_hovers,
         "rss_mib": rss,
     }
+
+
+def _same_as_full_analysis(diagnostics: list[dict[str, Any]], text: str, path: Path) -> bool:
+    """The published diagnostics are those of a full analysis of ``text`` (codes and
+    positions; the generated scripts are ASCII, so columns need no conversion)."""
+    from gradguard.engine import analyze
+
+    expected = [
+        (f.code, f.span.start.line, f.span.start.column, f.message)
+        for f in analyze(text, str(path)).findings
+    ]
+    got = [
+        (d["code"], d["range"]["start"]["line"], d["range"]["start"]["character"], d["message"])
+        for d in diagnostics
+    ]
+    return sorted(got) == sorted(expected)
 
 
 def _hover(client: LspClient, uri: str, position: dict[str, int]) -> float:
@@ -216,6 +243,13 @@ def run_editor(work: Path, sizes: dict[str, int], edits: int, large_edits: int,
         name: edit_session(folder, path, edits if sizes[name] < 2000 else large_edits)
         for name, path in scripts.items()
     }
+    # The same long scripts analysed whole on every edit (``incremental: false``), for
+    # the difference in one run; fewer edits, as each takes most of a second.
+    for name, path in scripts.items():
+        if sizes[name] >= 2000:
+            sessions[f"{name}, whole file"] = edit_session(
+                folder, path, max(10, large_edits // 2), incremental=False
+            )
     startups = startup_times(folder, startup_runs)
     startups += [session["startup"] for session in sessions.values()]
     memory_root = memory_files[0].parent if memory_files else folder
@@ -230,6 +264,9 @@ def run_editor(work: Path, sizes: dict[str, int], edits: int, large_edits: int,
                 "change": summary_ms(s["change"]),
                 "code_action": summary_ms(s["code_action"]),
                 "actions_offered": s["actions_offered"],
+                "incremental": s["incremental"],
+                "compared_with_full": s["compared_with_full"],
+                "same_as_full": s["same_as_full"],
                 "hover_cold": summary_ms(s["hover_cold"]),
                 "hover_warm": summary_ms(s["hover_warm"]),
                 "rss_mib": s["rss_mib"],

@@ -124,6 +124,10 @@ def render(data: dict[str, Any]) -> str:
             "cold hovers, then sends edits one at a time (each replaces one line in the middle of",
             "the file) and waits for the `publishDiagnostics` of that version; after each, a code",
             "action request on a diagnostic of that version. Warm hovers come last. Times in ms.",
+            "The server analyses only what an edit can affect (`incremental`, its default; the",
+            "whole file once typing pauses); rows marked *whole file* set `incremental: false`.",
+            "*Same as full* compares the diagnostics of every tenth edit and the last with a",
+            "full analysis of that text.",
             "",
         ]
         rows = []
@@ -137,6 +141,7 @@ def render(data: dict[str, Any]) -> str:
                     _spread(s["hover_cold"], ("p50", "max")),
                     _spread(s["hover_warm"]),
                     _f(s["rss_mib"], 0),
+                    f"{s.get('same_as_full', '-')}/{s.get('compared_with_full', '-')}",
                 ]
             )
         out += _table(
@@ -148,6 +153,7 @@ def render(data: dict[str, Any]) -> str:
                 "hover cold p50 / max",
                 "hover warm p50 / p95 / max",
                 "RSS MiB (server + jedi helper)",
+                "same as full",
             ],
             rows,
         )

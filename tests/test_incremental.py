@@ -12,6 +12,7 @@ import pytest
 from benchmarks.scripts import training_script
 
 import gradguard.incremental
+from gradguard.analysis.resolution import SymbolKind
 from gradguard.config import Config
 from gradguard.engine import analyze
 from gradguard.incremental import Baseline, Reanalysis, analyze_edit, units_of
@@ -159,6 +160,52 @@ def test_a_future_import_is_analysed_in_full() -> None:
     text = "from __future__ import annotations\n" + TWO_TRAININGS
     edit = _edit(_start(text), text.replace("lr=0.1)\n    loss", "lr=0.3)\n    loss"))
     assert edit.mode == "full"
+
+
+USES_IMPORTED_NET = """\
+import torch
+from mylib import Net
+
+
+def train():
+    model = Net()
+    opt = torch.optim.SGD(model, lr=0.1)
+    return opt
+
+
+def other():
+    x = torch.zeros(2)
+    return x
+"""
+
+
+class _Resolver:
+    def __init__(self) -> None:
+        self.kinds: dict[str, SymbolKind] = {}
+
+    def classify(self, qualified_name: str, path: str) -> SymbolKind | None:
+        return self.kinds.get(qualified_name)
+
+
+def test_the_units_using_a_name_jedi_answered_since_are_analysed_again() -> None:
+    resolver = _Resolver()
+    first = analyze_edit(USES_IMPORTED_NET, "t.py", baseline=None, config=CONFIG, resolver=resolver)
+    assert first.result.findings == [] and first.baseline is not None  # Net: unknown yet
+    resolver.kinds["mylib.Net"] = SymbolKind.MODULE_CLASS  # the answer lands
+    stale = analyze_edit(USES_IMPORTED_NET, "t.py", baseline=first.baseline, config=CONFIG)
+    assert stale.mode == "unchanged"  # without being told, nothing is analysed
+    again = analyze_edit(
+        USES_IMPORTED_NET,
+        "t.py",
+        baseline=first.baseline,
+        config=CONFIG,
+        resolver=resolver,
+        answered=frozenset({"mylib.Net"}),
+    )
+    full = analyze(USES_IMPORTED_NET, "t.py", config=CONFIG, resolver=resolver)
+    assert again.mode == "incremental" and again.result.findings == full.findings
+    assert [f.code for f in again.result.findings] == ["GG101"]
+    assert again.units_analysed < len(again.baseline.units)  # not other()
 
 
 def test_an_unchanged_text_reuses_the_findings() -> None:

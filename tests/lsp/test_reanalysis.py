@@ -350,3 +350,28 @@ def test_incremental_false_analyses_the_whole_file_on_every_edit(tmp_path: Path)
             workspace.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_after_an_answer_the_next_analysis_builds_on_the_last_one(tmp_path: Path) -> None:
+    # Only the units using the answered name are analysed again (gradguard.incremental).
+    async def scenario() -> None:
+        workspace, host, resolver = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            uri = host.open("train_net.py", USES_NET)
+            first = await workspace.refresh(uri)
+            assert first is not None and first.baseline is not None
+            workspace._answered = {"mypkg.models.Net"}
+            workspace._refresh_answered()
+            request = workspace.make_request(uri)
+            assert request is not None and request.baseline is first.baseline
+            assert request.answered == {"mypkg.models.Net"}
+
+            workspace._answered = {"*"}  # an answer about no particular name
+            workspace._refresh_answered()
+            request = workspace.make_request(uri)
+            assert request is not None and request.baseline is None
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())

@@ -50,7 +50,7 @@ from gradguard.config import Config
 from gradguard.engine import analyze_tree, analyze_with_facts, applicable_rules
 from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.incremental.dependencies import affected_units, needed_units, whole_file_units
-from gradguard.incremental.units import Unit, unit_at, units_of
+from gradguard.incremental.units import Unit, mentioning, unit_at, units_of
 from gradguard.rules import all_rules
 from gradguard.source import SourceFile
 
@@ -105,14 +105,17 @@ def analyze_edit(
     config: Config,
     resolver: SymbolResolver | None = None,
     time_limit: float | None = None,
+    answered: frozenset[str] = frozenset(),
 ) -> Reanalysis:
     """Analyse ``text``, reusing ``baseline`` (an earlier version's analysis) where the
-    edit between them allows, else in full. Never raises."""
+    edit between them allows, else in full. ``answered``: imported names (``pkg.Net``)
+    the resolver may classify differently than for the baseline; the units using them
+    are analysed again too. Never raises."""
     started = time.monotonic()
     lines = _LINE_BREAK.split(text)
     plan = None
     if baseline is not None and baseline.path == path and baseline.config == config:
-        plan = _plan(baseline, text, lines)
+        plan = _plan(baseline, text, lines, answered)
     if plan is None:
         return _full(text, path, lines, config, resolver, time_limit)
     if plan.unchanged:
@@ -134,6 +137,7 @@ def analyze_edit(
 class _Plan:
     baseline: Baseline
     unchanged: bool = False
+    answered: frozenset[str] = frozenset()
     lo: int = 0  # the edited region: old lines lo..hi, new lines lo..hi + delta
     hi: int = -1
     delta: int = 0
@@ -141,7 +145,9 @@ class _Plan:
     end_unit: int = 0
 
 
-def _plan(baseline: Baseline, text: str, lines: list[str]) -> _Plan | None:
+def _plan(
+    baseline: Baseline, text: str, lines: list[str], answered: frozenset[str]
+) -> _Plan | None:
     if not baseline.units or "__future__" in text:
         return None  # a future import must come first: only a whole parse knows
     if _rule_codes(SourceFile(text, baseline.path), baseline.config) != baseline.rule_codes:
@@ -152,7 +158,8 @@ def _plan(baseline: Baseline, text: str, lines: list[str]) -> _Plan | None:
     while prefix < shared and old[prefix] == lines[prefix]:
         prefix += 1
     if prefix == len(old) == len(lines):
-        return _Plan(baseline, unchanged=True)
+        # The same text: nothing to do, or only the units using newly answered names.
+        return _Plan(baseline, unchanged=not answered, answered=answered)
     suffix = 0
     while suffix < shared - prefix and old[-1 - suffix] == lines[-1 - suffix]:
         suffix += 1
@@ -166,7 +173,7 @@ def _plan(baseline: Baseline, text: str, lines: list[str]) -> _Plan | None:
         end_unit += 1
     lo = min(prefix, units[first_unit].first)
     hi = max(changed_end - 1, units[end_unit - 1].last if end_unit > first_unit else -1)
-    return _Plan(baseline, False, lo, hi, len(lines) - len(old), first_unit, end_unit)
+    return _Plan(baseline, False, answered, lo, hi, len(lines) - len(old), first_unit, end_unit)
 
 
 def _rule_codes(source: SourceFile, config: Config) -> tuple[str, ...]:
@@ -198,6 +205,7 @@ def _reanalyse(
     ]
     in_region = set(range(plan.first_unit, plan.first_unit + len(edited)))
     seeds = in_region | _units_of_stale_findings(plan, len(edited))
+    seeds |= mentioning(units, {part for name in plan.answered for part in name.split(".") if part})
     removed = old_units[plan.first_unit : plan.end_unit]
     edited_words = {word for unit in (*removed, *edited) for word in unit.words}
     affected = affected_units(units, seeds, removed, edited_words)

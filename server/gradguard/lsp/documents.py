@@ -282,6 +282,8 @@ class AnalysisRequest:
     baseline: Baseline | None = None
     #: Names the baseline's analyses asked the resolver about.
     baseline_queried: frozenset[str] = frozenset()
+    #: Names jedi has answered since the baseline (their answers may differ).
+    answered: frozenset[str] = frozenset()
 
 
 def run_analysis(request: AnalysisRequest) -> Snapshot:
@@ -295,6 +297,7 @@ def run_analysis(request: AnalysisRequest) -> Snapshot:
             request.text,
             request.path,
             baseline=request.baseline,
+            answered=request.answered,
             config=request.config,
             resolver=request.recorder or request.resolver,
             time_limit=ANALYSIS_TIME_LIMIT,
@@ -364,6 +367,8 @@ class Workspace:
         self._refresh_pending = False
         self._answered: set[str] = set()  # names answered since the last refresh
         self._epochs: dict[str, int] = {}  # target -> resolver epoch (bumped by answers)
+        # target -> {epoch: the names whose answers bumped the epoch to it}
+        self._answers_at: dict[str, dict[int, set[str]]] = {}
         self._in_flight: dict[str, list[RecordingResolver]] = {}
         # Documents whose latest snapshot keeps its facts, least recently analysed first.
         self._recent_facts: OrderedDict[str, Snapshot] = OrderedDict()
@@ -496,7 +501,8 @@ class Workspace:
         names, self._answered = self._answered, set()
         affected = self.affected_by(names)
         for key in affected:
-            self._epochs[key] = self._epochs.get(key, 0) + 1
+            epoch = self._epochs[key] = self._epochs.get(key, 0) + 1
+            self._answers_at.setdefault(key, {})[epoch] = names
         if not affected:
             return
         if self.host.pull_mode:
@@ -585,12 +591,13 @@ class Workspace:
         resolver = self.resolver_for(key, settings)
         epoch = self._epochs.get(key, 0)
         previous = self.snapshots.get(key)
+        answered = self._answered_since(key, previous.epoch) if previous else None
         if (
             full
             or not settings.incremental
             or previous is None
             or previous.generation != self.generation
-            or previous.epoch != epoch  # a jedi answer may change any finding
+            or answered is None  # an answer about any name: everything may change
         ):
             previous = None
         return AnalysisRequest(
@@ -609,7 +616,20 @@ class Workspace:
             recorder=RecordingResolver(resolver) if resolver is not None else None,
             baseline=previous.baseline if previous else None,
             baseline_queried=previous.queried if previous else frozenset(),
+            answered=answered or frozenset(),
         )
+
+    def _forget_answers_up_to(self, key: str, epoch: int) -> None:
+        answers = self._answers_at.get(key, {})
+        for old in [e for e in answers if e <= epoch]:
+            del answers[old]
+
+    def _answered_since(self, key: str, epoch: int) -> frozenset[str] | None:
+        """The names jedi answered for this target after ``epoch``: what the incremental
+        analysis must look at again besides the edit. None when an answer named no
+        particular name."""
+        names = {n for e, ns in self._answers_at.get(key, {}).items() if e > epoch for n in ns}
+        return None if "*" in names else frozenset(names)
 
     def current_version(self, key: str) -> VersionKey | None:
         notebook = self.host.notebook(key)
@@ -722,6 +742,7 @@ class Workspace:
                     continue  # a pull request wants the current version: try again
                 previous = self.snapshots.get(key)
                 self.snapshots[key] = snapshot
+                self._forget_answers_up_to(key, snapshot.epoch)
                 self._keep_facts(snapshot, previous)
                 if previous is not None and previous._symbols is not None:
                     # A document people hover: build the new version's hover index
@@ -802,6 +823,7 @@ class Workspace:
         self._recent_facts.pop(key, None)
         self._locks.pop(key, None)
         self._epochs.pop(key, None)
+        self._answers_at.pop(key, None)
         uris = self._published.pop(key, set())
         if not self.host.pull_mode:
             for uri in uris | {key}:
