@@ -14,7 +14,7 @@ from benchmarks.scripts import training_script
 import gradguard.incremental
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.config import Config
-from gradguard.engine import analyze
+from gradguard.engine import AnalysisCancelled, analyze
 from gradguard.incremental import Baseline, Reanalysis, analyze_edit, units_of
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
@@ -287,3 +287,12 @@ def test_edit_after_edit_the_findings_are_those_of_a_full_analysis(name: str, te
         if edit.result.parse_error is None:  # else the next edit builds on the last good one
             baseline, lines = edit.baseline, new
     assert "incremental" in modes  # the shortcut was taken, not only full analyses
+
+
+def test_a_cancelled_analysis_stops_between_rules_whole_or_incremental() -> None:
+    with pytest.raises(AnalysisCancelled):
+        analyze_edit(TWO_TRAININGS, "t.py", baseline=None, config=CONFIG, cancelled=lambda: True)
+    baseline = _start(TWO_TRAININGS)
+    edited = TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss")
+    with pytest.raises(AnalysisCancelled):
+        analyze_edit(edited, "t.py", baseline=baseline, config=CONFIG, cancelled=lambda: True)

@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolResolver
@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 # Deeply nested generated code can exhaust the default recursion limit inside
 # ``ast``; analysis runs with this much headroom instead of crashing.
 _RECURSION_LIMIT = 20_000
+
+
+class AnalysisCancelled(Exception):
+    """Raised between two rules when the caller's ``cancelled()`` says so (the language
+    server abandons a background check when the user types again)."""
 
 
 def parse(source: SourceFile) -> ast.Module | ParseError:
@@ -70,10 +75,12 @@ def analyze_with_facts(
     resolver: SymbolResolver | None = None,
     rules: Iterable[Rule] | None = None,
     time_limit: float | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> tuple[AnalysisResult, ModuleFacts | None]:
     """:func:`analyze`, also returning the file's facts (tree, parent map, indexes)
     when they were built, for callers that answer more questions about the same
-    version (the language server's hovers); None when no rule needed them."""
+    version (the language server's hovers); None when no rule needed them.
+    ``cancelled``: asked before each rule; True raises :class:`AnalysisCancelled`."""
     started = time.monotonic()
     config = config or Config()
     result = AnalysisResult()
@@ -91,7 +98,7 @@ def analyze_with_facts(
             result.parse_error = tree
             return result, None
         deadline = None if time_limit is None else started + time_limit
-        return analyze_tree(source, tree, config, resolver, rules, deadline)
+        return analyze_tree(source, tree, config, resolver, rules, deadline, cancelled)
 
 
 def analyze_tree(
@@ -101,6 +108,7 @@ def analyze_tree(
     resolver: SymbolResolver | None = None,
     rules: Iterable[Rule] | None = None,
     deadline: float | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> tuple[AnalysisResult, ModuleFacts | None]:
     """The rules on a parsed tree of ``source`` (the whole file, or only some of its
     top-level statements: :mod:`gradguard.incremental`), findings filtered by the
@@ -117,7 +125,8 @@ def analyze_tree(
             result.notices.append(f"{path}: skipped, nesting is too deep to analyse")
             return result, None
         try:
-            result.findings = _run_rules(selected, RuleContext(facts), result.notices, deadline)
+            context = RuleContext(facts)
+            result.findings = _run_rules(selected, context, result.notices, deadline, cancelled)
         finally:
             facts.release()
     text = source.text
@@ -149,10 +158,16 @@ def applicable_rules(source: SourceFile, config: Config, rules: Iterable[Rule]) 
 
 
 def _run_rules(
-    rules: list[Rule], context: RuleContext, notices: list[str], deadline: float | None = None
+    rules: list[Rule],
+    context: RuleContext,
+    notices: list[str],
+    deadline: float | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     for index, rule in enumerate(rules):
+        if cancelled is not None and cancelled():
+            raise AnalysisCancelled
         if deadline is not None and time.monotonic() > deadline:
             skipped = ", ".join(r.code for r in rules[index:])
             notices.append(

@@ -355,7 +355,7 @@ def test_incremental_false_analyses_the_whole_file_on_every_edit(tmp_path: Path)
 def test_after_an_answer_the_next_analysis_builds_on_the_last_one(tmp_path: Path) -> None:
     # Only the units using the answered name are analysed again (gradguard.incremental).
     async def scenario() -> None:
-        workspace, host, resolver = _workspace(tmp_path)
+        workspace, host, _ = _workspace(tmp_path)
         workspace.loop = asyncio.get_running_loop()
         try:
             uri = host.open("train_net.py", USES_NET)
@@ -371,6 +371,74 @@ def test_after_an_answer_the_next_analysis_builds_on_the_last_one(tmp_path: Path
             workspace._refresh_answered()
             request = workspace.make_request(uri)
             assert request is not None and request.baseline is None
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> None:
+    from gradguard.lsp.documents import run_analysis
+
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            text = _long_script()
+            uri = host.open("train.py", text)
+            await workspace.refresh(uri)
+            host.open("train.py", _edited(text), 2)
+            partial = await workspace.refresh(uri)
+            assert partial is not None and not partial.exact
+            request = workspace.make_request(uri, full=True)
+            assert request is not None
+            assert run_analysis(request, lambda: True) is None  # stopped before any rule
+
+            started = asyncio.Event()
+            real = workspace._analyse
+
+            async def analyse_then_type(key: str, request: Any, cancelled: Any = None) -> Any:
+                started.set()
+                host.open("train.py", _edited(text) + "\n", 3)
+                workspace.schedule(uri, 10_000)  # the edit's debounce: the check must stop
+                assert cancelled is not None and cancelled()
+                return await real(key, request, cancelled)
+
+            workspace._analyse = analyse_then_type  # type: ignore[method-assign]
+            await workspace._check_in_full(uri)
+            assert started.is_set()
+            assert workspace.snapshots[uri] is partial  # the abandoned check changed nothing
+            assert uri not in workspace._checks_running
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_findings_carried_over_reuse_their_diagnostics_with_the_new_version(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    async def scenario() -> None:
+        workspace, host, _ = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            text = _long_script()
+            uri = host.open("train.py", text)
+            first = await workspace.refresh(uri)  # published: its diagnostics converted
+            assert first is not None and first.converted
+            host.open("train.py", _edited(text), 2)
+            partial = await workspace.refresh(uri)
+            assert partial is not None and not partial.exact
+            reused = partial.converted_before
+            assert reused  # handed over from the previous version
+            published = partial.diagnostics()[uri]
+            fresh = dataclasses.replace(partial, converted_before={}).diagnostics()[uri]
+            assert published == fresh  # the same as converting everything again
+            assert {d.data["version"] for d in published} == {2}
+            carried = [f for f in partial.result.findings if id(f) in reused]
+            assert len(carried) > len(partial.result.findings) // 2
         finally:
             workspace.shutdown()
 

@@ -120,3 +120,32 @@ def test_client_only_settings_are_accepted_silently():
         origin="init",
     )
     assert settings.errors == () and settings.run == "onSave"
+
+
+def test_the_server_serialises_diagnostics_exactly_as_pygls_does():
+    # Its converter passes a diagnostic's data dict through untouched (for speed).
+    import json
+
+    from lsprotocol import types
+    from pygls.protocol import default_converter
+
+    from gradguard.lsp.server import server
+
+    data = {"version": 3, "fixes": [{"title": "t", "edits": [{"span": {"start": {"line": 1}}}]}]}
+    params = types.PublishDiagnosticsParams(
+        uri="file:///t.py",
+        version=3,
+        diagnostics=[
+            types.Diagnostic(
+                range=types.Range(types.Position(1, 0), types.Position(1, 4)),
+                message="m",
+                severity=types.DiagnosticSeverity.Warning,
+                code="GG101",
+                data=data,
+            )
+        ],
+    )
+    converter = server.protocol._converter
+    assert converter.unstructure(params)["diagnostics"][0]["data"] is data
+    expected = json.dumps(default_converter().unstructure(params))
+    assert json.dumps(converter.unstructure(params)) == expected

@@ -42,12 +42,18 @@ import logging
 import re
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config
-from gradguard.engine import analyze_tree, analyze_with_facts, applicable_rules
+from gradguard.engine import (
+    AnalysisCancelled,
+    analyze_tree,
+    analyze_with_facts,
+    applicable_rules,
+)
 from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.incremental.dependencies import affected_units, needed_units, whole_file_units
 from gradguard.incremental.units import Unit, mentioning, unit_at, units_of
@@ -106,28 +112,32 @@ def analyze_edit(
     resolver: SymbolResolver | None = None,
     time_limit: float | None = None,
     answered: frozenset[str] = frozenset(),
+    cancelled: Callable[[], bool] | None = None,
 ) -> Reanalysis:
     """Analyse ``text``, reusing ``baseline`` (an earlier version's analysis) where the
     edit between them allows, else in full. ``answered``: imported names (``pkg.Net``)
     the resolver may classify differently than for the baseline; the units using them
-    are analysed again too. Never raises."""
+    are analysed again too. Raises nothing but :class:`~gradguard.engine.AnalysisCancelled`
+    (when ``cancelled()`` turns True between two rules)."""
     started = time.monotonic()
     lines = _LINE_BREAK.split(text)
     plan = None
     if baseline is not None and baseline.path == path and baseline.config == config:
         plan = _plan(baseline, text, lines, answered)
     if plan is None:
-        return _full(text, path, lines, config, resolver, time_limit)
+        return _full(text, path, lines, config, resolver, time_limit, cancelled)
     if plan.unchanged:
         findings = list(plan.baseline.findings)
         return Reanalysis(AnalysisResult(findings=findings), None, plan.baseline, "unchanged")
     deadline = None if time_limit is None else started + time_limit
     try:
-        shortcut = _reanalyse(plan, text, path, lines, resolver, deadline)
+        shortcut = _reanalyse(plan, text, path, lines, resolver, deadline, cancelled)
+    except AnalysisCancelled:
+        raise
     except Exception:  # a bug in the shortcut must not cost the findings
         log.exception("incremental analysis of %s failed; analysing the whole file", path)
         shortcut = None
-    return shortcut or _full(text, path, lines, config, resolver, time_limit)
+    return shortcut or _full(text, path, lines, config, resolver, time_limit, cancelled)
 
 
 # -- what changed ---------------------------------------------------------------------
@@ -190,6 +200,7 @@ def _reanalyse(
     lines: list[str],
     resolver: SymbolResolver | None,
     deadline: float | None,
+    cancelled: Callable[[], bool] | None,
 ) -> Reanalysis | None:
     baseline = plan.baseline
     edited_lines = lines[plan.lo : plan.hi + plan.delta + 1]
@@ -216,7 +227,8 @@ def _reanalyse(
     tree = _partial_tree(lines, units, needed - in_region, region)
     if tree is None:
         return None
-    fresh, _ = analyze_tree(SourceFile(text, path), tree, baseline.config, resolver, None, deadline)
+    source = SourceFile(text, path)
+    fresh, _ = analyze_tree(source, tree, baseline.config, resolver, None, deadline, cancelled)
     if fresh.notices:
         return None  # a rule failed or ran out of time: the full analysis says which
     findings = [f for f in fresh.findings if unit_at(units, f.span.start.line) in affected]
@@ -323,9 +335,10 @@ def _full(
     config: Config,
     resolver: SymbolResolver | None,
     time_limit: float | None,
+    cancelled: Callable[[], bool] | None,
 ) -> Reanalysis:
     result, facts = analyze_with_facts(
-        text, path, config=config, resolver=resolver, time_limit=time_limit
+        text, path, config=config, resolver=resolver, time_limit=time_limit, cancelled=cancelled
     )
     baseline = None
     if facts is not None and not result.notices:

@@ -29,17 +29,19 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import attrs
 from lsprotocol import types
 from pygls.uris import to_fs_path, uri_scheme
 
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, find_pyproject, load_pyproject
+from gradguard.engine import AnalysisCancelled
 from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.incremental import Baseline, analyze_edit
 from gradguard.lsp import convert
@@ -63,8 +65,9 @@ SYMBOLS_IDLE_S = 0.5
 # user is working in; the rest are rebuilt on demand).
 KEPT_FACTS = 4
 #: Seconds without an edit before a partial (incremental) result is checked by a
-#: full analysis of the file.
-FULL_CHECK_IDLE_S = 0.5
+#: full analysis of the file (which takes most of a second at 10,000 lines: a
+#: shorter pause would mostly start checks that the next keystroke abandons).
+FULL_CHECK_IDLE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,12 @@ class Snapshot:
     exact: bool = True
     _symbols: Any = field(default=None, repr=False)
     _comments: dict[int, list[NoqaComment]] | None = field(default=None, repr=False)
+    #: Findings as last published, by identity (a finding carried over by the
+    #: incremental analysis is the same object): the previous snapshot's, then this one's.
+    converted_before: dict[int, tuple[Finding, types.Diagnostic]] = field(
+        default_factory=dict, repr=False
+    )
+    converted: dict[int, tuple[Finding, types.Diagnostic]] = field(default_factory=dict, repr=False)
     #: Per-snapshot results of request handlers (e.g. fix-all), computed once.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -159,12 +168,24 @@ class Snapshot:
     def diagnostics(self) -> dict[str, list[types.Diagnostic]]:
         """Diagnostics per client document (every view present, maybe empty)."""
         out: dict[str, list[types.Diagnostic]] = {uri: [] for uri in self.views}
+        converted: dict[int, tuple[Finding, types.Diagnostic]] = {}
         for finding in self.result.findings:
-            located = self.locate(finding.span)
-            if located is None:
-                continue
-            view, local = located
-            out[view.uri].append(self._diagnostic(finding, view, local))
+            earlier = self.converted_before.get(id(finding))
+            if earlier is not None and earlier[0] is finding and self.notebook is None:
+                # Carried over unmoved from the previous version (gradguard.incremental):
+                # its lines are unchanged, only the version in its data differs.
+                view = next(iter(self.views.values()))
+                data = {**cast(dict[str, Any], earlier[1].data), "version": view.version}
+                diagnostic = attrs.evolve(earlier[1], data=data)
+            else:
+                located = self.locate(finding.span)
+                if located is None:
+                    continue
+                view, local = located
+                diagnostic = self._diagnostic(finding, view, local)
+            converted[id(finding)] = (finding, diagnostic)
+            out[view.uri].append(diagnostic)
+        self.converted = converted
         return out
 
     def _diagnostic(self, finding: Finding, view: View, local: Span) -> types.Diagnostic:
@@ -286,22 +307,29 @@ class AnalysisRequest:
     answered: frozenset[str] = frozenset()
 
 
-def run_analysis(request: AnalysisRequest) -> Snapshot:
-    """The worker-thread part: the engine on a snapshot of the text (never raises)."""
+def run_analysis(
+    request: AnalysisRequest, cancelled: Callable[[], bool] | None = None
+) -> Snapshot | None:
+    """The worker-thread part: the engine on a snapshot of the text (never raises).
+    None when ``cancelled()`` turned True between two rules."""
     started = time.perf_counter()
     baseline, exact, queried = None, True, frozenset[str]()
     if not request.settings.enable or request.config.is_excluded(request.path):
         result, facts = AnalysisResult(), None
     else:
-        analysis = analyze_edit(
-            request.text,
-            request.path,
-            baseline=request.baseline,
-            answered=request.answered,
-            config=request.config,
-            resolver=request.recorder or request.resolver,
-            time_limit=ANALYSIS_TIME_LIMIT,
-        )
+        try:
+            analysis = analyze_edit(
+                request.text,
+                request.path,
+                baseline=request.baseline,
+                answered=request.answered,
+                config=request.config,
+                resolver=request.recorder or request.resolver,
+                time_limit=ANALYSIS_TIME_LIMIT,
+                cancelled=cancelled,
+            )
+        except AnalysisCancelled:
+            return None
         result, facts, baseline, exact = (
             analysis.result,
             analysis.facts,
@@ -353,6 +381,7 @@ class Workspace:
         self.snapshots: dict[str, Snapshot] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._full_checks: dict[str, asyncio.TimerHandle] = {}
+        self._checks_running: dict[str, threading.Event] = {}  # set: abandon the check
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._published: dict[str, set[str]] = {}  # target -> client uris with diagnostics
@@ -659,6 +688,9 @@ class Workspace:
             timer = timers.pop(key, None)
             if timer is not None:
                 timer.cancel()
+        running = self._checks_running.get(key)
+        if running is not None:
+            running.set()  # a newer version is coming: the check of this one is moot
         if delay_ms <= 0:
             self._start(key)
         else:
@@ -670,7 +702,8 @@ class Workspace:
 
     def _start(self, key: str, *, full: bool = False) -> None:
         assert self.loop is not None
-        task = self.loop.create_task(self._refresh_logged(key, full))
+        work = self._check_in_full(key) if full else self.refresh(key)
+        task = self.loop.create_task(self._logged(key, work))
         self._tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._tasks.discard)
 
@@ -689,10 +722,10 @@ class Workspace:
         if key not in self._timers:  # else an edit is pending: its analysis comes first
             self._start(key, full=True)
 
-    async def _refresh_logged(self, key: str, full: bool = False) -> None:
-        """A background refresh: a failure is logged, never lost in an unawaited task."""
+    async def _logged(self, key: str, work: Awaitable[Any]) -> None:
+        """Background work: a failure is logged, never lost in an unawaited task."""
         try:
-            await self.refresh(key, full=full)
+            await work
         except Exception as error:
             log.exception("analysing %s failed", key)
             self.host.log_message(
@@ -724,50 +757,88 @@ class Workspace:
                     and cached.epoch == request.epoch
                 ):
                     return cached
-                assert self.loop is not None
-                recorders = self._in_flight.setdefault(key, [])
-                if request.recorder is not None:
-                    recorders.append(request.recorder)
-                try:
-                    snapshot = await self.loop.run_in_executor(self.executor, run_analysis, request)
-                finally:
-                    if request.recorder is not None and request.recorder in recorders:
-                        recorders.remove(request.recorder)
-                    if not recorders:
-                        self._in_flight.pop(key, None)
-                if not self.is_current(snapshot):
-                    log.debug("dropped the analysis of %s version %s", key, snapshot.version)
+                snapshot = await self._analyse(key, request)
+                if snapshot is None or not self.is_current(snapshot):
+                    log.debug("dropped the analysis of %s version %s", key, request.version)
                     if publish:
                         return None  # a newer change has scheduled its own analysis
                     continue  # a pull request wants the current version: try again
-                previous = self.snapshots.get(key)
-                self.snapshots[key] = snapshot
-                self._forget_answers_up_to(key, snapshot.epoch)
-                self._keep_facts(snapshot, previous)
-                if previous is not None and previous._symbols is not None:
-                    # A document people hover: build the new version's hover index
-                    # off the hot path once typing pauses, before a hover asks for it
-                    # (not at once: the code action that follows a publish is hotter).
-                    self.loop.call_later(SYMBOLS_IDLE_S, self._prebuild_symbols, snapshot)
-                self.report_notices(key, snapshot.result.notices)
-                log.debug(
-                    "analysed %s version %s in %.1f ms (%s): %d findings",
-                    key,
-                    snapshot.version,
-                    snapshot.elapsed_ms,
-                    "whole file" if snapshot.exact else "incremental",
-                    len(snapshot.result.findings),
-                )
-                if not snapshot.exact:
-                    self._schedule_full_check(key)
-                if _confirms(snapshot, previous):
-                    return snapshot  # the partial result was right: nothing new to show
-                if publish and not self.host.pull_mode:
-                    self.publish(snapshot)
-                elif full and self.host.pull_mode:
-                    self.host.request_diagnostic_refresh()
+                self._accept(snapshot, publish=publish, full=full)
                 return snapshot
         return None
+
+    async def _check_in_full(self, key: str) -> None:
+        """Analyse the whole file whose current result is partial. This runs outside
+        the document's lock, so the next edit never waits for it, and is abandoned at
+        the next rule when that edit arrives (``schedule``)."""
+        partial = self.snapshots.get(key)
+        if partial is None or partial.exact or not self.is_current(partial):
+            return
+        request = self.make_request(key, full=True)
+        if request is None or request.version != partial.version:
+            return
+        stop = self._checks_running[key] = threading.Event()
+        try:
+            snapshot = await self._analyse(key, request, stop.is_set)
+        finally:
+            if self._checks_running.get(key) is stop:
+                del self._checks_running[key]
+        if (
+            snapshot is not None
+            and self.snapshots.get(key) is partial
+            and self.is_current(snapshot)
+        ):
+            self._accept(snapshot, publish=True, full=True)
+
+    async def _analyse(
+        self, key: str, request: AnalysisRequest, cancelled: Callable[[], bool] | None = None
+    ) -> Snapshot | None:
+        """``run_analysis`` on a worker thread, with the names it asks jedi about on
+        record while it runs (a late answer about one re-analyses this target)."""
+        assert self.loop is not None
+        recorders = self._in_flight.setdefault(key, [])
+        if request.recorder is not None:
+            recorders.append(request.recorder)
+        try:
+            return await self.loop.run_in_executor(self.executor, run_analysis, request, cancelled)
+        finally:
+            if request.recorder is not None and request.recorder in recorders:
+                recorders.remove(request.recorder)
+            if not recorders:
+                self._in_flight.pop(key, None)
+
+    def _accept(self, snapshot: Snapshot, *, publish: bool, full: bool) -> None:
+        """Make ``snapshot`` (of the current version) the target's result, and show it."""
+        assert self.loop is not None
+        key = snapshot.key
+        previous = self.snapshots.get(key)
+        self.snapshots[key] = snapshot
+        if previous is not None and previous.encoding == snapshot.encoding:
+            snapshot.converted_before, previous.converted = previous.converted, {}
+        self._forget_answers_up_to(key, snapshot.epoch)
+        self._keep_facts(snapshot, previous)
+        if previous is not None and previous._symbols is not None:
+            # A document people hover: build the new version's hover index
+            # off the hot path once typing pauses, before a hover asks for it
+            # (not at once: the code action that follows a publish is hotter).
+            self.loop.call_later(SYMBOLS_IDLE_S, self._prebuild_symbols, snapshot)
+        self.report_notices(key, snapshot.result.notices)
+        log.debug(
+            "analysed %s version %s in %.1f ms (%s): %d findings",
+            key,
+            snapshot.version,
+            snapshot.elapsed_ms,
+            "whole file" if snapshot.exact else "incremental",
+            len(snapshot.result.findings),
+        )
+        if not snapshot.exact:
+            self._schedule_full_check(key)
+        if _confirms(snapshot, previous):
+            return  # the partial result was right: nothing new to show
+        if publish and not self.host.pull_mode:
+            self.publish(snapshot)
+        elif full and self.host.pull_mode:
+            self.host.request_diagnostic_refresh()
 
     def _keep_facts(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
         """Trees stay alive for the latest versions of the last few analysed documents

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import default_converter
 
 from gradguard import __version__, gctuning
 from gradguard.lsp import actions, convert, hover
@@ -33,6 +34,16 @@ NAME = "gradguard"
 PYPROJECT_GLOB = "**/pyproject.toml"
 
 
+def _converter() -> Any:
+    """pygls' converter, except that a plain ``dict`` in an ``LSPAny`` field (a
+    diagnostic's ``data``: its fixes) goes to ``json.dumps`` as it is instead of being
+    copied key by key: half of the time of publishing 200 diagnostics. ``json.dumps``
+    still hands any typed object inside to pygls' serializer."""
+    converter = default_converter()
+    converter.register_unstructure_hook(dict, lambda data: data)
+    return converter
+
+
 class GradGuardServer(LanguageServer):
     """pygls' server plus the client facts the handlers need (the *host* of
     :class:`~gradguard.lsp.documents.Workspace`)."""
@@ -41,6 +52,7 @@ class GradGuardServer(LanguageServer):
         super().__init__(
             NAME,
             __version__,
+            converter_factory=_converter,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             notebook_document_sync=types.NotebookDocumentSyncOptions(
                 notebook_selector=[
