@@ -3,8 +3,10 @@ over stdio with ``debounceMs: 0`` (push diagnostics, as most editors use)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,9 @@ def uri_of(path: Path) -> str:
 def start(folder: Path, *, incremental: bool = True) -> tuple[LspClient, float]:
     """A server for ``folder``; (client, seconds from process start to the initialize
     response). ``incremental``: the server's setting of that name."""
-    client = LspClient(SERVER, cwd=folder)
+    # No jedi answers kept from an earlier session (gradguard.answers): every start is cold.
+    answers = tempfile.mkdtemp(prefix="gradguard-answers-")
+    client = LspClient(SERVER, cwd=folder, env={**os.environ, "GRADGUARD_CACHE_DIR": answers})
     client.request(
         "initialize",
         {

@@ -19,11 +19,18 @@ Message = dict[str, Any]
 
 
 class LspClient:
-    def __init__(self, command: Sequence[str], *, cwd: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        cwd: str | Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             list(command),
             cwd=cwd,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

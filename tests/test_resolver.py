@@ -352,6 +352,50 @@ def test_parso_disk_cache_is_written_atomically_and_a_damaged_entry_is_a_miss(re
 # -- cache -------------------------------------------------------------------------------
 
 
+def test_answers_kept_on_disk_serve_the_next_run_until_their_files_change(workspace, tmp_path):
+    from gradguard.answers import AnswerStore
+
+    project = workspace / "project"
+    (project / "disk").mkdir(exist_ok=True)
+    (project / "disk" / "nets.py").write_text(MODELS)
+    path = str(project / "disk" / "train.py")
+    roots = {"extra_paths": [str(workspace / "site")], "timeout": 60.0}
+    with JediResolver(str(project), store=AnswerStore(tmp_path), **roots) as first:
+        assert first.classify(".nets.Net", path) is SymbolKind.MODULE_CLASS
+        assert first.classify("thirdparty_opt.Lamb", path) is SymbolKind.OPTIMIZER_CLASS
+        assert first.classify(".nets.Missing", path) is None
+        assert first.jedi_queries == 3
+    with JediResolver(str(project), store=AnswerStore(tmp_path), **roots) as second:
+        assert second.classify(".nets.Net", path) is SymbolKind.MODULE_CLASS
+        assert second.classify("thirdparty_opt.Lamb", path) is SymbolKind.OPTIMIZER_CLASS
+        assert second.jedi_queries == 0  # both from disk
+        assert second.classify(".nets.Missing", path) is None
+        assert second.jedi_queries == 1  # an unknown name is not kept: asked again
+    nets = project / "disk" / "nets.py"
+    nets.write_text(MODELS.replace("class Net(nn.Module)", "class Net"))
+    os.utime(nets, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    with JediResolver(str(project), store=AnswerStore(tmp_path), **roots) as third:
+        assert third.classify(".nets.Net", path) is not SymbolKind.MODULE_CLASS
+        assert third.jedi_queries == 1  # the file changed: the kept answer no longer counts
+
+
+def test_an_absolute_name_is_asked_once_unless_a_directory_shadows_it(workspace):
+    project = workspace / "project"
+    asking = []
+    for name in ("share_a", "share_b", "share_c"):
+        (project / name).mkdir(exist_ok=True)
+        asking.append(str(project / name / "train.py"))
+    # share_c holds its own thirdparty_opt: jedi may resolve the name differently there.
+    (project / "share_c" / "thirdparty_opt.py").write_text("class Lamb:\n    pass\n")
+    with JediResolver(str(project), extra_paths=[str(workspace / "site")], timeout=60.0) as fresh:
+        kinds = [fresh.classify("thirdparty_opt.Lamb", path) for path in asking]
+        assert kinds[:2] == [SymbolKind.OPTIMIZER_CLASS] * 2
+        assert fresh.jedi_queries == 2  # share_a and share_b shared one answer; share_c its own
+        assert fresh.classify(".models.Net", asking[0]) is None  # relative: per directory
+        assert fresh.classify(".models.Net", asking[1]) is None
+        assert fresh.jedi_queries == 4
+
+
 def test_second_call_does_not_hit_jedi(resolver, workspace, monkeypatch):
     path = _train(workspace)
     resolver.classify("models.build_model", path)

@@ -39,6 +39,8 @@ class CheckOptions:
     ignore: tuple[str, ...] | None = None
     config_file: str | None = None
     resolve: bool = True
+    #: Keep jedi's answers on disk between runs and share them between workers.
+    answer_cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def _get_resolver(options: CheckOptions, root: str) -> SymbolResolver | None:
             from gradguard.resolver import JediResolver
         except ImportError:  # pragma: no cover - jedi is a dependency
             return None
-        _resolver = JediResolver(project_root=root)
+        from gradguard.answers import AnswerStore
+
+        store = AnswerStore.default() if options.answer_cache else None
+        _resolver = JediResolver(project_root=root, store=store)
     return _resolver
 
 
@@ -179,6 +184,7 @@ def run_check(args: argparse.Namespace) -> int:
         ignore=_split_codes(args.ignore),
         config_file=args.config,
         resolve=not args.no_resolve,
+        answer_cache=not args.no_cache,
     )
     _config_for_directory.cache_clear()  # pyproject.toml may have changed since the last run
     usage_problem = _validate_cli_codes(options)
@@ -334,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-resolve",
         action="store_true",
         help="do not ask jedi about names imported from other modules",
+    )
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not keep jedi's answers on disk (default: $GRADGUARD_CACHE_DIR, else "
+        "~/.cache/gradguard; they are reused while the files they came from are unchanged)",
     )
     check.set_defaults(handler=run_check)
 

@@ -50,6 +50,7 @@ Measured (2 cores, torch 2.13 source): the first query in a process costs
 from __future__ import annotations
 
 import contextlib
+import json
 import keyword
 import logging
 import os
@@ -67,7 +68,9 @@ from typing import Any, Literal
 import jedi
 import parso
 
+from gradguard import __version__
 from gradguard.analysis.resolution import SymbolKind
+from gradguard.answers import AnswerStore
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +267,7 @@ class JediResolver:
         negative_ttl: float = 30.0,
         max_entries: int = 20_000,
         skip_stdlib: bool = True,
+        store: AnswerStore | None = None,
     ) -> None:
         if mode not in ("blocking", "nonblocking"):
             raise ValueError(f"mode must be 'blocking' or 'nonblocking', not {mode!r}")
@@ -285,7 +289,21 @@ class JediResolver:
             # as jedi's helper subprocess, not inside this process.
             self._environment = jedi.get_default_environment()
         self._projects: dict[str, jedi.Project] = {}
+        #: Answers kept on disk (gradguard.answers); keys name what an answer depends on
+        #: besides its files: this gradguard, the environment, the roots, the deny list.
+        self.store = store
+        self._store_scope = json.dumps(
+            [
+                __version__,
+                str(getattr(self._environment, "executable", "")),
+                str(getattr(self._environment, "version_info", "")),
+                self.project_root,
+                self.extra_paths,
+                sorted(self.deny),
+            ]
+        )
         self._cache: OrderedDict[tuple[str, str], _Answer] = OrderedDict()
+        self._module_dirs: dict[tuple[str, str], bool] = {}  # (directory, name): holds it
         self._pending: dict[tuple[str, str], _Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -320,6 +338,7 @@ class JediResolver:
         between queries, so jedi never holds a tree that was evicted (hazard 2)."""
         with self._lock:
             self._cache.clear()
+            self._module_dirs.clear()
         if parse_trees:
             self._run_task(_drop_parse_trees)
 
@@ -350,9 +369,9 @@ class JediResolver:
             return None
         real_path = _real_path(path)
         context = os.path.dirname(real_path) if real_path else (self.project_root or "")
-        key = (context, qualified)
         if self.skip_stdlib and self._is_unshadowed_stdlib(qualified, context):
             return _STDLIB_ANSWER
+        key = (self._answer_context(qualified, context), qualified)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -360,6 +379,11 @@ class JediResolver:
                     self._cache.move_to_end(key)
                     return cached
                 del self._cache[key]
+        stored = self._stored(key)
+        with self._lock:
+            if stored is not None:
+                self._cache[key] = stored
+                return stored
             if self._closed:
                 return None
             job = self._pending.get(key)
@@ -378,6 +402,37 @@ class JediResolver:
                 job.late = True
                 return None
         return job.answer
+
+    def _answer_context(self, qualified: str, context: str) -> str:
+        """The directory an answer about ``qualified`` asked from ``context`` depends on.
+
+        jedi resolves a relative name from the asking package, and an absolute one
+        from the project root, the environment and the asking file's parent
+        directories up to the root. So an absolute name none of those parents shadows
+        (no ``top.py`` or ``top/`` in them) means the same from every directory of the
+        project and is asked once; otherwise its answer is kept per shadowing directory.
+        """
+        root = self.project_root
+        if qualified.startswith(".") or root is None:
+            return context
+        top = qualified.split(".", 1)[0]
+        directory = context
+        while directory.startswith(root + os.sep):
+            if self._holds_module(directory, top):
+                return directory
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        return ""
+
+    def _holds_module(self, directory: str, top: str) -> bool:
+        key = (directory, top)
+        found = self._module_dirs.get(key)
+        if found is None:
+            base = os.path.join(directory, top)
+            found = self._module_dirs[key] = os.path.exists(base + ".py") or os.path.isdir(base)
+        return found
 
     def _is_unshadowed_stdlib(self, qualified: str, context: str) -> bool:
         """A standard-library name no workspace module shadows: never a module,
@@ -414,6 +469,7 @@ class JediResolver:
                     answer = _Answer(None)
                 else:
                     answer = self._compute(job.qualified, job.path)
+                    self._keep(job.key, answer)
             except Exception:  # jedi failures are many and varied; never propagate
                 log.exception("jedi failed on %s (from %s)", job.qualified, job.path)
                 answer = _Answer(None, expires=time.monotonic() + self.negative_ttl)
@@ -432,6 +488,29 @@ class JediResolver:
                     self.on_resolved(job.qualified)
                 except Exception:
                     log.exception("on_resolved callback failed for %s", job.qualified)
+
+    def _store_key(self, key: tuple[str, str]) -> str:
+        return json.dumps([self._store_scope, *key])
+
+    def _stored(self, key: tuple[str, str]) -> _Answer | None:
+        """An answer kept on disk by an earlier run or another worker, if still valid."""
+        if self.store is None:
+            return None
+        stored = self.store.get(self._store_key(key))
+        if stored is None:
+            return None
+        kind, description, deps = stored
+        try:
+            answer = _Answer(SymbolKind(kind), description, tuple(deps))
+        except ValueError:
+            return None  # written by a gradguard that knew other kinds
+        return answer if answer.is_valid() else None
+
+    def _keep(self, key: tuple[str, str], answer: _Answer) -> None:
+        """Keep what jedi found on disk (a name it could not resolve is asked again)."""
+        if self.store is not None and answer.kind is not None and answer.expires is None:
+            stored = (answer.kind.value, answer.description, list(answer.deps))
+            self.store.put(self._store_key(key), stored)
 
     def _project_for(self, path: str | None) -> jedi.Project:
         root = self.project_root or _package_root(path) or os.getcwd()

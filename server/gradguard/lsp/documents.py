@@ -40,6 +40,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path, uri_scheme
 
 from gradguard.analysis.resolution import SymbolResolver
+from gradguard.answers import AnswerStore
 from gradguard.config import Config, find_pyproject, load_pyproject
 from gradguard.engine import AnalysisCancelled
 from gradguard.findings import AnalysisResult, Finding, Position, Span
@@ -483,6 +484,7 @@ class Workspace:
                 extra_paths=extra_paths,
                 timeout=0.0,  # cache-only reads: the keystroke path never waits on jedi
                 mode="nonblocking",
+                store=AnswerStore.default(),  # answers of earlier sessions, while valid
             )
         except Exception as error:  # a bad interpreter: the file-only analysis still works
             if settings.interpreter is None:

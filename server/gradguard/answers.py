@@ -1,0 +1,102 @@
+"""jedi's answers kept on disk: between runs, and between the CLI's worker processes.
+
+An answer is stored with the files it came from and their modification times
+(``JediResolver`` records them) and is used only while every one of them is
+unchanged, the rule the in-memory cache follows. Only what jedi found is kept: a
+name it could not resolve is asked again the next time.
+
+The store is one SQLite file, ``answers-v1.sqlite3`` in ``$GRADGUARD_CACHE_DIR``
+(else ``$XDG_CACHE_HOME/gradguard``, else ``~/.cache/gradguard``); SQLite makes
+concurrent readers and writers safe. ``GRADGUARD_CACHE_DIR=off`` or
+``gradguard check --no-cache`` keeps nothing. A store that cannot be opened or
+read (a read-only home, a damaged file) is switched off with one warning: the
+analysis only gets slower.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "answers-v1.sqlite3"
+#: Stored per key: kind, description, deps ([path, mtime_ns or null], ...).
+Stored = tuple[str, str | None, list[tuple[str, int | None]]]
+
+
+def default_directory() -> Path | None:
+    """Where answers are kept; None when switched off (``GRADGUARD_CACHE_DIR=off``)."""
+    configured = os.environ.get("GRADGUARD_CACHE_DIR")
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "off", "0", "false") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gradguard"
+
+
+class AnswerStore:
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / FILE_NAME
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._failed = False
+
+    @classmethod
+    def default(cls) -> AnswerStore | None:
+        directory = default_directory()
+        return cls(directory) if directory is not None else None
+
+    def get(self, key: str) -> Stored | None:
+        row = self._run("SELECT kind, description, deps FROM answers WHERE key = ?", (key,))
+        if not row:
+            return None
+        kind, description, deps = row[0]
+        return kind, description, [(str(path), mtime) for path, mtime in json.loads(deps)]
+
+    def put(self, key: str, stored: Stored) -> None:
+        kind, description, deps = stored
+        self._run(
+            "INSERT OR REPLACE INTO answers (key, kind, description, deps) VALUES (?, ?, ?, ?)",
+            (key, kind, description, json.dumps(deps)),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _run(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            if self._failed:
+                return []
+            try:
+                connection = self._connection or self._open()
+                with connection:
+                    return connection.execute(sql, parameters).fetchall()
+            except (sqlite3.Error, OSError, ValueError, TypeError) as error:
+                self._failed = True
+                log.warning(
+                    "jedi answers are not kept on disk (%s: %s); set GRADGUARD_CACHE_DIR "
+                    "to a writable directory, or delete the file if it is damaged",
+                    self.path,
+                    error,
+                )
+                return []
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The lock above serialises this process's threads; SQLite, the processes.
+        connection = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS answers "
+            "(key TEXT PRIMARY KEY, kind TEXT NOT NULL, description TEXT, deps TEXT NOT NULL)"
+        )
+        self._connection = connection
+        return connection
