@@ -353,6 +353,7 @@ def test_parso_disk_cache_is_written_atomically_and_a_damaged_entry_is_a_miss(re
 
 
 def test_answers_kept_on_disk_serve_the_next_run_until_their_files_change(workspace, tmp_path):
+    # Found or not: an unknown name depends on the directories imports are searched in.
     from gradguard.answers import AnswerStore
 
     project = workspace / "project"
@@ -368,9 +369,16 @@ def test_answers_kept_on_disk_serve_the_next_run_until_their_files_change(worksp
     with JediResolver(str(project), store=AnswerStore(tmp_path), **roots) as second:
         assert second.classify(".nets.Net", path) is SymbolKind.MODULE_CLASS
         assert second.classify("thirdparty_opt.Lamb", path) is SymbolKind.OPTIMIZER_CLASS
-        assert second.jedi_queries == 0  # both from disk
         assert second.classify(".nets.Missing", path) is None
-        assert second.jedi_queries == 1  # an unknown name is not kept: asked again
+        assert second.jedi_queries == 0  # all three from disk
+    # A module added beside the asking file: the name it could not find may exist now.
+    (project / "disk" / "more.py").write_text("x = 1\n")
+    later = time.time_ns() + 10**9
+    os.utime(project / "disk", ns=(later, later))
+    with JediResolver(str(project), store=AnswerStore(tmp_path), **roots) as again:
+        assert again.classify(".nets.Missing", path) is None
+        assert again.classify(".nets.Net", path) is SymbolKind.MODULE_CLASS
+        assert again.jedi_queries == 1  # the unknown name only
     nets = project / "disk" / "nets.py"
     nets.write_text(MODELS.replace("class Net(nn.Module)", "class Net"))
     os.utime(nets, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))

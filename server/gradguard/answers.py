@@ -2,8 +2,9 @@
 
 An answer is stored with the files it came from and their modification times
 (``JediResolver`` records them) and is used only while every one of them is
-unchanged, the rule the in-memory cache follows. Only what jedi found is kept: a
-name it could not resolve is asked again the next time.
+unchanged, the rule the in-memory cache follows. For a name jedi could not resolve
+those are the asking directory and every directory imports are searched in (a
+module added there, or a package installed, changes them).
 
 The store is one SQLite file, ``answers-v1.sqlite3`` in ``$GRADGUARD_CACHE_DIR``
 (else ``$XDG_CACHE_HOME/gradguard``, else ``~/.cache/gradguard``); SQLite makes
@@ -26,7 +27,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FILE_NAME = "answers-v1.sqlite3"
-#: Stored per key: kind, description, deps ([path, mtime_ns or null], ...).
+#: Stored per key: kind ("" when unresolved), description, deps ([path, mtime_ns or null], ...).
 Stored = tuple[str, str | None, list[tuple[str, int | None]]]
 
 

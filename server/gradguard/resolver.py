@@ -304,6 +304,7 @@ class JediResolver:
         )
         self._cache: OrderedDict[tuple[str, str], _Answer] = OrderedDict()
         self._module_dirs: dict[tuple[str, str], bool] = {}  # (directory, name): holds it
+        self._roots: tuple[str, ...] | None = None
         self._pending: dict[tuple[str, str], _Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -492,6 +493,18 @@ class JediResolver:
     def _store_key(self, key: tuple[str, str]) -> str:
         return json.dumps([self._store_scope, *key])
 
+    def _search_roots(self) -> tuple[str, ...]:
+        """The directories imports are searched in: the project, the extra paths and
+        the environment's ``sys.path`` (asked of the environment once)."""
+        if self._roots is None:
+            try:
+                environment = [str(p) for p in self._environment.get_sys_path()]
+            except Exception:  # jedi could not ask the interpreter: the roots we know
+                environment = []
+            roots = [self.project_root, *self.extra_paths, *environment]
+            self._roots = tuple(dict.fromkeys(r for r in roots if r and os.path.isdir(r)))
+        return self._roots
+
     def _stored(self, key: tuple[str, str]) -> _Answer | None:
         """An answer kept on disk by an earlier run or another worker, if still valid."""
         if self.store is None:
@@ -501,16 +514,19 @@ class JediResolver:
             return None
         kind, description, deps = stored
         try:
-            answer = _Answer(SymbolKind(kind), description, tuple(deps))
+            found = SymbolKind(kind) if kind else None
         except ValueError:
             return None  # written by a gradguard that knew other kinds
+        expires = None if found else time.monotonic() + self.negative_ttl
+        answer = _Answer(found, description, tuple(deps), expires)
         return answer if answer.is_valid() else None
 
     def _keep(self, key: tuple[str, str], answer: _Answer) -> None:
-        """Keep what jedi found on disk (a name it could not resolve is asked again)."""
-        if self.store is not None and answer.kind is not None and answer.expires is None:
-            stored = (answer.kind.value, answer.description, list(answer.deps))
-            self.store.put(self._store_key(key), stored)
+        """Keep a computed answer on disk (a name jedi could not resolve too: its deps
+        include every directory imports are searched in)."""
+        if self.store is not None:
+            kind = answer.kind.value if answer.kind is not None else ""
+            self.store.put(self._store_key(key), (kind, answer.description, list(answer.deps)))
 
     def _project_for(self, path: str | None) -> jedi.Project:
         root = self.project_root or _package_root(path) or os.getcwd()
@@ -547,12 +563,14 @@ class JediResolver:
 
     def _compute(self, qualified: str, path: str | None) -> _Answer:
         self.jedi_queries += 1
-        # Unknown names are re-asked when the asking file's directory changes
-        # (a module was added or removed), when a module the import named
-        # changes (the name was added to it), and after ``negative_ttl`` anyway.
+        # Unknown names are re-asked when the asking file's directory or a directory
+        # imports are searched in changes (a module was added or removed, a package
+        # installed), when a module the import named changes (the name was added to
+        # it), and after ``negative_ttl`` anyway.
         missing: dict[str, int | None] = {}
-        if path:
-            missing[os.path.dirname(path)] = _mtime(os.path.dirname(path))
+        for directory in (os.path.dirname(path) if path else None, *self._search_roots()):
+            if directory:
+                missing[directory] = _mtime(directory)
         for code, module_column, line, column in _snippets(qualified):
             script = self._script(code, path)
             modules = script.infer(1, module_column)
