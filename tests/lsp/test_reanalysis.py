@@ -251,6 +251,21 @@ def _edited(text: str) -> str:
     )
 
 
+async def _open_then_edit(
+    workspace: Workspace, host: FakeHost, *, incremental: bool = True
+) -> tuple[str, str, Any, Any]:
+    """Open a long script, analyse it, edit one line and analyse that: (uri, the
+    original text, the first snapshot, the snapshot after the edit)."""
+    text = _long_script()
+    uri = host.open("train.py", text)
+    first = await workspace.refresh(uri)
+    assert first is not None and first.exact
+    host.open("train.py", _edited(text), 2)
+    edited = await workspace.refresh(uri)
+    assert edited is not None and edited.exact is not incremental
+    return uri, text, first, edited
+
+
 def test_an_edit_publishes_a_partial_result_that_the_full_check_confirms(
     tmp_path: Path,
 ) -> None:
@@ -258,13 +273,8 @@ def test_an_edit_publishes_a_partial_result_that_the_full_check_confirms(
         workspace, host, _ = _workspace(tmp_path)
         workspace.loop = asyncio.get_running_loop()
         try:
-            text = _long_script()
-            uri = host.open("train.py", text)
-            first = await workspace.refresh(uri)
-            assert first is not None and first.exact and first.baseline is not None
-            host.open("train.py", _edited(text), 2)
-            partial = await workspace.refresh(uri)
-            assert partial is not None and not partial.exact and partial.facts is None
+            uri, _, first, partial = await _open_then_edit(workspace, host)
+            assert first.baseline is not None and partial.facts is None
             assert partial.result_id.endswith(":partial")
             assert uri in workspace._full_checks  # scheduled for when typing pauses
             assert host.published[-1] == (uri, 2)
@@ -286,12 +296,7 @@ def test_a_full_check_that_finds_something_else_is_published(tmp_path: Path) -> 
         workspace, host, _ = _workspace(tmp_path)
         workspace.loop = asyncio.get_running_loop()
         try:
-            text = _long_script()
-            uri = host.open("train.py", text)
-            await workspace.refresh(uri)
-            host.open("train.py", _edited(text), 2)
-            partial = await workspace.refresh(uri)
-            assert partial is not None and not partial.exact
+            uri, _, _, partial = await _open_then_edit(workspace, host)
             partial.result.findings = partial.result.findings[1:]  # as if the shortcut missed one
             published = len(host.published)
             full = await workspace.refresh(uri, full=True)
@@ -339,12 +344,8 @@ def test_incremental_false_analyses_the_whole_file_on_every_edit(tmp_path: Path)
         workspace.init_settings = Settings(incremental=False)
         workspace.loop = asyncio.get_running_loop()
         try:
-            text = _long_script()
-            uri = host.open("train.py", text)
-            await workspace.refresh(uri)
-            host.open("train.py", _edited(text), 2)
-            snapshot = await workspace.refresh(uri)
-            assert snapshot is not None and snapshot.exact and snapshot.facts is not None
+            uri, _, _, snapshot = await _open_then_edit(workspace, host, incremental=False)
+            assert snapshot.facts is not None
             assert uri not in workspace._full_checks
         finally:
             workspace.shutdown()
@@ -384,12 +385,7 @@ def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> 
         workspace, host, _ = _workspace(tmp_path)
         workspace.loop = asyncio.get_running_loop()
         try:
-            text = _long_script()
-            uri = host.open("train.py", text)
-            await workspace.refresh(uri)
-            host.open("train.py", _edited(text), 2)
-            partial = await workspace.refresh(uri)
-            assert partial is not None and not partial.exact
+            uri, text, _, partial = await _open_then_edit(workspace, host)
             request = workspace.make_request(uri, full=True)
             assert request is not None
             assert run_analysis(request, lambda: True) is None  # stopped before any rule
@@ -424,14 +420,8 @@ def test_findings_carried_over_reuse_their_diagnostics_with_the_new_version(
         workspace, host, _ = _workspace(tmp_path)
         workspace.loop = asyncio.get_running_loop()
         try:
-            text = _long_script()
-            uri = host.open("train.py", text)
-            first = await workspace.refresh(uri)  # published: its diagnostics converted
-            assert first is not None and first.converted
-            host.open("train.py", _edited(text), 2)
-            partial = await workspace.refresh(uri)
-            assert partial is not None and not partial.exact
-            reused = partial.converted_before
+            uri, _, _, partial = await _open_then_edit(workspace, host)
+            reused = partial.converted_before  # the first version's, as it was published
             assert reused  # handed over from the previous version
             published = partial.diagnostics()[uri]
             fresh = dataclasses.replace(partial, converted_before={}).diagnostics()[uri]
