@@ -222,6 +222,92 @@ def test_a_partial_result_stays_partial_until_a_full_analysis() -> None:
     assert back.mode == "incremental" and not back.exact
 
 
+# Edits whose effect reaches beyond the edited definition (found in review): each pair is
+# (before, after); the findings must change, and as a full analysis says.
+STRIP = """\
+import torch
+from torch import nn
+
+
+def strip(model):
+    model.weight = None
+
+
+net = nn.Linear(3, 2)
+strip(net)
+"""
+INIT = """\
+import torch
+from torch import nn
+
+model = nn.Sequential(
+    nn.Conv2d(3, 8, 3),
+    nn.ReLU(),
+)
+
+
+def init_weights(m):
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+model.apply(init_weights)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+"""
+HELPERS = """\
+import torch
+from torch import nn
+
+model = nn.Linear(2, 2)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def clear():
+    opt.zero_grad()
+
+
+def step():
+    loss = model(torch.ones(2)).sum()
+    loss.backward()
+    opt.step()
+
+
+for _ in range(3):
+    clear()
+    step()
+"""
+REACHING_EDITS = {
+    # GG201 in strip() reads the value its caller passes.
+    "the value a caller passes": (STRIP, STRIP.replace("nn.Linear(3, 2)", "nn.ReLU()")),
+    # GG402 in step() reads the loop around its call, and what clear() does there.
+    "a helper stops clearing": (HELPERS, HELPERS.replace("    opt.zero_grad()", "    pass")),
+    # GG304 in init_weights() reads every layer of the file built without a bias.
+    "a layer built without bias": (INIT, INIT.replace("3, 8, 3),", "3, 8, 3, bias=False),")),
+    "a new layer without bias": (INIT, INIT + "other = nn.Conv2d(3, 8, 3, bias=False)\n"),
+    # A file-wide noqa comment silences findings in every definition.
+    # (The file mentions "grad" before and after: the rules' text gates do not change.)
+    "a file-wide noqa": (
+        "# checked by gradguard\n" + STRIP,
+        "# checked by gradguard\n# gradguard: noqa: GG201\n" + STRIP,
+    ),
+    # Names are identifiers as Python reads them, combining marks included.
+    "a class named in Devanagari": (
+        TWO_TRAININGS.replace("Net", "नेटा"),
+        TWO_TRAININGS.replace("Net", "नेटा").replace("class नेटा(nn.Module):", "class नेटा:"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("before", "after"), REACHING_EDITS.values(), ids=REACHING_EDITS)
+def test_edits_whose_effect_reaches_other_definitions(before: str, after: str) -> None:
+    baseline = _start(before)
+    edit = _edit(baseline, after)  # the same as a full analysis
+    assert edit.result.findings != baseline.findings
+    back = _edit(edit.baseline or _start(after), before)
+    assert back.result.findings == baseline.findings
+
+
 # -- the same findings as a full analysis, edit after edit --------------------------------------
 
 

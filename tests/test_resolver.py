@@ -619,3 +619,37 @@ def test_blocking_mode_does_not_wait_behind_a_stalled_query(workspace):
         assert blocking.warm_up(timeout=60)  # runs after both queued queries
         assert blocking.classify("models.Net", path) is SymbolKind.MODULE_CLASS
         assert blocking.classify("models.Plain", path) is SymbolKind.OTHER
+
+
+def test_a_name_jedi_could_not_find_is_asked_again_once_its_module_appears(tmp_path):
+    from gradguard.answers import AnswerStore
+
+    root = tmp_path / "project"
+    (root / "app").mkdir(parents=True)
+    (root / "pkg" / "sub").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "sub" / "__init__.py").write_text("")
+    asking = str(root / "app" / "main.py")
+    store = AnswerStore(tmp_path / "answers")
+    with JediResolver(str(root), timeout=60.0, negative_ttl=0.0, store=store) as first:
+        assert first.classify("pkg.sub.mod.Net", asking) is None
+        (root / "pkg" / "sub" / "mod.py").write_text(
+            "import torch\nclass Net(torch.nn.Module):\n    pass\n"
+        )
+        later = time.time_ns() + 10**9
+        os.utime(root / "pkg" / "sub", ns=(later, later))
+        # pkg/sub, where the module could appear, is one of the answer's dependencies.
+        assert first.classify("pkg.sub.mod.Net", asking) is SymbolKind.MODULE_CLASS
+    (root / "pkg" / "sub" / "mod.py").unlink()
+    later += 10**9
+    os.utime(root / "pkg" / "sub", ns=(later, later))
+    with JediResolver(str(root), timeout=60.0, store=store) as cli:
+        assert cli.classify("pkg.sub.mod.Gone", asking) is None
+        assert cli.jedi_queries == 1
+    with JediResolver(str(root), timeout=60.0, store=store) as next_run:
+        assert next_run.classify("pkg.sub.mod.Gone", asking) is None
+        assert next_run.jedi_queries == 0  # the unknown name, kept on disk for the CLI
+    with JediResolver(str(root), timeout=0.0, store=store, mode="nonblocking") as editor:
+        editor.classify("pkg.sub.mod.Gone", asking)
+        editor.warm_up(timeout=60.0)  # the worker has answered once this returns
+        assert editor.jedi_queries == 1  # the editor asks again: the user may be writing it

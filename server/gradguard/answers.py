@@ -3,10 +3,10 @@
 An answer is stored with the files it came from and their modification times
 (``JediResolver`` records them) and is used only while every one of them is
 unchanged, the rule the in-memory cache follows. For a name jedi could not resolve
-those are the asking directory and every directory imports are searched in (a
-module added there, or a package installed, changes them).
+those are the directories the name could appear in (a module added there, or a
+package installed, changes them), and the answer also expires after a day.
 
-The store is one SQLite file, ``answers-v1.sqlite3`` in ``$GRADGUARD_CACHE_DIR``
+The store is one SQLite file, ``answers-v2.sqlite3`` in ``$GRADGUARD_CACHE_DIR``
 (else ``$XDG_CACHE_HOME/gradguard``, else ``~/.cache/gradguard``); SQLite makes
 concurrent readers and writers safe. ``GRADGUARD_CACHE_DIR=off`` or
 ``gradguard check --no-cache`` keeps nothing. A store that cannot be opened or
@@ -21,14 +21,16 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-FILE_NAME = "answers-v1.sqlite3"
-#: Stored per key: kind ("" when unresolved), description, deps ([path, mtime_ns or null], ...).
-Stored = tuple[str, str | None, list[tuple[str, int | None]]]
+FILE_NAME = "answers-v2.sqlite3"
+#: Stored per key: kind ("" when unresolved), description, deps ([path, mtime_ns or null],
+#: ...), and when it expires (wall-clock seconds; None: never).
+Stored = tuple[str, str | None, list[tuple[str, int | None]], float | None]
 
 
 def default_directory() -> Path | None:
@@ -53,17 +55,21 @@ class AnswerStore:
         return cls(directory) if directory is not None else None
 
     def get(self, key: str) -> Stored | None:
-        row = self._run("SELECT kind, description, deps FROM answers WHERE key = ?", (key,))
+        sql = "SELECT kind, description, deps, expires FROM answers WHERE key = ?"
+        row = self._run(sql, (key,))
         if not row:
             return None
-        kind, description, deps = row[0]
-        return kind, description, [(str(path), mtime) for path, mtime in json.loads(deps)]
+        kind, description, deps, expires = row[0]
+        if expires is not None and expires < time.time():
+            return None
+        return kind, description, [(str(p), mtime) for p, mtime in json.loads(deps)], expires
 
     def put(self, key: str, stored: Stored) -> None:
-        kind, description, deps = stored
+        kind, description, deps, expires = stored
         self._run(
-            "INSERT OR REPLACE INTO answers (key, kind, description, deps) VALUES (?, ?, ?, ?)",
-            (key, kind, description, json.dumps(deps)),
+            "INSERT OR REPLACE INTO answers (key, kind, description, deps, expires) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, kind, description, json.dumps(deps), expires),
         )
 
     def close(self) -> None:
@@ -96,8 +102,8 @@ class AnswerStore:
         connection = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(
-            "CREATE TABLE IF NOT EXISTS answers "
-            "(key TEXT PRIMARY KEY, kind TEXT NOT NULL, description TEXT, deps TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+            "description TEXT, deps TEXT NOT NULL, expires REAL)"
         )
         self._connection = connection
         return connection

@@ -105,6 +105,9 @@ _PROBE_FILE = "__gradguard_probe__.py"
 
 _STDLIB: frozenset[str] = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__main__"}
 
+#: Seconds a name jedi could not resolve is kept on disk (gradguard.answers) at most.
+STORED_UNKNOWN_S = 24 * 3600.0
+
 Mode = Literal["blocking", "nonblocking"]
 
 
@@ -303,7 +306,7 @@ class JediResolver:
             ]
         )
         self._cache: OrderedDict[tuple[str, str], _Answer] = OrderedDict()
-        self._module_dirs: dict[tuple[str, str], bool] = {}  # (directory, name): holds it
+        self._module_dirs: set[tuple[str, str]] = set()  # (directory, name): holds a module
         self._roots: tuple[str, ...] | None = None
         self._pending: dict[tuple[str, str], _Job] = {}
         self._lock = threading.Lock()
@@ -428,12 +431,16 @@ class JediResolver:
         return ""
 
     def _holds_module(self, directory: str, top: str) -> bool:
+        # Only a module found is remembered: one added later is seen at the next question
+        # (a module removed only keeps that directory's answers apart, which is safe).
         key = (directory, top)
-        found = self._module_dirs.get(key)
-        if found is None:
-            base = os.path.join(directory, top)
-            found = self._module_dirs[key] = os.path.exists(base + ".py") or os.path.isdir(base)
-        return found
+        if key in self._module_dirs:
+            return True
+        base = os.path.join(directory, top)
+        if os.path.exists(base + ".py") or os.path.isdir(base):
+            self._module_dirs.add(key)
+            return True
+        return False
 
     def _is_unshadowed_stdlib(self, qualified: str, context: str) -> bool:
         """A standard-library name no workspace module shadows: never a module,
@@ -493,6 +500,23 @@ class JediResolver:
     def _store_key(self, key: tuple[str, str]) -> str:
         return json.dumps([self._store_scope, *key])
 
+    def _places_for(self, qualified: str, path: str | None) -> list[str]:
+        """The directories a module of ``qualified`` could be added to: the asking
+        file's, each search root, and every existing package directory on the way
+        from one of them towards the name (``pkg/``, ``pkg/sub/`` for ``pkg.sub.mod.X``)."""
+        asking = os.path.dirname(path) if path else None
+        parts = qualified.lstrip(".").split(".")[:-1]
+        bases = [asking] if qualified.startswith(".") else [asking, *self._search_roots()]
+        places: list[str] = []
+        for base in filter(None, bases):
+            places.append(base)
+            for part in parts:
+                base = os.path.join(base, part)
+                if not os.path.isdir(base):
+                    break
+                places.append(base)
+        return list(dict.fromkeys(places))
+
     def _search_roots(self) -> tuple[str, ...]:
         """The directories imports are searched in: the project, the extra paths and
         the environment's ``sys.path`` (asked of the environment once)."""
@@ -506,27 +530,33 @@ class JediResolver:
         return self._roots
 
     def _stored(self, key: tuple[str, str]) -> _Answer | None:
-        """An answer kept on disk by an earlier run or another worker, if still valid."""
+        """An answer kept on disk by an earlier run or another worker, if still valid.
+        In the editor (``nonblocking``) only what jedi found: a name it could not find
+        is asked again in the background there, as the user may be writing it."""
         if self.store is None:
             return None
         stored = self.store.get(self._store_key(key))
         if stored is None:
             return None
-        kind, description, deps = stored
+        kind, description, deps, _ = stored
         try:
             found = SymbolKind(kind) if kind else None
         except ValueError:
             return None  # written by a gradguard that knew other kinds
+        if found is None and self.mode == "nonblocking":
+            return None
         expires = None if found else time.monotonic() + self.negative_ttl
         answer = _Answer(found, description, tuple(deps), expires)
         return answer if answer.is_valid() else None
 
     def _keep(self, key: tuple[str, str], answer: _Answer) -> None:
-        """Keep a computed answer on disk (a name jedi could not resolve too: its deps
-        include every directory imports are searched in)."""
+        """Keep a computed answer on disk; a name jedi could not resolve for a day at
+        most (its deps are the directories a module of that name could appear in)."""
         if self.store is not None:
             kind = answer.kind.value if answer.kind is not None else ""
-            self.store.put(self._store_key(key), (kind, answer.description, list(answer.deps)))
+            expires = None if answer.kind is not None else time.time() + STORED_UNKNOWN_S
+            stored = (kind, answer.description, list(answer.deps), expires)
+            self.store.put(self._store_key(key), stored)
 
     def _project_for(self, path: str | None) -> jedi.Project:
         root = self.project_root or _package_root(path) or os.getcwd()
@@ -567,10 +597,7 @@ class JediResolver:
         # imports are searched in changes (a module was added or removed, a package
         # installed), when a module the import named changes (the name was added to
         # it), and after ``negative_ttl`` anyway.
-        missing: dict[str, int | None] = {}
-        for directory in (os.path.dirname(path) if path else None, *self._search_roots()):
-            if directory:
-                missing[directory] = _mtime(directory)
+        missing = {d: _mtime(d) for d in self._places_for(qualified, path)}
         for code, module_column, line, column in _snippets(qualified):
             script = self._script(code, path)
             modules = script.infer(1, module_column)

@@ -284,6 +284,8 @@ def test_an_edit_publishes_a_partial_result_that_the_full_check_confirms(
             assert full is not None and full.exact and full.facts is not None
             assert set(full.result.findings) == set(partial.result.findings)
             assert len(host.published) == published  # the same findings: nothing to send
+            # What was shown stands for the full result's findings at the next edit.
+            assert len(full.converted) == len(full.result.findings)
             assert workspace.snapshots[uri] is full  # hovers get the whole tree
         finally:
             workspace.shutdown()
@@ -396,7 +398,7 @@ def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> 
             async def analyse_then_type(key: str, request: Any, cancelled: Any = None) -> Any:
                 started.set()
                 host.open("train.py", _edited(text) + "\n", 3)
-                workspace.schedule(uri, 10_000)  # the edit's debounce: the check must stop
+                workspace.changed(uri)  # what didChange does (through schedule when pushing)
                 assert cancelled is not None and cancelled()
                 return await real(key, request, cancelled)
 

@@ -55,7 +55,12 @@ from gradguard.engine import (
     applicable_rules,
 )
 from gradguard.findings import AnalysisResult, Finding, Position, Span
-from gradguard.incremental.dependencies import affected_units, needed_units, whole_file_units
+from gradguard.incremental.dependencies import (
+    affected_units,
+    needed_units,
+    whole_file_readers,
+    whole_file_units,
+)
 from gradguard.incremental.units import Unit, mentioning, unit_at, units_of
 from gradguard.rules import all_rules
 from gradguard.source import SourceFile
@@ -183,7 +188,10 @@ def _plan(
         end_unit += 1
     lo = min(prefix, units[first_unit].first)
     hi = max(changed_end - 1, units[end_unit - 1].last if end_unit > first_unit else -1)
-    return _Plan(baseline, False, answered, lo, hi, len(lines) - len(old), first_unit, end_unit)
+    delta = len(lines) - len(old)
+    if any("noqa" in line.lower() for line in (*old[lo : hi + 1], *lines[lo : hi + delta + 1])):
+        return None  # a file-wide `# gradguard: noqa` silences findings in every unit
+    return _Plan(baseline, False, answered, lo, hi, delta, first_unit, end_unit)
 
 
 def _rule_codes(source: SourceFile, config: Config) -> tuple[str, ...]:
@@ -219,6 +227,8 @@ def _reanalyse(
     seeds |= mentioning(units, {part for name in plan.answered for part in name.split(".") if part})
     removed = old_units[plan.first_unit : plan.end_unit]
     edited_words = {word for unit in (*removed, *edited) for word in unit.words}
+    edited_text = "\n".join([*baseline.lines[plan.lo : plan.hi + 1], *edited_lines])
+    seeds |= whole_file_readers(units, lines, baseline.rule_codes, edited_text)
     affected = affected_units(units, seeds, removed, edited_words)
     needed = needed_units(units, affected)
     needed |= whole_file_units(units, lines, baseline.rule_codes, affected)

@@ -21,23 +21,30 @@ _NO_WORDS = Unit(-1, -1, "", False, frozenset(), frozenset())
 def affected_units(
     units: list[Unit], seeds: set[int], removed: Iterable[Unit], edited_words: Iterable[str]
 ) -> set[int]:
-    """The units whose findings may change: the edited ones (``seeds``), the readers of
-    what any affected unit exports (transitively), the functions the edited code calls
-    or called (``edited_words``: words of the old and new edited text), and all module
-    code once any of it is affected (a module's statements are one flow)."""
-    affected = set(seeds)
-    changed = {name for unit in removed for name in unit.exports}
-    changed |= {name for index in seeds for name in units[index].exports}
-    spread = set(changed)
-    while changed:
-        readers = mentioning(units, changed) - affected
-        affected |= readers
-        changed = {name for index in readers for name in units[index].exports} - spread
-        spread |= changed
-    called = set(edited_words)
-    affected |= {i for i, unit in enumerate(units) if unit.is_function and unit.name in called}
-    if any(units[i].is_module_code for i in affected):
-        affected |= {i for i, unit in enumerate(units) if unit.is_module_code}
+    """The units whose findings may change, to a fixed point: the edited ones
+    (``seeds``); the readers of what an affected unit exports; the functions an
+    affected unit calls, and those the edited code called (``edited_words``: the words
+    of the old and new edited text), since rules read a function's callers (the values
+    passed in, the loop around the call); and all module code once any of it is
+    affected (a module's statements are one flow)."""
+    functions = {unit.name: i for i, unit in enumerate(units) if unit.is_function}
+    module_code = {i for i, unit in enumerate(units) if unit.is_module_code}
+    affected: set[int] = set()
+    spread: set[str] = set()  # names whose readers are affected already
+    names = {name for unit in removed for name in unit.exports}
+    new = set(seeds) | {functions[w] for w in edited_words if w in functions}
+    while new or names:
+        if module_code & new:
+            new |= module_code
+        new -= affected
+        affected |= new
+        # An import means the same whatever else changed, unless it was edited itself.
+        exporting = [i for i in new if i in seeds or units[i].binds_values or units[i].name]
+        names = ({n for i in exporting for n in units[i].exports} | names) - spread
+        spread |= names
+        called = {functions[w] for i in new for w in units[i].words if w in functions}
+        new = (mentioning(units, names) | called) - affected
+        names = set()
     return affected
 
 
@@ -66,6 +73,25 @@ def needed_units(units: list[Unit], affected: set[int]) -> set[int]:
             needed.add(index)
             queue.append(index)
     return needed
+
+
+def whole_file_readers(
+    units: list[Unit], lines: list[str], rule_codes: Iterable[str], edited_text: str
+) -> set[int]:
+    """The units that may hold a finding of a rule collecting code from the whole file
+    (``Rule.reads_whole_file``), when the old or new edited text (``edited_text``)
+    holds such code: adding ``bias=False`` anywhere changes GG304's findings elsewhere."""
+    codes = set(rule_codes)
+    edited = searchable_text(edited_text)
+    rules = [
+        rule
+        for rule in all_rules()
+        if rule.code in codes and rule.reads_whole_file and re.search(rule.reads_whole_file, edited)
+    ]
+    if not rules:
+        return set()
+    texts = [searchable_text("\n".join(lines[u.first : u.last + 1])) for u in units]
+    return {i for i, text in enumerate(texts) if any(rule.may_apply(text) for rule in rules)}
 
 
 def whole_file_units(

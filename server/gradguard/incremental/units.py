@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from gradguard.source import searchable_text
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# An identifier that is not an attribute (``x.name``).
-_WORD = re.compile(r"(?<![\w.])[^\W\d]\w*")
+# A character that may be part of an identifier: anything but white space and ASCII
+# punctuation other than ``_`` (``\w`` misses the combining marks Python allows, as
+# in ``गणना``; a wider class only adds words). Words are read after NFKC.
+_NAME_CHAR = r"[^\s!-/:-@\[-^`{-~]"
+# A name that is not an attribute (``x.name``).
+_WORD = re.compile(rf"(?<!\.)(?<!{_NAME_CHAR}){_NAME_CHAR}+")
 # Classes defined and globals declared inside a definition (both are module names).
-_INNER_CLASS = re.compile(r"^[ \t]+class[ \t]+([^\W\d]\w*)", re.MULTILINE)
-_GLOBAL = re.compile(r"\bglobal[ \t]+([^\W\d]\w*(?:[ \t]*,[ \t]*[^\W\d]\w*)*)")
+_INNER_CLASS = re.compile(rf"^[ \t]+class[ \t]+({_NAME_CHAR}+)", re.MULTILINE)
+_GLOBAL = re.compile(rf"\bglobal[ \t]+({_NAME_CHAR}+(?:[ \t]*,[ \t]*{_NAME_CHAR}+)*)")
 
 
 @dataclass(frozen=True)

@@ -684,15 +684,22 @@ class Workspace:
 
     # -- scheduling -----------------------------------------------------------------
 
-    def schedule(self, key: str, delay_ms: int) -> None:
-        assert self.loop is not None
-        for timers in (self._timers, self._full_checks):
-            timer = timers.pop(key, None)
-            if timer is not None:
-                timer.cancel()
+    def changed(self, key: str) -> None:
+        """The target's text changed, or it closed: a full check pending or running is
+        for an older version (a running one stops at its next rule)."""
+        timer = self._full_checks.pop(key, None)
+        if timer is not None:
+            timer.cancel()
         running = self._checks_running.get(key)
         if running is not None:
-            running.set()  # a newer version is coming: the check of this one is moot
+            running.set()
+
+    def schedule(self, key: str, delay_ms: int) -> None:
+        assert self.loop is not None
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self.changed(key)
         if delay_ms <= 0:
             self._start(key)
         else:
@@ -836,7 +843,15 @@ class Workspace:
         if not snapshot.exact:
             self._schedule_full_check(key)
         if _confirms(snapshot, previous):
-            return  # the partial result was right: nothing new to show
+            # The partial result was right: nothing new to show. Its published
+            # diagnostics stand for this snapshot's equal findings (for the next edit).
+            shown = {
+                finding: diagnostic for finding, diagnostic in snapshot.converted_before.values()
+            }
+            snapshot.converted = {
+                id(f): (f, shown[f]) for f in snapshot.result.findings if f in shown
+            }
+            return
         if publish and not self.host.pull_mode:
             self.publish(snapshot)
         elif full and self.host.pull_mode:
@@ -888,10 +903,10 @@ class Workspace:
 
     def closed(self, key: str) -> None:
         self._noticed.pop(key, None)
-        for timers in (self._timers, self._full_checks):
-            timer = timers.pop(key, None)
-            if timer is not None:
-                timer.cancel()
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self.changed(key)
         self.snapshots.pop(key, None)
         self._recent_facts.pop(key, None)
         self._locks.pop(key, None)

@@ -288,7 +288,10 @@ def did_open(ls: GradGuardServer, params: types.DidOpenTextDocumentParams) -> No
 def did_change(ls: GradGuardServer, params: types.DidChangeTextDocumentParams) -> None:
     uri = params.text_document.uri
     document = ls.text_document(uri)
-    if document is None or not is_python(uri, document.language_id) or ls.pull_mode:
+    if document is None or not is_python(uri, document.language_id):
+        return
+    if ls.pull_mode:  # the client asks when it wants diagnostics
+        ls.state.changed(ls.state.target_of(uri))
         return
     settings = ls.state.settings_for(uri)
     if settings.run == "onType":
@@ -339,6 +342,7 @@ def notebook_did_change(ls: GradGuardServer, params: types.DidChangeNotebookDocu
     if structure is not None and structure.did_close:
         ls.state.cells_removed(key, [cell.uri for cell in structure.did_close])
     if ls.pull_mode:
+        ls.state.changed(key)
         if structure is not None:
             ls.request_diagnostic_refresh()
         return
