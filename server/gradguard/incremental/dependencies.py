@@ -34,12 +34,13 @@ def affected_units(
     names = {name for unit in removed for name in unit.exports}
     new = set(seeds) | {functions[w] for w in edited_words if w in functions}
     while new or names:
+        # What these export may mean something else now: module code re-analysed only
+        # because other module code is (below) reads nothing that changed.
+        exporting = new - affected
         if module_code & new:
             new |= module_code
         new -= affected
         affected |= new
-        # An import means the same whatever else changed, unless it was edited itself.
-        exporting = [i for i in new if i in seeds or units[i].binds_values or units[i].name]
         names = ({n for i in exporting for n in units[i].exports} | names) - spread
         spread |= names
         called = {functions[w] for i in new for w in units[i].words if w in functions}
