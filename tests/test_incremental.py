@@ -277,6 +277,18 @@ for _ in range(3):
     clear()
     step()
 """
+RESET = "from torch import nn\nmodel = nn.Linear(2, 2)\n\n\ndef reset():\n    model.weight = None\n"
+MODULE_FLOW = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 4)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+model.fc = nn.Linear(4, 3)
+optimizer.add_param_group({"params": model.fc.parameters()})
+for _ in range(2):
+    optimizer.step()
+"""
 REACHING_EDITS = {
     # GG201 in strip() reads the value its caller passes.
     "the value a caller passes": (STRIP, STRIP.replace("nn.Linear(3, 2)", "nn.ReLU()")),
@@ -285,6 +297,17 @@ REACHING_EDITS = {
     # GG304 in init_weights() reads every layer of the file built without a bias.
     "a layer built without bias": (INIT, INIT.replace("3, 8, 3),", "3, 8, 3, bias=False),")),
     "a new layer without bias": (INIT, INIT + "other = nn.Conv2d(3, 8, 3, bias=False)\n"),
+    # A module statement added, changed or deleted: module code is one flow, and what it
+    # binds is read by functions.
+    "an import added": (RESET.replace("from torch import nn", ""), RESET),
+    "a module statement deleted": (
+        MODULE_FLOW,
+        MODULE_FLOW.replace('optimizer.add_param_group({"params": model.fc.parameters()})\n', ""),
+    ),
+    "an import inside a function": (
+        "def setup():\n    pass\n\n\nw = torch.zeros(3, requires_grad=True).double()\n",
+        "def setup():\n    import torch\n\n\nw = torch.zeros(3, requires_grad=True).double()\n",
+    ),
     # A file-wide noqa comment silences findings in every definition.
     # (The file mentions "grad" before and after: the rules' text gates do not change.)
     "a file-wide noqa": (

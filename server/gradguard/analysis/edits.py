@@ -224,6 +224,12 @@ def _chunks(source: SourceFile) -> list[tuple[int, int]]:
 _LAYOUTS: weakref.WeakKeyDictionary[SourceFile, _Layout] = weakref.WeakKeyDictionary()
 
 
+def file_indent_step(source: SourceFile) -> str | None:
+    """The indentation step of the file's first indented block (what fixes at module
+    level indent with); None when nothing is indented."""
+    return _layout(source).first_step(source)
+
+
 def _layout(source: SourceFile) -> _Layout:
     """The file's layout, one per :class:`SourceFile`."""
     try:

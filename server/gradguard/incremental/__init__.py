@@ -45,6 +45,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gradguard.analysis.edits import file_indent_step
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config
@@ -89,6 +90,8 @@ class Baseline:
     findings: list[Finding]
     #: A full analysis (True), or derived from one by the shortcut (False).
     exact: bool
+    #: The file's first line break: fixes write new lines with it.
+    newline: str = "\n"
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ def _plan(
 ) -> _Plan | None:
     if not baseline.units or "__future__" in text:
         return None  # a future import must come first: only a whole parse knows
+    if _newline(text) != baseline.newline:
+        return None  # every fix writes the file's line break
     if _rule_codes(SourceFile(text, baseline.path), baseline.config) != baseline.rule_codes:
         return None  # the text gates changed which rules run
     old = baseline.lines
@@ -192,6 +197,21 @@ def _plan(
     if any("noqa" in line.lower() for line in (*old[lo : hi + 1], *lines[lo : hi + delta + 1])):
         return None  # a file-wide `# gradguard: noqa` silences findings in every unit
     return _Plan(baseline, False, answered, lo, hi, delta, first_unit, end_unit)
+
+
+def _newline(text: str) -> str:
+    match = _LINE_BREAK.search(text)
+    return match.group() if match else "\n"
+
+
+def _indent_step(lines: list[str], units: list[Unit]) -> str | None:
+    source = SourceFile("\n".join(lines))
+    source.top_level_lines = [(unit.first, unit.last) for unit in units]
+    return file_indent_step(source)
+
+
+def _first_indented(lines: list[str]) -> int:
+    return next((i for i, line in enumerate(lines) if line[:1] in " \t" and line.strip()), -1)
 
 
 def _rule_codes(source: SourceFile, config: Config) -> tuple[str, ...]:
@@ -222,14 +242,19 @@ def _reanalyse(
         *edited,
         *(u.moved(plan.delta) for u in old_units[plan.end_unit :]),
     ]
+    if plan.lo <= _first_indented(baseline.lines) and _indent_step(
+        baseline.lines, old_units
+    ) != _indent_step(lines, units):
+        return None  # fixes at module level indent by the file's first indented block
     in_region = set(range(plan.first_unit, plan.first_unit + len(edited)))
     seeds = in_region | _units_of_stale_findings(plan, len(edited))
     seeds |= mentioning(units, {part for name in plan.answered for part in name.split(".") if part})
     removed = old_units[plan.first_unit : plan.end_unit]
     edited_words = {word for unit in (*removed, *edited) for word in unit.words}
     edited_text = "\n".join([*baseline.lines[plan.lo : plan.hi + 1], *edited_lines])
-    seeds |= whole_file_readers(units, lines, baseline.rule_codes, edited_text)
-    affected = affected_units(units, seeds, removed, edited_words)
+    affected = _affected(
+        units, lines, baseline.rule_codes, seeds, removed, edited_words, edited_text
+    )
     needed = needed_units(units, affected)
     needed |= whole_file_units(units, lines, baseline.rule_codes, affected)
     if sum(units[i].last - units[i].first + 1 for i in needed) > WHOLE_FILE_SHARE * len(lines):
@@ -250,6 +275,28 @@ def _reanalyse(
     return Reanalysis(
         AnalysisResult(findings=findings), None, rebased, "incremental", len(affected), len(units)
     )
+
+
+def _affected(
+    units: list[Unit],
+    lines: list[str],
+    rule_codes: tuple[str, ...],
+    seeds: set[int],
+    removed: list[Unit],
+    edited_words: set[str],
+    edited_text: str,
+) -> set[int]:
+    """``affected_units``, plus the units a rule reading the whole file may report on
+    whenever code it reads there is edited or affected (GG304: adding ``bias=False``,
+    or an import changing what ``nn.Conv2d`` is, elsewhere in the file)."""
+    readers = whole_file_readers(units, lines, rule_codes, edited_text)
+    while True:
+        affected = affected_units(units, seeds | readers, removed, edited_words)
+        text = "\n".join("\n".join(lines[units[i].first : units[i].last + 1]) for i in affected)
+        more = whole_file_readers(units, lines, rule_codes, text) - readers
+        if not more:
+            return affected
+        readers |= more
 
 
 def _partial_tree(
@@ -278,7 +325,11 @@ def _units_of_stale_findings(plan: _Plan, edited: int) -> set[int]:
         index = _new_index(plan, finding.span.start.line, edited)
         if index is None:
             continue
-        touches = any(s.end.line >= plan.lo and s.start.line <= plan.hi for s in _spans(finding))
+        # A line next to a fix's span counts too: a fix that moves a statement takes the
+        # comment lines just above it.
+        touches = any(
+            s.end.line >= plan.lo - 1 and s.start.line <= plan.hi + 1 for s in _spans(finding)
+        )
         if touches or (plan.delta and _quotes_a_line(finding)):
             stale.add(index)
     return stale
@@ -354,7 +405,8 @@ def _full(
     if facts is not None and not result.notices:
         units = units_of(facts.tree.body, lines)
         codes = _rule_codes(facts.source, config)
-        baseline = Baseline(path, config, codes, lines, units, list(result.findings), True)
+        findings = list(result.findings)
+        baseline = Baseline(path, config, codes, lines, units, findings, True, _newline(text))
     return Reanalysis(result, facts, baseline, "full")
 
 

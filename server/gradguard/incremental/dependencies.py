@@ -22,29 +22,34 @@ def affected_units(
     units: list[Unit], seeds: set[int], removed: Iterable[Unit], edited_words: Iterable[str]
 ) -> set[int]:
     """The units whose findings may change, to a fixed point: the edited ones
-    (``seeds``); the readers of what an affected unit exports; the functions an
-    affected unit calls, and those the edited code called (``edited_words``: the words
-    of the old and new edited text), since rules read a function's callers (the values
-    passed in, the loop around the call); and all module code once any of it is
-    affected (a module's statements are one flow)."""
+    (``seeds``); every unit reading a name whose meaning may have changed (one an
+    edited, reading or called unit exports); the functions an affected unit calls, and
+    those the edited code called (``edited_words``), since rules read a function's
+    callers (the values passed in, the loop around the call); and all module code once
+    any of it is affected or removed (a module's statements are one flow)."""
+    removed = list(removed)
     functions = {unit.name: i for i, unit in enumerate(units) if unit.is_function}
     module_code = {i for i, unit in enumerate(units) if unit.is_module_code}
     affected: set[int] = set()
-    spread: set[str] = set()  # names whose readers are affected already
+    exported: set[int] = set()  # units whose exports were spread
+    spread: set[str] = set()  # names whose readers are known
     names = {name for unit in removed for name in unit.exports}
-    new = set(seeds) | {functions[w] for w in edited_words if w in functions}
-    while new or names:
-        # What these export may mean something else now: module code re-analysed only
-        # because other module code is (below) reads nothing that changed.
-        exporting = new - affected
+    exporting = set(seeds) | {functions[w] for w in edited_words if w in functions}
+    new = set(exporting)
+    if any(unit.is_module_code for unit in removed):
+        new |= module_code
+    while new or exporting:
         if module_code & new:
-            new |= module_code
-        new -= affected
+            new |= module_code  # re-analysed for the flow; spreads only what it reads
         affected |= new
-        names = ({n for i in exporting for n in units[i].exports} | names) - spread
+        names |= {name for i in exporting for name in units[i].exports}
+        exported |= exporting
+        names -= spread
         spread |= names
+        readers = mentioning(units, names) if names else set()
         called = {functions[w] for i in new for w in units[i].words if w in functions}
-        new = (mentioning(units, names) | called) - affected
+        exporting = (readers | called) - exported
+        new = (readers | called) - affected
         names = set()
     return affected
 
@@ -60,6 +65,8 @@ def needed_units(units: list[Unit], affected: set[int]) -> set[int]:
     variables = {name for unit in units if unit.binds_values for name in unit.exports}
     functions = {units[i].name for i in affected if units[i].is_function}
     needed = affected | mentioning(units, (n for n in functions if n))
+    # Imports are short, and a fix may need one a unit does not name (`torch.no_grad()`).
+    needed |= {i for i, unit in enumerate(units) if unit.is_module_code and not unit.binds_values}
     module_code = [unit if unit.is_module_code else _NO_WORDS for unit in units]
     queue = list(needed)
     while queue:

@@ -29,6 +29,8 @@ _WORD = re.compile(rf"(?<!\.)(?<!{_NAME_CHAR}){_NAME_CHAR}+")
 # Classes defined and globals declared inside a definition (both are module names).
 _INNER_CLASS = re.compile(rf"^[ \t]+class[ \t]+({_NAME_CHAR}+)", re.MULTILINE)
 _GLOBAL = re.compile(rf"\bglobal[ \t]+({_NAME_CHAR}+(?:[ \t]*,[ \t]*{_NAME_CHAR}+)*)")
+# Imports inside a definition: the analysis reads a file's imports wherever they are.
+_INNER_IMPORT = re.compile(r"^[ \t]+(?:from[ \t]+\S+[ \t]+)?import[ \t]+([^#\n]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ def _unit(group: list[ast.stmt], lines: list[str]) -> Unit:
         inner = set(_INNER_CLASS.findall(text))
         for declared in _GLOBAL.findall(text):
             inner.update(name.strip() for name in declared.split(","))
+        for imported in _INNER_IMPORT.findall(text):
+            inner.update(_imported_names(imported))
         is_function = not isinstance(head, ast.ClassDef)
         exports = frozenset({head.name, *inner})
         return Unit(first, last, head.name, is_function, exports, words)
@@ -97,6 +101,17 @@ def _unit(group: list[ast.stmt], lines: list[str]) -> Unit:
         bound |= _bound_names(stmt)
     only_imports = all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in group)
     return Unit(first, last, None, False, frozenset(bound), words, not only_imports)
+
+
+def _imported_names(clause: str) -> set[str]:
+    """``a.b as c, d`` -> {c, d}; ``(a, b)`` -> {a, b} (a line that continues is cut
+    short: only a dependency is lost, and the full check covers it)."""
+    names = set()
+    for part in clause.strip().strip("()\\").split(","):
+        words = part.split()
+        if words:
+            names.add(words[-1] if len(words) == 3 and words[1] == "as" else words[0].split(".")[0])
+    return names
 
 
 def _bound_names(stmt: ast.stmt) -> set[str]:
