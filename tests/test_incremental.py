@@ -277,6 +277,19 @@ for _ in range(3):
     clear()
     step()
 """
+ONLY_IMPORT = """\
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        y = self.fc(x)
+        self.fc.weight = None
+        return y
+"""
 RESET = "from torch import nn\nmodel = nn.Linear(2, 2)\n\n\ndef reset():\n    model.weight = None\n"
 MODULE_FLOW = """\
 import torch
@@ -300,6 +313,8 @@ REACHING_EDITS = {
     # A module statement added, changed or deleted: module code is one flow, and what it
     # binds is read by functions.
     "an import added": (RESET.replace("from torch import nn", ""), RESET),
+    # The only module statement deleted: what it bound still changes meaning.
+    "the only import deleted": (ONLY_IMPORT, ONLY_IMPORT.replace("import torch.nn as nn", "")),
     "a module statement deleted": (
         MODULE_FLOW,
         MODULE_FLOW.replace('optimizer.add_param_group({"params": model.fc.parameters()})\n', ""),

@@ -38,7 +38,7 @@ def affected_units(
     new = set(exporting)
     if any(unit.is_module_code for unit in removed):
         new |= module_code
-    while new or exporting:
+    while new or exporting or names:
         if module_code & new:
             new |= module_code  # re-analysed for the flow; spreads only what it reads
         affected |= new
