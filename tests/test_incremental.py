@@ -130,12 +130,18 @@ def test_an_edited_class_changes_the_findings_of_the_functions_using_it() -> Non
 
 
 def test_findings_below_an_insertion_move_down_with_their_fixes() -> None:
-    baseline = _start(TWO_TRAININGS)
-    text = TWO_TRAININGS.replace("import torch\n", "import torch\n\n\nSEED = 0\n")
-    edit = _edit(baseline, text)
-    assert edit.mode == "incremental"
-    moved = [f for f in edit.result.findings if f.code == "GG101"]
-    assert moved and moved[0].span.start.line == 18
+    before = TWO_TRAININGS.replace(
+        "\ndef train_a", "\ndef unrelated():\n    return 0\n\n\ndef train_a"
+    )
+    baseline = _start(before)
+    (found,) = [f for f in baseline.findings if f.code == "GG101"]
+    edit = _edit(baseline, before.replace("    return 0\n", "    seed = 0\n\n\n    return seed\n"))
+    assert edit.mode == "incremental" and edit.units_analysed == 1  # unrelated() alone
+    (moved,) = [f for f in edit.result.findings if f.code == "GG101"]
+    assert moved.span.start.line == found.span.start.line + 3
+    assert [e.span.start.line for fix in moved.fixes for e in fix.edits] == [
+        e.span.start.line + 3 for fix in found.fixes for e in fix.edits
+    ]
 
 
 def test_an_edit_needing_most_of_the_file_is_analysed_in_full(

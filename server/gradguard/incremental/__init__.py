@@ -29,8 +29,8 @@ Those units are analysed with the whole file's text and a tree of only what they
 need: themselves and, transitively, the units defining the names they use, the
 callers of the functions among them, the module code using the module variables
 they read, every import, and the units holding what a rule collects from the
-whole file. An edit that does not parse on its own, a file with a
-``from __future__`` import, an edit of a ``noqa`` comment, of the file's first
+whole file. An edit that does not parse on its own or changes an import, a file
+with a ``from __future__`` import, an edit of a ``noqa`` comment, of the file's first
 line break or of its indentation step, or a shortcut that would need more than
 ``WHOLE_FILE_SHARE`` of the file is analysed in full.
 
@@ -260,6 +260,8 @@ def _reanalyse(
     seeds = in_region | _units_of_stale_findings(plan, len(edited))
     seeds |= mentioning(units, {part for name in plan.answered for part in name.split(".") if part})
     removed = old_units[plan.first_unit : plan.end_unit]
+    if any(unit.is_module_code and not unit.binds_values for unit in (*removed, *edited)):
+        return None  # imports: any fix may spell a torch name through them (`no_grad()`)
     edited_words = {word for unit in (*removed, *edited) for word in unit.words}
     edited_text = "\n".join([*baseline.lines[plan.lo : plan.hi + 1], *edited_lines])
     affected = _affected(
