@@ -246,22 +246,17 @@ def _reanalyse(
     if region is None:
         return None  # the edit does not stand on its own: a whole parse decides
     edited = units_of(region.body, lines)
-    old_units = baseline.units
+    removed = baseline.units[plan.first_unit : plan.end_unit]
     units = [
-        *old_units[: plan.first_unit],
+        *baseline.units[: plan.first_unit],
         *edited,
-        *(u.moved(plan.delta) for u in old_units[plan.end_unit :]),
+        *(u.moved(plan.delta) for u in baseline.units[plan.end_unit :]),
     ]
-    if plan.lo <= _first_indented(baseline.lines) and _indent_step(
-        baseline.lines, old_units
-    ) != _indent_step(lines, units):
-        return None  # fixes at module level indent by the file's first indented block
+    if _needs_whole_file(plan, lines, units, [*removed, *edited]):
+        return None
     in_region = set(range(plan.first_unit, plan.first_unit + len(edited)))
     seeds = in_region | _units_of_stale_findings(plan, len(edited))
     seeds |= mentioning(units, {part for name in plan.answered for part in name.split(".") if part})
-    removed = old_units[plan.first_unit : plan.end_unit]
-    if any(unit.is_module_code and not unit.binds_values for unit in (*removed, *edited)):
-        return None  # imports: any fix may spell a torch name through them (`no_grad()`)
     edited_words = {word for unit in (*removed, *edited) for word in unit.words}
     edited_text = "\n".join([*baseline.lines[plan.lo : plan.hi + 1], *edited_lines])
     affected = _affected(
@@ -287,6 +282,19 @@ def _reanalyse(
     return Reanalysis(
         AnalysisResult(findings=findings), None, rebased, "incremental", len(affected), len(units)
     )
+
+
+def _needs_whole_file(
+    plan: _Plan, lines: list[str], units: list[Unit], changed: list[Unit]
+) -> bool:
+    """Edits whose effect only a whole analysis gets right."""
+    if any(unit.is_module_code and not unit.binds_values for unit in changed):
+        return True  # imports: any fix may spell a torch name through them (`no_grad()`)
+    old = plan.baseline
+    # Fixes at module level indent by the file's first indented block.
+    return plan.lo <= _first_indented(old.lines) and _indent_step(
+        old.lines, old.units
+    ) != _indent_step(lines, units)
 
 
 def _affected(
