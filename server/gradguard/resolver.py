@@ -436,8 +436,7 @@ class JediResolver:
         key = (directory, top)
         if key in self._module_dirs:
             return True
-        base = os.path.join(directory, top)
-        if os.path.exists(base + ".py") or os.path.isdir(base):
+        if _has_module(directory, top):
             self._module_dirs.add(key)
             return True
         return False
@@ -450,11 +449,7 @@ class JediResolver:
         if qualified.startswith(".") or top not in _STDLIB:
             return False
         roots = {context, *(r for r in (self.project_root,) if r), *self.extra_paths}
-        return not any(
-            os.path.exists(os.path.join(root, top + ".py"))
-            or os.path.isdir(os.path.join(root, top))
-            for root in roots
-        )
+        return not any(_has_module(root, top) for root in roots)
 
     def _is_denied(self, qualified: str) -> bool:
         if qualified.startswith("."):
@@ -636,6 +631,12 @@ class JediResolver:
 
 
 # -- jedi helpers ---------------------------------------------------------------------
+
+
+def _has_module(directory: str, name: str) -> bool:
+    """``directory`` holds a module or package ``name`` (``name.py`` or ``name/``)."""
+    base = os.path.join(directory, name)
+    return os.path.exists(base + ".py") or os.path.isdir(base)
 
 
 def _drop_parse_trees() -> None:

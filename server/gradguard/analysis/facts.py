@@ -78,7 +78,7 @@ class ModuleFacts:
     ) -> None:
         self.source = source
         self.tree = tree
-        source.top_level_lines = [_line_range(stmt) for stmt in tree.body]
+        source.top_level_lines = [line_range(stmt) for stmt in tree.body]
         self.resolver: SymbolResolver = resolver or NoResolver()
         self.parents: dict[ast.AST, ast.AST]
         self.nodes_by_type: dict[type, list[ast.AST]]
@@ -253,26 +253,16 @@ class ModuleFacts:
         # ``callee_kind`` without its costly branch: a call of one of the file's own
         # functions may build a module, never an optimizer class.
         func = call.func
-        if isinstance(func, ast.Name) and func.id not in self.classes and func.id in self.functions:
+        if isinstance(func, ast.Name) and func.id in self.classes:
+            return self.callee_kind(func) is SymbolKind.OPTIMIZER_CLASS
+        if isinstance(func, ast.Name) and func.id in self.functions:
             return False
-        if not self._may_construct_imported_optimizer(call):
+        qualified = self.qualify(func)
+        if qualified is None:
             return False
-        return self.callee_kind(func) is SymbolKind.OPTIMIZER_CLASS
-
-    def _may_construct_imported_optimizer(self, call: ast.Call) -> bool:
-        """False for a call of a name from another module that cannot be an optimizer
-        class, decided without asking jedi: a lowercase name (class names are
-        capitalised; a function is never an optimizer *class*) or a call without
-        arguments (an optimizer always receives its parameters). Four in five of
-        jedi's questions on library code were about such calls."""
-        if isinstance(call.func, ast.Name) and call.func.id in self.classes:
-            return True  # the file's own class: no question
-        qualified = self.qualify(call.func)
-        if qualified is None or qualified.startswith("torch."):
-            return True  # known without jedi
-        if not (call.args or call.keywords):
+        if not qualified.startswith("torch.") and not _may_be_optimizer_class(call, qualified):
             return False
-        return qualified.rsplit(".", 1)[-1][:1].isupper()
+        return self._kind_of_qualname(qualified) is SymbolKind.OPTIMIZER_CLASS
 
     def is_module_call(self, call: ast.Call) -> bool:
         """A call that returns a new ``nn.Module`` (a layer, a model class, a factory)."""
@@ -468,7 +458,7 @@ class ModuleFacts:
         return info is not None and flow.is_under_no_grad(info, self.parents)
 
 
-def _line_range(stmt: ast.stmt) -> tuple[int, int]:
+def line_range(stmt: ast.stmt) -> tuple[int, int]:
     """0-based first line (decorators included) and last line of a statement."""
     decorators = getattr(stmt, "decorator_list", None) or []
     first = min([stmt.lineno] + [d.lineno for d in decorators]) - 1
@@ -519,6 +509,17 @@ def self_attribute(target: ast.AST) -> str | None:
     ):
         return target.attr
     return None
+
+
+def _may_be_optimizer_class(call: ast.Call, qualified: str) -> bool:
+    """Whether jedi is worth asking if this call of an imported name builds an
+    optimizer: not for a lowercase name (class names are capitalised; a function is
+    never an optimizer *class*) nor a call without arguments (an optimizer always
+    receives its parameters). Four in five of jedi's questions on library code were
+    about such calls."""
+    if not (call.args or call.keywords):
+        return False
+    return qualified.rsplit(".", 1)[-1][:1].isupper()
 
 
 def _is_register_parameter(node: ast.AST) -> bool:
