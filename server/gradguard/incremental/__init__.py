@@ -72,7 +72,7 @@ from gradguard.incremental.dependencies import (
     whole_file_readers,
     whole_file_units,
 )
-from gradguard.incremental.units import Unit, mentioning, unit_at, units_of
+from gradguard.incremental.units import Unit, mentioning, unit_at, unit_text, units_of
 from gradguard.rules import all_rules
 from gradguard.source import SourceFile
 
@@ -80,7 +80,6 @@ __all__ = ["Baseline", "Reanalysis", "Unit", "analyze_edit", "units_of"]
 
 log = logging.getLogger(__name__)
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: When the shortcut would analyse more than this share of the file's lines, a whole
 #: analysis is cheaper (one parse instead of two) and exact.
 WHOLE_FILE_SHARE = 0.5
@@ -138,24 +137,24 @@ def analyze_edit(
     are analysed again too. Raises nothing but :class:`~gradguard.engine.AnalysisCancelled`
     (when ``cancelled()`` turns True between two rules)."""
     started = time.monotonic()
-    lines = _LINE_BREAK.split(text)
+    source = SourceFile(text, path)
     plan = None
     if baseline is not None and baseline.path == path and baseline.config == config:
-        plan = _plan(baseline, text, lines, answered)
+        plan = _plan(baseline, source, answered)
     if plan is None:
-        return _full(text, path, lines, config, resolver, time_limit, cancelled)
+        return _full(text, path, config, resolver, time_limit, cancelled)
     if plan.unchanged:
         findings = list(plan.baseline.findings)
         return Reanalysis(AnalysisResult(findings=findings), None, plan.baseline, "unchanged")
     deadline = None if time_limit is None else started + time_limit
     try:
-        shortcut = _reanalyse(plan, text, path, lines, resolver, deadline, cancelled)
+        shortcut = _reanalyse(plan, source, resolver, deadline, cancelled)
     except AnalysisCancelled:
         raise
     except Exception:  # a bug in the shortcut must not cost the findings
         log.exception("incremental analysis of %s failed; analysing the whole file", path)
         shortcut = None
-    return shortcut or _full(text, path, lines, config, resolver, time_limit, cancelled)
+    return shortcut or _full(text, path, config, resolver, time_limit, cancelled)
 
 
 # -- what changed ---------------------------------------------------------------------
@@ -173,16 +172,14 @@ class _Plan:
     end_unit: int = 0
 
 
-def _plan(
-    baseline: Baseline, text: str, lines: list[str], answered: frozenset[str]
-) -> _Plan | None:
-    if not baseline.units or "__future__" in text:
+def _plan(baseline: Baseline, source: SourceFile, answered: frozenset[str]) -> _Plan | None:
+    if not baseline.units or "__future__" in source.text:
         return None  # a future import must come first: only a whole parse knows
-    if _newline(text) != baseline.newline:
+    if source.newline != baseline.newline:
         return None  # every fix writes the file's line break
-    if _rule_codes(SourceFile(text, baseline.path), baseline.config) != baseline.rule_codes:
+    if _rule_codes(source, baseline.config) != baseline.rule_codes:
         return None  # the text gates changed which rules run
-    old = baseline.lines
+    old, lines = baseline.lines, source.lines
     shared = min(len(old), len(lines))
     prefix = 0
     while prefix < shared and old[prefix] == lines[prefix]:
@@ -209,11 +206,6 @@ def _plan(
     return _Plan(baseline, False, answered, lo, hi, delta, first_unit, end_unit)
 
 
-def _newline(text: str) -> str:
-    match = _LINE_BREAK.search(text)
-    return match.group() if match else "\n"
-
-
 def _indent_step(lines: list[str], units: list[Unit]) -> str | None:
     source = SourceFile("\n".join(lines))
     source.top_level_lines = [(unit.first, unit.last) for unit in units]
@@ -233,14 +225,12 @@ def _rule_codes(source: SourceFile, config: Config) -> tuple[str, ...]:
 
 def _reanalyse(
     plan: _Plan,
-    text: str,
-    path: str,
-    lines: list[str],
+    source: SourceFile,
     resolver: SymbolResolver | None,
     deadline: float | None,
     cancelled: Callable[[], bool] | None,
 ) -> Reanalysis | None:
-    baseline = plan.baseline
+    baseline, lines = plan.baseline, source.lines
     edited_lines = lines[plan.lo : plan.hi + plan.delta + 1]
     region = _parse("\n" * plan.lo + "\n".join(edited_lines))
     if region is None:
@@ -269,7 +259,6 @@ def _reanalyse(
     tree = _partial_tree(lines, units, needed - in_region, region)
     if tree is None:
         return None
-    source = SourceFile(text, path)
     fresh, _ = analyze_tree(source, tree, baseline.config, resolver, None, deadline, cancelled)
     if fresh.notices:
         return None  # a rule failed or ran out of time: the full analysis says which
@@ -312,7 +301,7 @@ def _affected(
     readers = whole_file_readers(units, lines, rule_codes, edited_text)
     while True:
         affected = affected_units(units, seeds | readers, removed, edited_words)
-        text = "\n".join("\n".join(lines[units[i].first : units[i].last + 1]) for i in affected)
+        text = "\n".join(unit_text(lines, units[i].first, units[i].last) for i in affected)
         more = whole_file_readers(units, lines, rule_codes, text) - readers
         if not more:
             return affected
@@ -412,7 +401,6 @@ def _position(position: Position, after: int, delta: int) -> Position:
 def _full(
     text: str,
     path: str,
-    lines: list[str],
     config: Config,
     resolver: SymbolResolver | None,
     time_limit: float | None,
@@ -423,10 +411,13 @@ def _full(
     )
     baseline = None
     if facts is not None and not result.notices:
-        units = units_of(facts.tree.body, lines)
-        codes = _rule_codes(facts.source, config)
+        source = facts.source
+        units = units_of(facts.tree.body, source.lines)
+        codes = _rule_codes(source, config)
         findings = list(result.findings)
-        baseline = Baseline(path, config, codes, lines, units, findings, True, _newline(text))
+        baseline = Baseline(
+            path, config, codes, source.lines, units, findings, True, source.newline
+        )
     return Reanalysis(result, facts, baseline, "full")
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gradguard.incremental.units import Unit, mentioning, unit_at
+from gradguard.incremental.units import Unit, mentioning, unit_at, unit_text
 from gradguard.rules import all_rules
+from gradguard.rules.base import Rule
 from gradguard.source import searchable_text
-
-# Stands in for a unit that is not module code (it mentions nothing).
-_NO_WORDS = Unit(-1, -1, "", False, frozenset(), frozenset())
 
 
 def affected_units(
@@ -67,7 +65,7 @@ def needed_units(units: list[Unit], affected: set[int]) -> set[int]:
     needed = affected | mentioning(units, (n for n in functions if n))
     # Imports are short, and a fix may need one a unit does not name (`torch.no_grad()`).
     needed |= {i for i, unit in enumerate(units) if unit.is_module_code and not unit.binds_values}
-    module_code = [unit if unit.is_module_code else _NO_WORDS for unit in units]
+    module_code = [i for i, unit in enumerate(units) if unit.is_module_code]
     queue = list(needed)
     while queue:
         words = units[queue.pop()].words
@@ -76,7 +74,7 @@ def needed_units(units: list[Unit], affected: set[int]) -> set[int]:
             reached.update(exporters[name])
         read = words & variables
         if read:
-            reached |= mentioning(module_code, read)
+            reached.update(i for i in module_code if not units[i].words.isdisjoint(read))
         for index in reached - needed:
             needed.add(index)
             queue.append(index)
@@ -89,16 +87,11 @@ def whole_file_readers(
     """The units that may hold a finding of a rule collecting code from the whole file
     (``Rule.reads_whole_file``), when the old or new edited text (``edited_text``)
     holds such code: adding ``bias=False`` anywhere changes GG304's findings elsewhere."""
-    codes = set(rule_codes)
     edited = searchable_text(edited_text)
-    rules = [
-        rule
-        for rule in all_rules()
-        if rule.code in codes and rule.reads_whole_file and re.search(rule.reads_whole_file, edited)
-    ]
+    rules = [r for r in _whole_file_rules(rule_codes) if re.search(r.reads_whole_file, edited)]
     if not rules:
         return set()
-    texts = [searchable_text("\n".join(lines[u.first : u.last + 1])) for u in units]
+    texts = [unit_text(lines, u.first, u.last) for u in units]
     return {i for i, text in enumerate(texts) if any(rule.may_apply(text) for rule in rules)}
 
 
@@ -107,16 +100,11 @@ def whole_file_units(
 ) -> set[int]:
     """The units holding code a rule collects from the whole file (``Rule.reads_whole_file``),
     when an affected unit may hold one of that rule's findings."""
-    codes = set(rule_codes)
-    unit_texts = [
-        searchable_text("\n".join(lines[units[i].first : units[i].last + 1])) for i in affected
-    ]
+    texts = [unit_text(lines, units[i].first, units[i].last) for i in affected]
     patterns = [
         rule.reads_whole_file
-        for rule in all_rules()
-        if rule.code in codes
-        and rule.reads_whole_file
-        and any(rule.may_apply(unit_text) for unit_text in unit_texts)
+        for rule in _whole_file_rules(rule_codes)
+        if any(rule.may_apply(text) for text in texts)
     ]
     if not patterns:
         return set()
@@ -128,3 +116,9 @@ def whole_file_units(
             if index is not None:
                 found.add(index)
     return found
+
+
+def _whole_file_rules(rule_codes: Iterable[str]) -> list[Rule]:
+    """The enabled rules that collect code from the whole file (``reads_whole_file``)."""
+    codes = set(rule_codes)
+    return [rule for rule in all_rules() if rule.code in codes and rule.reads_whole_file]

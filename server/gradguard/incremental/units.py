@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gradguard.analysis.facts import line_range
 from gradguard.source import searchable_text
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -67,12 +68,6 @@ def units_of(body: list[ast.stmt], lines: list[str]) -> list[Unit]:
     return [_unit(group, lines) for group in groups]
 
 
-def line_range(stmt: ast.stmt) -> tuple[int, int]:
-    decorators = getattr(stmt, "decorator_list", None) or []
-    first = min([stmt.lineno] + [d.lineno for d in decorators]) - 1
-    return first, (stmt.end_lineno or stmt.lineno) - 1
-
-
 def unit_at(units: list[Unit], line: int) -> int | None:
     """The index of the unit holding ``line``; None in the lines between units."""
     index = bisect.bisect_right(units, line, key=lambda u: u.first) - 1
@@ -81,10 +76,15 @@ def unit_at(units: list[Unit], line: int) -> int | None:
     return None
 
 
+def unit_text(lines: list[str], first: int, last: int) -> str:
+    """The text of lines ``first``..``last`` as Python reads identifiers (NFKC)."""
+    return searchable_text("\n".join(lines[first : last + 1]))
+
+
 def _unit(group: list[ast.stmt], lines: list[str]) -> Unit:
     first = line_range(group[0])[0]
     last = max(line_range(stmt)[1] for stmt in group)
-    text = searchable_text("\n".join(lines[first : last + 1]))
+    text = unit_text(lines, first, last)
     words = frozenset(_WORD.findall(text))
     head = group[0]
     if len(group) == 1 and isinstance(head, _DEFINITIONS):
