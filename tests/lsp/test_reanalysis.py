@@ -4,6 +4,7 @@ name; noqa comments come from a per-snapshot map read one line at a time."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -98,6 +99,20 @@ def _workspace(tmp_path: Path) -> tuple[Workspace, FakeHost, FakeResolver]:
     return workspace, host, resolver
 
 
+def _run(tmp_path: Path, scenario: Callable[..., Awaitable[None]]) -> None:
+    """Run ``scenario(workspace, host, resolver)`` on an event loop, then shut down."""
+
+    async def main() -> None:
+        workspace, host, resolver = _workspace(tmp_path)
+        workspace.loop = asyncio.get_running_loop()
+        try:
+            await scenario(workspace, host, resolver)
+        finally:
+            workspace.shutdown()
+
+    asyncio.run(main())
+
+
 async def _settle(workspace: Workspace) -> None:
     for _ in range(200):
         await asyncio.sleep(0.02)
@@ -106,62 +121,52 @@ async def _settle(workspace: Workspace) -> None:
 
 
 def test_an_answer_reanalyses_only_the_documents_that_asked(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        workspace, host, resolver = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            net = host.open("train_net.py", USES_NET)
-            other = host.open("train_other.py", USES_OTHER)
-            first_net = await workspace.refresh(net)
-            first_other = await workspace.refresh(other)
-            assert first_net is not None and first_other is not None
-            assert "mypkg.models.Net" in first_net.queried
-            assert "mypkg.models.Net" not in first_other.queried
+    async def scenario(workspace: Workspace, host: FakeHost, resolver: FakeResolver) -> None:
+        net = host.open("train_net.py", USES_NET)
+        other = host.open("train_other.py", USES_OTHER)
+        first_net = await workspace.refresh(net)
+        first_other = await workspace.refresh(other)
+        assert first_net is not None and first_other is not None
+        assert "mypkg.models.Net" in first_net.queried
+        assert "mypkg.models.Net" not in first_other.queried
 
-            host.published.clear()
-            # Several answers in a burst: one re-analysis of the one document.
-            resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
-            workspace._resolved("mypkg.models.Net")
-            workspace._resolved("mypkg.models.Net")
-            await _settle(workspace)
+        host.published.clear()
+        # Several answers in a burst: one re-analysis of the one document.
+        resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
+        workspace._resolved("mypkg.models.Net")
+        workspace._resolved("mypkg.models.Net")
+        await _settle(workspace)
 
-            assert workspace.snapshots[net] is not first_net
-            assert workspace.snapshots[other] is first_other
-            assert [uri for uri, _ in host.published].count(net) == 1
-            assert other not in [uri for uri, _ in host.published]
-            # The settings generation is untouched: nothing else went stale.
-            assert workspace.generation == first_net.generation
+        assert workspace.snapshots[net] is not first_net
+        assert workspace.snapshots[other] is first_other
+        assert [uri for uri, _ in host.published].count(net) == 1
+        assert other not in [uri for uri, _ in host.published]
+        # The settings generation is untouched: nothing else went stale.
+        assert workspace.generation == first_net.generation
 
-            # A name nobody asked about re-analyses nothing.
-            host.published.clear()
-            workspace._resolved("unrelated.Thing")
-            await _settle(workspace)
-            assert host.published == []
-        finally:
-            workspace.shutdown()
+        # A name nobody asked about re-analyses nothing.
+        host.published.clear()
+        workspace._resolved("unrelated.Thing")
+        await _settle(workspace)
+        assert host.published == []
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_an_answer_during_an_analysis_keeps_its_result_and_refines_it(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        workspace, host, resolver = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            net = host.open("train_net.py", USES_NET)
-            workspace.schedule(net, 0)
-            # The answer arrives while the analysis may still be running.
-            await asyncio.sleep(0)
-            resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
-            workspace._resolved("mypkg.models.Net")
-            await _settle(workspace)
-            versions = [version for uri, version in host.published if uri == net]
-            assert versions and all(v == 1 for v in versions)
-            assert workspace.snapshots[net].epoch == workspace._epochs.get(net, 0)
-        finally:
-            workspace.shutdown()
+    async def scenario(workspace: Workspace, host: FakeHost, resolver: FakeResolver) -> None:
+        net = host.open("train_net.py", USES_NET)
+        workspace.schedule(net, 0)
+        # The answer arrives while the analysis may still be running.
+        await asyncio.sleep(0)
+        resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
+        workspace._resolved("mypkg.models.Net")
+        await _settle(workspace)
+        versions = [version for uri, version in host.published if uri == net]
+        assert versions and all(v == 1 for v in versions)
+        assert workspace.snapshots[net].epoch == workspace._epochs.get(net, 0)
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 NOQA_TEXT = '''\
@@ -175,64 +180,54 @@ z = 3
 
 
 def test_noqa_comments_are_read_per_line(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uri = host.open("noqa.py", NOQA_TEXT)
-            snapshot = await workspace.refresh(uri, publish=False)
-            assert snapshot is not None
-            # No noqa on the line: nothing tokenized, no map built.
-            assert snapshot.noqa_comments_on(5) == []
-            assert snapshot._comments is None
-            assert [c.text for c in snapshot.noqa_comments_on(1)] == ["# noqa: GG101"]
-            # A line of a multi-line string holds no comment.
-            assert snapshot.noqa_comments_on(3) == []
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        uri = host.open("noqa.py", NOQA_TEXT)
+        snapshot = await workspace.refresh(uri, publish=False)
+        assert snapshot is not None
+        # No noqa on the line: nothing tokenized, no map built.
+        assert snapshot.noqa_comments_on(5) == []
+        assert snapshot._comments is None
+        assert [c.text for c in snapshot.noqa_comments_on(1)] == ["# noqa: GG101"]
+        # A line of a multi-line string holds no comment.
+        assert snapshot.noqa_comments_on(3) == []
 
-            code = hover.noqa_code_at(snapshot, Position(1, 17))
-            assert code is not None and code[0] == "GG101"
-            assert hover.noqa_code_at(snapshot, Position(3, 17)) is None
+        code = hover.noqa_code_at(snapshot, Position(1, 17))
+        assert code is not None and code[0] == "GG101"
+        assert hover.noqa_code_at(snapshot, Position(3, 17)) is None
 
-            extend = actions.noqa_edit(snapshot, 1, "GG102")
-            assert extend is not None and extend.new_text == ", GG102"
-            assert extend.span.start == Position(1, len("x = 1  # noqa: GG101"))
-            assert actions.noqa_edit(snapshot, 1, "GG101") is None
-            add = actions.noqa_edit(snapshot, 5, "GG101")
-            assert add is not None and add.new_text == "  # noqa: GG101"
-            inside = actions.noqa_edit(snapshot, 3, "GG101")
-            assert inside is not None and inside.new_text == "  # noqa: GG101"
-        finally:
-            workspace.shutdown()
+        extend = actions.noqa_edit(snapshot, 1, "GG102")
+        assert extend is not None and extend.new_text == ", GG102"
+        assert extend.span.start == Position(1, len("x = 1  # noqa: GG101"))
+        assert actions.noqa_edit(snapshot, 1, "GG101") is None
+        add = actions.noqa_edit(snapshot, 5, "GG101")
+        assert add is not None and add.new_text == "  # noqa: GG101"
+        inside = actions.noqa_edit(snapshot, 3, "GG101")
+        assert inside is not None and inside.new_text == "  # noqa: GG101"
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_facts_stay_alive_for_the_latest_version_of_the_last_four_documents(
     tmp_path: Path,
 ) -> None:
     # Hovers reuse the analysis's tree; only a few documents may keep theirs (RSS).
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uris = [host.open(f"doc{i}.py", USES_OTHER) for i in range(6)]
-            for uri in uris:
-                await workspace.refresh(uri)
-            edited = uris[-1]
-            old = workspace.snapshots[edited]
-            for version in (2, 3, 4, 5, 6):  # many versions of one document
-                host.open("doc5.py", USES_OTHER + f"\nx = {version}\n", version)
-                await workspace.refresh(edited)  # incremental: a partial tree, not kept
-                await workspace.refresh(edited, full=True)  # the check once typing pauses
-            kept = [uri for uri in uris if workspace.snapshots[uri].facts is not None]
-            assert kept == uris[2:]  # four documents, not four versions of one
-            assert old.facts is None  # a superseded version lets its tree go
-            workspace.closed(uris[2])
-            assert uris[2] not in workspace._recent_facts
-        finally:
-            workspace.shutdown()
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        uris = [host.open(f"doc{i}.py", USES_OTHER) for i in range(6)]
+        for uri in uris:
+            await workspace.refresh(uri)
+        edited = uris[-1]
+        old = workspace.snapshots[edited]
+        for version in (2, 3, 4, 5, 6):  # many versions of one document
+            host.open("doc5.py", USES_OTHER + f"\nx = {version}\n", version)
+            await workspace.refresh(edited)  # incremental: a partial tree, not kept
+            await workspace._check_in_full(edited)  # the check once typing pauses
+        kept = [uri for uri in uris if workspace.snapshots[uri].facts is not None]
+        assert kept == uris[2:]  # four documents, not four versions of one
+        assert old.facts is None  # a superseded version lets its tree go
+        workspace.closed(uris[2])
+        assert uris[2] not in workspace._recent_facts
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def _long_script() -> str:
@@ -269,45 +264,37 @@ async def _open_then_edit(
 def test_an_edit_publishes_a_partial_result_that_the_full_check_confirms(
     tmp_path: Path,
 ) -> None:
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uri, _, first, partial = await _open_then_edit(workspace, host)
-            assert first.baseline is not None and partial.facts is None
-            assert partial.result_id.endswith(":partial")
-            assert uri in workspace._full_checks  # scheduled for when typing pauses
-            assert host.published[-1] == (uri, 2)
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        uri, _, first, partial = await _open_then_edit(workspace, host)
+        assert first.baseline is not None and partial.facts is None
+        assert partial.result_id.endswith(":partial")
+        assert uri in workspace._full_checks  # scheduled for when typing pauses
+        assert host.published[-1] == (uri, 2)
 
-            published = len(host.published)
-            full = await workspace.refresh(uri, full=True)
-            assert full is not None and full.exact and full.facts is not None
-            assert set(full.result.findings) == set(partial.result.findings)
-            assert len(host.published) == published  # the same findings: nothing to send
-            # What was shown stands for the full result's findings at the next edit.
-            assert len(full.converted) == len(full.result.findings)
-            assert workspace.snapshots[uri] is full  # hovers get the whole tree
-        finally:
-            workspace.shutdown()
+        published = len(host.published)
+        await workspace._check_in_full(uri)
+        full = workspace.snapshots[uri]
+        assert full is not partial and full.exact and full.facts is not None
+        assert set(full.result.findings) == set(partial.result.findings)
+        assert len(host.published) == published  # the same findings: nothing to send
+        # What was shown stands for the full result's findings at the next edit.
+        assert len(full.converted) == len(full.result.findings)
+        assert workspace.snapshots[uri] is full  # hovers get the whole tree
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_a_full_check_that_finds_something_else_is_published(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uri, _, _, partial = await _open_then_edit(workspace, host)
-            partial.result.findings = partial.result.findings[1:]  # as if the shortcut missed one
-            published = len(host.published)
-            full = await workspace.refresh(uri, full=True)
-            assert full is not None and full.exact
-            assert host.published[published:] == [(uri, 2)]
-        finally:
-            workspace.shutdown()
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        uri, _, _, partial = await _open_then_edit(workspace, host)
+        partial.result.findings = partial.result.findings[1:]  # as if the shortcut missed one
+        published = len(host.published)
+        await workspace._check_in_full(uri)
+        full = workspace.snapshots[uri]
+        assert full is not partial and full.exact
+        assert host.published[published:] == [(uri, 2)]
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_the_full_check_runs_once_typing_pauses(tmp_path: Path, monkeypatch: Any) -> None:
@@ -315,102 +302,82 @@ def test_the_full_check_runs_once_typing_pauses(tmp_path: Path, monkeypatch: Any
 
     monkeypatch.setattr(documents, "FULL_CHECK_IDLE_S", 0.05)
 
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            text = _long_script()
-            uri = host.open("train.py", text)
-            await workspace.refresh(uri)
-            host.open("train.py", _edited(text), 2)
-            workspace.schedule(uri, 0)
-            for _ in range(250):  # the edit's analysis, the pause, the full check
-                await asyncio.sleep(0.02)
-                snapshot = workspace.snapshots.get(uri)
-                if snapshot is not None and snapshot.version == (2,) and snapshot.exact:
-                    break
-            snapshot = workspace.snapshots[uri]
-            assert snapshot.version == (2,) and snapshot.exact
-            assert uri not in workspace._full_checks
-        finally:
-            workspace.shutdown()
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        text = _long_script()
+        uri = host.open("train.py", text)
+        await workspace.refresh(uri)
+        host.open("train.py", _edited(text), 2)
+        workspace.schedule(uri, 0)
+        for _ in range(250):  # the edit's analysis, the pause, the full check
+            await asyncio.sleep(0.02)
+            snapshot = workspace.snapshots.get(uri)
+            if snapshot is not None and snapshot.version == (2,) and snapshot.exact:
+                break
+        snapshot = workspace.snapshots[uri]
+        assert snapshot.version == (2,) and snapshot.exact
+        assert uri not in workspace._full_checks
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_incremental_false_analyses_the_whole_file_on_every_edit(tmp_path: Path) -> None:
     from gradguard.lsp.settings import Settings
 
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
         workspace.init_settings = Settings(incremental=False)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uri, _, _, snapshot = await _open_then_edit(workspace, host, incremental=False)
-            assert snapshot.facts is not None
-            assert uri not in workspace._full_checks
-        finally:
-            workspace.shutdown()
+        uri, _, _, snapshot = await _open_then_edit(workspace, host, incremental=False)
+        assert snapshot.facts is not None
+        assert uri not in workspace._full_checks
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_after_an_answer_the_next_analysis_builds_on_the_last_one(tmp_path: Path) -> None:
     # Only the units using the answered name are analysed again (gradguard.incremental).
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uri = host.open("train_net.py", USES_NET)
-            first = await workspace.refresh(uri)
-            assert first is not None and first.baseline is not None
-            workspace._answered = {"mypkg.models.Net"}
-            workspace._refresh_answered()
-            request = workspace.make_request(uri)
-            assert request is not None and request.baseline is first.baseline
-            assert request.answered == {"mypkg.models.Net"}
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        uri = host.open("train_net.py", USES_NET)
+        first = await workspace.refresh(uri)
+        assert first is not None and first.baseline is not None
+        workspace._answered = {"mypkg.models.Net"}
+        workspace._refresh_answered()
+        request = workspace.make_request(uri)
+        assert request is not None and request.baseline is first.baseline
+        assert request.answered == {"mypkg.models.Net"}
 
-            workspace._answered = {"*"}  # an answer about no particular name
-            workspace._refresh_answered()
-            request = workspace.make_request(uri)
-            assert request is not None and request.baseline is None
-        finally:
-            workspace.shutdown()
+        workspace._answered = {"*"}  # an answer about no particular name
+        workspace._refresh_answered()
+        request = workspace.make_request(uri)
+        assert request is not None and request.baseline is None
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> None:
     from gradguard.lsp.documents import run_analysis
 
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uri, text, _, partial = await _open_then_edit(workspace, host)
-            request = workspace.make_request(uri, full=True)
-            assert request is not None
-            assert run_analysis(request, lambda: True) is None  # stopped before any rule
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        uri, text, _, partial = await _open_then_edit(workspace, host)
+        request = workspace.make_request(uri, full=True)
+        assert request is not None
+        assert run_analysis(request, lambda: True) is None  # stopped before any rule
 
-            started = asyncio.Event()
-            real = workspace._analyse
+        started = asyncio.Event()
+        real = workspace._analyse
 
-            async def analyse_then_type(key: str, request: Any, cancelled: Any = None) -> Any:
-                started.set()
-                host.open("train.py", _edited(text) + "\n", 3)
-                workspace.changed(uri)  # what didChange does (through schedule when pushing)
-                assert cancelled is not None and cancelled()
-                return await real(key, request, cancelled)
+        async def analyse_then_type(key: str, request: Any, cancelled: Any = None) -> Any:
+            started.set()
+            host.open("train.py", _edited(text) + "\n", 3)
+            workspace.changed(uri)  # what didChange does (through schedule when pushing)
+            assert cancelled is not None and cancelled()
+            return await real(key, request, cancelled)
 
-            workspace._analyse = analyse_then_type  # type: ignore[method-assign]
-            await workspace._check_in_full(uri)
-            assert started.is_set()
-            assert workspace.snapshots[uri] is partial  # the abandoned check changed nothing
-            assert uri not in workspace._checks_running
-        finally:
-            workspace.shutdown()
+        workspace._analyse = analyse_then_type  # type: ignore[method-assign]
+        await workspace._check_in_full(uri)
+        assert started.is_set()
+        assert workspace.snapshots[uri] is partial  # the abandoned check changed nothing
+        assert uri not in workspace._checks_running
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)
 
 
 def test_findings_carried_over_reuse_their_diagnostics_with_the_new_version(
@@ -418,20 +385,15 @@ def test_findings_carried_over_reuse_their_diagnostics_with_the_new_version(
 ) -> None:
     import dataclasses
 
-    async def scenario() -> None:
-        workspace, host, _ = _workspace(tmp_path)
-        workspace.loop = asyncio.get_running_loop()
-        try:
-            uri, _, _, partial = await _open_then_edit(workspace, host)
-            reused = partial.converted_before  # the first version's, as it was published
-            assert reused  # handed over from the previous version
-            published = partial.diagnostics()[uri]
-            fresh = dataclasses.replace(partial, converted_before={}).diagnostics()[uri]
-            assert published == fresh  # the same as converting everything again
-            assert {d.data["version"] for d in published} == {2}
-            carried = [f for f in partial.result.findings if id(f) in reused]
-            assert len(carried) > len(partial.result.findings) // 2
-        finally:
-            workspace.shutdown()
+    async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
+        uri, _, _, partial = await _open_then_edit(workspace, host)
+        reused = partial.converted_before  # the first version's, as it was published
+        assert reused  # handed over from the previous version
+        published = partial.diagnostics()[uri]
+        fresh = dataclasses.replace(partial, converted_before={}).diagnostics()[uri]
+        assert published == fresh  # the same as converting everything again
+        assert {d.data["version"] for d in published} == {2}
+        carried = [f for f in partial.result.findings if id(f) in reused]
+        assert len(carried) > len(partial.result.findings) // 2
 
-    asyncio.run(scenario())
+    _run(tmp_path, scenario)

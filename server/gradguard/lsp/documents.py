@@ -687,18 +687,14 @@ class Workspace:
     def changed(self, key: str) -> None:
         """The target's text changed, or it closed: a full check pending or running is
         for an older version (a running one stops at its next rule)."""
-        timer = self._full_checks.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        _cancel(self._full_checks, key)
         running = self._checks_running.get(key)
         if running is not None:
             running.set()
 
     def schedule(self, key: str, delay_ms: int) -> None:
         assert self.loop is not None
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        _cancel(self._timers, key)
         self.changed(key)
         if delay_ms <= 0:
             self._start(key)
@@ -719,9 +715,7 @@ class Workspace:
     def _schedule_full_check(self, key: str) -> None:
         """Check a partial result by a full analysis once typing pauses."""
         assert self.loop is not None
-        timer = self._full_checks.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        _cancel(self._full_checks, key)
         self._full_checks[key] = self.loop.call_later(
             FULL_CHECK_IDLE_S, self._start_full_check, key
         )
@@ -741,11 +735,9 @@ class Workspace:
                 f"GradGuard: analysing {key} failed: {error}", types.MessageType.Error
             )
 
-    async def refresh(
-        self, key: str, *, publish: bool = True, full: bool = False
-    ) -> Snapshot | None:
+    async def refresh(self, key: str, *, publish: bool = True) -> Snapshot | None:
         """Analyse the target's current version unless cached; publish if pushing.
-        ``full``: analyse the whole file even when a partial result is cached."""
+        (A partial result is checked in full by ``_check_in_full``.)"""
         try:
             await asyncio.wait_for(self.settings_ready.wait(), timeout=5)
         except asyncio.TimeoutError:
@@ -753,13 +745,12 @@ class Workspace:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             for _attempt in range(5):
-                request = self.make_request(key, full=full)
+                request = self.make_request(key)
                 if request is None:
                     return None
                 cached = self.snapshots.get(key)
                 if (
                     cached is not None
-                    and (cached.exact or not full)
                     and cached.version == request.version
                     and cached.generation == request.generation
                     and cached.encoding == request.encoding
@@ -772,7 +763,7 @@ class Workspace:
                     if publish:
                         return None  # a newer change has scheduled its own analysis
                     continue  # a pull request wants the current version: try again
-                self._accept(snapshot, publish=publish, full=full)
+                self._accept(snapshot, publish=publish, full=False)
                 return snapshot
         return None
 
@@ -903,9 +894,7 @@ class Workspace:
 
     def closed(self, key: str) -> None:
         self._noticed.pop(key, None)
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        _cancel(self._timers, key)
         self.changed(key)
         self.snapshots.pop(key, None)
         self._recent_facts.pop(key, None)
@@ -942,6 +931,12 @@ class Workspace:
                     close()
                 except Exception:  # closing is best effort
                     log.debug("resolver close failed", exc_info=True)
+
+
+def _cancel(timers: dict[str, asyncio.TimerHandle], key: str) -> None:
+    timer = timers.pop(key, None)
+    if timer is not None:
+        timer.cancel()
 
 
 def _confirms(snapshot: Snapshot, previous: Snapshot | None) -> bool:
