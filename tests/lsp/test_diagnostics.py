@@ -143,3 +143,27 @@ async def test_syntax_errors_clear_findings(client: LanguageClient, root):
     assert codes(await doc.diagnostics()) == ["GG204"]
     doc.replace_all(GG204_CODE + "\ndef broken(:\n")
     assert await doc.diagnostics() == []
+
+
+async def test_a_change_not_newer_than_the_document_is_refused(client: LanguageClient, root):
+    """Versions only increase: a change marked older than the document (reordered or
+    replayed) is neither applied nor published after the newer one."""
+    doc = Doc(client, root / "older_version.py", CLEAN_CODE).open()
+    assert await doc.diagnostics() == []
+    doc.version = 4
+    doc.replace_all(GG102_CODE)  # version 5
+    assert "GG102" in codes(await doc.diagnostics())
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=3),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=CLEAN_CODE)],
+        )
+    )
+    # The next change edits version 5's text, as the client holds it.
+    doc.change(
+        [(types.Range(start=doc.position_of("for step"), end=doc.position_of("for step")), "\n")]
+    )
+    assert "GG102" in codes(await doc.diagnostics())  # version 6: the v3 text was not applied
+    published = [p.version for p in client.recorder.published[doc.uri]]  # type: ignore[attr-defined]
+    assert 3 not in published
+    assert published == sorted(published)

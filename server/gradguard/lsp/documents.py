@@ -386,6 +386,7 @@ class Workspace:
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._published: dict[str, set[str]] = {}  # target -> client uris with diagnostics
+        self._published_versions: dict[str, int] = {}  # client uri -> newest version shown
         self.generation = 0
         self.init_settings = Settings()
         self.folder_settings: dict[str, Settings] = {}
@@ -873,8 +874,15 @@ class Workspace:
         for uri in before - set(per_uri):  # cells deleted since the last publish
             self.host.publish(uri, None, [])
         for uri, diagnostics in per_uri.items():
+            version = snapshot.views[uri].version
+            shown = self._published_versions.get(uri)
+            if version is not None and shown is not None and version < shown:
+                log.warning("not publishing %s version %s after version %s", uri, version, shown)
+                continue
+            if version is not None:
+                self._published_versions[uri] = version
             # Also an empty list: the client learns this version was analysed and is clean.
-            self.host.publish(uri, snapshot.views[uri].version, diagnostics)
+            self.host.publish(uri, version, diagnostics)
         self._published[snapshot.key] = {u for u, d in per_uri.items() if d}
 
     def report_notices(self, key: str, notices: list[str]) -> None:
@@ -902,6 +910,8 @@ class Workspace:
         self._epochs.pop(key, None)
         self._answers_at.pop(key, None)
         uris = self._published.pop(key, set())
+        for uri in uris | {key}:
+            self._published_versions.pop(uri, None)
         if not self.host.pull_mode:
             for uri in uris | {key}:
                 self.host.publish(uri, None, [])
@@ -911,6 +921,7 @@ class Workspace:
         published = self._published.get(key, set())
         for uri in uris:
             published.discard(uri)
+            self._published_versions.pop(uri, None)
             if not self.host.pull_mode:
                 self.host.publish(uri, None, [])
 

@@ -21,7 +21,8 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import default_converter
+from pygls.protocol import LanguageServerProtocol, default_converter
+from pygls.protocol.language_server import lsp_method
 
 from gradguard import __version__, gctuning
 from gradguard.lsp import actions, convert, hover
@@ -44,6 +45,46 @@ def _converter() -> Any:
     return converter
 
 
+class GradGuardProtocol(LanguageServerProtocol):
+    """pygls' protocol, except that a change that is not newer than the document is
+    refused: LSP versions only increase, so an older one is a reordered or replayed
+    message, and applying it would put old text (and its diagnostics) over new."""
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        document = self.workspace.text_documents.get(unquote(params.text_document.uri))
+        if document is not None and _not_newer(params.text_document.version, document.version):
+            _refuse("document", params.text_document.uri, params.text_document.version, document)
+            return
+        yield from super().lsp_text_document__did_change(params)
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(
+        self, params: types.DidChangeNotebookDocumentParams
+    ) -> Any:
+        notebook = self.workspace.get_notebook_document(notebook_uri=params.notebook_document.uri)
+        if notebook is not None and _not_newer(params.notebook_document.version, notebook.version):
+            _refuse(
+                "notebook", params.notebook_document.uri, params.notebook_document.version, notebook
+            )
+            return
+        yield from super().lsp_notebook_document__did_change(params)
+
+
+def _not_newer(version: int | None, current: int | None) -> bool:
+    return version is not None and current is not None and version <= current
+
+
+def _refuse(kind: str, uri: str, version: int, current: Any) -> None:
+    log.warning(
+        "ignored a change of %s %s to version %s: it already has version %s",
+        kind,
+        uri,
+        version,
+        current.version,
+    )
+
+
 class GradGuardServer(LanguageServer):
     """pygls' server plus the client facts the handlers need (the *host* of
     :class:`~gradguard.lsp.documents.Workspace`)."""
@@ -53,6 +94,7 @@ class GradGuardServer(LanguageServer):
             NAME,
             __version__,
             converter_factory=_converter,
+            protocol_cls=GradGuardProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             notebook_document_sync=types.NotebookDocumentSyncOptions(
                 notebook_selector=[
