@@ -368,7 +368,9 @@ def utf16_position(text: str, offset: int) -> types.Position:
     starts = _line_starts(text)
     line = max(i for i, s in enumerate(starts) if s <= offset)
     prefix = text[starts[line] : offset]
-    return types.Position(line=line, character=len(prefix.encode("utf-16-le")) // 2)
+    return types.Position(
+        line=line, character=len(prefix.encode("utf-16-le", "surrogatepass")) // 2
+    )
 
 
 def utf16_offset(text: str, position: types.Position) -> int:
@@ -378,8 +380,8 @@ def utf16_offset(text: str, position: types.Position) -> int:
     start = starts[position.line]
     end = starts[position.line + 1] if position.line + 1 < len(starts) else len(text)
     line = text[start:end].rstrip("\r\n")
-    encoded = line.encode("utf-16-le")[: position.character * 2]
-    return start + len(encoded.decode("utf-16-le"))
+    encoded = line.encode("utf-16-le", "surrogatepass")[: position.character * 2]
+    return start + len(encoded.decode("utf-16-le", "surrogatepass"))
 
 
 def apply_utf16_edits(text: str, edits: list[types.TextEdit]) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import re
@@ -306,6 +307,8 @@ class AnalysisRequest:
     baseline_queried: frozenset[str] = frozenset()
     #: Names jedi has answered since the baseline (their answers may differ).
     answered: frozenset[str] = frozenset()
+    #: Said once per document: the text had to be repaired to be analysed.
+    notice: str | None = None
 
 
 def run_analysis(
@@ -341,6 +344,12 @@ def run_analysis(
             queried = request.baseline_queried
     if request.recorder:
         queried |= request.recorder.queried()
+    if request.notice is not None:
+        result = dataclasses.replace(
+            result,
+            findings=_without_replacement_fixes(result.findings),
+            notices=[request.notice, *result.notices],
+        )
     return Snapshot(
         key=request.key,
         version=request.version,
@@ -361,6 +370,35 @@ def run_analysis(
         baseline=baseline,
         exact=exact,
     )
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def readable_text(text: str, path: str) -> tuple[str, str | None]:
+    """The text to analyse and, when it is not, a notice. A client may send lone
+    UTF-16 surrogates (``\\ud800`` in JSON), which no Python parser accepts: each is
+    analysed as U+FFFD, one code point and one UTF-16 unit like it, so every position
+    stays right (the CLI, reading bytes, reports such a file instead)."""
+    found = _LONE_SURROGATE.search(text)
+    if found is None:
+        return text, None
+    line = text.count("\n", 0, found.start()) + 1
+    notice = (
+        f"{path}:{line}: U+{ord(found.group()):04X} is a lone surrogate, not a character; "
+        "analysed as if each such code were U+FFFD (fixes that would rewrite one are not offered)"
+    )
+    return _LONE_SURROGATE.sub("\ufffd", text), notice
+
+
+def _without_replacement_fixes(findings: list[Finding]) -> list[Finding]:
+    """A fix must never write U+FFFD over the user's own (odd) text."""
+    return [
+        dataclasses.replace(f, fixes=())
+        if any("\ufffd" in e.new_text for fix in f.fixes for e in fix.edits)
+        else f
+        for f in findings
+    ]
 
 
 def uri_to_path(uri: str) -> str:
@@ -604,13 +642,14 @@ class Workspace:
             joined = build_program(cells)
             program: NotebookProgram | None = joined
             text = joined.text
+            text, notice = readable_text(text, uri_to_path(key))
             version: VersionKey = (notebook.version, *(c[1] for c in cells), len(cells))
         else:
             document = self.host.text_document(key)
             if document is None:
                 return None
             program = None
-            text = document.source
+            text, notice = readable_text(document.source, uri_to_path(key))
             version = (document.version,)
             views = {key: View(key, document.version, SourceFile(text).lines)}
         path = uri_to_path(key)
@@ -649,6 +688,7 @@ class Workspace:
             baseline=previous.baseline if previous else None,
             baseline_queried=previous.queried if previous else frozenset(),
             answered=answered or frozenset(),
+            notice=notice,
         )
 
     def _forget_answers_up_to(self, key: str, epoch: int) -> None:
