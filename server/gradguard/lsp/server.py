@@ -108,7 +108,7 @@ class GradGuardServer(LanguageServer):
         self.state = Workspace(self)
         self.pull_mode = False
         self.document_changes = True
-        self.resolve_edits = False
+        self.fix_all_by = "edit"  # how fix-all reaches the client (actions.code_actions)
         self.supports_configuration = False
         self.supports_refresh = False
         self.watch_dynamic = False
@@ -184,7 +184,10 @@ def initialize(ls: GradGuardServer, params: types.InitializeParams) -> None:
     # A client that resolves edits gets fix-all without its (large) edit; the edit is
     # computed when the user picks the action (``codeAction/resolve``), like ruff.
     resolvable = _capability(caps, "text_document.code_action.resolve_support.properties")
-    ls.resolve_edits = "edit" in (resolvable or [])
+    if "edit" in (resolvable or []):
+        ls.fix_all_by = "resolve"
+    elif _capability(caps, "workspace.apply_edit"):
+        ls.fix_all_by = "command"  # the edit is sent when the action is run
     ls.supports_configuration = bool(_capability(caps, "workspace.configuration"))
     ls.supports_refresh = bool(_capability(caps, "workspace.diagnostics.refresh_support"))
     ls.watch_dynamic = bool(
@@ -460,7 +463,7 @@ def code_action(ls: GradGuardServer, params: types.CodeActionParams) -> list[typ
         only,
         disable_comment=snapshot.settings.disable_rule_comment,
         document_changes=ls.document_changes,
-        lazy_fix_all=ls.resolve_edits,
+        fix_all_by=ls.fix_all_by,
     )
 
 
@@ -476,6 +479,21 @@ def code_action_resolve(ls: GradGuardServer, action: types.CodeAction) -> types.
     if resolved is not None:
         action.edit = resolved.edit
     return action
+
+
+@server.command(actions.FIX_ALL_COMMAND)
+async def apply_fix_all(ls: GradGuardServer, uri: str, version: int | None) -> None:
+    """Fix-all run as a command: its edit, for the version it was offered for (a
+    document changed since gets nothing: the client asks for actions again)."""
+    snapshot = ls.state.cached(uri)
+    view = snapshot.views.get(uri) if snapshot is not None else None
+    if snapshot is None or view is None or view.version != version:
+        return
+    action = actions.fix_all(snapshot, uri, document_changes=ls.document_changes)
+    if action is not None and action.edit is not None:
+        await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=action.edit, label=action.title)
+        )
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
