@@ -320,11 +320,11 @@ class Doc:
         """Push diagnostics published for the current version."""
         return await wait_published(self.client, self.uri, self.version, timeout)
 
-    async def hover(self, needle: str, offset: int = 0) -> types.Hover | None:
+    async def hover(self, needle: str, offset: int = 0, occurrence: int = 0) -> types.Hover | None:
         return await self.client.text_document_hover_async(
             types.HoverParams(
                 text_document=types.TextDocumentIdentifier(uri=self.uri),
-                position=self.position_of(needle, offset),
+                position=self.position_of(needle, offset, occurrence),
             )
         )
 
