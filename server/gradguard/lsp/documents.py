@@ -191,7 +191,8 @@ class Snapshot:
                 diagnostic = self._diagnostic(finding, view, local)
             converted[id(finding)] = (finding, diagnostic)
             out[view.uri].append(diagnostic)
-        self.converted = converted
+        if self.baseline is not None:  # else no edit can carry a finding over from here
+            self.converted = converted
         return out
 
     def _diagnostic(self, finding: Finding, view: View, local: Span) -> types.Diagnostic:
