@@ -39,8 +39,8 @@ def parse(source: SourceFile) -> ast.Module | ParseError:
     try:
         return _parse_locked(source)
     except SystemError as error:
-        log.warning("%s: SystemError from ast.parse (%s); parsing again", source.path, error)
-        return _parse_locked(source)
+        log.debug("%s: SystemError from ast.parse (%s); parsing again", source.path, error)
+    return _parse_locked(source)  # outside the handler: a second failure is not chained
 
 
 def _parse_locked(source: SourceFile) -> ast.Module | ParseError:

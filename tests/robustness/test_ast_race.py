@@ -43,6 +43,7 @@ RACE = textwrap.dedent(
             retries.append(record)
 
     logging.getLogger("gradguard.engine").addHandler(CountRetries())
+    logging.getLogger("gradguard.engine").setLevel(logging.DEBUG)
     texts = [(str(p), p.read_text("utf-8")) for p in sorted(Path(sys.argv[2]).rglob("*.py"))]
     stop = threading.Event()
 
