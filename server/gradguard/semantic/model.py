@@ -73,7 +73,7 @@ class SemanticModel:
             if isinstance(obj, ParameterIterable) and len(obj.owners - {UNKNOWN}) > 1:
                 return Gap("one list holds the parameters of several models", obj.site)  # type: ignore[arg-type]
         owners = frozenset(o for i in value if isinstance(i, ParameterIterable) for o in i.owners)
-        return self.gradients.gap_of(owners)
+        return self.gradients.gap_of(owners) or self.gradients.freeze_gap(owners)
 
     def parameter_owners(self, iterable: ast.expr) -> Value:
         """The modules whose parameters ``iterable`` holds (empty: not parameters)."""
