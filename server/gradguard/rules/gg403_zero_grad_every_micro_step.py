@@ -124,7 +124,8 @@ def _findings(
 ) -> Iterator[tuple[Finding, StepEvent]]:
     guard = accumulation_guard(me)
     if guard is not None:
-        backwards = [e for e in events if e.kind is EventKind.BACKWARD and not _under(e, guard)]
+        feeding = _feeding(events, me)
+        backwards = [e for e in feeding if e.kind is EventKind.BACKWARD and not _under(e, guard)]
         if backwards:
             for clear in _every_iteration_clears(analysis, events, me):
                 if not _under(clear, guard):
@@ -142,6 +143,18 @@ def _findings(
             and accumulate in clear.contexts
         ):
             yield _accelerate_finding(rule, context, clear, me, accumulate), clear
+
+
+def _feeding(events: list[StepEvent], step: StepEvent) -> list[StepEvent]:
+    """The events since the previous step of another optimizer, up to ``step``: a GAN
+    loop's discriminator backward feeds the discriminator's step, not the generator's."""
+    index = events.index(step)
+    start = 0
+    for position in range(index):
+        event = events[position]
+        if event.kind is EventKind.STEP and event.target != step.target:
+            start = position + 1
+    return events[start:index]
 
 
 def _under(event: StepEvent, guard: Guard) -> bool:

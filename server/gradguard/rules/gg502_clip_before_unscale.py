@@ -163,7 +163,7 @@ def _finding(
     }
     optimizer = next(iter(optimizers)) if len(optimizers) == 1 else "optimizer"
     message = (
-        f"{describe(source.node_text(clip.call), 'The clip')} clips the gradients of "
+        f"{describe(source.node_text(clip.call), _clip_name(clip))} clips the gradients of "
         f"{describe(source.node_text(backward.call), 'the scaled backward')} while they are "
         "still multiplied by the scale (65536 by default): it cuts them to about "
         "`max_norm / scale`, so the update all but vanishes (with Adam-like optimizers the "
@@ -179,6 +179,12 @@ def _finding(
             title = f"Insert `{scaler}.unscale_({optimizer})` before the clip"
             fixes.append(Fix(title, FixSafety.SAFE, (edit,)))
     return rule.finding(context, clip.node, message, related=related, fixes=fixes)
+
+
+def _clip_name(clip: StepEvent) -> str:
+    func = getattr(clip.call, "func", None)
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "clip")
+    return f"`{name}(...)`"
 
 
 RULE = Rule(
