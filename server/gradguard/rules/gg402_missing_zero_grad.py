@@ -18,11 +18,17 @@ one's `zero_grad()` is reported too (a GAN loop with `opt_g.zero_grad()` and no
 `opt_d.zero_grad()`), when the file builds both from the `parameters()` of two separate
 modules.
 
+A loop whose gradients are cleared in only one branch of an `if` is reported too (`if
+args.amp:` clears, `else:` does not; or `if flag: optimizer.zero_grad()` with an
+unconditional step), at the step on the path that does not clear.
+
 Not reported: gradient accumulation (the `step()` runs under a condition such as
 `if (i + 1) % k == 0:`, or the clearing does), zeroing after `step()`, zeroing in a helper
-of the same file, and loops that clear gradients in any other way (a `model.zero_grad()`,
-a `p.grad = None` loop, or an optimizer whose parameters the file does not show are
-separate are assumed to clear the stepped gradients).
+of the same file, a loop that builds its model or optimizer again in every iteration
+(each iteration starts from fresh parameters), and loops that clear gradients in any
+other way (a `model.zero_grad()`, a `p.grad = None` loop, or an optimizer whose
+parameters the file does not show are separate are assumed to clear the stepped
+gradients).
 
 ## Why is this bad?
 `backward()` adds its gradients to whatever `.grad` already holds. Without clearing,
