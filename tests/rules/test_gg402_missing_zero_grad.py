@@ -523,7 +523,9 @@ def test_flags_zero_grad_only_in_the_amp_branch():
     assert "cleared only when `args.amp` is true" in finding.message
     assert finding.related[0].span.start.line + 1 == 13
     (fixed,) = assert_all_fixes_repair(code, "GG402")
-    assert "        else:\n            optimizer.zero_grad()\n            loss.backward()\n" in fixed
+    assert (
+        "        else:\n            optimizer.zero_grad()\n            loss.backward()\n" in fixed
+    )
 
 
 def test_flags_clearing_under_a_flag_with_an_unconditional_step():

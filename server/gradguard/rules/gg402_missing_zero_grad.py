@@ -24,7 +24,7 @@ unconditional step), at the step on the path that does not clear.
 
 Not reported: gradient accumulation (the `step()` runs under a condition such as
 `if (i + 1) % k == 0:`, or the clearing does), zeroing after `step()`, zeroing in a helper
-of the same file, a loop that builds its model or optimizer again in every iteration
+of the same file, a loop that builds the model it trains again in every iteration
 (each iteration starts from fresh parameters), and loops that clear gradients in any
 other way (a `model.zero_grad()`, a `p.grad = None` loop, or an optimizer whose
 parameters the file does not show are separate are assumed to clear the stepped
@@ -167,7 +167,7 @@ def _check_loop_step(
     if not analysis.path_is_unconditional(step.statement, loop, loops_ok=True):
         return None  # accumulation: the step runs every k iterations
     if rebuilt_each_iteration(analysis, loop, step):
-        return None  # a fresh model or optimizer per iteration: nothing accumulates
+        return None  # a fresh model per iteration: nothing accumulates
     other = None
     if analysis.clears_anywhere(loop.body):  # type: ignore[attr-defined]
         other = _only_other_optimizers_cleared(context, analysis, loop, step)

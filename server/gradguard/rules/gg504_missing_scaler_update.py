@@ -180,8 +180,8 @@ def _twice_unscaled(
 def _missing(rule: Rule, context: RuleContext, step: StepEvent, scaler: str) -> Finding:
     source = context.source
     message = (
-        f"{describe(source.node_text(step.call), '`scaler.step()`')} runs in every iteration "
-        f"but `{scaler}.update()` never does: the next iteration raises `RuntimeError: step() "
+        f"{describe(source.node_text(step.call), '`scaler.step()`')} runs in this loop but "
+        f"`{scaler}.update()` never does: the next step raises `RuntimeError: step() "
         "has already been called since the last update().` (or `unscale_() is being called "
         "after step().`), and the scale never adapts"
     )

@@ -13,19 +13,30 @@ from gradguard.semantic.steps import TrainingSteps
 
 
 def rebuilt_each_iteration(analysis: TrainingSteps, loop: ast.stmt, step: StepEvent) -> bool:
-    """The loop body assigns the stepped optimizer or a model it trains: each iteration
-    starts from fresh parameters (a k-fold or a test that builds everything per case)."""
+    """The loop body builds a model the stepped optimizer trains anew (``model =
+    ToyModel()``, not ``model = model.to(device)``): each iteration starts from fresh
+    parameters without gradients (a k-fold loop, a test building everything per case).
+    An optimizer rebuilt around a model that persists does not count: that model's
+    gradients still accumulate (and GG103 reports the rebuilt optimizer)."""
     if not step.target:
         return False
-    names = {step.target}
-    names |= {m for c in analysis.optimizers.bound_to(step.target) for m in c.models}
+    models = {m for c in analysis.optimizers.bound_to(step.target) for m in c.models}
     for stmt in getattr(loop, "body", []):
         for node in flow.walk_local(stmt):
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and any(
-                flow.dotted_name(t) in names for t in flow.assigned_targets(node)
-            ):
-                return True
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+                continue
+            value = node.value
+            for target in flow.assigned_targets(node):
+                name = flow.dotted_name(target)
+                if name in models and isinstance(value, ast.Call) and not _moves(value, name):
+                    return True
     return False
+
+
+def _moves(call: ast.Call, name: str) -> bool:
+    """``model.to(device)``, ``model.cuda()``: a method of the same object."""
+    func = call.func
+    return isinstance(func, ast.Attribute) and flow.dotted_name(func.value) == name
 
 
 @dataclass(frozen=True)
