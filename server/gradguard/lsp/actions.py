@@ -15,7 +15,7 @@ from lsprotocol import types
 
 from gradguard.findings import DisjointSpans, Finding, Fix, Position, Span, TextEdit
 from gradguard.lsp import convert
-from gradguard.lsp.documents import Snapshot
+from gradguard.lsp.snapshot import Snapshot
 from gradguard.noqa import noqa_codes_at
 
 QUICKFIX = types.CodeActionKind.QuickFix.value
@@ -161,10 +161,9 @@ def fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.Co
     """Every safe fix of the document at once, skipping any that would overlap
     (computed once per snapshot: every code action request offers it)."""
     key = ("fix_all", uri, document_changes)
-    if key not in snapshot.memo:
-        snapshot.memo[key] = _fix_all(snapshot, uri, document_changes=document_changes)
-    action: types.CodeAction | None = snapshot.memo[key]
-    return action
+    return snapshot.derived.get(
+        key, lambda: _fix_all(snapshot, uri, document_changes=document_changes)
+    )
 
 
 def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:

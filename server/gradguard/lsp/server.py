@@ -1,6 +1,6 @@
 """The GradGuard language server: pygls setup and handlers that only translate.
 
-State and scheduling live in :mod:`gradguard.lsp.documents`, code actions in
+State and scheduling live in :mod:`gradguard.lsp.workspace`, code actions in
 :mod:`gradguard.lsp.actions`, hovers in :mod:`gradguard.lsp.hover`, settings in
 :mod:`gradguard.lsp.settings`, notebooks in :mod:`gradguard.lsp.notebooks`. The
 engine knows nothing of LSP.
@@ -26,8 +26,8 @@ from pygls.protocol.language_server import lsp_method
 
 from gradguard import __version__, gctuning
 from gradguard.lsp import actions, convert, framing, hover
-from gradguard.lsp.documents import Workspace
 from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
+from gradguard.lsp.workspace import Workspace
 
 log = logging.getLogger("gradguard.lsp")
 
@@ -87,7 +87,7 @@ def _refuse(kind: str, uri: str, version: int, current: Any) -> None:
 
 class GradGuardServer(LanguageServer):
     """pygls' server plus the client facts the handlers need (the *host* of
-    :class:`~gradguard.lsp.documents.Workspace`)."""
+    `~gradguard.lsp.workspace.Workspace`)."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -113,7 +113,7 @@ class GradGuardServer(LanguageServer):
         self.supports_refresh = False
         self.watch_dynamic = False
 
-    # -- host interface used by documents.Workspace -------------------------------------
+    # -- host interface used by workspace.Workspace -------------------------------------
 
     def workspace_folders(self) -> list[types.WorkspaceFolder]:
         return list(self.workspace.folders.values())
@@ -193,12 +193,12 @@ def initialize(ls: GradGuardServer, params: types.InitializeParams) -> None:
     ls.watch_dynamic = bool(
         _capability(caps, "workspace.did_change_watched_files.dynamic_registration")
     )
-    ls.state.init_settings = parse_settings(
+    ls.state.config.init_settings = parse_settings(
         unwrap(params.initialization_options), origin="initializationOptions"
     )
     ls.state.loop = asyncio.get_running_loop()
     if not ls.supports_configuration:
-        ls.state.settings_ready.set()
+        ls.state.config.settings_ready.set()
 
 
 @server.feature(types.INITIALIZED)
@@ -245,7 +245,7 @@ def shutdown(ls: GradGuardServer, params: Any) -> None:
 
 async def fetch_settings(ls: GradGuardServer) -> None:
     """Ask for the ``gradguard`` section once per workspace folder."""
-    state = ls.state
+    state = ls.state.config
     try:
         if ls.supports_configuration:
             folders = state.folders()
@@ -271,13 +271,13 @@ async def fetch_settings(ls: GradGuardServer) -> None:
         for settings in state.folder_settings.values():
             problems += list(settings.errors)
         if problems:
-            state.report_problems(problems)
+            ls.state.publisher.report_problems(problems)
     finally:
         state.settings_ready.set()
 
 
 def log_effective_settings(ls: GradGuardServer) -> None:
-    state = ls.state
+    state = ls.state.config
     entries = state.folder_settings or {"": state.init_settings}
     for folder, settings in entries.items():
         line = f"effective settings ({folder or 'global'}): {settings.describe()}"
@@ -293,11 +293,13 @@ async def did_change_configuration(
         await fetch_settings(ls)
     else:
         settings = parse_settings(
-            unwrap(params.settings), base=ls.state.init_settings, origin="didChangeConfiguration"
+            unwrap(params.settings),
+            base=ls.state.config.init_settings,
+            origin="didChangeConfiguration",
         )
-        ls.state.folder_settings = {"": settings}
+        ls.state.config.folder_settings = {"": settings}
         if settings.errors:
-            ls.state.report_problems(list(settings.errors))
+            ls.state.publisher.report_problems(list(settings.errors))
     log_effective_settings(ls)
     ls.state.settings_changed()
 
@@ -307,7 +309,7 @@ def did_change_watched_files(
     ls: GradGuardServer, params: types.DidChangeWatchedFilesParams
 ) -> None:
     if any(change.uri.endswith("pyproject.toml") for change in params.changes):
-        ls.state.forget_pyprojects()
+        ls.state.config.forget_pyprojects()
         ls.state.settings_changed()
 
 
@@ -347,7 +349,7 @@ def did_change(ls: GradGuardServer, params: types.DidChangeTextDocumentParams) -
 async def did_save(ls: GradGuardServer, params: types.DidSaveTextDocumentParams) -> None:
     uri = params.text_document.uri
     if uri.endswith("/pyproject.toml"):  # also for clients that do not watch files
-        ls.state.forget_pyprojects()
+        ls.state.config.forget_pyprojects()
         ls.state.settings_changed()
         return
     document = ls.text_document(uri)
@@ -385,7 +387,7 @@ def notebook_did_change(ls: GradGuardServer, params: types.DidChangeNotebookDocu
     cells = params.change.cells
     structure = cells.structure if cells is not None else None
     if structure is not None and structure.did_close:
-        ls.state.cells_removed(key, [cell.uri for cell in structure.did_close])
+        ls.state.publisher.cells_removed(key, [cell.uri for cell in structure.did_close])
     if ls.pull_mode:
         ls.state.changed(key)
         if structure is not None:
@@ -408,7 +410,7 @@ async def notebook_did_save(
 @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
 def notebook_did_close(ls: GradGuardServer, params: types.DidCloseNotebookDocumentParams) -> None:
     key = params.notebook_document.uri
-    ls.state.cells_removed(key, [cell.uri for cell in params.cell_text_documents])
+    ls.state.publisher.cells_removed(key, [cell.uri for cell in params.cell_text_documents])
     ls.state.closed(key)
 
 
@@ -439,7 +441,7 @@ async def pull_diagnostics(
         return types.RelatedFullDocumentDiagnosticReport(items=[])
     if params.previous_result_id == snapshot.result_id:
         return types.RelatedUnchangedDocumentDiagnosticReport(result_id=snapshot.result_id)
-    items = snapshot.diagnostics().get(uri, [])
+    items = state.converted.diagnostics(snapshot).get(uri, [])
     return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=snapshot.result_id)
 
 
@@ -461,7 +463,7 @@ def code_action(ls: GradGuardServer, params: types.CodeActionParams) -> list[typ
         uri,
         params.context.diagnostics,
         only,
-        disable_comment=snapshot.settings.disable_rule_comment,
+        disable_comment=snapshot.context.settings.disable_rule_comment,
         document_changes=ls.document_changes,
         fix_all_by=ls.fix_all_by,
     )
