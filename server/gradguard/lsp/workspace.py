@@ -12,7 +12,7 @@ concern (see docs/server.md, "The life of a keystroke").
 Here: the cached snapshot of each target, and the path from a request for
 analysis to a result that is shown. A result computed for a version that is no
 longer current is dropped. ``host`` is the thin LSP side
-(:class:`~gradguard.lsp.server.GradGuardServer`).
+(:class:`~gradguard.lsp.host.GradGuardServer`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,180 @@
+"""Handlers of the session: initialize, shutdown, settings and watched files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from lsprotocol import types
+
+from gradguard import __version__
+from gradguard.lsp.host import GradGuardServer, capability
+from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
+
+log = logging.getLogger("gradguard.lsp")
+
+PYPROJECT_GLOB = "**/pyproject.toml"
+
+# -- lifecycle -------------------------------------------------------------------------
+
+
+def initialize(ls: GradGuardServer, params: types.InitializeParams) -> None:
+    caps = params.capabilities
+    ls.pull_mode = capability(caps, "text_document.diagnostic") is not None
+    ls.document_changes = bool(capability(caps, "workspace.workspace_edit.document_changes"))
+    # A client that resolves edits gets fix-all without its (large) edit; the edit is
+    # computed when the user picks the action (``codeAction/resolve``), like ruff.
+    resolvable = capability(caps, "text_document.code_action.resolve_support.properties")
+    if "edit" in (resolvable or []):
+        ls.fix_all_by = "resolve"
+    elif capability(caps, "workspace.apply_edit"):
+        ls.fix_all_by = "command"  # the edit is sent when the action is run
+    ls.supports_configuration = bool(capability(caps, "workspace.configuration"))
+    ls.supports_refresh = bool(capability(caps, "workspace.diagnostics.refresh_support"))
+    ls.watch_dynamic = bool(
+        capability(caps, "workspace.did_change_watched_files.dynamic_registration")
+    )
+    ls.state.config.init_settings = parse_settings(
+        unwrap(params.initialization_options), origin="initializationOptions"
+    )
+    ls.state.loop = asyncio.get_running_loop()
+    if not ls.supports_configuration:
+        ls.state.config.settings_ready.set()
+
+
+async def initialized(ls: GradGuardServer, params: types.InitializedParams) -> None:
+    for line in startup_lines():
+        ls.log_message(line, types.MessageType.Info)
+    ls.log_message(
+        f"diagnostics: {'pull' if ls.pull_mode else 'push'}; position encoding: "
+        f"{ls.position_encoding()}",
+        types.MessageType.Info,
+    )
+    # Settings first: analyses wait for them (settings_ready).
+    await fetch_settings(ls)
+    log_effective_settings(ls)
+    if ls.watch_dynamic:
+        try:
+            await asyncio.wait_for(
+                ls.client_register_capability_async(
+                    types.RegistrationParams(
+                        registrations=[
+                            types.Registration(
+                                id="gradguard-pyproject-watcher",
+                                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                                register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                                    watchers=[types.FileSystemWatcher(glob_pattern=PYPROJECT_GLOB)]
+                                ),
+                            )
+                        ]
+                    )
+                ),
+                10,
+            )
+        except Exception as error:
+            log.warning("could not register the pyproject.toml watcher: %s", error)
+
+
+def shutdown(ls: GradGuardServer, params: Any) -> None:
+    ls.state.shutdown()
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+async def fetch_settings(ls: GradGuardServer) -> None:
+    """Ask for the ``gradguard`` section once per workspace folder."""
+    state = ls.state.config
+    try:
+        if ls.supports_configuration:
+            folders = state.folders()
+            items = [
+                types.ConfigurationItem(scope_uri=folder, section=SECTION) for folder in folders
+            ] or [types.ConfigurationItem(section=SECTION)]
+            try:
+                values = await asyncio.wait_for(
+                    ls.workspace_configuration_async(types.ConfigurationParams(items=items)), 10
+                )
+            except Exception as error:
+                log.warning("workspace/configuration failed: %s", error)
+                values = []
+            fresh: dict[str, Settings] = {}
+            for folder, value in zip(folders or [""], values or [], strict=False):
+                fresh[folder] = parse_settings(
+                    unwrap(value) if value is not None else None,
+                    base=state.init_settings,
+                    origin=f"workspace/configuration ({folder or 'global'})",
+                )
+            state.folder_settings = fresh
+        problems = list(state.init_settings.errors)
+        for settings in state.folder_settings.values():
+            problems += list(settings.errors)
+        if problems:
+            ls.state.publisher.report_problems(problems)
+    finally:
+        state.settings_ready.set()
+
+
+def log_effective_settings(ls: GradGuardServer) -> None:
+    state = ls.state.config
+    entries = state.folder_settings or {"": state.init_settings}
+    for folder, settings in entries.items():
+        line = f"effective settings ({folder or 'global'}): {settings.describe()}"
+        log.info("%s", line)
+        ls.log_message(line, types.MessageType.Info)
+
+
+async def did_change_configuration(
+    ls: GradGuardServer, params: types.DidChangeConfigurationParams
+) -> None:
+    if ls.supports_configuration:
+        await fetch_settings(ls)
+    else:
+        settings = parse_settings(
+            unwrap(params.settings),
+            base=ls.state.config.init_settings,
+            origin="didChangeConfiguration",
+        )
+        ls.state.config.folder_settings = {"": settings}
+        if settings.errors:
+            ls.state.publisher.report_problems(list(settings.errors))
+    log_effective_settings(ls)
+    ls.state.settings_changed()
+
+
+def did_change_watched_files(
+    ls: GradGuardServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    if any(change.uri.endswith("pyproject.toml") for change in params.changes):
+        ls.state.config.forget_pyprojects()
+        ls.state.settings_changed()
+
+
+async def did_change_folders(
+    ls: GradGuardServer, params: types.DidChangeWorkspaceFoldersParams
+) -> None:
+    await fetch_settings(ls)
+    ls.state.settings_changed()
+
+
+def startup_lines() -> list[str]:
+    import jedi
+    import lsprotocol
+    import pygls
+
+    def version_of(module: Any, dist: str) -> str:
+        try:
+            from importlib.metadata import version
+
+            return version(dist)
+        except Exception:
+            return str(getattr(module, "__version__", "unknown"))
+
+    return [
+        f"GradGuard {__version__} language server",
+        f"python: {sys.executable} ({sys.version.split()[0]})",
+        f"pygls {version_of(pygls, 'pygls')}, lsprotocol {version_of(lsprotocol, 'lsprotocol')}, "
+        f"jedi {version_of(jedi, 'jedi')}",
+    ]
