@@ -140,7 +140,7 @@ class Snapshot:
         if mapped is None:
             return None
         cell, local = mapped
-        cell_view = self.views.get(cell.uri)
+        cell_view = self.views.get(cell.key)
         return (cell_view, local) if cell_view else None
 
     def line_map(self, view: View) -> convert.LineMap:
