@@ -1,0 +1,221 @@
+"""Checking one file (a Python file or a notebook) for ``gradguard check``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from gradguard import files
+from gradguard.analysis.resolution import SymbolResolver
+from gradguard.config import Config, config_for, load_config_file, with_rule_selection
+from gradguard.engine import analyze
+from gradguard.findings import AnalysisResult, Fix
+from gradguard.fixer import fix_document, fix_text
+from gradguard.notebook import (
+    NOTEBOOK_SUFFIX,
+    NotebookError,
+    edit_cells,
+    join_cells,
+    parse_notebook,
+)
+from gradguard.output import FileReport
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    config_file: str | None = None
+    resolve: bool = True
+    #: Keep jedi's answers on disk between runs and share them between workers.
+    answer_cache: bool = True
+    force_exclude: bool = False
+    exclude: tuple[str, ...] = ()  # --extend-exclude patterns (relative to the cwd)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    report: FileReport
+    fixed_text: str | None = None  # set when fixes changed the text
+    diff: str = ""
+    notices: tuple[str, ...] = ()
+    # Findings that --fix removed, per code (reported before, gone after).
+    fixed_codes: dict[str, int] = field(default_factory=dict)
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _config_for_directory(directory: str, options: CheckOptions) -> Config:
+    if options.config_file:
+        config = load_config_file(Path(options.config_file))
+    else:
+        config = config_for(Path(directory) / "__file__")
+    return with_rule_selection(
+        config, select=options.select, extend_select=options.extend_select, ignore=options.ignore
+    )
+
+
+def config_for_file(path: Path, options: CheckOptions) -> Config:
+    directory = path.parent if str(path) != "-" else Path.cwd()
+    return _config_for_directory(str(directory.resolve()), options)
+
+
+def clear_config_cache() -> None:
+    """Configuration files may have changed since the last in-process run."""
+    _config_for_directory.cache_clear()
+
+
+# -- analysing -------------------------------------------------------------------------
+
+_resolver: SymbolResolver | None = None
+
+
+def _get_resolver(options: CheckOptions, root: str) -> SymbolResolver | None:
+    """One jedi resolver per process, created on first use."""
+    global _resolver
+    if not options.resolve:
+        return None
+    if _resolver is None:
+        from gradguard.answers import AnswerStore
+        from gradguard.resolver import JediResolver
+
+        store = AnswerStore.default() if options.answer_cache else None
+        _resolver = JediResolver(project_root=root, store=store)
+    return _resolver
+
+
+def check_text(text: str, path: str, config: Config, options: CheckOptions) -> FileOutcome:
+    """Analyse ``text`` (a notebook's JSON when ``path`` ends in ``.ipynb``)."""
+    if path.endswith(NOTEBOOK_SUFFIX):
+        return _check_notebook(text, path, config, options)
+    resolver = _get_resolver(options, config.root)
+
+    def analyse(current: str) -> AnalysisResult:
+        return analyze(current, path, config=config, resolver=resolver)
+
+    first = _Recording(analyse)
+    if options.fix or options.diff:
+        outcome = fix_text(text, first, unsafe=options.unsafe_fixes)
+        result, fixed = outcome.result, (outcome.text if outcome.text != text else None)
+    else:
+        result, fixed = analyse(text), None
+    diff = unified_diff(path, text, fixed) if fixed is not None else ""
+    report = _report(path, result, fixed if fixed is not None else text)
+    return FileOutcome(report, fixed, diff, tuple(result.notices), first.fixed(result))
+
+
+def _check_notebook(text: str, path: str, config: Config, options: CheckOptions) -> FileOutcome:
+    try:
+        notebook = parse_notebook(text)
+    except NotebookError as error:
+        return FileOutcome(FileReport(path, (), f"{path}:{error}"))
+    resolver = _get_resolver(options, config.root)
+
+    def analyse(sources: dict[str, str]) -> AnalysisResult:
+        return analyze(
+            join_cells(list(sources.items())).text, path, config=config, resolver=resolver
+        )
+
+    def apply(sources: dict[str, str], fixes: list[Fix]) -> dict[str, str]:
+        joined = join_cells(list(sources.items()))
+        for fix in fixes:  # a fix that cannot be placed in the cells is left out
+            sources = edit_cells(joined, sources, fix.edits) or sources
+            joined = join_cells(list(sources.items()))
+        return sources
+
+    sources, first = notebook.sources, _Recording(analyse)
+    if options.fix or options.diff:
+        outcome = fix_document(
+            notebook.sources,
+            first,
+            apply,
+            lambda s: join_cells(list(s.items())).text,
+            unsafe=options.unsafe_fixes,
+        )
+        result, sources = outcome.result, outcome.document
+    else:
+        result = analyse(sources)
+    joined = join_cells(list(sources.items()))
+    fixed = notebook.with_sources(sources) if sources != notebook.sources else None
+    diff = _notebook_diff(path, notebook.sources, sources)
+    report = _report(path, result, joined.text, joined)
+    return FileOutcome(report, fixed, diff, tuple(result.notices), first.fixed(result))
+
+
+class _Recording:
+    """An analysis callback that keeps its first result, to count what fixing removed."""
+
+    def __init__(self, analyse) -> None:
+        self._analyse = analyse
+        self.first: AnalysisResult | None = None
+
+    def __call__(self, document) -> AnalysisResult:
+        result = self._analyse(document)
+        if self.first is None:
+            self.first = result
+        return result
+
+    def fixed(self, final: AnalysisResult) -> dict[str, int]:
+        if self.first is None or self.first is final:
+            return {}
+        before = Counter(f.code for f in self.first.findings)
+        before.subtract(Counter(f.code for f in final.findings))
+        return {code: n for code, n in before.items() if n > 0}
+
+
+def _report(path: str, result: AnalysisResult, text: str, notebook=None) -> FileReport:
+    if result.parse_error:
+        error = result.parse_error
+        cell, line, column = None, error.position.line, error.position.column
+        if notebook is not None and (found := notebook.cell_at_line(line)) is not None:
+            cell, line = found.key, line - found.first_line
+        where = f"cell {cell}:" if cell else ""
+        message = f"{path}:{where}{line + 1}:{column + 1}: {error.message} (file not analysed)"
+        return FileReport(path, (), message, line + 1, column + 1)
+    return FileReport(path, tuple(result.findings), notebook=notebook, lines=text.splitlines())
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    import difflib  # imported when needed: start-up time counts on every run
+
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=f"a/{path}",
+            tofile=f"b/{path}",
+        )
+    )
+
+
+def _notebook_diff(path: str, before: dict[str, str], after: dict[str, str]) -> str:
+    """A diff per changed code cell (ruff's form), not of the JSON."""
+    return "".join(
+        unified_diff(f"{path}:cell {key}", _with_newline(before[key]), _with_newline(after[key]))
+        for key in before
+        if before[key] != after[key]
+    )
+
+
+def _with_newline(text: str) -> str:
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
+def check_file(path: Path, options: CheckOptions) -> FileOutcome:
+    try:
+        source = files.read(path)
+    except files.UnreadableFile as error:
+        return FileOutcome(FileReport(str(path), (), str(error)))
+    config = config_for_file(path, options)
+    outcome = check_text(source.text, str(path), config, options)
+    if outcome.fixed_text is not None and options.fix and not options.diff:
+        files.write(path, files.SourceText(outcome.fixed_text, source.encoding))
+    return outcome

@@ -1,0 +1,76 @@
+"""``--add-noqa`` and the warnings about malformed or unknown noqa directives."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gradguard import files
+from gradguard.cli.analyse import CheckOptions, check_text, config_for_file
+from gradguard.findings import Position, Span, TextEdit
+from gradguard.noqa import noqa_additions, noqa_problems
+from gradguard.notebook import NOTEBOOK_SUFFIX, edit_cells, parse_notebook
+from gradguard.output import FileReport
+from gradguard.rules import all_rules
+from gradguard.source import apply_edits
+
+
+def report_noqa_problems(reports: list[FileReport]) -> None:
+    """``gradguard: warning: path:line: ...`` on stderr for each bad noqa directive."""
+    known = frozenset(rule.code for rule in all_rules())
+    for report in reports:
+        if report.lines is None or "noqa" not in "".join(report.lines).lower():
+            continue
+        for line, message in noqa_problems("\n".join(report.lines) + "\n", known):
+            span, cell = report.local_span(Span(Position(line, 0), Position(line, 0)))
+            where = f"cell {cell}:" if cell else ""
+            print(
+                f"gradguard: warning: {report.path}:{where}{span.start.line + 1}: {message}",
+                file=sys.stderr,
+            )
+
+
+def add_noqa(targets: list[Path], options: CheckOptions, *, quiet: bool = False) -> int:
+    """Append ``# noqa: GGxxx`` to every line with a finding; exit 0 (ruff's --add-noqa)."""
+    added = 0
+    for path in targets:
+        try:
+            source = files.read(path)
+        except files.UnreadableFile as error:
+            print(f"gradguard: {error}", file=sys.stderr)
+            continue
+        config = config_for_file(path, options)
+        report = check_text(source.text, str(path), config, CheckOptions(**_no_fix(options))).report
+        if not report.findings or report.lines is None:
+            continue
+        program = "\n".join(report.lines) + "\n"
+        additions = noqa_additions(program, list(report.findings))
+        edits = [
+            TextEdit(Span(Position(line, column), Position(line, column)), text)
+            for line, (column, text) in additions.items()
+        ]
+        new_text = _apply(source.text, str(path), edits, report)
+        if new_text is not None and new_text != source.text:
+            files.write(path, files.SourceText(new_text, source.encoding))
+            added += len(edits)
+    if not quiet:
+        print(f"Added {added} noqa directive{'s' if added != 1 else ''}.", file=sys.stderr)
+    return 0
+
+
+def _no_fix(options: CheckOptions) -> dict:
+    values = {name: getattr(options, name) for name in options.__dataclass_fields__}
+    values.update(fix=False, diff=False)
+    return values
+
+
+def _apply(text: str, path: str, edits: list[TextEdit], report: FileReport) -> str | None:
+    if not path.endswith(NOTEBOOK_SUFFIX):
+        return apply_edits(text, edits)
+    notebook = parse_notebook(text)
+    if report.notebook is None:
+        return None
+    sources = notebook.sources
+    for edit in edits:  # one at a time: an edit on a masked line is skipped, not the rest
+        sources = edit_cells(report.notebook, sources, [edit]) or sources
+    return notebook.with_sources(sources)
