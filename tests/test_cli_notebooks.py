@@ -1,0 +1,141 @@
+"""Notebooks through the command line: discovery, IPython masking, cell positions,
+--fix/--diff that change only code cells' sources."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+
+from gradguard.cli import main
+from gradguard.notebook import join_cells, mask_cell, parse_notebook
+
+TRAINER_CELL = (
+    "!pip install torch --quiet\n%matplotlib inline\nimport torch\nfrom torch import nn\n\n"
+    "class Net(nn.Module):\n    def _init_(self):\n        super().__init__()\n"
+    "        self.fc = nn.Linear(2, 2)"
+)
+CELLS = [
+    ("markdown", "# Training a net\n"),
+    ("code", TRAINER_CELL),
+    ("code", "%%bash\nnvidia-smi | head -n 5\nif [ -d data ]; then echo ok; fi"),
+    ("code", "model = Net()\nmodel?\nfiles = !ls data"),
+    ("code", "%%writefile config.yaml\nlr: 0.1"),
+]
+
+
+def notebook_text(cells=CELLS) -> str:
+    """As Jupyter writes it: indent 1, non-ASCII kept, outputs and metadata present."""
+    notebook = {"cells": [], "metadata": {"language_info": {"name": "python"}}}
+    for kind, source in cells:
+        cell = {"cell_type": kind, "metadata": {"tags": ["x"]}}
+        if kind == "code":
+            cell["execution_count"] = 3
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["héllo\n"]}]
+        cell["source"] = source.splitlines(keepends=True)
+        notebook["cells"].append(cell)
+    notebook.update(nbformat=4, nbformat_minor=5)
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["check", "--no-resolve", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.ipynb").write_text(notebook_text(), encoding="utf-8")
+    return tmp_path
+
+
+def test_notebook_with_magics_reports_in_cell_coordinates(project, capsys):
+    code, out, err = run(capsys, ".")  # found by the directory walk
+    assert code == 1
+    assert out.startswith("train.ipynb:cell 2:7:9: GG204 [misspelled-init] ")
+    assert out.count("\n") == 1 and err.startswith("Found 1 finding")
+
+
+def test_notebook_json_and_sarif_carry_the_cell(project, capsys):
+    _, out, _ = run(capsys, "--format", "json", "train.ipynb")
+    (finding,) = json.loads(out)["findings"]
+    assert finding["cell"] == 2 and finding["range"]["line"] == 7
+    _, out, _ = run(capsys, "--format", "sarif", "train.ipynb")
+    (result,) = json.loads(out)["runs"][0]["results"]
+    assert result["properties"] == {"cell": 2}
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 7
+
+
+def test_fix_changes_only_the_code_cell_source(project, capsys):
+    before = (project / "train.ipynb").read_bytes()
+    code, out, _ = run(capsys, "--diff", "train.ipynb")
+    assert code == 1 and "+++ b/train.ipynb:cell 2" in out and "+    def __init__(self):" in out
+    assert (project / "train.ipynb").read_bytes() == before  # --diff writes nothing
+    assert run(capsys, "--fix", "train.ipynb")[0] == 0
+    after = (project / "train.ipynb").read_bytes()
+    # Exactly one line of the file changed, the one the fix edits.
+    changed = [
+        (a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b
+    ]
+    assert changed == [(b'    "    def _init_(self):\\n",', b'    "    def __init__(self):\\n",')]
+    # The fixed notebook parses, the finding is gone and nothing new appears.
+    program = parse_notebook(after.decode()).joined().text
+    ast.parse(program)
+    assert run(capsys, "-q", "train.ipynb") == (0, "", "")
+
+
+def test_invalid_notebook_is_a_per_file_error_and_the_run_goes_on(project, capsys):
+    (project / "broken.ipynb").write_text('{"cells": [', encoding="utf-8")
+    (project / "buggy.py").write_text(
+        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def _init_(self):\n"
+        "        super().__init__()\n"
+    )
+    code, out, _ = run(capsys, ".")
+    assert code == 1
+    assert "broken.ipynb:1:12: not a valid notebook: invalid JSON" in out
+    assert "buggy.py:5:9: GG204" in out and "train.ipynb:cell 2:7:9: GG204" in out
+
+
+def test_string_source_and_non_python_notebooks(project, capsys):
+    data = json.loads(notebook_text())
+    data["cells"][1]["source"] = TRAINER_CELL  # a single string is valid nbformat too
+    (project / "train.ipynb").write_text(json.dumps(data), encoding="utf-8")
+    assert run(capsys, "--fix", "train.ipynb")[0] == 0
+    fixed = json.loads((project / "train.ipynb").read_text(encoding="utf-8"))
+    assert fixed["cells"][1]["source"] == TRAINER_CELL.replace("_init_(self)", "__init__(self)")
+    assert fixed["cells"][1]["outputs"] == data["cells"][1]["outputs"]
+    data["metadata"]["language_info"]["name"] = "R"
+    (project / "r.ipynb").write_text(json.dumps(data), encoding="utf-8")
+    code, out, _ = run(capsys, "r.ipynb")
+    assert code == 1 and "r.ipynb:1:1: notebook skipped: its language is r" in out
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("%%bash\necho hi", ["", ""]),  # another language: left out
+        ("%%time\nx = 1", ["pass", "x = 1"]),  # Python under a timing magic: kept
+        ("  %time f()\nx?\n??y", ["  pass", "pass", "pass"]),
+        ("x = !ls\nfiles = %sx ls", ["x = None", "files = None"]),
+        ("!pip install \\\n  torch", ["pass", ""]),  # the continuation goes too
+        (
+            's = """\n!not a shell escape\nwhat?\n"""',
+            ['s = """', "!not a shell escape", "what?", '"""'],
+        ),
+        ("d = dict(\n  a=1,\n)\nd?", ["d = dict(", "  a=1,", ")", "pass"]),
+        ("x = 1  # why?", ["x = 1  # why?"]),
+    ],
+)
+def test_masking_keeps_python_and_line_numbers(cell, expected):
+    lines, _masked = mask_cell(cell)
+    assert lines == expected
+
+
+def test_joined_cells_map_back_to_their_cell():
+    joined = join_cells([("2", "import torch\n%time x = 1"), ("4", "%%bash\nls"), ("5", "y = 2")])
+    assert joined.text == "import torch\npass\n\n\ny = 2\n"
+    ast.parse(joined.text)
+    assert joined.cell_at_line(4).key == "5" and joined.cell_at_line(1).masked == frozenset({1})
