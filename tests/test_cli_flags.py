@@ -7,10 +7,10 @@ import json
 import sys
 
 import pytest
-from test_cli import BUGGY, CLEAN, run
 
 from gradguard.cli import main
 from gradguard.cli.arguments import default_jobs
+from test_cli import BUGGY, CLEAN, run
 
 # GG402 (missing zero_grad) is a warning, GG204 an error; severity table makes them info.
 INFO_ONLY = '[tool.gradguard]\nseverity = {GG204 = "information"}\n'
