@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 import jsonschema
 import pytest
+
 from test_cli import BUGGY, run
 
 SCHEMA = json.loads(
