@@ -216,7 +216,7 @@ def test_pyproject_configuration(project, capsys):
         ("[tool.gradguard\n", "invalid TOML"),
         ('[tool.gradguard]\nselect = ["GG999X"]\n', "[select]: unknown rule code"),
         ("[tool.gradguard]\nignore = 3\n", "[ignore]: expected a list of rule codes"),
-        ('[tool.gradguard]\nseverity = {GG204 = "loud"}\n', "[severity]: GG204: severity must"),
+        ('[tool.gradguard]\nseverity = {GG204 = "loud"}\n', "[severity]: severity of GG204"),
         ("[tool.gradguard]\ncolour = true\n", "[colour]: unknown setting"),
     ],
 )

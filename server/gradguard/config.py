@@ -246,21 +246,27 @@ def _table(value: Any, entry) -> tuple:
         try:
             kept.append(entry(str(key), item))
         except ValueError as error:
-            problems.append(f"{key}: {error} (entry ignored)")
+            problems.append(f"{error} (entry ignored)")
     if problems:
         raise _PartlyInvalid(tuple(kept), problems)
     return tuple(kept)
 
 
 def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return _table(value, lambda glob, codes: (glob, check_codes(codes)))
+    def entry(glob: str, codes: Any) -> tuple[str, tuple[str, ...]]:
+        try:
+            return glob, check_codes(codes)
+        except ValueError as error:
+            raise ValueError(f"{glob}: {error}") from None
+
+    return _table(value, entry)
 
 
 def _severity_entry(code: str, level: Any) -> tuple[str, Severity]:
     (checked,) = check_codes([code])
     allowed = ", ".join(s.value for s in Severity)
     if not isinstance(level, str) or level.lower() not in {s.value for s in Severity}:
-        raise ValueError(f"severity must be one of {allowed}, got {level!r}")
+        raise ValueError(f"severity of {checked} must be one of {allowed}, got {level!r}")
     return checked, Severity(level.lower())
 
 
