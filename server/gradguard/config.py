@@ -14,10 +14,12 @@ adds, ``ignore`` removes. Within a layer the more specific prefix wins (``ignore
 from __future__ import annotations
 
 import difflib
+import fnmatch
+import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -133,14 +135,26 @@ class Config:
         return pathspec.GitIgnoreSpec.from_lines([*self.exclude, *self.extend_exclude])
 
     def _relative(self, path: str) -> str:
+        """``path`` relative to ``root`` (else to the working directory, else its name:
+        a pattern never matches the directories above the project)."""
         pure = PurePath(path)
-        try:
-            return pure.relative_to(self.root).as_posix()
-        except ValueError:
-            return pure.as_posix().lstrip("/")
+        for base in (self.root, os.getcwd()):
+            try:
+                return pure.relative_to(base).as_posix()
+            except ValueError:
+                continue
+        return pure.name
 
     def _matches(self, path: str, pattern: str) -> bool:
-        return pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(self._relative(path))
+        """``per-file-ignores`` globs (fnmatch, as before: ``*`` crosses directories),
+        tried on the relative path, the file name and each directory name."""
+        pure = PurePath(path)
+        relative = self._relative(path)
+        candidates = {relative, pure.name}
+        pattern = pattern.rstrip("/")
+        return any(
+            fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, pattern + "/*") for c in candidates
+        ) or any(fnmatch.fnmatch(part, pattern) for part in PurePath(relative).parts[:-1])
 
 
 def with_rule_selection(
@@ -313,14 +327,19 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def find_pyproject(start: Path) -> Path | None:
-    """Kept for callers of the earlier name: the nearest configuration file."""
-    return find_config(start)
-
-
 def _has_gradguard_table(path: Path) -> bool:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return False
+    return _has_table_at(str(path), stamp)
+
+
+@lru_cache(maxsize=64)
+def _has_table_at(path: str, _stamp: int) -> bool:
+    """Parsed once per version of the file: the server asks on every analysis."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return True  # reported when loaded, rather than silently passed over
     tool = data.get("tool")
@@ -341,9 +360,6 @@ def load_config_file(path: Path) -> Config:
     tool = data.get("tool")
     section = tool.get("gradguard", {}) if isinstance(tool, dict) else {}
     return config_from_mapping(section, str(path), root)
-
-
-load_pyproject = load_config_file
 
 
 def config_for(path: Path) -> Config:

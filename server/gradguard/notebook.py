@@ -38,7 +38,9 @@ _CELL_MAGIC = re.compile(r"^\s*%%(\w*)")
 _ESCAPE = re.compile(r"^(\s*)(?:%|!|\?)")
 _ASSIGNED_ESCAPE = re.compile(r"^(\s*)([A-Za-z_][\w.]*\s*=\s*)(?:%|!)")
 # Automagics IPython runs without a ``%`` (a whole line such as ``pip install torch``).
-_AUTOMAGIC = re.compile(r"^(\s*)(?:pip|conda|cd|mamba|uv)\s+[\w-]")
+_AUTOMAGIC = re.compile(
+    r"^(\s*)(?:pip|conda|cd|mamba|uv)\s+(?!(?:and|or|if|else|in|is|not|for)\b)[\w-]"
+)
 _STRING_START = re.compile(r"(?i)(?:[rbuf]|rb|br|fr|rf)?('''|\"\"\"|'|\")")
 
 

@@ -57,7 +57,9 @@ async def test_watcher_for_pyproject_is_registered(client: LanguageClient, root)
     await wait_for(lambda: client.recorder.registrations)
     (registration,) = client.recorder.registrations
     assert registration.method == "workspace/didChangeWatchedFiles"
-    assert registration.register_options["watchers"][0]["globPattern"] == "**/pyproject.toml"
+    assert registration.register_options["watchers"][0]["globPattern"] == (
+        "**/{pyproject.toml,gradguard.toml,.gradguard.toml}"
+    )
 
 
 async def test_startup_logs_versions_and_effective_settings(client: LanguageClient, root):

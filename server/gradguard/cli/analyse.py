@@ -13,14 +13,22 @@ from gradguard.config import Config, config_for, load_config_file, with_rule_sel
 from gradguard.engine import analyze
 from gradguard.findings import AnalysisResult, Fix
 from gradguard.fixer import fix_document, fix_text
+from gradguard.noqa import noqa_problems
 from gradguard.notebook import (
     NOTEBOOK_SUFFIX,
+    JoinedCells,
     NotebookError,
     edit_cells,
     join_cells,
     parse_notebook,
 )
 from gradguard.output import FileReport
+from gradguard.rules import all_rules
+
+
+@lru_cache(maxsize=1)
+def known_codes() -> frozenset[str]:
+    return frozenset(rule.code for rule in all_rules())
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class FileOutcome:
     fixed_text: str | None = None  # set when fixes changed the text
     diff: str = ""
     notices: tuple[str, ...] = ()
+    noqa_warnings: tuple[str, ...] = ()
     # Findings that --fix removed, per code (reported before, gone after).
     fixed_codes: dict[str, int] = field(default_factory=dict)
 
@@ -108,8 +117,10 @@ def check_text(text: str, path: str, config: Config, options: CheckOptions) -> F
     else:
         result, fixed = analyse(text), None
     diff = unified_diff(path, text, fixed) if fixed is not None else ""
-    report = _report(path, result, fixed if fixed is not None else text)
-    return FileOutcome(report, fixed, diff, tuple(result.notices), first.fixed(result))
+    final = fixed if fixed is not None else text
+    report = _report(path, result, final)
+    warnings = _noqa_warnings(path, final)
+    return FileOutcome(report, fixed, diff, tuple(result.notices), warnings, first.fixed(result))
 
 
 def _check_notebook(text: str, path: str, config: Config, options: CheckOptions) -> FileOutcome:
@@ -147,7 +158,8 @@ def _check_notebook(text: str, path: str, config: Config, options: CheckOptions)
     fixed = notebook.with_sources(sources) if sources != notebook.sources else None
     diff = _notebook_diff(path, notebook.sources, sources)
     report = _report(path, result, joined.text, joined)
-    return FileOutcome(report, fixed, diff, tuple(result.notices), first.fixed(result))
+    warnings = _noqa_warnings(path, joined.text, joined)
+    return FileOutcome(report, fixed, diff, tuple(result.notices), warnings, first.fixed(result))
 
 
 class _Recording:
@@ -171,7 +183,9 @@ class _Recording:
         return {code: n for code, n in before.items() if n > 0}
 
 
-def _report(path: str, result: AnalysisResult, text: str, notebook=None) -> FileReport:
+def _report(
+    path: str, result: AnalysisResult, text: str, notebook: JoinedCells | None = None
+) -> FileReport:
     if result.parse_error:
         error = result.parse_error
         cell, line, column = None, error.position.line, error.position.column
@@ -180,7 +194,26 @@ def _report(path: str, result: AnalysisResult, text: str, notebook=None) -> File
         where = f"cell {cell}:" if cell else ""
         message = f"{path}:{where}{line + 1}:{column + 1}: {error.message} (file not analysed)"
         return FileReport(path, (), message, line + 1, column + 1)
-    return FileReport(path, tuple(result.findings), notebook=notebook, lines=text.splitlines())
+    lines = text.splitlines()
+    shown = {
+        f.span.start.line: lines[f.span.start.line]
+        for f in result.findings
+        if f.span.start.line < len(lines)
+    }
+    layout = JoinedCells("", notebook.cells) if notebook is not None else None
+    return FileReport(path, tuple(result.findings), notebook=layout, source_lines=shown)
+
+
+def _noqa_warnings(path: str, text: str, notebook: JoinedCells | None = None) -> tuple[str, ...]:
+    """``path:line: message`` for each malformed or unknown noqa directive."""
+    if "noqa" not in text.lower():
+        return ()
+    warnings = []
+    for line, message in noqa_problems(text, known_codes()):
+        cell = notebook.cell_at_line(line) if notebook is not None else None
+        where = f"cell {cell.key}:{line - cell.first_line + 1}" if cell else str(line + 1)
+        warnings.append(f"{path}:{where}: {message}")
+    return tuple(warnings)
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

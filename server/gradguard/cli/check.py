@@ -19,7 +19,7 @@ from gradguard.cli.analyse import (
     config_for_file,
 )
 from gradguard.cli.arguments import default_jobs
-from gradguard.cli.noqa import add_noqa, report_noqa_problems
+from gradguard.cli.noqa import add_noqa
 from gradguard.config import ConfigError
 from gradguard.findings import Severity
 from gradguard.output import FORMATTERS, HUMAN_FORMATS, FileReport, format_statistics, summary_line
@@ -186,7 +186,8 @@ def _emit(
     for outcome in outcomes:
         for notice in outcome.notices:
             print(f"gradguard: {notice}", file=sys.stderr)
-    report_noqa_problems(reports)
+        for warning in outcome.noqa_warnings:
+            print(f"gradguard: warning: {warning}", file=sys.stderr)
     with ExitStack() as stack:
         # With --fix on stdin the fixed code owns stdout; the report goes to stderr.
         stream: TextIO = sys.stderr if to_stderr else sys.stdout

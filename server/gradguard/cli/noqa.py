@@ -1,4 +1,4 @@
-"""``--add-noqa`` and the warnings about malformed or unknown noqa directives."""
+"""``--add-noqa``: baseline a codebase by silencing every current finding on its line."""
 
 from __future__ import annotations
 
@@ -8,26 +8,10 @@ from pathlib import Path
 from gradguard import files
 from gradguard.cli.analyse import CheckOptions, check_text, config_for_file
 from gradguard.findings import Position, Span, TextEdit
-from gradguard.noqa import noqa_additions, noqa_problems
+from gradguard.noqa import noqa_additions
 from gradguard.notebook import NOTEBOOK_SUFFIX, edit_cells, parse_notebook
 from gradguard.output import FileReport
-from gradguard.rules import all_rules
 from gradguard.source import apply_edits
-
-
-def report_noqa_problems(reports: list[FileReport]) -> None:
-    """``gradguard: warning: path:line: ...`` on stderr for each bad noqa directive."""
-    known = frozenset(rule.code for rule in all_rules())
-    for report in reports:
-        if report.lines is None or "noqa" not in "".join(report.lines).lower():
-            continue
-        for line, message in noqa_problems("\n".join(report.lines) + "\n", known):
-            span, cell = report.local_span(Span(Position(line, 0), Position(line, 0)))
-            where = f"cell {cell}:" if cell else ""
-            print(
-                f"gradguard: warning: {report.path}:{where}{span.start.line + 1}: {message}",
-                file=sys.stderr,
-            )
 
 
 def add_noqa(targets: list[Path], options: CheckOptions, *, quiet: bool = False) -> int:
@@ -41,9 +25,9 @@ def add_noqa(targets: list[Path], options: CheckOptions, *, quiet: bool = False)
             continue
         config = config_for_file(path, options)
         report = check_text(source.text, str(path), config, CheckOptions(**_no_fix(options))).report
-        if not report.findings or report.lines is None:
+        if not report.findings:
             continue
-        program = "\n".join(report.lines) + "\n"
+        program = _program_text(source.text, str(path))
         additions = noqa_additions(program, list(report.findings))
         edits = [
             TextEdit(Span(Position(line, column), Position(line, column)), text)
@@ -56,6 +40,10 @@ def add_noqa(targets: list[Path], options: CheckOptions, *, quiet: bool = False)
     if not quiet:
         print(f"Added {added} noqa directive{'s' if added != 1 else ''}.", file=sys.stderr)
     return 0
+
+
+def _program_text(text: str, path: str) -> str:
+    return parse_notebook(text).joined().text if path.endswith(NOTEBOOK_SUFFIX) else text
 
 
 def _no_fix(options: CheckOptions) -> dict:

@@ -41,7 +41,7 @@ from pygls.uris import to_fs_path, uri_scheme
 
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.answers import AnswerStore
-from gradguard.config import Config, find_pyproject, load_pyproject
+from gradguard.config import Config, find_config, load_config_file
 from gradguard.engine import AnalysisCancelled
 from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.incremental import Baseline, analyze_edit
@@ -424,7 +424,7 @@ class Workspace:
         root = uri_to_path(folder) if folder else str(Path(path).parent)
         if not Path(path).is_absolute():
             return Config(root=root)
-        pyproject = find_pyproject(Path(path))
+        pyproject = find_config(Path(path))
         if pyproject is None:
             return Config(root=root)
         try:
@@ -433,7 +433,7 @@ class Workspace:
             return Config(root=root)
         cached = self._pyprojects.get(str(pyproject))
         if cached is None or cached[0] != mtime:
-            cached = (mtime, load_pyproject(pyproject))
+            cached = (mtime, load_config_file(pyproject))
             self._pyprojects[str(pyproject)] = cached
         return cached[1]
 

@@ -35,8 +35,10 @@ class FileReport:
     error: str | None = None
     error_line: int = 1
     error_column: int = 1
+    # The cell layout of a notebook (its text left out: reports travel between processes).
     notebook: JoinedCells | None = None
-    lines: list[str] | None = None  # the analysed text's lines, for code frames
+    # The analysed text's lines that findings start on, for code frames and fingerprints.
+    source_lines: dict[int, str] | None = None
 
     def located(self) -> Iterator[Located]:
         for finding in self.findings:
@@ -53,8 +55,7 @@ class FileReport:
 
     def line_text(self, line: int) -> str:
         """The analysed text's 0-based ``line`` (program coordinates)."""
-        lines = self.lines or []
-        return lines[line] if 0 <= line < len(lines) else ""
+        return (self.source_lines or {}).get(line, "")
 
 
 def fingerprints(report: FileReport) -> dict[int, str]:
