@@ -139,3 +139,40 @@ def test_joined_cells_map_back_to_their_cell():
     assert joined.text == "import torch\npass\n\n\ny = 2\n"
     ast.parse(joined.text)
     assert joined.cell_at_line(4).key == "5" and joined.cell_at_line(1).masked == frozenset({1})
+
+
+def test_syntax_error_in_a_cell_is_reported_in_cell_coordinates(project, capsys):
+    cells = [("markdown", "# x"), ("code", "import torch"), ("code", "x = 1\ndef (:\n")]
+    (project / "bad.ipynb").write_text(notebook_text(cells), encoding="utf-8")
+    code, out, _ = run(capsys, "bad.ipynb")
+    assert code == 1 and out.startswith("bad.ipynb:cell 3:2:5: syntax error")
+
+
+def test_noqa_and_add_noqa_in_a_notebook(project, capsys):
+    assert main(["check", "--no-resolve", "--add-noqa", "train.ipynb"]) == 0
+    assert capsys.readouterr().err == "Added 1 noqa directive.\n"
+    data = json.loads((project / "train.ipynb").read_text(encoding="utf-8"))
+    assert "    def _init_(self):  # noqa: GG204\n" in data["cells"][1]["source"]
+    assert run(capsys, "-q", "train.ipynb") == (0, "", "")
+    source = "".join(data["cells"][1]["source"]).replace("# noqa: GG204", "# noqa: GG999")
+    data["cells"][1]["source"] = source
+    (project / "train.ipynb").write_text(json.dumps(data), encoding="utf-8")
+    _, _, err = run(capsys, "train.ipynb")
+    assert "train.ipynb:cell 2:7: unknown rule code GG999" in err
+
+
+def test_notebook_from_stdin(project, capsys, monkeypatch):
+    import io
+    import sys
+
+    text = (project / "train.ipynb").read_text(encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    code, out, _ = run(capsys, "--stdin-filename", "nb.ipynb")
+    assert code == 1 and out.startswith("nb.ipynb:cell 2:7:9: GG204")
+
+
+def test_notebook_sarif_validates(project, capsys):
+    from test_cli_formats import validate
+
+    _, out, _ = run(capsys, "--format", "sarif", ".")
+    validate(json.loads(out))
