@@ -10,18 +10,11 @@ import pytest
 
 from gradguard.cli import main
 from gradguard.cli.arguments import default_jobs
-from test_cli import BUGGY, CLEAN, run
+from test_cli import BUGGY, CLEAN, project, run
 
-# GG402 (missing zero_grad) is a warning, GG204 an error; severity table makes them info.
+__all__ = ["project"]  # the fixture, shared with test_cli
+# GG204 is an error by default; the severity table lowers it to information.
 INFO_ONLY = '[tool.gradguard]\nseverity = {GG204 = "information"}\n'
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "buggy.py").write_text(BUGGY)
-    (tmp_path / "clean.py").write_text(CLEAN)
-    return tmp_path
 
 
 def test_information_findings_do_not_fail_the_run(project, capsys):

@@ -10,6 +10,7 @@ import pytest
 
 from gradguard.cli import main
 from gradguard.notebook import join_cells, mask_cell, parse_notebook
+from test_cli import run
 
 TRAINER_CELL = (
     "!pip install torch --quiet\n%matplotlib inline\nimport torch\nfrom torch import nn\n\n"
@@ -37,12 +38,6 @@ def notebook_text(cells=CELLS) -> str:
         notebook["cells"].append(cell)
     notebook.update(nbformat=4, nbformat_minor=5)
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["check", "--no-resolve", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
