@@ -19,7 +19,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -130,9 +130,9 @@ class Config:
         relative = self._relative(path)
         return self._exclude_spec.match_file(relative + "/" if is_dir else relative)
 
-    @cached_property
+    @property
     def _exclude_spec(self) -> pathspec.PathSpec:
-        return pathspec.GitIgnoreSpec.from_lines([*self.exclude, *self.extend_exclude])
+        return compiled_patterns((*self.exclude, *self.extend_exclude))
 
     def _relative(self, path: str) -> str:
         """``path`` relative to ``root`` (else to the working directory, else its name:
@@ -155,6 +155,12 @@ class Config:
         return any(
             fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, pattern + "/*") for c in candidates
         ) or any(fnmatch.fnmatch(part, pattern) for part in PurePath(relative).parts[:-1])
+
+
+@lru_cache(maxsize=64)
+def compiled_patterns(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+    """gitwildmatch patterns, compiled once per list (a walk asks for every directory)."""
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def with_rule_selection(
@@ -312,18 +318,36 @@ KNOWN_KEYS = tuple(_PARSERS)
 # -- finding and loading the file -------------------------------------------------------
 
 
-def find_config(start: Path) -> Path | None:
+def find_config(start: Path, memo: dict[Path, Path | None] | None = None) -> Path | None:
     """The configuration nearest to ``start`` (a file or directory): in each directory
     upwards, ``.gradguard.toml``, then ``gradguard.toml``, then a ``pyproject.toml``
-    that has a ``[tool.gradguard]`` table (one without it is passed over)."""
+    that has a ``[tool.gradguard]`` table (one without it is passed over).
+
+    ``memo`` (directory -> answer) lets one command-line run walk each directory once;
+    the server passes none, since files appear while it runs."""
     directory = start if start.is_dir() else start.parent
+    passed: list[Path] = []
+    found: Path | None = None
     for candidate in [directory, *directory.parents]:
-        for name in CONFIG_FILE_NAMES:
-            if (candidate / name).is_file():
-                return candidate / name
-        pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and _has_gradguard_table(pyproject):
-            return pyproject
+        if memo is not None and candidate in memo:
+            found = memo[candidate]
+            break
+        passed.append(candidate)
+        found = _config_in(candidate)
+        if found is not None:
+            break
+    if memo is not None:
+        memo.update(dict.fromkeys(passed, found))
+    return found
+
+
+def _config_in(directory: Path) -> Path | None:
+    for name in CONFIG_FILE_NAMES:
+        if (directory / name).is_file():
+            return directory / name
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file() and _has_gradguard_table(pyproject):
+        return pyproject
     return None
 
 
@@ -362,6 +386,7 @@ def load_config_file(path: Path) -> Config:
     return config_from_mapping(section, str(path), root)
 
 
-def config_for(path: Path) -> Config:
-    found = find_config(path.resolve())
-    return load_config_file(found) if found else Config(root=str(path.resolve().parent))
+def config_for(path: Path, memo: dict[Path, Path | None] | None = None) -> Config:
+    resolved = path.resolve()
+    found = find_config(resolved, memo)
+    return load_config_file(found) if found else Config(root=str(resolved.parent))

@@ -51,9 +51,13 @@ def discover(
 
 
 def _walk(root: Path, config_for_path: ConfigForDirectory) -> Iterator[Path]:
+    # Patterns match resolved paths (configuration roots are resolved); resolving the
+    # root once and joining names is much cheaper than resolving every entry.
+    resolved_root = str(root.resolve())
     ignores = _IgnoreFiles(root)
     for directory, dirnames, filenames in os.walk(root):
         here = Path(directory)
+        resolved = os.path.normpath(os.path.join(resolved_root, os.path.relpath(directory, root)))
         config = config_for_path(here)
         respect = config.respect_gitignore
         if respect:
@@ -61,13 +65,15 @@ def _walk(root: Path, config_for_path: ConfigForDirectory) -> Iterator[Path]:
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if not config.is_excluded(str((here / d).resolve()), is_dir=True)
+            if not config.is_excluded(os.path.join(resolved, d), is_dir=True)
             and not (respect and ignores.ignored(here / d, is_dir=True))
         )
         for name in sorted(filenames):
-            path = here / name
-            if not name.endswith(PYTHON_SUFFIXES) or config.is_excluded(str(path.resolve())):
+            if not name.endswith(PYTHON_SUFFIXES):
                 continue
+            if config.is_excluded(os.path.join(resolved, name)):
+                continue
+            path = here / name
             if respect and ignores.ignored(path, is_dir=False):
                 continue
             yield path
@@ -86,7 +92,7 @@ class _IgnoreFiles:
     each matched relative to its own directory with gitwildmatch semantics."""
 
     def __init__(self, start: Path) -> None:
-        self._specs: dict[Path, pathspec.PathSpec] = {}
+        self._specs: dict[str, pathspec.PathSpec] = {}  # directory + "/" -> its patterns
         start = start.absolute()
         for directory in [*reversed(start.parents), start]:
             if (directory / ".git").exists():
@@ -94,7 +100,6 @@ class _IgnoreFiles:
             self.read(directory)
 
     def read(self, directory: Path) -> None:
-        directory = directory.absolute()
         lines: list[str] = []
         for name in IGNORE_FILES:
             try:
@@ -102,15 +107,17 @@ class _IgnoreFiles:
             except (OSError, UnicodeDecodeError):
                 continue
         if lines:
-            self._specs[directory] = pathspec.GitIgnoreSpec.from_lines(lines)
+            prefix = os.path.join(os.path.abspath(directory), "")
+            self._specs[prefix] = pathspec.GitIgnoreSpec.from_lines(lines)
 
     def ignored(self, path: Path, *, is_dir: bool) -> bool:
-        path = path.absolute()
-        for directory, spec in self._specs.items():
-            try:
-                relative = path.relative_to(directory).as_posix()
-            except ValueError:
+        if not self._specs:
+            return False
+        absolute = os.path.abspath(path)
+        for prefix, spec in self._specs.items():
+            if not absolute.startswith(prefix):
                 continue
+            relative = absolute[len(prefix) :].replace(os.sep, "/")
             if spec.match_file(relative + "/" if is_dir else relative):
                 return True
         return False

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gradguard import files
 from gradguard.analysis.resolution import SymbolResolver
-from gradguard.config import Config, config_for, load_config_file, with_rule_selection
+from gradguard.config import Config, find_config, load_config_file, with_rule_selection
 from gradguard.engine import analyze
 from gradguard.findings import AnalysisResult, Fix
 from gradguard.fixer import fix_document, fix_text
@@ -61,15 +61,26 @@ class FileOutcome:
 # -- configuration ---------------------------------------------------------------------
 
 
+# Directory -> its configuration file, filled as the run walks (see config.find_config).
+_found_configs: dict[Path, Path | None] = {}
+
+
 @lru_cache(maxsize=256)
 def _config_for_directory(directory: str, options: CheckOptions) -> Config:
     if options.config_file:
-        config = load_config_file(Path(options.config_file))
+        config = _loaded(str(Path(options.config_file).resolve()))
     else:
-        config = config_for(Path(directory) / "__file__")
+        found = find_config(Path(directory), _found_configs)
+        config = _loaded(str(found)) if found else Config(root=directory)
     return with_rule_selection(
         config, select=options.select, extend_select=options.extend_select, ignore=options.ignore
     )
+
+
+@lru_cache(maxsize=64)
+def _loaded(path: str) -> Config:
+    """Each configuration file is read once per run, however many directories it serves."""
+    return load_config_file(Path(path))
 
 
 def config_for_file(path: Path, options: CheckOptions) -> Config:
@@ -80,6 +91,8 @@ def config_for_file(path: Path, options: CheckOptions) -> Config:
 def clear_config_cache() -> None:
     """Configuration files may have changed since the last in-process run."""
     _config_for_directory.cache_clear()
+    _loaded.cache_clear()
+    _found_configs.clear()
 
 
 # -- analysing -------------------------------------------------------------------------
