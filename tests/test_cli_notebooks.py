@@ -171,3 +171,28 @@ def test_notebook_sarif_validates(project, capsys):
 
     _, out, _ = run(capsys, "--format", "sarif", ".")
     validate(json.loads(out))
+
+
+def test_fixes_in_one_pass_keep_their_positions_across_cells(project, capsys):
+    """An inserted line in cell 2 must not shift where cell 3's fix lands."""
+    loop = (
+        "import torch\nfrom torch import nn\n\nmodel = nn.Linear(4, 2)\n"
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n\n"
+        "def train_one_epoch(loader):\n    for x, y in loader:\n"
+        "        loss = nn.functional.mse_loss(model(x), y)\n"
+        "        loss.backward()\n        optimizer.step()"
+    )
+    net = "class Net(nn.Module):\n    def _init_(self):\n        super().__init__()"
+    cells = [("markdown", "# two fixes"), ("code", loop), ("code", net)]
+    (project / "train.ipynb").write_text(notebook_text(cells), encoding="utf-8")
+    code, out, _ = run(capsys, "-q", "train.ipynb")
+    assert code == 1 and {line.split(": ")[1].split()[0] for line in out.splitlines()} == {
+        "GG402",
+        "GG204",
+    }
+    assert run(capsys, "-q", "--fix", "--unsafe-fixes", "train.ipynb") == (0, "", "")
+    data = json.loads((project / "train.ipynb").read_text(encoding="utf-8"))
+    fixed_loop, fixed_net = ("".join(c["source"]) for c in data["cells"][1:])
+    assert "        optimizer.zero_grad()\n        loss.backward()" in fixed_loop
+    assert fixed_net == net.replace("_init_(self)", "__init__(self)")
+    ast.parse(parse_notebook(json.dumps(data)).joined().text)

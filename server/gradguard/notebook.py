@@ -248,6 +248,17 @@ def edit_cells(
     return changed
 
 
+def apply_placeable(
+    joined: JoinedCells, sources: dict[str, str], groups: Sequence[Sequence[TextEdit]]
+) -> dict[str, str]:
+    """Apply every group of edits (a fix's) that :func:`edit_cells` can place, all at
+    once in ``joined``'s coordinates; groups that cannot be placed are left out."""
+    placeable = [
+        edit for group in groups if edit_cells(joined, sources, group) is not None for edit in group
+    ]
+    return edit_cells(joined, sources, placeable) or sources
+
+
 # -- the .ipynb file ------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from gradguard.notebook import (
     NOTEBOOK_SUFFIX,
     JoinedCells,
     NotebookError,
-    edit_cells,
+    apply_placeable,
     join_cells,
     parse_notebook,
 )
@@ -150,10 +150,7 @@ def _check_notebook(text: str, path: str, config: Config, options: CheckOptions)
 
     def apply(sources: dict[str, str], fixes: list[Fix]) -> dict[str, str]:
         joined = join_cells(list(sources.items()))
-        for fix in fixes:  # a fix that cannot be placed in the cells is left out
-            sources = edit_cells(joined, sources, fix.edits) or sources
-            joined = join_cells(list(sources.items()))
-        return sources
+        return apply_placeable(joined, sources, [fix.edits for fix in fixes])
 
     sources, first = notebook.sources, _Recording(analyse)
     if options.fix or options.diff:

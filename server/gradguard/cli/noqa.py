@@ -9,7 +9,7 @@ from gradguard import files
 from gradguard.cli.analyse import CheckOptions, check_text, config_for_file
 from gradguard.findings import Position, Span, TextEdit
 from gradguard.noqa import noqa_additions
-from gradguard.notebook import NOTEBOOK_SUFFIX, edit_cells, parse_notebook
+from gradguard.notebook import NOTEBOOK_SUFFIX, apply_placeable, parse_notebook
 from gradguard.output import FileReport
 from gradguard.source import apply_edits
 
@@ -58,7 +58,6 @@ def _apply(text: str, path: str, edits: list[TextEdit], report: FileReport) -> s
     notebook = parse_notebook(text)
     if report.notebook is None:
         return None
-    sources = notebook.sources
-    for edit in edits:  # one at a time: an edit on a masked line is skipped, not the rest
-        sources = edit_cells(report.notebook, sources, [edit]) or sources
+    # One group per edit: one on a masked line is skipped, not the rest.
+    sources = apply_placeable(report.notebook, notebook.sources, [[edit] for edit in edits])
     return notebook.with_sources(sources)
