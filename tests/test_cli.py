@@ -138,8 +138,8 @@ def test_fix_keeps_crlf_and_encoding(project, capsys):
 
 
 def test_diff_prints_without_writing(project, capsys):
-    code, out, _ = run(capsys, "--diff", "buggy.py")
-    assert code == 1
+    code, out, err = run(capsys, "--diff", "buggy.py")
+    assert code == 1 and err == "Would fix 1 finding.\n"
     assert "-    def _init_(self):\n+    def __init__(self):\n" in out
     assert (project / "buggy.py").read_text() == BUGGY
 

@@ -201,8 +201,12 @@ def _emit(
             stream.write(FORMATTERS[args.format](reports))
     if args.show_fixes and options.fix and not options.diff:
         sys.stderr.write(_fixes_listing(outcomes))
-    if args.format in HUMAN_FORMATS and not args.quiet and not options.diff:
-        fixed = sum(sum(o.fixed_codes.values()) for o in outcomes)
+    if args.format not in HUMAN_FORMATS or args.quiet:
+        return
+    fixed = sum(sum(o.fixed_codes.values()) for o in outcomes)
+    if options.diff:  # ruff's wording: nothing was written
+        print(f"Would fix {fixed} finding{'s' if fixed != 1 else ''}.", file=sys.stderr)
+    else:
         print(summary_line(reports, fixed, fixing=options.fix), file=sys.stderr)
 
 
