@@ -44,7 +44,8 @@ class CheckOptions:
     #: Keep jedi's answers on disk between runs and share them between workers.
     answer_cache: bool = True
     force_exclude: bool = False
-    exclude: tuple[str, ...] = ()  # --extend-exclude patterns (relative to the cwd)
+    # --extend-exclude patterns, added to each configuration's extend-exclude.
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

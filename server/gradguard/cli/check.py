@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +21,7 @@ from gradguard.cli.analyse import (
 )
 from gradguard.cli.arguments import default_jobs
 from gradguard.cli.noqa import add_noqa
-from gradguard.config import ConfigError
+from gradguard.config import Config, ConfigError
 from gradguard.findings import Severity
 from gradguard.output import FORMATTERS, HUMAN_FORMATS, FileReport, format_statistics, summary_line
 from gradguard.rules import all_rules
@@ -125,11 +126,9 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _targets(paths: list[Path], options: CheckOptions) -> list[Path]:
-    def config_for_directory(directory: Path):
+    def config_for_directory(directory: Path) -> Config:
         config = config_for_file(directory / "__file__", options)
         if options.exclude:
-            from dataclasses import replace
-
             config = replace(config, extend_exclude=(*config.extend_exclude, *options.exclude))
         return config
 
