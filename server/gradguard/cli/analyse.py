@@ -227,6 +227,12 @@ def _noqa_warnings(path: str, text: str, notebook: JoinedCells | None = None) ->
     return tuple(warnings)
 
 
+def internal_error(path: Path | str, reason: str) -> FileOutcome:
+    """The report of a file GradGuard failed on (an exception, a dead worker)."""
+    message = f"{path}: internal error: {reason} (file not analysed)"
+    return FileOutcome(FileReport(str(path), (), message, internal=True))
+
+
 def unified_diff(path: str, before: str, after: str) -> str:
     import difflib  # imported when needed: start-up time counts on every run
 

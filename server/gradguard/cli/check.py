@@ -7,10 +7,11 @@ import sys
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from gradguard import files, gctuning
+from gradguard import files, gctuning, runner
 from gradguard.cli.analyse import (
     CheckOptions,
     FileOutcome,
@@ -18,6 +19,7 @@ from gradguard.cli.analyse import (
     check_text,
     clear_config_cache,
     config_for_file,
+    internal_error,
 )
 from gradguard.cli.arguments import default_jobs
 from gradguard.cli.noqa import add_noqa
@@ -29,8 +31,6 @@ from gradguard.rules import all_rules
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 #: Findings of these severities make the exit status 1; information and hints do not.
 FAILING_SEVERITIES = frozenset({Severity.ERROR, Severity.WARNING})
-# Below this many files a process pool costs more than it saves.
-_PARALLEL_THRESHOLD = 16
 
 
 def exit_status(
@@ -41,11 +41,12 @@ def exit_status(
     exit_zero: bool = False,
     exit_non_zero_on_fix: bool = False,
 ) -> int:
-    """The one place the exit status is decided: 2 for configuration errors; 1 for a
-    file not analysed, a finding of severity error or warning (``--diff``: a fix to
-    apply), or with ``--exit-non-zero-on-fix`` a file fixed; ``--exit-zero`` turns
-    the findings' 1 into 0."""
-    if config_errors:
+    """The one place the exit status is decided: 2 when GradGuard could not do its job
+    in full (an invalid configuration, a file it failed on); 1 for a file not
+    analysed, a finding of severity error or warning (``--diff``: a fix to apply), or
+    with ``--exit-non-zero-on-fix`` a file fixed; ``--exit-zero`` turns the findings'
+    1 into 0 (never a 2)."""
+    if config_errors or any(o.report.internal for o in outcomes):
         return EXIT_ERROR
     reports = [o.report for o in outcomes]
     if diff:
@@ -138,14 +139,10 @@ def _targets(paths: list[Path], options: CheckOptions) -> list[Path]:
 
 def _check_paths(targets: list[Path], options: CheckOptions, jobs: int) -> list[FileOutcome]:
     gctuning.tune_for_analysis()
-    if jobs > 1 and len(targets) >= _PARALLEL_THRESHOLD:
-        # Imported only here: it costs a quarter of the start-up of a one-job run.
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs, initializer=gctuning.tune_for_analysis) as pool:
-            chunk = max(1, len(targets) // (jobs * 8))
-            return list(pool.map(check_file, targets, [options] * len(targets), chunksize=chunk))
-    return [check_file(path, options) for path in targets]
+    job = runner.Job(
+        partial(check_file, options=options), internal_error, gctuning.tune_for_analysis
+    )
+    return runner.run_all(targets, job, jobs)
 
 
 def _config_errors(paths: list[Path], options: CheckOptions) -> list[ConfigError]:
@@ -165,7 +162,10 @@ def _check_stdin(args: argparse.Namespace, options: CheckOptions) -> FileOutcome
     except files.UnreadableFile as error:
         return FileOutcome(FileReport(name, (), str(error)))
     config = config_for_file(Path(name) if args.stdin_filename else Path("-"), options)
-    outcome = check_text(source.text, name, config, options)
+    # On an internal error the text goes back unchanged: with --fix it is the user's buffer.
+    outcome = runner.guarded(
+        lambda _: check_text(source.text, name, config, options), internal_error, Path(name)
+    )
     if options.fix and not options.diff:
         sys.stdout.write(outcome.fixed_text if outcome.fixed_text is not None else source.text)
     return outcome

@@ -15,8 +15,9 @@ from gradguard.source import apply_edits
 
 
 def add_noqa(targets: list[Path], options: CheckOptions, *, quiet: bool = False) -> int:
-    """Append ``# noqa: GGxxx`` to every line with a finding; exit 0 (ruff's --add-noqa)."""
-    added = 0
+    """Append ``# noqa: GGxxx`` to every line with a finding (ruff's --add-noqa); exit 0, or
+    2 when GradGuard failed on a file."""
+    added, failed = 0, False
     for path in targets:
         try:
             source = files.read(path)
@@ -24,7 +25,13 @@ def add_noqa(targets: list[Path], options: CheckOptions, *, quiet: bool = False)
             print(f"gradguard: {error}", file=sys.stderr)
             continue
         config = config_for_file(path, options)
-        report = check_text(source.text, str(path), config, CheckOptions(**_no_fix(options))).report
+        try:
+            outcome = check_text(source.text, str(path), config, CheckOptions(**_no_fix(options)))
+        except Exception as error:  # one file's failure never ends the run
+            print(f"gradguard: {path}: internal error: {error!r} (file skipped)", file=sys.stderr)
+            failed = True
+            continue
+        report = outcome.report
         if not report.findings:
             continue
         program = _program_text(source.text, str(path))
@@ -39,7 +46,7 @@ def add_noqa(targets: list[Path], options: CheckOptions, *, quiet: bool = False)
             added += len(edits)
     if not quiet:
         print(f"Added {added} noqa directive{'s' if added != 1 else ''}.", file=sys.stderr)
-    return 0
+    return 2 if failed else 0
 
 
 def _program_text(text: str, path: str) -> str:

@@ -35,6 +35,8 @@ class FileReport:
     error: str | None = None
     error_line: int = 1
     error_column: int = 1
+    #: The error is GradGuard's own (an exception, a dead worker), not the file's.
+    internal: bool = False
     # The cell layout of a notebook (its text left out: reports travel between processes).
     notebook: JoinedCells | None = None
     # The analysed text's lines that findings start on, for code frames and fingerprints.
