@@ -297,15 +297,25 @@ class Notebook:
         lines = source.splitlines(keepends=True)
         if not lines:
             return "[]"
-        old = self.raw[start:end]
-        inner = old[1:-1]
-        if inner.strip():
-            lead = inner[: len(inner) - len(inner.lstrip())]
-            tail = inner[len(inner.rstrip()) :]
-        else:
+        lead, separator, tail = self._list_layout(start, end)
+        return "[" + lead + separator.join(dump(line) for line in lines) + tail + "]"
+
+    def _list_layout(self, start: int, end: int) -> tuple[str, str, str]:
+        """The whitespace after ``[``, between elements and before ``]`` of the list at
+        ``raw[start:end]`` (for an empty list: what an indented file would use)."""
+        elements = _elements(self.raw, start)
+        if not elements:
+            if "\n" not in self.raw.strip():
+                return "", ", ", ""
             indent = _indentation_at(self.raw, start)
-            lead, tail = f"\n{indent} ", f"\n{indent}"
-        return "[" + lead + ("," + lead).join(dump(line) for line in lines) + tail + "]"
+            return f"\n{indent} ", f",\n{indent} ", f"\n{indent}"
+        lead = self.raw[start + 1 : elements[0][0]]
+        tail = self.raw[elements[-1][1] : end - 1]
+        if len(elements) > 1:
+            separator = self.raw[elements[0][1] : elements[1][0]]
+        else:
+            separator = "," + lead if "\n" in lead else ", "
+        return lead, separator, tail
 
 
 def _indentation_at(raw: str, index: int) -> str:
@@ -390,9 +400,10 @@ def _elements(raw: str, index: int) -> list[tuple[int, int]]:
 
 def _cell_source_spans(raw: str) -> list[tuple[int, int] | None]:
     start = _skip(raw, 0)
-    cells = next((m for m in _members(raw, start) if m[0] == "cells"), None)
-    if cells is None:
+    found = [m for m in _members(raw, start) if m[0] == "cells"]
+    if not found:
         return []
+    cells = found[-1]  # as json.loads, the last of duplicate keys wins
     spans: list[tuple[int, int] | None] = []
     for cell_start, _ in _elements(raw, cells[1]):
         if raw[cell_start] != "{":
