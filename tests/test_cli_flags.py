@@ -105,6 +105,8 @@ def test_add_noqa_baselines_and_keeps_code(project, capsys):
     assert "def _init_(self):  # noqa: GG204\n" in (project / "buggy.py").read_text()
     assert "def _init_(self):  # noqa: E501, GG204\n" in (project / "two.py").read_text()
     assert run(capsys, "-q", ".") == (0, "", "")
+    code, _, err = run(capsys, "--add-noqa", "--stdin-filename", "x.py")
+    assert code == 2 and "cannot read standard input" in err
 
 
 def test_malformed_and_unknown_noqa_are_reported(project, capsys):

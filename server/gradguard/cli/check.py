@@ -103,6 +103,8 @@ def run_check(args: argparse.Namespace) -> int:
     if options.config_file and not Path(options.config_file).is_file():
         return _usage_error(f"--config {options.config_file}: no such file (nothing checked)")
     reading_stdin = args.paths == ["-"] or (args.stdin_filename is not None and not args.paths)
+    if reading_stdin and args.add_noqa:
+        return _usage_error("--add-noqa edits files in place; it cannot read standard input")
     if reading_stdin:
         outcomes = [_check_stdin(args, options)]
         config_errors = _config_errors([Path.cwd() / "__file__"], options)
