@@ -89,3 +89,20 @@ def test_masking_never_changes_the_line_count(lines):
     masked, masked_lines = mask_cell(text)
     assert len(masked) == len(text.split("\n"))
     assert all(masked[i] == lines[i] for i in range(len(lines)) if i not in masked_lines)
+
+
+def test_edits_never_land_on_masked_lines():
+    from gradguard.findings import Position, Span, TextEdit
+    from gradguard.notebook import edit_cells, join_cells
+
+    joined = join_cells([("1", "import torch\n%time x = 1\ny = 2"), ("2", "!ls")])
+    masked_line = Span(Position(1, 0), Position(1, 4))  # "pass" in the program
+    assert joined.to_cell(masked_line) is not None  # diagnostics may still be placed
+    assert joined.to_cell(masked_line, editable=True) is None
+    # A whole-line edit of the line above ends at column 0 of the masked line: allowed.
+    above = Span(Position(0, 0), Position(1, 0))
+    assert joined.to_cell(above, editable=True) is not None
+    sources = {"1": "import torch\n%time x = 1\ny = 2", "2": "!ls"}
+    assert edit_cells(joined, sources, [TextEdit(masked_line, "del x")]) is None
+    moved = edit_cells(joined, sources, [TextEdit(Span(Position(2, 0), Position(2, 1)), "z")])
+    assert moved == {"1": "import torch\n%time x = 1\nz = 2", "2": "!ls"}

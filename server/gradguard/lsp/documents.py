@@ -132,11 +132,12 @@ class Snapshot:
 
     # -- coordinates ------------------------------------------------------------
 
-    def locate(self, span: Span) -> tuple[View, Span] | None:
-        """The client document holding ``span`` and the span in its coordinates."""
+    def locate(self, span: Span, *, editable: bool = False) -> tuple[View, Span] | None:
+        """The client document holding ``span`` and the span in its coordinates
+        (``editable``: None on a masked IPython line of a notebook, see to_cell)."""
         if self.notebook is None:
             return next(iter(self.views.values())), span
-        mapped = self.notebook.to_cell(span)
+        mapped = self.notebook.to_cell(span, editable=editable)
         if mapped is None:
             return None
         cell, local = mapped

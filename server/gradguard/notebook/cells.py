@@ -39,8 +39,10 @@ class JoinedCells:
     def cell(self, key: str) -> CellSlice | None:
         return next((cell for cell in self.cells if cell.key == key), None)
 
-    def to_cell(self, span: Span) -> tuple[CellSlice, Span] | None:
-        """The cell holding ``span`` and the span in cell coordinates (None across cells)."""
+    def to_cell(self, span: Span, *, editable: bool = False) -> tuple[CellSlice, Span] | None:
+        """The cell holding ``span`` and the span in cell coordinates (None across cells;
+        with ``editable``, also None when it touches a masked IPython line, whose text in
+        the program is not the user's)."""
         cell = self.cell_at_line(span.start.line)
         if cell is None:
             return None
@@ -53,16 +55,28 @@ class JoinedCells:
                 return None
             end = Position(last, cell.last_line_length)
         offset = cell.first_line
-        return cell, Span(
+        local = Span(
             Position(span.start.line - offset, span.start.column),
             Position(end.line - offset, end.column),
         )
+        if editable and _touches(local, cell.masked):
+            return None
+        return cell, local
 
     def from_cell(self, key: str, position: Position) -> Position | None:
         cell = self.cell(key)
         if cell is None:
             return None
         return Position(position.line + cell.first_line, position.column)
+
+
+def _touches(span: Span, lines: frozenset[int]) -> bool:
+    """Whether ``span`` covers text of one of ``lines`` (ending at column 0 of a line
+    does not touch it)."""
+    if not lines:
+        return False
+    last = span.end.line - (span.end.column == 0 and span.end.line > span.start.line)
+    return any(line in lines for line in range(span.start.line, last + 1))
 
 
 def join_cells(cells: Sequence[tuple[str, str]]) -> JoinedCells:
@@ -86,13 +100,10 @@ def edit_cells(
     when an edit crosses cells or touches a masked IPython line."""
     per_cell: dict[str, list[TextEdit]] = {}
     for edit in edits:
-        mapped = joined.to_cell(edit.span)
+        mapped = joined.to_cell(edit.span, editable=True)
         if mapped is None:
             return None
         cell, span = mapped
-        last = span.end.line - (span.end.column == 0 and span.end.line > span.start.line)
-        if any(line in cell.masked for line in range(span.start.line, last + 1)):
-            return None
         per_cell.setdefault(cell.key, []).append(TextEdit(span, edit.new_text))
     changed = dict(sources)
     for key, cell_edits in per_cell.items():
