@@ -37,6 +37,11 @@ def test_output_file_and_quiet(project, capsys):
     code, out, err = run(capsys, "-o", "report.json", "--format", "json", "buggy.py")
     assert code == 1 and out == "" and err == ""  # machine formats print no summary
     assert json.loads((project / "report.json").read_text())["findings"][0]["code"] == "GG204"
+    code, out, err = run(capsys, "-o", "missing/report.json", "buggy.py")
+    assert code == 2 and out == "" and "no such directory" in err
+    (project / "a-directory").mkdir()
+    code, out, err = run(capsys, "-o", "a-directory", "buggy.py")  # cannot be opened
+    assert code == 2 and "--output-file" in err
     code, out, err = run(capsys, "--quiet", "buggy.py")
     assert code == 1 and out.startswith("buggy.py:5:9: GG204") and err == ""
 

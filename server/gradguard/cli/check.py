@@ -102,6 +102,8 @@ def run_check(args: argparse.Namespace) -> int:
         return _usage_error(problem)
     if options.config_file and not Path(options.config_file).is_file():
         return _usage_error(f"--config {options.config_file}: no such file (nothing checked)")
+    if args.output_file and not Path(args.output_file).parent.is_dir():
+        return _usage_error(f"--output-file {args.output_file}: no such directory")
     reading_stdin = args.paths == ["-"] or (args.stdin_filename is not None and not args.paths)
     if reading_stdin and args.add_noqa:
         return _usage_error("--add-noqa edits files in place; it cannot read standard input")
@@ -118,7 +120,8 @@ def run_check(args: argparse.Namespace) -> int:
             return add_noqa(targets, options, quiet=args.quiet)
         outcomes = _check_paths(targets, options, args.jobs or default_jobs())
         config_errors = _config_errors(paths, options)
-    _emit(args, options, outcomes, config_errors, to_stderr=reading_stdin and options.fix)
+    if not _emit(args, options, outcomes, config_errors, to_stderr=reading_stdin and options.fix):
+        return EXIT_ERROR
     return exit_status(
         outcomes,
         config_errors=bool(config_errors),
@@ -180,7 +183,8 @@ def _emit(
     config_errors: list[ConfigError],
     *,
     to_stderr: bool,
-) -> None:
+) -> bool:
+    """Print everything; False when the report could not be written."""
     reports = [o.report for o in outcomes]
     for error in config_errors:
         print(f"gradguard: invalid configuration: {error} (default used)", file=sys.stderr)
@@ -193,7 +197,11 @@ def _emit(
         # With --fix on stdin the fixed code owns stdout; the report goes to stderr.
         stream: TextIO = sys.stderr if to_stderr else sys.stdout
         if args.output_file:
-            stream = stack.enter_context(open(args.output_file, "w", encoding="utf-8"))
+            try:
+                stream = stack.enter_context(open(args.output_file, "w", encoding="utf-8"))
+            except OSError as error:
+                print(f"gradguard check: error: --output-file: {error}", file=sys.stderr)
+                return False
         if options.diff:
             stream.write("".join(o.diff for o in outcomes))
         elif args.statistics:
@@ -203,12 +211,13 @@ def _emit(
     if args.show_fixes and options.fix and not options.diff:
         sys.stderr.write(_fixes_listing(outcomes))
     if args.format not in HUMAN_FORMATS or args.quiet:
-        return
+        return True
     fixed = sum(sum(o.fixed_codes.values()) for o in outcomes)
     if options.diff:  # ruff's wording: nothing was written
         print(f"Would fix {fixed} finding{'s' if fixed != 1 else ''}.", file=sys.stderr)
     else:
         print(summary_line(reports, fixed, fixing=options.fix), file=sys.stderr)
+    return True
 
 
 def _fixes_listing(outcomes: list[FileOutcome]) -> str:
