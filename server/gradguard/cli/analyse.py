@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from gradguard import files
+from gradguard import cache_paths, files
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, find_config, load_config_file, with_rule_selection
 from gradguard.engine import analyze
@@ -99,6 +99,13 @@ def clear_config_cache() -> None:
 # -- analysing -------------------------------------------------------------------------
 
 _resolver: SymbolResolver | None = None
+#: jedi's budget per name in ``check``: a name jedi takes longer for is unknown, so a
+#: budget that a busy machine exceeds makes the findings depend on the load. With 2 s
+#: (the resolver's default) and with 30 s, runs over torch's sources on a loaded 2-core
+#: machine differed by a finding (one query took 5 s alone at load 13; the first query
+#: of a process, 0.9 s idle, took 3.4 s at load 5). This cap is only against
+#: pathological queries; the deny list keeps out the known ones (docs/reliability.md).
+JEDI_TIMEOUT_S = 120.0
 
 
 def _get_resolver(options: CheckOptions, root: str) -> SymbolResolver | None:
@@ -110,8 +117,11 @@ def _get_resolver(options: CheckOptions, root: str) -> SymbolResolver | None:
         from gradguard.answers import AnswerStore
         from gradguard.resolver import JediResolver
 
-        store = AnswerStore.default() if options.answer_cache else None
-        _resolver = JediResolver(project_root=root, store=store)
+        # --no-cache: neither GradGuard nor jedi nor parso keeps anything on disk.
+        directory = cache_paths.cache_directory() if options.answer_cache else None
+        cache_paths.use_for_libraries(directory)
+        store = AnswerStore(directory) if directory is not None else None
+        _resolver = JediResolver(project_root=root, store=store, timeout=JEDI_TIMEOUT_S)
     return _resolver
 
 

@@ -108,8 +108,9 @@ def _add_running(check: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--no-cache",
         action="store_true",
-        help="do not keep jedi's answers on disk (default: $GRADGUARD_CACHE_DIR, else "
-        "~/.cache/gradguard; they are reused while the files they came from are unchanged)",
+        help="keep nothing on disk: neither jedi's answers nor jedi's and parso's parse "
+        "caches (default: in $GRADGUARD_CACHE_DIR, else ~/.cache/gradguard; reused while "
+        "the files they came from are unchanged)",
     )
 
 
