@@ -42,7 +42,7 @@ from pygls.uris import to_fs_path, uri_scheme
 
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.answers import AnswerStore
-from gradguard.config import Config, find_pyproject, load_pyproject
+from gradguard.config import Config, find_config, load_config_file
 from gradguard.engine import AnalysisCancelled
 from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.incremental import Baseline, analyze_edit
@@ -137,15 +137,16 @@ class Snapshot:
 
     # -- coordinates ------------------------------------------------------------
 
-    def locate(self, span: Span) -> tuple[View, Span] | None:
-        """The client document holding ``span`` and the span in its coordinates."""
+    def locate(self, span: Span, *, editable: bool = False) -> tuple[View, Span] | None:
+        """The client document holding ``span`` and the span in its coordinates
+        (``editable``: None on a masked IPython line of a notebook, see to_cell)."""
         if self.notebook is None:
             return next(iter(self.views.values())), span
-        mapped = self.notebook.to_cell(span)
+        mapped = self.notebook.to_cell(span, editable=editable)
         if mapped is None:
             return None
         cell, local = mapped
-        cell_view = self.views.get(cell.uri)
+        cell_view = self.views.get(cell.key)
         return (cell_view, local) if cell_view else None
 
     def line_map(self, view: View) -> convert.LineMap:
@@ -474,7 +475,7 @@ class Workspace:
         root = uri_to_path(folder) if folder else str(Path(path).parent)
         if not Path(path).is_absolute():
             return Config(root=root)
-        pyproject = find_pyproject(Path(path))
+        pyproject = find_config(Path(path))
         if pyproject is None:
             return Config(root=root)
         try:
@@ -483,7 +484,7 @@ class Workspace:
             return Config(root=root)
         cached = self._pyprojects.get(str(pyproject))
         if cached is None or cached[0] != mtime:
-            cached = (mtime, load_pyproject(pyproject))
+            cached = (mtime, load_config_file(pyproject))
             self._pyprojects[str(pyproject)] = cached
         return cached[1]
 

@@ -25,6 +25,7 @@ from pygls.protocol import LanguageServerProtocol, default_converter
 from pygls.protocol.language_server import lsp_method
 
 from gradguard import __version__, gctuning
+from gradguard.config import CONFIG_FILE_NAMES
 from gradguard.lsp import actions, convert, framing, hover
 from gradguard.lsp.documents import Workspace
 from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
@@ -32,7 +33,7 @@ from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
 log = logging.getLogger("gradguard.lsp")
 
 NAME = "gradguard"
-PYPROJECT_GLOB = "**/pyproject.toml"
+PYPROJECT_GLOB = "**/{pyproject.toml,gradguard.toml,.gradguard.toml}"
 
 
 def _converter() -> Any:
@@ -154,6 +155,10 @@ class GradGuardServer(LanguageServer):
     def request_diagnostic_refresh(self) -> None:
         if self.supports_refresh:
             self.workspace_diagnostic_refresh(None)
+
+
+def is_config_file(uri: str) -> bool:
+    return uri.rsplit("/", 1)[-1] in ("pyproject.toml", *CONFIG_FILE_NAMES)
 
 
 def is_python(uri: str, language_id: str | None) -> bool:
@@ -306,7 +311,7 @@ async def did_change_configuration(
 def did_change_watched_files(
     ls: GradGuardServer, params: types.DidChangeWatchedFilesParams
 ) -> None:
-    if any(change.uri.endswith("pyproject.toml") for change in params.changes):
+    if any(is_config_file(change.uri) for change in params.changes):
         ls.state.forget_pyprojects()
         ls.state.settings_changed()
 
@@ -346,7 +351,7 @@ def did_change(ls: GradGuardServer, params: types.DidChangeTextDocumentParams) -
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 async def did_save(ls: GradGuardServer, params: types.DidSaveTextDocumentParams) -> None:
     uri = params.text_document.uri
-    if uri.endswith("/pyproject.toml"):  # also for clients that do not watch files
+    if is_config_file(uri):  # also for clients that do not watch files
         ls.state.forget_pyprojects()
         ls.state.settings_changed()
         return
