@@ -40,7 +40,7 @@ def workspace_edit(
     per_view: dict[str, list[types.TextEdit]] = {}
     versions: dict[str, int | None] = {}
     for edit in edits:
-        located = snapshot.locate(edit.span)
+        located = snapshot.locate(edit.span, editable=True)
         if located is None:
             return None
         view, local = located
@@ -179,7 +179,8 @@ def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.C
             if any(taken.overlaps(e.span) for e in fix.edits):
                 continue
             if any(
-                (where := snapshot.locate(e.span)) is None or where[0].uri != uri for e in fix.edits
+                (where := snapshot.locate(e.span, editable=True)) is None or where[0].uri != uri
+                for e in fix.edits
             ):
                 continue
             chosen.extend(fix.edits)

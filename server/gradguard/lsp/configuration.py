@@ -12,7 +12,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from gradguard.config import Config, find_pyproject, load_pyproject
+from gradguard.config import Config, find_config, load_config_file
 from gradguard.lsp.settings import Settings
 from gradguard.lsp.targets import uri_to_path
 
@@ -50,7 +50,7 @@ class Configuration:
         root = uri_to_path(folder) if folder else str(Path(path).parent)
         if not Path(path).is_absolute():
             return Config(root=root)
-        pyproject = find_pyproject(Path(path))
+        pyproject = find_config(Path(path))
         if pyproject is None:
             return Config(root=root)
         try:
@@ -59,7 +59,7 @@ class Configuration:
             return Config(root=root)
         cached = self._pyprojects.get(str(pyproject))
         if cached is None or cached[0] != mtime:
-            cached = (mtime, load_pyproject(pyproject))
+            cached = (mtime, load_config_file(pyproject))
             self._pyprojects[str(pyproject)] = cached
         return cached[1]
 

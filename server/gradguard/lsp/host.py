@@ -13,6 +13,7 @@ from pygls.protocol import LanguageServerProtocol, default_converter
 from pygls.protocol.language_server import lsp_method
 
 from gradguard import __version__
+from gradguard.config import CONFIG_FILE_NAMES
 from gradguard.lsp import convert
 from gradguard.lsp.workspace import Workspace
 
@@ -140,6 +141,10 @@ class GradGuardServer(LanguageServer):
     def request_diagnostic_refresh(self) -> None:
         if self.supports_refresh:
             self.workspace_diagnostic_refresh(None)
+
+
+def is_config_file(uri: str) -> bool:
+    return uri.rsplit("/", 1)[-1] in ("pyproject.toml", *CONFIG_FILE_NAMES)
 
 
 def is_python(uri: str, language_id: str | None) -> bool:

@@ -10,12 +10,12 @@ from typing import Any
 from lsprotocol import types
 
 from gradguard import __version__
-from gradguard.lsp.host import GradGuardServer, capability
+from gradguard.lsp.host import GradGuardServer, capability, is_config_file
 from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
 
 log = logging.getLogger("gradguard.lsp")
 
-PYPROJECT_GLOB = "**/pyproject.toml"
+PYPROJECT_GLOB = "**/{pyproject.toml,gradguard.toml,.gradguard.toml}"
 
 # -- lifecycle -------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ async def did_change_configuration(
 def did_change_watched_files(
     ls: GradGuardServer, params: types.DidChangeWatchedFilesParams
 ) -> None:
-    if any(change.uri.endswith("pyproject.toml") for change in params.changes):
+    if any(is_config_file(change.uri) for change in params.changes):
         ls.state.config.forget_pyprojects()
         ls.state.settings_changed()
 

@@ -137,16 +137,17 @@ class Snapshot:
 
     # -- coordinates ------------------------------------------------------------
 
-    def locate(self, span: Span) -> tuple[View, Span] | None:
-        """The client document holding ``span`` and the span in its coordinates."""
+    def locate(self, span: Span, *, editable: bool = False) -> tuple[View, Span] | None:
+        """The client document holding ``span`` and the span in its coordinates
+        (``editable``: None on a masked IPython line of a notebook, see to_cell)."""
         notebook = self.target.notebook
         if notebook is None:
             return next(iter(self.views.values())), span
-        mapped = notebook.to_cell(span)
+        mapped = notebook.to_cell(span, editable=editable)
         if mapped is None:
             return None
         cell, local = mapped
-        cell_view = self.views.get(cell.uri)
+        cell_view = self.views.get(cell.key)
         return (cell_view, local) if cell_view else None
 
     def line_map(self, view: View) -> convert.LineMap:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from gradguard.lsp.host import GradGuardServer, is_python
+from gradguard.lsp.host import GradGuardServer, is_config_file, is_python
 
 # -- text documents ----------------------------------------------------------------------
 
@@ -31,7 +31,7 @@ def did_change(ls: GradGuardServer, params: types.DidChangeTextDocumentParams) -
 
 async def did_save(ls: GradGuardServer, params: types.DidSaveTextDocumentParams) -> None:
     uri = params.text_document.uri
-    if uri.endswith("/pyproject.toml"):  # also for clients that do not watch files
+    if is_config_file(uri):  # also for clients that do not watch files
         ls.state.config.forget_pyprojects()
         ls.state.settings_changed()
         return
