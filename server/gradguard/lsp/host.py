@@ -100,6 +100,22 @@ class GradGuardServer(LanguageServer):
         self.supports_refresh = False
         self.watch_dynamic = False
 
+    def read_capabilities(self, caps: types.ClientCapabilities) -> None:
+        self.pull_mode = capability(caps, "text_document.diagnostic") is not None
+        self.document_changes = bool(capability(caps, "workspace.workspace_edit.document_changes"))
+        # A client that resolves edits gets fix-all without its (large) edit; the edit is
+        # computed when the user picks the action (``codeAction/resolve``), like ruff.
+        resolvable = capability(caps, "text_document.code_action.resolve_support.properties")
+        if "edit" in (resolvable or []):
+            self.fix_all_by = "resolve"
+        elif capability(caps, "workspace.apply_edit"):
+            self.fix_all_by = "command"  # the edit is sent when the action is run
+        self.supports_configuration = bool(capability(caps, "workspace.configuration"))
+        self.supports_refresh = bool(capability(caps, "workspace.diagnostics.refresh_support"))
+        self.watch_dynamic = bool(
+            capability(caps, "workspace.did_change_watched_files.dynamic_registration")
+        )
+
     # -- host interface used by workspace.Workspace -------------------------------------
 
     def workspace_folders(self) -> list[types.WorkspaceFolder]:

@@ -10,7 +10,7 @@ from typing import Any
 from lsprotocol import types
 
 from gradguard import __version__
-from gradguard.lsp.host import GradGuardServer, capability, is_config_file
+from gradguard.lsp.host import GradGuardServer, is_config_file
 from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
 
 log = logging.getLogger("gradguard.lsp")
@@ -21,21 +21,7 @@ PYPROJECT_GLOB = "**/{pyproject.toml,gradguard.toml,.gradguard.toml}"
 
 
 def initialize(ls: GradGuardServer, params: types.InitializeParams) -> None:
-    caps = params.capabilities
-    ls.pull_mode = capability(caps, "text_document.diagnostic") is not None
-    ls.document_changes = bool(capability(caps, "workspace.workspace_edit.document_changes"))
-    # A client that resolves edits gets fix-all without its (large) edit; the edit is
-    # computed when the user picks the action (``codeAction/resolve``), like ruff.
-    resolvable = capability(caps, "text_document.code_action.resolve_support.properties")
-    if "edit" in (resolvable or []):
-        ls.fix_all_by = "resolve"
-    elif capability(caps, "workspace.apply_edit"):
-        ls.fix_all_by = "command"  # the edit is sent when the action is run
-    ls.supports_configuration = bool(capability(caps, "workspace.configuration"))
-    ls.supports_refresh = bool(capability(caps, "workspace.diagnostics.refresh_support"))
-    ls.watch_dynamic = bool(
-        capability(caps, "workspace.did_change_watched_files.dynamic_registration")
-    )
+    ls.read_capabilities(params.capabilities)
     ls.state.config.init_settings = parse_settings(
         unwrap(params.initialization_options), origin="initializationOptions"
     )
@@ -56,25 +42,22 @@ async def initialized(ls: GradGuardServer, params: types.InitializedParams) -> N
     await fetch_settings(ls)
     log_effective_settings(ls)
     if ls.watch_dynamic:
-        try:
-            await asyncio.wait_for(
-                ls.client_register_capability_async(
-                    types.RegistrationParams(
-                        registrations=[
-                            types.Registration(
-                                id="gradguard-pyproject-watcher",
-                                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                                register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                                    watchers=[types.FileSystemWatcher(glob_pattern=PYPROJECT_GLOB)]
-                                ),
-                            )
-                        ]
-                    )
-                ),
-                10,
-            )
-        except Exception as error:
-            log.warning("could not register the pyproject.toml watcher: %s", error)
+        await _watch_config_files(ls)
+
+
+async def _watch_config_files(ls: GradGuardServer) -> None:
+    watcher = types.Registration(
+        id="gradguard-pyproject-watcher",
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern=PYPROJECT_GLOB)]
+        ),
+    )
+    try:
+        registration = types.RegistrationParams(registrations=[watcher])
+        await asyncio.wait_for(ls.client_register_capability_async(registration), 10)
+    except Exception as error:
+        log.warning("could not register the pyproject.toml watcher: %s", error)
 
 
 def shutdown(ls: GradGuardServer, params: Any) -> None:

@@ -16,6 +16,7 @@ Converted diagnostics live in :mod:`gradguard.lsp.converted`, not here.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from gradguard.lsp.settings import Settings
 from gradguard.lsp.targets import TargetText, View
 from gradguard.noqa import NoqaComment, comments
 from gradguard.source import SourceFile
+
+log = logging.getLogger(__name__)
 
 _Value = TypeVar("_Value")
 
@@ -134,6 +137,27 @@ class Snapshot:
             mine.encoding,
             mine.epoch,
         ) == (theirs.generation, theirs.encoding, theirs.epoch)
+
+    def confirms(self, previous: Snapshot | None) -> bool:
+        """This is the full analysis of the version ``previous`` analysed partially,
+        and finds the same. Otherwise the difference is logged: it is what the
+        incremental analysis missed (a bug report's material)."""
+        if (
+            previous is None
+            or previous.exact
+            or not self.exact
+            or previous.version != self.version
+            or previous.context.generation != self.context.generation
+        ):
+            return False
+        if set(previous.result.findings) == set(self.result.findings):
+            return True
+        log.info(
+            "%s version %s: the whole-file analysis differs from the incremental one "
+            "(%d findings instead of %d); publishing it",
+            *(self.key, self.version, len(self.result.findings), len(previous.result.findings)),
+        )
+        return False
 
     # -- coordinates ------------------------------------------------------------
 

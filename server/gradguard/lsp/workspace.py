@@ -216,7 +216,7 @@ class Workspace:
         )
         if not snapshot.exact:
             self.scheduler.schedule_full_check(key)
-        if _confirms(snapshot, previous):
+        if snapshot.confirms(previous):
             self.converted.confirmed(snapshot)  # the partial result was right: nothing new
         elif not self.host.pull_mode and publish:
             self.publisher.publish(snapshot)
@@ -259,26 +259,3 @@ class Workspace:
         self.scheduler.shutdown()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.answers.shutdown()
-
-
-def _confirms(snapshot: Snapshot, previous: Snapshot | None) -> bool:
-    """``snapshot`` is the full analysis of the version ``previous`` analysed partially,
-    and finds the same. Otherwise the difference is logged: it is what the incremental
-    analysis missed (a bug report's material)."""
-    if (
-        previous is None
-        or previous.exact
-        or not snapshot.exact
-        or previous.version != snapshot.version
-        or previous.context.generation != snapshot.context.generation
-    ):
-        return False
-    if set(previous.result.findings) == set(snapshot.result.findings):
-        return True
-    log.info(
-        "%s version %s: the whole-file analysis differs from the incremental one "
-        "(%d findings instead of %d); publishing it",
-        *(snapshot.key, snapshot.version, len(snapshot.result.findings)),
-        len(previous.result.findings),
-    )
-    return False
