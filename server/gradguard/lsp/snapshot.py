@@ -74,14 +74,19 @@ class Kept:
 
 
 class Derived:
-    """Values computed from one snapshot at most once (on a worker thread or the loop)."""
+    """Values computed from one snapshot at most once (on a worker thread or the loop).
+    One lock per value: a code action on the loop never waits for a hover index
+    being built on a worker thread."""
 
     def __init__(self) -> None:
         self._values: dict[Any, Any] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[Any, threading.Lock] = {}
+        self._lock = threading.Lock()  # guards ``_locks``, held only to pick one
 
     def get(self, key: Any, build: Callable[[], _Value]) -> _Value:
         with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._values:
                 self._values[key] = build()
             value: _Value = self._values[key]
