@@ -99,6 +99,7 @@ def test_the_internal_error_shows_in_every_format(project, capsys, monkeypatch, 
         assert len(json.loads(out)["findings"]) == FILES - 1
     elif format_ == "sarif":
         run = json.loads(out)["runs"][0]
+        assert run["invocations"][0]["executionSuccessful"] is False
         notes = run["invocations"][0]["toolExecutionNotifications"]
         assert [n["message"]["text"][: len(message)] for n in notes] == [message]
         assert len(run["results"]) == FILES - 1

@@ -119,7 +119,13 @@ def format_sarif(reports: list[FileReport]) -> str:
         "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}},
         "columnKind": "unicodeCodePoints",
         "results": results,
-        "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+        "invocations": [
+            {
+                # False when GradGuard failed on a file (an internal error), not for findings.
+                "executionSuccessful": not any(r.internal for r in reports),
+                "toolExecutionNotifications": notifications,
+            }
+        ],
     }
     sarif = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
