@@ -176,3 +176,24 @@ def symbol_hover(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None
 
 def markup(text: str) -> types.MarkupContent:
     return types.MarkupContent(kind=types.MarkupKind.Markdown, value=text)
+
+
+def hover_text(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None:
+    """Runs on a worker thread: noqa code, then findings, then variables."""
+    code = noqa_code_at(snapshot, where)
+    if code is not None:
+        return noqa_markdown(code[0]), code[1]
+    findings = [f for f in snapshot.result.findings if f.span.contains(where)]
+    if findings:
+        text = "\n\n---\n\n".join(finding_markdown(f) for f in findings)
+        return text, findings[0].span
+    return symbol_hover(snapshot, where)
+
+
+def response(snapshot: Snapshot, uri: str, text: str, span: Span) -> types.Hover:
+    """The hover, with the range of ``span`` when it lies in the hovered document."""
+    located = snapshot.locate(span)
+    if located is None or located[0].uri != uri:
+        return types.Hover(contents=markup(text))
+    view, local = located
+    return types.Hover(contents=markup(text), range=snapshot.line_map(view).range_to_lsp(local))

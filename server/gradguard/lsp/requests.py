@@ -3,12 +3,11 @@ the cached analysis of the current version and translate it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from lsprotocol import types
 
 from gradguard.lsp import actions, hover
 from gradguard.lsp.host import GradGuardServer, is_python
+from gradguard.lsp.snapshot import Snapshot
 
 # -- features ----------------------------------------------------------------------------------
 
@@ -81,38 +80,21 @@ async def apply_fix_all(ls: GradGuardServer, uri: str, version: int | None) -> N
 
 async def on_hover(ls: GradGuardServer, params: types.HoverParams) -> types.Hover | None:
     uri = params.text_document.uri
-    state = ls.state
-    snapshot = state.cached(uri)
-    if snapshot is None:
-        document = ls.text_document(uri)
-        if document is None or not is_python(uri, document.language_id):
-            return None
-        snapshot = await state.refresh(state.target_of(uri), publish=not ls.pull_mode)
-        if snapshot is None or not state.is_current(snapshot):
-            return None
-    where = snapshot.program_position(uri, params.position)
-    if where is None:
+    snapshot = await _current(ls, uri, publish=not ls.pull_mode)
+    where = snapshot.program_position(uri, params.position) if snapshot else None
+    if snapshot is None or where is None:
         return None
-    found = await state.run_in_worker(_hover_text, snapshot, where)
-    if found is None:
-        return None
-    text, span = found
-    located = snapshot.locate(span)
-    if located is None or located[0].uri != uri:
-        return types.Hover(contents=hover.markup(text))
-    view, local = located
-    return types.Hover(
-        contents=hover.markup(text), range=snapshot.line_map(view).range_to_lsp(local)
-    )
+    found = await ls.state.run_in_worker(hover.hover_text, snapshot, where)
+    return hover.response(snapshot, uri, *found) if found is not None else None
 
 
-def _hover_text(snapshot: Any, where: Any) -> tuple[str, Any] | None:
-    """Runs on a worker thread: noqa code, then findings, then variables."""
-    code = hover.noqa_code_at(snapshot, where)
-    if code is not None:
-        return hover.noqa_markdown(code[0]), code[1]
-    findings = [f for f in snapshot.result.findings if f.span.contains(where)]
-    if findings:
-        text = "\n\n---\n\n".join(hover.finding_markdown(f) for f in findings)
-        return text, findings[0].span
-    return hover.symbol_hover(snapshot, where)
+async def _current(ls: GradGuardServer, uri: str, *, publish: bool) -> Snapshot | None:
+    """The analysis of the document's current version: cached, or run now."""
+    snapshot = ls.state.cached(uri)
+    if snapshot is not None:
+        return snapshot
+    document = ls.text_document(uri)
+    if document is None or not is_python(uri, document.language_id):
+        return None
+    snapshot = await ls.state.refresh(ls.state.target_of(uri), publish=publish)
+    return snapshot if snapshot is not None and ls.state.is_current(snapshot) else None
