@@ -11,7 +11,7 @@ from lsprotocol import types
 
 from gradguard import __version__
 from gradguard.lsp.host import GradGuardServer, is_config_file
-from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
+from gradguard.lsp.settings import SECTION, parse_settings, unwrap
 
 log = logging.getLogger("gradguard.lsp")
 
@@ -69,35 +69,38 @@ def shutdown(ls: GradGuardServer, params: Any) -> None:
 
 async def fetch_settings(ls: GradGuardServer) -> None:
     """Ask for the ``gradguard`` section once per workspace folder."""
-    state = ls.state.config
+    config = ls.state.config
     try:
         if ls.supports_configuration:
-            folders = state.folders()
-            items = [
-                types.ConfigurationItem(scope_uri=folder, section=SECTION) for folder in folders
-            ] or [types.ConfigurationItem(section=SECTION)]
-            try:
-                values = await asyncio.wait_for(
-                    ls.workspace_configuration_async(types.ConfigurationParams(items=items)), 10
-                )
-            except Exception as error:
-                log.warning("workspace/configuration failed: %s", error)
-                values = []
-            fresh: dict[str, Settings] = {}
-            for folder, value in zip(folders or [""], values or [], strict=False):
-                fresh[folder] = parse_settings(
+            folders = config.folders()
+            config.folder_settings = {
+                folder: parse_settings(
                     unwrap(value) if value is not None else None,
-                    base=state.init_settings,
+                    base=config.init_settings,
                     origin=f"workspace/configuration ({folder or 'global'})",
                 )
-            state.folder_settings = fresh
-        problems = list(state.init_settings.errors)
-        for settings in state.folder_settings.values():
+                for folder, value in zip(folders or [""], await _ask(ls, folders), strict=False)
+            }
+        problems = list(config.init_settings.errors)
+        for settings in config.folder_settings.values():
             problems += list(settings.errors)
         if problems:
             ls.state.publisher.report_problems(problems)
     finally:
-        state.settings_ready.set()
+        config.settings_ready.set()
+
+
+async def _ask(ls: GradGuardServer, folders: list[str]) -> list[Any]:
+    """The client's ``gradguard`` settings per folder (nothing if it does not answer)."""
+    items = [types.ConfigurationItem(scope_uri=f, section=SECTION) for f in folders] or [
+        types.ConfigurationItem(section=SECTION)
+    ]
+    try:
+        request = ls.workspace_configuration_async(types.ConfigurationParams(items=items))
+        return list(await asyncio.wait_for(request, 10) or [])
+    except Exception as error:
+        log.warning("workspace/configuration failed: %s", error)
+        return []
 
 
 def log_effective_settings(ls: GradGuardServer) -> None:
