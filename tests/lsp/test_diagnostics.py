@@ -142,4 +142,9 @@ async def test_syntax_errors_clear_findings(client: LanguageClient, root):
     doc = Doc(client, root / "syntax.py", GG204_CODE).open()
     assert codes(await doc.diagnostics()) == ["GG204"]
     doc.replace_all(GG204_CODE + "\ndef broken(:\n")
-    assert await doc.diagnostics() == []
+    # No rule ran: the findings go, and one error says where the file stops parsing
+    # (gradguard.showSyntaxErrors, on by default; tests/lsp/test_settings.py turns it off).
+    (error,) = await doc.diagnostics()
+    assert error.code is None and error.severity == types.DiagnosticSeverity.Error
+    assert error.message.startswith("syntax error: invalid syntax")
+    assert doc.text.splitlines()[error.range.start.line] == "def broken(:"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -96,6 +98,81 @@ def test_settings_parse_and_errors_name_the_key():
     assert any("gradguard.select" in e for e in bad.errors)
     assert any("gradguard.colour" in e and "unknown setting" in e for e in bad.errors)
     assert unwrap({"gradguard": {"run": "onSave"}}) == {"run": "onSave"}
+
+
+def test_settings_table_is_strict_and_covers_every_field():
+    """Each Settings field is one row of the table; cattrs must not coerce values."""
+    from dataclasses import fields
+
+    from gradguard.lsp.settings import FIELDS
+
+    assert {row.attr for row in FIELDS} | {"extend_select", "errors"} == {
+        f.name for f in fields(Settings)
+    }
+    assert set(Settings().describe()) == {row.key for row in FIELDS}
+    bad = parse_settings(
+        {"enable": "yes", "extraPaths": "src", "exclude": [1], "logLevel": "loud", "args": "-q"}
+    )
+    assert bad == Settings()
+    assert len(bad.errors) == 5 and all("using the previous value" in e for e in bad.errors)
+    settings = parse_settings(
+        {
+            "interpreter": "/usr/bin/python3",
+            "exclude": ["generated"],
+            "configuration": " ci/gradguard.toml ",
+            "logLevel": "debug",
+            "showNotifications": "onError",
+            "showSyntaxErrors": False,
+        }
+    )
+    assert settings.interpreter == "/usr/bin/python3" and settings.exclude == ("generated",)
+    assert settings.config_file("/work") == Path("/work/ci/gradguard.toml")
+    assert (settings.log_level, settings.show_syntax_errors) == ("debug", False)
+    assert settings.shows("error") and not settings.shows("warning")
+    assert Settings().shows("warning") and not Settings().shows("info")
+    assert parse_settings({"showNotifications": "always"}).shows("info")
+
+
+def test_settings_args_are_command_line_options():
+    settings = parse_settings(
+        {
+            "args": [
+                "--select",
+                "GG1,GG2",
+                "--extend-select=GG301",
+                "--exclude",
+                "gen",
+                "--config",
+                "ci.toml",
+            ]
+        }
+    )
+    assert settings.select == ("GG1", "GG2") and settings.extend_select == ("GG301",)
+    assert settings.exclude == ("gen",) and settings.configuration == "ci.toml"
+    project = Config(select=("GG2",), exclude=("build",))
+    combined = settings.apply_to(project)
+    assert combined.select == ("GG1", "GG2", "GG301") and combined.exclude == ("build", "gen")
+    assert parse_settings({"args": ["--select", "GG1"], "select": ["GG4"]}).select == ("GG4",)
+    (error,) = parse_settings({"args": ["--fix"]}).errors
+    assert "gradguard.args: unrecognized arguments: --fix (the editor takes --select" in error
+    (error,) = parse_settings({"args": ["--select", "XX9"]}).errors
+    assert "XX9" in error
+
+
+def test_log_level_setting_sets_the_server_log():
+    import logging
+
+    from gradguard.lsp.settings import apply_log_level
+
+    logger = logging.getLogger("gradguard")
+    before = logger.level
+    try:
+        apply_log_level(parse_settings({"logLevel": "debug"}))
+        assert logger.isEnabledFor(logging.DEBUG)
+        apply_log_level(parse_settings({"logLevel": "error"}))
+        assert not logger.isEnabledFor(logging.WARNING)
+    finally:
+        logger.setLevel(before)
 
 
 def test_editor_settings_override_the_project_file():

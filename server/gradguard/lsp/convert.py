@@ -126,6 +126,16 @@ def diagnostic(
     )
 
 
+def syntax_error(message: str, lines: LineMap, span: Span) -> types.Diagnostic:
+    """Where a file does not parse (``gradguard.showSyntaxErrors``): no rule ran on it."""
+    return types.Diagnostic(
+        range=lines.range_to_lsp(span),
+        message=f"{message} (GradGuard cannot check this file until it parses)",
+        severity=types.DiagnosticSeverity.Error,
+        source=SOURCE,
+    )
+
+
 def diagnostic_data(finding: Finding, version: int | None) -> dict[str, Any]:
     return {
         "version": version,
