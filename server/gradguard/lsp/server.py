@@ -407,7 +407,11 @@ async def pull_diagnostics(
 @server.feature(
     types.TEXT_DOCUMENT_CODE_ACTION,
     types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, actions.FIX_ALL],
+        code_action_kinds=[
+            types.CodeActionKind.QuickFix,
+            actions.FIX_ALL,
+            actions.NOTEBOOK_FIX_ALL,
+        ],
         resolve_provider=True,
     ),
 )
