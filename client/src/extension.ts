@@ -8,6 +8,7 @@ import { serverLaunch } from './launch';
 import { describeSource, expandVariables, probeInterpreter, selectInterpreter } from './python';
 import { activeInterpreter, onDidChangeInterpreter } from './pythonExtension';
 import { CLIENT_NAME, DOCUMENT_SELECTOR, createClient } from './server';
+import { describePage, normaliseCode, pageCode } from './ruleDocs';
 import { SECTION, needsRestart, showsNotification } from './settings';
 
 const FIX_ALL_KIND = vscode.CodeActionKind.SourceFixAll.append('gradguard');
@@ -38,6 +39,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand('gradguard.showLogs', () => output.show()),
     vscode.commands.registerCommand('gradguard.fixAll', fixAll),
+    vscode.commands.registerCommand('gradguard.showRuleDocumentation', (code?: unknown) =>
+      showRuleDocumentation(context.extensionUri, code),
+    ),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (needsRestart((section) => event.affectsConfiguration(section))) {
         scheduleRestart('gradguard.interpreter, gradguard.path or gradguard.importStrategy changed');
@@ -226,4 +230,25 @@ async function fixAll(): Promise<void> {
     return;
   }
   await vscode.workspace.applyEdit(action.edit);
+}
+
+/** Opens a rule's page (shipped in bundled/libs) as rendered Markdown; asks which rule when not given. */
+async function showRuleDocumentation(extensionUri: vscode.Uri, requested?: unknown): Promise<void> {
+  const pages = vscode.Uri.joinPath(extensionUri, 'bundled', 'libs', 'gradguard', 'rule_docs');
+  let code = normaliseCode(requested);
+  if (!code) {
+    const entries = await vscode.workspace.fs.readDirectory(pages).then(undefined, () => []);
+    const items: (vscode.QuickPickItem & { code: string })[] = [];
+    for (const [fileName] of entries) {
+      const found = pageCode(fileName);
+      if (!found) continue;
+      const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(pages, fileName)));
+      const page = describePage(found, text);
+      items.push({ code: found, label: `${page.code} ${page.name}`, detail: page.summary });
+    }
+    items.sort((a, b) => a.code.localeCompare(b.code));
+    code = (await vscode.window.showQuickPick(items, { placeHolder: 'GradGuard rule', matchOnDetail: true }))?.code;
+    if (!code) return;
+  }
+  await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(pages, `${code}.md`));
 }

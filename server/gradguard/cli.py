@@ -8,6 +8,7 @@ defaults for every invalid key, so the findings are printed too).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -110,16 +111,17 @@ def check_text(text: str, path: str, config: Config, options: CheckOptions) -> F
     else:
         result, fixed = analyse(text), None
     diff = _unified_diff(path, text, fixed) if fixed is not None else ""
-    return FileOutcome(_report(path, result), fixed, diff, tuple(result.notices))
+    report = _report(path, result, config.docs_url)
+    return FileOutcome(report, fixed, diff, tuple(result.notices))
 
 
-def _report(path: str, result: AnalysisResult) -> FileReport:
+def _report(path: str, result: AnalysisResult, docs_url: str | None = None) -> FileReport:
     if result.parse_error:
         error = result.parse_error
         line, column = error.position.line + 1, error.position.column + 1
         message = f"{path}:{line}:{column}: {error.message} (file not analysed)"
         return FileReport(path, (), message, line, column)
-    return FileReport(path, tuple(result.findings))
+    return FileReport(path, tuple(result.findings), docs_url=docs_url)
 
 
 def _unified_diff(path: str, before: str, after: str) -> str:
@@ -273,7 +275,13 @@ def _validate_cli_codes(options: CheckOptions) -> str | None:
 
 
 def run_rule(args: argparse.Namespace) -> int:
+    from gradguard.docs import render_rule_page, rule_info
+
+    base = _docs_url_here()
     if args.all or not args.code:
+        if args.format == "json":
+            print(json.dumps([rule_info(rule, base) for rule in all_rules()], indent=2))
+            return EXIT_CLEAN
         for rule in all_rules():
             print(f"{rule.code}  {rule.name:<30} {rule.severity.value:<12} {rule.summary}")
         return EXIT_CLEAN
@@ -284,10 +292,16 @@ def run_rule(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
-    from gradguard.docs import render_rule_page
-
-    sys.stdout.write(render_rule_page(found))
+    if args.format == "json":
+        print(json.dumps(rule_info(found, base), indent=2))
+    else:
+        sys.stdout.write(render_rule_page(found))
     return EXIT_CLEAN
+
+
+def _docs_url_here() -> str | None:
+    """``docs-url`` of the configuration that applies to the current directory."""
+    return config_for(Path.cwd()).docs_url
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -352,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     rule = commands.add_parser("rule", help="print a rule's documentation")
     rule.add_argument("code", nargs="?", help="a code (GG201) or name (none-assigned-to-parameter)")
     rule.add_argument("--all", action="store_true", help="list every rule")
+    rule.add_argument(
+        "--format", choices=("text", "json"), default="text", help="json: for tools (with its URL)"
+    )
     rule.set_defaults(handler=run_rule)
 
     server = commands.add_parser("server", help="run the language server over stdio")

@@ -22,7 +22,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 _CODE_PREFIX = re.compile(r"^GG\d{0,3}$")
 DEFAULT_MAX_FILE_BYTES = 2_000_000
-KNOWN_KEYS = ("select", "ignore", "per-file-ignores", "severity", "exclude", "max-file-bytes")
+KNOWN_KEYS = (
+    "select",
+    "ignore",
+    "per-file-ignores",
+    "severity",
+    "exclude",
+    "max-file-bytes",
+    "docs-url",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class Config:
     severity: tuple[tuple[str, Severity], ...] = ()
     exclude: tuple[str, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # Base of the rule links in CLI output (None: the packaged pages, gradguard.docs).
+    docs_url: str | None = None
     # Directory that relative globs (exclude, per-file-ignores) are matched against.
     root: str = "."
     errors: tuple[ConfigError, ...] = field(default=(), compare=False)
@@ -155,6 +165,15 @@ def _max_file_bytes(value: Any) -> int:
     return value
 
 
+def _docs_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            "expected the base URL of the rule pages, such as "
+            f'"https://example.org/gradguard/rules", got {value!r}'
+        )
+    return value.strip()
+
+
 _PARSERS = {
     "select": _codes,
     "ignore": _codes,
@@ -162,6 +181,7 @@ _PARSERS = {
     "severity": _severity,
     "exclude": _globs,
     "max-file-bytes": _max_file_bytes,
+    "docs-url": _docs_url,
 }
 
 

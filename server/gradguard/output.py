@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradguard import __version__
-from gradguard.docs import doc_url
+from gradguard.docs import doc_url, docs_home
 from gradguard.findings import Finding, Severity, Span
 from gradguard.rules import all_rules
 
@@ -26,6 +26,8 @@ class FileReport:
     error: str | None = None
     error_line: int = 1
     error_column: int = 1
+    # ``docs-url`` of the file's configuration (None: the packaged rule pages).
+    docs_url: str | None = None
 
 
 def _fixable_mark(finding: Finding) -> str:
@@ -55,7 +57,7 @@ def _range(span: Span) -> dict[str, int]:
     }
 
 
-def _finding_json(path: str, finding: Finding) -> dict[str, Any]:
+def _finding_json(path: str, finding: Finding, docs_url: str | None = None) -> dict[str, Any]:
     return {
         "path": path,
         "code": finding.code,
@@ -63,7 +65,7 @@ def _finding_json(path: str, finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "severity": finding.severity.value,
         "range": _range(finding.span),
-        "url": doc_url(finding.code),
+        "url": doc_url(finding.code, docs_url),
         "related": [{"message": r.message, "range": _range(r.span)} for r in finding.related],
         "fixes": [
             {
@@ -77,7 +79,7 @@ def _finding_json(path: str, finding: Finding) -> dict[str, Any]:
 
 
 def format_json(reports: list[FileReport]) -> str:
-    findings = [_finding_json(r.path, f) for r in reports for f in r.findings]
+    findings = [_finding_json(r.path, f, r.docs_url) for r in reports for f in r.findings]
     errors = [
         {"path": r.path, "line": r.error_line, "column": r.error_column, "message": r.error}
         for r in reports
@@ -117,6 +119,8 @@ def _sarif_location(path: str, span: Span, message: str | None = None) -> dict[s
 
 def format_sarif(reports: list[FileReport]) -> str:
     rules = list(all_rules())
+    # One run, one rule table: the docs-url of the files' configuration (they share one).
+    docs_url = next((r.docs_url for r in reports if r.docs_url), None)
     index = {rule.code: i for i, rule in enumerate(rules)}
     results = [
         {
@@ -139,13 +143,13 @@ def format_sarif(reports: list[FileReport]) -> str:
             "driver": {
                 "name": "gradguard",
                 "version": __version__,
-                "informationUri": "https://github.com/gradguard/gradguard",
+                "informationUri": docs_home(docs_url),
                 "rules": [
                     {
                         "id": rule.code,
                         "name": rule.name,
                         "shortDescription": {"text": rule.summary},
-                        "helpUri": doc_url(rule.code),
+                        "helpUri": doc_url(rule.code, docs_url),
                         "help": {"text": rule.summary, "markdown": rule.doc},
                         "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
                     }
