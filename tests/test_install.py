@@ -1,0 +1,103 @@
+"""The release artefacts as someone outside this checkout uses them: the wheel that
+scripts/release.sh builds (`python -m build`, so from the sdist) installed into a fresh
+virtual environment, run from a folder that is not the checkout.
+
+Slow (a build and an install, about half a minute): scripts/test-all.sh runs it with
+GRADGUARD_INSTALL_TESTS=1; the everyday suite skips it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("GRADGUARD_INSTALL_TESTS"),
+    reason="builds and installs the wheel: GRADGUARD_INSTALL_TESTS=1 (scripts/test-all.sh)",
+)
+
+
+def run(*command: str | Path, cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GRADGUARD_CACHE_DIR": "off", "PYTHONPATH": ""}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    built = run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=ROOT)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (found,) = out.glob("gradguard-*-py3-none-any.whl")
+    assert list(out.glob("gradguard-*.tar.gz")), "no sdist"
+    return found
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory, wheel) -> Path:
+    home = tmp_path_factory.mktemp("venv")
+    assert run(sys.executable, "-m", "venv", home / "env", cwd=home).returncode == 0
+    python = home / "env" / "bin" / "python"
+    installed = run(python, "-m", "pip", "install", "--quiet", wheel, cwd=home)
+    assert installed.returncode == 0, installed.stderr
+    return home / "env"
+
+
+@pytest.fixture
+def outside(tmp_path) -> Path:
+    """A project folder that is not this checkout, holding a copy of the examples."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    return tmp_path
+
+
+def test_the_installed_command_checks_the_examples(venv, outside):
+    result = run(venv / "bin" / "gradguard", "check", "examples/", cwd=outside)
+    assert result.returncode == 1, result.stderr
+    findings = [line for line in result.stdout.splitlines() if ": GG" in line]
+    assert len(findings) == 16
+    assert any(
+        "examples/finetune_classifier.py:37:5: GG102 [stale-optimizer]" in f for f in findings
+    )
+    # The same findings as this checkout's own gradguard.
+    here = run(sys.executable, "-m", "gradguard", "check", "examples/", cwd=outside)
+    assert result.stdout == here.stdout
+
+
+def test_installed_rule_links_are_pages_inside_the_installed_package(venv, outside):
+    result = run(venv / "bin" / "gradguard", "rule", "GG201", "--format", "json", cwd=outside)
+    info = json.loads(result.stdout)
+    page = Path(url2pathname(urlparse(info["url"]).path))
+    assert page.is_file() and venv in page.parents
+    assert page.parent.name == "rule_docs" and page.read_text(encoding="utf-8") == info["page"]
+
+
+def test_installed_server_answers_initialize(venv, outside):
+    """`python -P -m gradguard server`, as docs/server.md tells other editors to start it."""
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}
+    )
+    messages = [body, json.dumps({"jsonrpc": "2.0", "method": "exit"})]
+    stdin = "".join(f"Content-Length: {len(m)}\r\n\r\n{m}" for m in messages).encode()
+    result = subprocess.run(
+        [venv / "bin" / "python", "-P", "-m", "gradguard", "server"],
+        cwd=outside,
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+    )
+    header, _, rest = result.stdout.partition(b"\r\n\r\n")
+    assert header.startswith(b"Content-Length:"), result.stderr
+    length = int(header.split(b"\r\n")[0].split(b":")[1])
+    reply = json.loads(rest[:length])
+    assert reply["id"] == 1 and reply["result"]["serverInfo"]["name"].lower() == "gradguard"
