@@ -1,8 +1,10 @@
 """The ``gradguard`` command line: ``check``, ``rule`` and ``server``.
 
-Exit codes of ``check``: 0 clean, 1 findings (or unparseable files, or a non-empty
-``--diff``), 2 usage or configuration errors (the run still completes with the
-defaults for every invalid key, so the findings are printed too).
+Exit codes of ``check`` (:func:`exit_status`): 0 clean, 1 findings (or unparseable
+files, or a non-empty ``--diff``), 2 usage or configuration errors (the run still
+completes with the defaults for every invalid key, so the findings are printed too)
+or an internal error on some file (reported as that file's error; the other files
+are still checked: :mod:`gradguard.runner`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
-from gradguard import __version__, files, gctuning
+from gradguard import __version__, files, gctuning, runner
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, ConfigError, config_for, load_pyproject
 from gradguard.engine import analyze
@@ -27,8 +29,6 @@ from gradguard.output import FORMATTERS, FileReport, format_statistics
 from gradguard.rules import all_rules, get_rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-# Below this many files a process pool costs more than it saves.
-_PARALLEL_THRESHOLD = 16
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,12 @@ def _report(path: str, result: AnalysisResult, docs_url: str | None = None) -> F
     return FileReport(path, tuple(result.findings), docs_url=docs_url)
 
 
+def internal_error(path: Path | str, reason: str) -> FileOutcome:
+    """The report of a file GradGuard failed on (an exception, a dead worker)."""
+    message = f"{path}: internal error: {reason} (file not analysed)"
+    return FileOutcome(FileReport(str(path), (), message, internal=True))
+
+
 def _unified_diff(path: str, before: str, after: str) -> str:
     import difflib  # imported when needed: start-up time counts on every run
 
@@ -158,14 +164,10 @@ def _check_paths(paths: list[Path], options: CheckOptions, jobs: int) -> list[Fi
         key=str,
     )
     gctuning.tune_for_analysis()
-    if jobs > 1 and len(targets) >= _PARALLEL_THRESHOLD:
-        # Imported only here: it costs a quarter of the start-up of a one-job run.
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs, initializer=gctuning.tune_for_analysis) as pool:
-            chunk = max(1, len(targets) // (jobs * 8))
-            return list(pool.map(check_file, targets, [options] * len(targets), chunksize=chunk))
-    return [check_file(path, options) for path in targets]
+    job = runner.Job(
+        partial(check_file, options=options), internal_error, gctuning.tune_for_analysis
+    )
+    return runner.run_all(targets, job, jobs)
 
 
 def _config_errors(paths: list[Path], options: CheckOptions) -> list[ConfigError]:
@@ -218,7 +220,10 @@ def _check_stdin(args: argparse.Namespace, options: CheckOptions) -> FileOutcome
     except files.UnreadableFile as error:
         return FileOutcome(FileReport(name, (), str(error)))
     config = config_for_file(Path(name) if args.stdin_filename else Path("-"), options)
-    outcome = check_text(source.text, name, config, options)
+    # On an internal error the text goes back unchanged: with --fix it is the user's buffer.
+    outcome = runner.guarded(
+        lambda _: check_text(source.text, name, config, options), internal_error, Path(name)
+    )
     if options.fix and not options.diff:
         sys.stdout.write(outcome.fixed_text if outcome.fixed_text is not None else source.text)
     return outcome
@@ -249,11 +254,21 @@ def _emit(
     fixed = sum(1 for o in outcomes if o.fixed_text is not None)
     if options.fix and not options.diff and args.format == "text":
         print(f"gradguard: fixed {fixed} file(s)", file=sys.stderr)
-    if config_errors:
-        return EXIT_ERROR
     problems = any(r.findings or r.error for r in reports)
     if options.diff:
         problems = any(o.diff for o in outcomes) or any(r.error for r in reports)
+    return exit_status(
+        problems=problems,
+        internal_error=any(r.internal for r in reports),
+        invalid_configuration=bool(config_errors),
+    )
+
+
+def exit_status(*, problems: bool, internal_error: bool, invalid_configuration: bool) -> int:
+    """2 when GradGuard could not do its job in full (an invalid configuration, a file
+    it failed on), else 1 when it has something to report, else 0."""
+    if internal_error or invalid_configuration:
+        return EXIT_ERROR
     return EXIT_FINDINGS if problems else EXIT_CLEAN
 
 

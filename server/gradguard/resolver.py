@@ -68,7 +68,7 @@ from typing import Any, Literal
 import jedi
 import parso
 
-from gradguard import __version__
+from gradguard import __version__, astlock
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
 
@@ -147,6 +147,8 @@ class _DenyPlugin:
 def configure_jedi() -> None:
     """Apply the process-wide jedi/parso settings (idempotent)."""
     global _configured
+    # The worker thread's parso calls ast.literal_eval next to the engine's ast.parse.
+    astlock.install()
     with _configure_lock:
         # Hazard 4: dynamic parameter search (one infer() took 189 s).
         jedi.settings.dynamic_params = False

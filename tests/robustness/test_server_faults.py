@@ -347,3 +347,69 @@ def test_the_editor_process_killed(tmp_path):
     finally:
         if editor.poll() is None:
             editor.kill()
+
+
+def _parse_error_server(tmp_path, *, pull: bool = False) -> RawServer:
+    """``ast.parse`` raises SystemError on text holding the marker (test-only launcher)."""
+    server = RawServer([*FAULTY_SERVER, "--parse-error"], cwd=tmp_path)
+    if pull:  # the raw client's initialize has no diagnostic capability: add it
+        server.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": tmp_path.as_uri(),
+                "capabilities": {"textDocument": {"diagnostic": {}}},
+            },
+        )
+        server.send("initialized", {})
+    else:
+        server.initialize(tmp_path, options={"gradguard": {"debounceMs": 20}})
+    return server
+
+
+def _internal_error_lines(server: RawServer) -> list[str]:
+    return [line for line in server.log_lines() if "internal error: SystemError" in line]
+
+
+def test_a_failed_analysis_keeps_the_previous_diagnostics_and_is_shown_once(tmp_path):
+    server = _parse_error_server(tmp_path)
+    try:
+        uri = (tmp_path / "t.py").as_uri()
+        server.open(uri, GG201_CODE)
+        assert [d["code"] for d in server.wait_published(uri, 1)] == ["GG201"]
+        for version in range(2, 6):  # every edit's analysis fails
+            server.change(uri, version, [{"text": GG201_CODE + "# PARSE_ERROR_MARKER\n" * version}])
+        _fault(server, 4)
+        server.wait_for(lambda m: m.get("method") == "window/showMessage")
+        server.change(uri, 6, [{"text": GG201_CODE + "\n"}])
+        assert [d["code"] for d in server.wait_published(uri, 6)] == ["GG201"]
+        assert [p["version"] for p in server.published(uri)] == [1, 6]  # none for 2-5
+        shown = _internal_error_lines(server)
+        assert len(shown) == 2, shown  # one logMessage and one showMessage for four failures
+        assert "previous diagnostics are kept" in shown[0]
+        assert server.stderr.decode(errors="replace").count("Traceback") == 1
+        _alive(server)
+        assert server.stop() == 0
+    finally:
+        server.kill()
+    server.assert_only_protocol_on_stdout()
+
+
+def test_a_failed_analysis_answers_a_pull_with_the_previous_result(tmp_path):
+    server = _parse_error_server(tmp_path, pull=True)
+    try:
+        uri = (tmp_path / "t.py").as_uri()
+        server.open(uri, GG201_CODE)
+        first = server.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
+        assert [d["code"] for d in first["result"]["items"]] == ["GG201"]
+        server.change(uri, 2, [{"text": GG201_CODE + "# PARSE_ERROR_MARKER\n"}])
+        _fault(server)
+        again = server.request(
+            "textDocument/diagnostic",
+            {"textDocument": {"uri": uri}, "previousResultId": first["result"]["resultId"]},
+        )
+        assert again["result"] == {"kind": "unchanged", "resultId": first["result"]["resultId"]}
+        assert len(_internal_error_lines(server)) == 2
+        assert server.stop() == 0
+    finally:
+        server.kill()

@@ -82,8 +82,9 @@ from gradguard.analysis.optimizer_uses import OptimizerTimeline
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.catalogue.tensors import STATE_MISMATCHING_MOVES
 
-MOVES = frozenset({"to", "cuda", "double", "half", "bfloat16"})
+MOVES = STATE_MISMATCHING_MOVES
 _OVERWRITE_FLAG = "set_overwrite_module_params_on_conversion"
 
 

@@ -96,13 +96,10 @@ from dataclasses import dataclass
 
 from gradguard.analysis import edits, flow, none_guards
 from gradguard.analysis.facts import ModuleFacts
-from gradguard.analysis.tensors import FACTORY_FUNCTIONS
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity, Span
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
 
-# torch factories whose result is a leaf with `.grad is None` (requires_grad only if asked):
-# the shared list (less integer-only factories) plus the conversions from other data.
-_TENSOR_FACTORIES = (FACTORY_FUNCTIONS - {"randint_like", "randperm"}) | {"as_tensor", "from_numpy"}
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 # Tensor methods that take another tensor as an operand (`x.mm(w)`): they compute,
 # they never run backward().
@@ -394,7 +391,7 @@ class _Analysis:
         return (
             qualified.startswith("torch.")
             and qualified.count(".") == 1
-            and (qualified.split(".")[1] in _TENSOR_FACTORIES)
+            and (qualified.split(".")[1] in LEAF_FACTORIES)
         )
 
     def _zero_grad(self, use: GradUse, call: ast.Call) -> Reason | None:
