@@ -1,6 +1,7 @@
 """The release artefacts as someone outside this checkout uses them: the wheel that
 scripts/release.sh builds (`python -m build`, so from the sdist) installed into a fresh
-virtual environment, run from a folder that is not the checkout.
+virtual environment with no package index (its dependencies from dist/wheels), run from a
+folder that is not the checkout.
 
 Slow (a build and an install, about half a minute): scripts/test-all.sh runs it with
 GRADGUARD_INSTALL_TESTS=1; the everyday suite skips it."""
@@ -35,21 +36,31 @@ def run(*command: str | Path, cwd: Path, **kwargs) -> subprocess.CompletedProces
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
+def dist(tmp_path_factory) -> Path:
+    """What ``scripts/release.sh --python-only`` writes (into a temporary folder)."""
     out = tmp_path_factory.mktemp("dist")
-    built = run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=ROOT)
+    built = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "release.sh"), "--python-only"],
+        cwd=ROOT,
+        env={**os.environ, "GRADGUARD_DIST": str(out)},
+        capture_output=True,
+        text=True,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
-    (found,) = out.glob("gradguard-*-py3-none-any.whl")
+    assert len(list(out.glob("gradguard-*-py3-none-any.whl"))) == 1
     assert list(out.glob("gradguard-*.tar.gz")), "no sdist"
-    return found
+    return out
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory, wheel) -> Path:
+def venv(tmp_path_factory, dist) -> Path:
+    """A fresh venv with the wheel installed as the README says, with no package index."""
     home = tmp_path_factory.mktemp("venv")
     assert run(sys.executable, "-m", "venv", home / "env", cwd=home).returncode == 0
     python = home / "env" / "bin" / "python"
-    installed = run(python, "-m", "pip", "install", "--quiet", wheel, cwd=home)
+    (wheel,) = dist.glob("gradguard-*-py3-none-any.whl")
+    offline = ("--no-index", "--find-links", dist / "wheels")
+    installed = run(python, "-m", "pip", "install", "--quiet", *offline, wheel, cwd=home)
     assert installed.returncode == 0, installed.stderr
     return home / "env"
 

@@ -4,7 +4,7 @@
  * useBundled: `<python> -m gradguard server` with PYTHONPATH starting at the
  * extension's bundled/libs (gradguard, pygls, lsprotocol, attrs, cattrs, jedi, parso, ...),
  * so a user needs only Python. fromEnvironment: the same command with the
- * environment untouched, so the interpreter's own `pip install gradguard` runs.
+ * environment untouched, so the interpreter's own installed gradguard (the README's wheel) runs.
  * gradguard.path: `<path> server`, the environment untouched (importStrategy does not apply).
  */
 
