@@ -28,6 +28,9 @@ test('the VSIX holds only dist/, bundled/libs, package.json, README, CHANGELOG, 
     'extension/LICENSE.txt',
     'extension/icon.png',
     'extension/bundled/libs/gradguard/lsp/server.py',
+    // The rule pages the diagnostics, hovers and "Show Rule Documentation" open.
+    'extension/bundled/libs/gradguard/rule_docs/GG101.md',
+    'extension/bundled/libs/gradguard/rule_docs/GG201.md',
   ]) {
     assert.ok(files.includes(required), `${required} is missing from the VSIX`);
   }
