@@ -112,3 +112,88 @@ def test_installed_server_answers_initialize(venv, outside):
     length = int(header.split(b"\r\n")[0].split(b":")[1])
     reply = json.loads(rest[:length])
     assert reply["id"] == 1 and reply["result"]["serverInfo"]["name"].lower() == "gradguard"
+
+
+def _readme_pre_commit_config() -> str:
+    """The `.pre-commit-config.yaml` snippet exactly as the README shows it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### pre-commit", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+NOTEBOOK_WITH_GG201 = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": ["import torch\n", "from torch import nn\n", "model = nn.Linear(3, 2)"],
+            "outputs": [],
+            "execution_count": None,
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": ["model.weight = None"],
+            "outputs": [],
+            "execution_count": None,
+        },
+    ],
+    "metadata": {"language_info": {"name": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+@pytest.fixture
+def repository(outside) -> Path:
+    """A git repository of training code with findings, in a .py file and a notebook."""
+    (outside / "notebooks").mkdir()
+    (outside / "notebooks" / "explore.ipynb").write_text(json.dumps(NOTEBOOK_WITH_GG201))
+    for command in (
+        ("git", "init", "-q"),
+        ("git", "config", "user.email", "test@example.org"),
+        ("git", "config", "user.name", "test"),
+        ("git", "add", "."),
+        ("git", "commit", "-qm", "training code"),
+    ):
+        assert run(*command, cwd=outside).returncode == 0
+    return outside
+
+
+def pre_commit(*args: str | Path, cwd: Path, venv: Path, dist: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        # `repo: local` + `language: system` runs the gradguard installed in the environment.
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PRE_COMMIT_HOME": str(cwd.parent / "pre-commit-home"),
+        # try-repo's `language: python` hook installs GradGuard with no package index.
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(dist / "wheels"),
+        "GRADGUARD_CACHE_DIR": "off",
+    }
+    command = [sys.executable, "-m", "pre_commit", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_readme_pre_commit_snippet_works_as_written(repository, venv, dist):
+    (repository / ".pre-commit-config.yaml").write_text(_readme_pre_commit_config())
+    result = pre_commit("run", "--all-files", cwd=repository, venv=venv, dist=dist)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "examples/finetune_classifier.py:37:5: GG102" in result.stdout
+    assert "notebooks/explore.ipynb:cell 2:1:1: GG201" in result.stdout  # types_or: jupyter
+    # --force-exclude: pre-commit names every file, the project's exclude still applies.
+    (repository / "pyproject.toml").write_text(
+        '[tool.gradguard]\nextend-exclude = ["examples", "notebooks"]\n'
+    )
+    result = pre_commit("run", "--all-files", cwd=repository, venv=venv, dist=dist)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "GG" not in result.stdout.replace("gradguard", "")
+
+
+def test_pre_commit_hooks_yaml_with_try_repo(repository, venv, dist):
+    result = pre_commit(
+        "try-repo", ROOT, "gradguard", "--all-files", cwd=repository, venv=venv, dist=dist
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "examples/finetune_classifier.py:37:5: GG102" in result.stdout
+    assert "notebooks/explore.ipynb:cell 2:1:1: GG201" in result.stdout
