@@ -153,3 +153,4 @@ async def test_syntax_errors_clear_findings(client: LanguageClient, root):
     assert error.code is None and error.severity == types.DiagnosticSeverity.Error
     assert error.message.startswith("syntax error: invalid syntax")
     assert doc.text.splitlines()[error.range.start.line] == "def broken(:"
+    assert range_text(doc.text, error.range) == ":"  # where the parser stopped

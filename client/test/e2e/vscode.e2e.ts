@@ -332,12 +332,20 @@ describe('VS Code workbench (code-server 4.100.3 + Chromium)', { timeout: 300000
     await hoverSquiggle(NONE_LINE, /GG201/);
     const link = page.locator('.monaco-hover:not(.hidden) a', { hasText: 'Documentation' }).first();
     const href = (await link.getAttribute('data-href')) ?? (await link.getAttribute('href')) ?? '';
-    assert.match(href, /^file:\/\/.*\/bundled\/libs\/gradguard\/rule_docs\/GG201\.md$/, `the hover links to the bundled page: ${href}`);
+    // The server's file:// link, which the (remote) workbench shows as vscode-remote://host/path.
+    assert.match(href, /^(file|vscode-remote):\/\/[^/]*\/.*\/bundled\/libs\/gradguard\/rule_docs\/GG201\.md$/, `the hover links to the bundled page: ${href}`);
     const pagePath = decodeURIComponent(new URL(href).pathname);
     assert.ok(pagePath.startsWith(extensionsDir), `${pagePath} is inside the installed extension`);
     assert.match(fs.readFileSync(pagePath, 'utf8'), /^# GG201 `none-assigned-to-parameter`/);
     await screenshot('gg201-hover-documentation-link');
-    await page.keyboard.press('Escape');
+    // Following the link opens the page in an editor, as Markdown.
+    await link.click();
+    const pageTab = page.locator('.tabs-container .tab', { hasText: 'GG201.md' }).first();
+    await pageTab.waitFor({ state: 'visible', timeout: WAIT });
+    await page.locator('.monaco-editor .view-lines .view-line', { hasText: '# GG201 `none-assigned-to-parameter`' }).first().waitFor({ state: 'visible', timeout: WAIT });
+    await screenshot('gg201-documentation-link-opened');
+    await page.keyboard.press('Control+W');
+    await openFile('train.py');
 
     await runCommand('GradGuard: Show Rule Documentation');
     const pick = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'GG201 none-assigned-to-parameter' }).first();
