@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
 
-from gradguard import __version__, files, gctuning, runner
+from gradguard import __version__, cache_paths, files, gctuning, runner
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, ConfigError, config_for, load_pyproject
 from gradguard.engine import analyze
@@ -29,6 +29,13 @@ from gradguard.output import FORMATTERS, FileReport, format_statistics
 from gradguard.rules import all_rules, get_rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+#: jedi's budget per name in ``check``: a name jedi takes longer for is unknown, so a
+#: budget that a busy machine exceeds makes the findings depend on the load. With 2 s
+#: (the resolver's default) and with 30 s, runs over torch's sources on a loaded 2-core
+#: machine differed by a finding (one query took 5 s alone at load 13; the first query
+#: of a process, 0.9 s idle, took 3.4 s at load 5). This cap is only against
+#: pathological queries; the deny list keeps out the known ones (docs/reliability.md).
+JEDI_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,11 @@ def _get_resolver(options: CheckOptions, root: str) -> SymbolResolver | None:
             return None
         from gradguard.answers import AnswerStore
 
-        store = AnswerStore.default() if options.answer_cache else None
-        _resolver = JediResolver(project_root=root, store=store)
+        # --no-cache: neither GradGuard nor jedi nor parso keeps anything on disk.
+        directory = cache_paths.cache_directory() if options.answer_cache else None
+        cache_paths.use_for_libraries(directory)
+        store = AnswerStore(directory) if directory is not None else None
+        _resolver = JediResolver(project_root=root, store=store, timeout=JEDI_TIMEOUT_S)
     return _resolver
 
 
@@ -373,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--no-cache",
         action="store_true",
-        help="do not keep jedi's answers on disk (default: $GRADGUARD_CACHE_DIR, else "
-        "~/.cache/gradguard; they are reused while the files they came from are unchanged)",
+        help="keep nothing on disk: neither jedi's answers nor jedi's and parso's parse "
+        "caches (default: in $GRADGUARD_CACHE_DIR, else ~/.cache/gradguard; reused while "
+        "the files they came from are unchanged)",
     )
     check.set_defaults(handler=run_check)
 

@@ -145,7 +145,7 @@ class Heap:
         """What ``for x in <value>`` binds ``x`` to."""
         found: set[AbstractObject] = set()
         for obj in value:
-            if isinstance(obj, ParameterIterable):
+            if isinstance(obj, ParameterIterable) and not obj.named:
                 found |= {ParameterObject(obj.site, owner) for owner in obj.owners}
                 continue
             parts = self.container_parts(obj)
