@@ -13,6 +13,7 @@ from gradguard.findings import Position, Severity, Span
 from gradguard.lsp import convert
 from gradguard.lsp.notebooks import build_program
 from gradguard.lsp.settings import Settings, parse_settings, unwrap
+from gradguard.rules import all_rules
 
 
 @pytest.mark.parametrize(
@@ -61,10 +62,10 @@ def test_notebook_program_maps_lines_back_to_cells():
     )
     assert program.text == "import torch\npass\ny = 2\n\npass\n"
     cell, span = program.to_cell(Span(Position(2, 0), Position(2, 5)))
-    assert cell.uri == "c2" and span == Span(Position(0, 0), Position(0, 5))
+    assert cell.key == "c2" and span == Span(Position(0, 0), Position(0, 5))
     # A whole-line span ending at the next cell's start stays in its cell.
     cell, span = program.to_cell(Span(Position(0, 0), Position(2, 0)))
-    assert cell.uri == "c1" and span.end == Position(1, len("%time x = 1"))
+    assert cell.key == "c1" and span.end == Position(1, len("%time x = 1"))
     assert program.to_cell(Span(Position(0, 0), Position(3, 1))) is None
     assert program.from_cell("c3", Position(0, 2)) == Position(4, 2)
 
@@ -151,7 +152,9 @@ def test_settings_args_are_command_line_options():
     assert settings.exclude == ("gen",) and settings.configuration == "ci.toml"
     project = Config(select=("GG2",), exclude=("build",))
     combined = settings.apply_to(project)
-    assert combined.select == ("GG1", "GG2", "GG301") and combined.exclude == ("build", "gen")
+    enabled = [c for c in ("GG101", "GG201", "GG301", "GG302") if combined.is_enabled(c)]
+    assert enabled == ["GG101", "GG201", "GG301"]
+    assert combined.exclude == ("build",) and combined.extend_exclude == ("gen",)
     assert parse_settings({"args": ["--select", "GG1"], "select": ["GG4"]}).select == ("GG4",)
     (error,) = parse_settings({"args": ["--fix"]}).errors
     assert "gradguard.args: unrecognized arguments: --fix (the editor takes --select" in error
@@ -184,10 +187,39 @@ def test_editor_settings_override_the_project_file():
     )
     assert Settings().apply_to(project) is project
     combined = Settings(select=("GG",), severity=(("GG101", "error"),)).apply_to(project)
-    assert combined.select == ("GG",)
-    assert combined.ignore == ("GG102",)  # not set in the editor: the project's
+    # The editor's select replaces the project's selection, its ignore included.
+    assert combined.is_enabled("GG201") and combined.is_enabled("GG102")
     assert dict(combined.severity) == {"GG105": Severity.WARNING, "GG101": Severity.ERROR}
     assert combined.exclude == ("build",)
+    # The editor's ignore removes from the project's selection, as the CLI's --ignore does.
+    ignoring = Settings(ignore=("GG101",)).apply_to(project)
+    assert not ignoring.is_enabled("GG101") and not ignoring.is_enabled("GG102")
+    assert ignoring.is_enabled("GG103") and not ignoring.is_enabled("GG201")
+
+
+def test_editor_select_and_ignore_mean_what_the_command_line_options_mean(tmp_path):
+    """gradguard.select/ignore and --select/--ignore: one function, same rules enabled."""
+    from gradguard.cli.analyse import CheckOptions, config_for_file
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.gradguard]\nselect = ["GG1", "GG2"]\nignore = ["GG102"]\n'
+    )
+    path = tmp_path / "train.py"
+    project = config_for_file(path, CheckOptions())
+    codes = [rule.code for rule in all_rules()]
+    for select, ignore in [(None, ("GG201",)), (("GG3",), ()), (("ALL",), ("GG1",)), (None, ())]:
+        editor = parse_settings(
+            {"select": list(select) if select else None, "ignore": list(ignore) or None}
+        ).apply_to(project)
+        cli = config_for_file(path, CheckOptions(select=select, ignore=ignore))
+        assert [c for c in codes if editor.is_enabled(c)] == [c for c in codes if cli.is_enabled(c)]
+
+
+def test_editor_severity_keeps_its_valid_entries():
+    settings = parse_settings({"severity": {"GG204": "loud", "GG301": "error"}})
+    assert settings.severity == (("GG301", "error"),)
+    (error,) = settings.errors
+    assert "gradguard.severity" in error and "loud" in error and "the other entries apply" in error
 
 
 def test_client_only_settings_are_accepted_silently():

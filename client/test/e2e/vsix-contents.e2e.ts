@@ -34,7 +34,7 @@ test('the VSIX holds only dist/, bundled/libs, package.json, README, CHANGELOG, 
   ]) {
     assert.ok(files.includes(required), `${required} is missing from the VSIX`);
   }
-  for (const library of ['gradguard', 'pygls', 'lsprotocol', 'attrs', 'cattrs', 'jedi', 'parso']) {
+  for (const library of ['gradguard', 'pygls', 'lsprotocol', 'attrs', 'cattrs', 'jedi', 'parso', 'pathspec']) {
     assert.ok(
       files.some((file) => file.startsWith(`extension/bundled/libs/${library}/`)),
       `the bundled library ${library} is missing from the VSIX`,

@@ -13,12 +13,16 @@ by key; a key a source does not set leaves the earlier value alone):
 4. ``workspace/configuration`` section ``gradguard`` for the file's workspace
    folder (asked per folder, so multi-root workspaces can differ).
 
-So the editor wins over the project file for ``select``, ``ignore`` and
-``severity`` (like ruff's default ``editorFirst``): a person can switch a rule
-off locally without editing the shared file. ``severity`` merges per code (a
-project severity for GG105 survives an editor severity for GG201); ``exclude``
-adds to the project's patterns. ``per-file-ignores`` and ``max-file-bytes`` come
-only from the project file. ``# noqa`` comments always apply.
+So the editor wins over the project file (like ruff's default ``editorFirst``):
+a person can switch a rule off locally without editing the shared file.
+``select``/``ignore`` (and ``--extend-select`` in ``args``) are one more selection
+layer over the project's, exactly as the command line's options are
+(:func:`gradguard.config.with_rule_selection`): ``select`` replaces the project's
+selection, ``ignore`` removes from it. ``severity`` merges per code (a project
+severity for GG105 survives an editor severity for GG201); ``exclude`` adds to
+the project's patterns (``extend-exclude``). ``per-file-ignores`` and
+``max-file-bytes`` come only from the project file. ``# noqa`` comments always
+apply.
 
 ``args`` takes the command line's options (``--select``, ``--ignore``,
 ``--extend-select``, ``--exclude``, ``--extend-exclude``, ``--config``) for people
@@ -52,7 +56,8 @@ from typing import Any, Literal
 import cattrs
 from cattrs.errors import CattrsError
 
-from gradguard.config import Config, config_from_mapping
+from gradguard.config import Config, check_codes, config_from_mapping, with_rule_selection
+from gradguard.findings import Severity
 
 SECTION = "gradguard"
 RUN_MODES = ("onType", "onSave")
@@ -114,22 +119,16 @@ class Settings:
 
     def apply_to(self, project: Config) -> Config:
         """The engine configuration for a file: the project's, overridden by the editor."""
-        editor: dict[str, Any] = {}
-        if self.select is not None or self.extend_select:
-            editor["select"] = [*(project.select if self.select is None else self.select)]
-            editor["select"] += self.extend_select
-        if self.ignore is not None:
-            editor["ignore"] = list(self.ignore)
+        config = with_rule_selection(
+            project, select=self.select, extend_select=self.extend_select, ignore=self.ignore or ()
+        )
         if self.severity:
-            merged = {code: level.value for code, level in project.severity}
-            merged.update(dict(self.severity))
-            editor["severity"] = merged
+            merged = dict(project.severity)
+            merged.update((code, Severity(level)) for code, level in self.severity)
+            config = replace(config, severity=tuple(merged.items()))
         if self.exclude:
-            editor["exclude"] = [*project.exclude, *self.exclude]
-        if not editor:
-            return project
-        combined = config_from_mapping(editor, "editor settings", project.root, base=project)
-        return replace(combined, errors=project.errors + combined.errors)
+            config = replace(config, extend_exclude=(*config.extend_exclude, *self.exclude))
+        return config
 
 
 # -- the table of fields ---------------------------------------------------------------
@@ -183,21 +182,27 @@ _converter.register_structure_hook_func(
 )
 
 
-def _checked(key: str, value: Any) -> Config:
-    """Rule codes and severities are checked exactly as ``[tool.gradguard]`` checks them."""
-    checked = config_from_mapping({key: value}, key)
-    if checked.errors:
-        raise ValueError(checked.errors[0].message)
-    return checked
+class PartlyValid(ValueError):
+    """Some entries of an object were invalid: ``values`` holds the valid ones."""
+
+    def __init__(self, values: dict[str, Any], message: str) -> None:
+        super().__init__(message)
+        self.values = values
+
+
+# Rule codes and severities are checked exactly as ``[tool.gradguard]`` checks them.
 
 
 def _rule_codes(attr: str) -> Callable[[Any], dict[str, Any]]:
-    return lambda value: {attr: _checked("select", list(value)).select}
+    return lambda value: {attr: check_codes(list(value))}
 
 
 def _severities(value: dict[str, Any]) -> dict[str, Any]:
-    levels = _checked("severity", value).severity
-    return {"severity": tuple((code, level.value) for code, level in levels)}
+    checked = config_from_mapping({"severity": value}, "severity")
+    values = {"severity": tuple((code, level.value) for code, level in checked.severity)}
+    if checked.errors:
+        raise PartlyValid(values, checked.errors[0].message)
+    return values
 
 
 def _milliseconds(value: float) -> dict[str, Any]:
@@ -353,6 +358,9 @@ def parse_settings(raw: Any, base: Settings | None = None, origin: str = "settin
             if row is None:
                 raise ValueError(f"unknown setting (known: {', '.join(KNOWN_KEYS)})")
             values.update(row.parse(value))
+        except PartlyValid as error:  # the valid entries apply, the others are reported
+            values.update(error.values)
+            errors.append(f"{origin}: {SECTION}.{key}: {error}; the other entries apply")
         except ValueError as error:
             errors.append(f"{origin}: {SECTION}.{key}: {error}; using the previous value")
     return replace(settings, **values, errors=tuple(errors))
