@@ -5,8 +5,9 @@
 #   dist/gradguard-<version>.vsix               the VS Code extension (scripts/package-vsix.sh)
 #   dist/wheels/                                its dependencies (the pins of
 #                                               scripts/bundled-requirements.txt, universal wheels),
-#                                               so `pip install --no-index --find-links dist/wheels
-#                                               dist/gradguard-*.whl` works with no index at all
+#                                               and the build backend, so `pip install --no-index
+#                                               --find-links dist/wheels dist/gradguard-*.whl` (or
+#                                               the sdist) works with no index at all
 # `--python-only` skips the VSIX (no Node needed). The Python and extension versions must agree.
 # GRADGUARD_DIST=DIR writes into DIR instead of dist/ (tests/test_install.py).
 set -euo pipefail
@@ -32,6 +33,11 @@ sdist=$dist/gradguard-$version.tar.gz
 "$py" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
   --platform any --implementation py --python-version 3.10 \
   --dest "$dist/wheels" -r scripts/bundled-requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
+# The build backend too ([build-system] requires), so the sdist (and pre-commit's install of
+# this repository) builds with no index either.
+build_requires=$("$py" -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))")
+"$py" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+  --dest "$dist/wheels" $build_requires 2> >(grep -v "is ignored: it is neither" >&2)
 
 if [ "${1:-}" != "--python-only" ]; then
   bash scripts/package-vsix.sh
