@@ -5,9 +5,9 @@ by key; a key a source does not set leaves the earlier value alone):
 
 1. built-in defaults (every rule selected, default severities, ``run = "onType"``,
    ``debounceMs = 300``);
-2. ``[tool.gradguard]`` in the ``pyproject.toml`` nearest to the file, or the file
-   named by ``configuration`` (``select``, ``ignore``, ``per-file-ignores``,
-   ``severity``, ``exclude``, ``max-file-bytes``);
+2. the configuration file nearest to the file (``config.find_config``: a
+   ``gradguard.toml`` or a ``pyproject.toml`` with ``[tool.gradguard]``), or the
+   file named by ``configuration``;
 3. ``initializationOptions`` sent by the client at start (the ``gradguard``
    object, or the options object itself);
 4. ``workspace/configuration`` section ``gradguard`` for the file's workspace
