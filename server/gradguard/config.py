@@ -125,11 +125,13 @@ class Config:
     def severity_for(self, code: str, default: Severity) -> Severity:
         return dict(self.severity).get(code, default)
 
-    def is_excluded(self, path: str, *, is_dir: bool = False) -> bool:
-        """True when ``path`` (relative to ``root``) or a directory above it matches
-        ``exclude`` or ``extend-exclude`` (gitwildmatch: ``build`` anywhere, ``/build``
-        only at the root)."""
-        relative = self._relative(path)
+    def is_excluded(self, path: str, *, is_dir: bool = False, base: str | None = None) -> bool:
+        """True when ``path`` (relative to ``root``, or to ``base``) or a directory above
+        it matches ``exclude`` or ``extend-exclude`` (gitwildmatch: ``build`` anywhere,
+        ``/build`` only at the root)."""
+        relative = os.path.relpath(path, base) if base else self._relative(path)
+        if relative in (".", ""):
+            return False
         return self._exclude_spec.match_file(relative + "/" if is_dir else relative)
 
     @property

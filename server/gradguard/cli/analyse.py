@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -72,10 +73,17 @@ def _config_for_directory(directory: str, options: CheckOptions) -> Config:
         config = _loaded(str(Path(options.config_file).resolve()))
     else:
         found = find_config(Path(directory), _found_configs)
-        config = _loaded(str(found)) if found else Config(root=directory)
+        config = _loaded(str(found)) if found else Config(root=_project_root(directory))
     return with_rule_selection(
         config, select=options.select, extend_select=options.extend_select, ignore=options.ignore
     )
+
+
+def _project_root(directory: str) -> str:
+    """Without a configuration file, patterns are relative to the working directory
+    (ruff's project root), or to the directory itself when it is outside it."""
+    cwd = str(Path.cwd().resolve())
+    return cwd if directory == cwd or directory.startswith(cwd + os.sep) else directory
 
 
 @lru_cache(maxsize=64)
