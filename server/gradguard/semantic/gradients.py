@@ -18,8 +18,10 @@ from functools import cached_property
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts, self_attribute
 from gradguard.semantic.objects import (
+    UNKNOWN,
     AbstractObject,
     ModuleObject,
+    ParameterIterable,
     ParameterObject,
     Value,
     position,
@@ -45,30 +47,94 @@ class Gradients:
         self._gaps: dict[tuple[AbstractObject, int], Gap | None] = {}
 
     @cached_property
-    def freezes(self) -> list[ast.AST]:
-        """Where the file freezes a parameter: ``x.requires_grad = False``,
-        ``x.requires_grad_(False)``, ``nn.Parameter(..., requires_grad=False)``."""
-        found: list[ast.AST] = []
+    def freezes(self) -> list[tuple[ast.AST, ast.expr | None]]:
+        """``(node, receiver)`` where the file freezes a parameter: ``x.requires_grad =
+        False``, ``x.requires_grad_(False)`` (receiver ``x``), ``nn.Parameter(...,
+        requires_grad=False)`` (no receiver)."""
+        found: list[tuple[ast.AST, ast.expr | None]] = []
         for node in self.facts.nodes_of(ast.Assign):
             assert isinstance(node, ast.Assign)
-            if any(
-                isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
-            ) and not _is_true(node.value):
-                found.append(node)
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "requires_grad"
+                    and not _is_true(node.value)
+                ):
+                    found.append((node, target.value))
         for node in self.facts.nodes_of(ast.Call):
             assert isinstance(node, ast.Call)
             if flow.method_name(node) == "requires_grad_":
                 flag = node.args[0] if node.args else _keyword(node, "requires_grad")
                 if flag is not None and not _is_true(flag):
-                    found.append(node)
+                    found.append((node, node.func.value))  # type: ignore[attr-defined]
             elif self.facts.is_parameter_call(node):
-                flag = _keyword(node, "requires_grad")
-                if len(node.args) > 1:
-                    flag = node.args[1]
+                flag = node.args[1] if len(node.args) > 1 else _keyword(node, "requires_grad")
                 if flag is not None and not _is_true(flag):
-                    found.append(node)
-        found.sort(key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
+                    found.append((node, None))
+        found.sort(key=lambda item: (item[0].lineno, item[0].col_offset))  # type: ignore[attr-defined]
         return found
+
+    def freeze_gap(self, owners: Value) -> Gap | None:
+        """A freeze outside the file's module classes that concerns one of ``owners`` (or
+        any freeze of something unknown, when an owner is unknown too). Freezes inside a
+        module class's methods are that class's (``_class_gap``)."""
+        reachable: set[AbstractObject] = set()
+        for owner in owners:
+            reachable |= self.reachable(owner, 0)
+        for node, receiver in self.freezes:
+            if self._class_of(node) is not None:
+                continue
+            concerned = self._concerned(receiver) if receiver is not None else {UNKNOWN}
+            if concerned & reachable:
+                return Gap("parameters are frozen here", node)
+        return None
+
+    def _concerned(self, receiver: ast.expr) -> set[AbstractObject]:
+        """The modules whose parameters a freeze of ``receiver`` changes. Of a receiver
+        the file does not show, only a layer's or a parameter's spelling counts
+        (``model.embed.requires_grad_(False)``), not a plain name or a ``.grad``
+        (``grad.requires_grad_(False)`` detaches a gradient, it freezes nothing)."""
+        value = self.evaluator.value_of(receiver)
+        if value == {UNKNOWN} and not (
+            isinstance(receiver, ast.Attribute) and receiver.attr != "grad"
+        ):
+            return set()
+        found: set[AbstractObject] = set()
+        for obj in value:
+            if isinstance(obj, ParameterObject):
+                found.add(obj.owner if obj.owner is not None else obj)
+            elif isinstance(obj, ParameterIterable):
+                found |= obj.owners
+            else:
+                found.add(obj)
+        return found
+
+    def reachable(self, obj: AbstractObject, depth: int = 0) -> set[AbstractObject]:
+        """``obj`` and the layers it is built with (the fields its class sets,
+        ``nn.Sequential`` parts), not those code puts in it later."""
+        found = {obj}
+        if depth > _DEPTH or not isinstance(obj, ModuleObject):
+            return found
+        heap = self.evaluator.heap
+        parts = heap.container_parts(obj)
+        values = [self.evaluator.value_of(p) for p in parts or []]
+        if not obj.torch_layer:
+            values += [heap.field(obj, attr, built=True) for attr, _ in self._members(obj)]
+        for value in values:
+            for inner in value:
+                if isinstance(inner, ModuleObject):
+                    found |= self.reachable(inner, depth + 1)
+        return found
+
+    def _class_of(self, node: ast.AST) -> str | None:
+        """The same-file module class whose method holds ``node``."""
+        function = self.facts.enclosing_function(node)
+        while function is not None:
+            parent = self.facts.parents.get(function)
+            if isinstance(parent, ast.ClassDef) and parent.name in self.facts.classes:
+                return parent.name if self.facts.classes[parent.name].is_module else None
+            function = self.facts.enclosing_function(function)
+        return None
 
     def gap_of(self, value: Value) -> Gap | None:
         for obj in sorted(value, key=position):
@@ -113,6 +179,9 @@ class Gradients:
             value = self.evaluator.heap.field(obj, attr)
             if any(isinstance(o, (ModuleObject, ParameterObject)) for o in value):
                 layers[attr] = (store, value)
+        for node, _ in self.freezes:
+            if self._class_of(node) in self._class_chain(obj.class_name):
+                return Gap("parameters are frozen here", node)
         methods = self._reached_methods(obj, forward)
         for method in methods:
             gap = _branch_or_no_grad(self.facts, method, set(layers))
@@ -127,11 +196,21 @@ class Gradients:
                 return gap
         return None
 
+    def _class_chain(self, class_name: str) -> list[str]:
+        """The class and its same-file bases."""
+        chain: list[str] = []
+        while class_name in self.facts.classes and class_name not in chain:
+            chain.append(class_name)
+            bases = [
+                b for b in self.facts.classes[class_name].base_names if b in self.facts.classes
+            ]
+            class_name = bases[0] if bases else ""
+        return chain
+
     def _members(self, obj: ModuleObject) -> list[tuple[str, ast.stmt]]:
         """``(attr, first store)`` for each ``self.<attr> = ...`` in the class's methods."""
         members: dict[str, ast.stmt] = {}
-        class_name = obj.class_name
-        while class_name in self.facts.classes:
+        for class_name in self._class_chain(obj.class_name):
             info = self.facts.classes[class_name]
             for stmt in self.facts.class_statements(info.node):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]  # type: ignore[attr-defined]
@@ -139,8 +218,6 @@ class Gradients:
                     attr = self_attribute(target)
                     if attr is not None:
                         members.setdefault(attr, stmt)
-            bases = [b for b in info.base_names if b in self.facts.classes]
-            class_name = bases[0] if bases else ""
         return sorted(members.items(), key=lambda item: item[1].lineno)
 
     def _reached_methods(self, obj: ModuleObject, forward: ast.AST) -> list[ast.AST]:

@@ -12,6 +12,7 @@ from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.gradients import Gap, Gradients
 from gradguard.semantic.objects import UNKNOWN, ParameterIterable, Value, describe
@@ -43,6 +44,24 @@ class SemanticModel:
     def reaching(self, name: str, statement: ast.stmt) -> list[Definition]:
         return self.bindings(self.facts.enclosing_scope(statement)).reaching(name, statement)
 
+    def still_bound(self, target: str, definition: ast.stmt, at: ast.stmt) -> bool:
+        """The binding of ``target`` (a name or ``self.opt``) made by ``definition`` may
+        still be what it holds when ``at`` runs: no later binding of the same scope
+        replaces it on every path in between."""
+        if "." not in target:
+            return any(d.statement is definition for d in self.reaching(target, at))
+        facts = self.facts
+        order = {info.node: info.order for info in facts.statements_of(facts.enclosing_scope(at))}
+        if definition not in order or at not in order:
+            return True
+        return not any(
+            order[definition] < position < order[at]
+            and flow.assigns_name(statement, target)
+            and control.dominates(facts, statement, at)
+            and control.dominates(facts, definition, statement)
+            for statement, position in order.items()
+        )
+
     def describe_at(self, name: str, line: int) -> str:
         """``Module(Net)``, ``Parameters(Layer(torch.nn.Linear))``...: what ``name``
         holds at the first statement starting on 1-based ``line`` (tests, hovers)."""
@@ -73,7 +92,7 @@ class SemanticModel:
             if isinstance(obj, ParameterIterable) and len(obj.owners - {UNKNOWN}) > 1:
                 return Gap("one list holds the parameters of several models", obj.site)  # type: ignore[arg-type]
         owners = frozenset(o for i in value if isinstance(i, ParameterIterable) for o in i.owners)
-        return self.gradients.gap_of(owners)
+        return self.gradients.gap_of(owners) or self.gradients.freeze_gap(owners)
 
     def parameter_owners(self, iterable: ast.expr) -> Value:
         """The modules whose parameters ``iterable`` holds (empty: not parameters)."""

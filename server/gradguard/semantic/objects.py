@@ -57,6 +57,7 @@ class ParameterIterable(AbstractObject):
 
     owners: frozenset[AbstractObject] = frozenset()
     one_shot: bool = True
+    named: bool = False  # ``named_parameters()``: ``(name, parameter)`` pairs
 
 
 @dataclass(frozen=True)

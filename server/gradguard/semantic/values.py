@@ -156,7 +156,23 @@ class Evaluator:
             if info is not None and info.is_module:
                 return frozenset({ModuleObject(owner, owner.name)})
             return frozenset({InstanceObject(owner, owner.name)})
-        return UNKNOWN_VALUE
+        return UNKNOWN_VALUE | self._passed_in_file(function, definition.name)
+
+    def _passed_in_file(self, function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> Value:
+        """What the file's own calls of a module-level function pass as ``name``
+        (``train_one_epoch(model, loader)``); other modules may pass anything else."""
+        if self.facts.functions.get(function.name) is not function or self._depth >= MAX_DEPTH:
+            return EMPTY
+        found: set[AbstractObject] = set()
+        self._depth += 1
+        try:
+            for call in self.heap.calls_of.get(function.name, []):
+                for bound, value in self.call_frame(function, call, (), None):
+                    if bound == name:
+                        found |= value
+        finally:
+            self._depth -= 1
+        return frozenset(found)
 
     def _joined(self, site: ast.AST, parts: list[ast.expr], frame: Frame) -> Value:
         return _join_iterables(site, [self.value_of(p, frame) for p in parts])
@@ -174,7 +190,8 @@ class Evaluator:
         owners = frozenset(o for i in source if isinstance(i, ParameterIterable) for o in i.owners)
         if not owners or any(not isinstance(i, ParameterIterable) for i in source):
             return UNKNOWN_VALUE
-        return frozenset({ParameterIterable(expr, owners, isinstance(expr, ast.GeneratorExp))})
+        one_shot = isinstance(expr, ast.GeneratorExp)
+        return frozenset({ParameterIterable(expr, owners, one_shot)})
 
     # -- calls ------------------------------------------------------------------------
 
@@ -184,11 +201,14 @@ class Evaluator:
         method = flow.method_name(call)
         if isinstance(func, ast.Attribute) and method in _PARAMETER_METHODS:
             owners = self.value_of(func.value, frame)
-            return frozenset({ParameterIterable(call, owners, True)})
+            named = method == "named_parameters"
+            return frozenset({ParameterIterable(call, owners, True, named)})
         if isinstance(func, ast.Attribute) and method in torchnames.MOVE_METHODS:
             receiver = self.value_of(func.value, frame)
             if receiver and all(isinstance(o, ModuleObject) for o in receiver):
                 return receiver  # a module moves in place and returns itself
+            if receiver and all(isinstance(o, TensorObject) for o in receiver):
+                return frozenset(_moved_tensor(call, o) for o in receiver)  # type: ignore[arg-type]
             return UNKNOWN_VALUE
         if isinstance(func, ast.Name) and func.id in _PASS_THROUGH and call.args:
             return self.value_of(call.args[-1], frame)
@@ -289,14 +309,24 @@ class Evaluator:
 def _join_iterables(site: ast.AST, parts: list[Value]) -> Value:
     """``list(a.parameters()) + list(b.parameters())``: one list of both owners' parameters."""
     owners: set[AbstractObject] = set()
+    named: set[bool] = set()
     for part in parts:
         for obj in part:
             if not isinstance(obj, ParameterIterable):
                 return UNKNOWN_VALUE
             owners |= obj.owners
-    if not owners:
+            named.add(obj.named)
+    if not owners or len(named) != 1:
         return UNKNOWN_VALUE
-    return frozenset({ParameterIterable(site, frozenset(owners), False)})
+    return frozenset({ParameterIterable(site, frozenset(owners), False, named.pop())})
+
+
+def _moved_tensor(call: ast.Call, tensor: TensorObject) -> TensorObject:
+    """A copy on another device or dtype: still a leaf when it does not require grad
+    (autograd records no history for it); a non-leaf when it does (and it changed)."""
+    if tensor.requires_grad is False:
+        return TensorObject(call, leaf=True, requires_grad=False)
+    return TensorObject(call, leaf=None, requires_grad=tensor.requires_grad)
 
 
 def iterable_owners(value: Value) -> Iterator[frozenset[AbstractObject]]:
