@@ -47,6 +47,11 @@ def diagnostics_of(
             diagnostic = _diagnostic(snapshot, finding, view, local)
         converted[id(finding)] = (finding, diagnostic)
         out[view.uri].append(diagnostic)
+    error = snapshot.result.parse_error
+    located = snapshot.locate(Span(error.position, error.position)) if error else None
+    if error and located and snapshot.context.settings.show_syntax_errors:
+        lines = snapshot.line_map(located[0])
+        out[located[0].uri].append(convert.syntax_error(error.message, lines, located[1]))
     return out, converted
 
 

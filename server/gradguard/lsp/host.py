@@ -152,11 +152,16 @@ class GradGuardServer(LanguageServer):
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     def show_message(self, message: str, kind: types.MessageType) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        # gradguard.showNotifications of the window (the first folder's when there are several)
+        if self.state.config.window_settings().shows(_NOTIFICATION_KIND.get(kind, "info")):
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def request_diagnostic_refresh(self) -> None:
         if self.supports_refresh:
             self.workspace_diagnostic_refresh(None)
+
+
+_NOTIFICATION_KIND = {types.MessageType.Error: "error", types.MessageType.Warning: "warning"}
 
 
 def is_config_file(uri: str) -> bool:

@@ -56,7 +56,11 @@ _FEATURES: list[tuple[Any, ...]] = [
         types.TEXT_DOCUMENT_CODE_ACTION,
         requests.code_action,
         types.CodeActionOptions(
-            code_action_kinds=[types.CodeActionKind.QuickFix, actions.FIX_ALL],
+            code_action_kinds=[
+                types.CodeActionKind.QuickFix,
+                actions.FIX_ALL,
+                actions.NOTEBOOK_FIX_ALL,
+            ],
             resolve_provider=True,
         ),
     ),

@@ -11,7 +11,7 @@ from lsprotocol import types
 
 from gradguard import __version__
 from gradguard.lsp.host import GradGuardServer, is_config_file
-from gradguard.lsp.settings import SECTION, parse_settings, unwrap
+from gradguard.lsp.settings import SECTION, apply_log_level, parse_settings, unwrap
 
 log = logging.getLogger("gradguard.lsp")
 
@@ -104,6 +104,7 @@ async def _ask(ls: GradGuardServer, folders: list[str]) -> list[Any]:
 
 
 def log_effective_settings(ls: GradGuardServer) -> None:
+    apply_log_level(ls.state.config.window_settings())
     state = ls.state.config
     entries = state.folder_settings or {"": state.init_settings}
     for folder, settings in entries.items():
