@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import containing_block
@@ -85,9 +86,8 @@ class TrainingSteps:
         """The events of the file's own ``.<method>(`` calls (not through helpers) with
         their scope, in source order: one cheap pass over the calls."""
         if method not in self._by_method:
-            calls = [n for n in self.facts.nodes_of(ast.Call) if _called_name(n) == method]
             found: list[tuple[StepEvent, ast.AST]] = []
-            for call in sorted(calls, key=_position):
+            for call in sorted(self._calls_named.get(method, ()), key=_position):
                 statement = self.facts.enclosing_statement(call)
                 if statement is None:
                     continue
@@ -96,6 +96,16 @@ class TrainingSteps:
                         found.append((event, self.facts.enclosing_scope(statement)))
             self._by_method[method] = found
         return self._by_method[method]
+
+    @cached_property
+    def _calls_named(self) -> dict[str, list[ast.AST]]:
+        """The file's calls by the name they call (one pass for every rule's method)."""
+        index: dict[str, list[ast.AST]] = {}
+        for call in self.facts.nodes_of(ast.Call):
+            name = _called_name(call)
+            if name is not None:
+                index.setdefault(name, []).append(call)
+        return index
 
     # -- same-file helpers -----------------------------------------------------------
 
