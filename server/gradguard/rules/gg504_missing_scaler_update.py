@@ -189,8 +189,8 @@ def _twice_unscaled(
 def _missing(rule: Rule, context: RuleContext, step: StepEvent, scaler: str) -> Finding:
     source = context.source
     message = (
-        f"{describe(source.node_text(step.call), '`scaler.step()`')} runs in this loop but "
-        f"`{scaler}.update()` never does: the next step raises `RuntimeError: step() "
+        f"{describe(source.node_text(step.call), '`scaler.step()`')} runs, but "
+        f"`{scaler}.update()` is never called: the next step raises `RuntimeError: step() "
         "has already been called since the last update().` (or `unscale_() is being called "
         "after step().`), and the scale never adapts"
     )
