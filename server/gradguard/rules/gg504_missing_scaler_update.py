@@ -10,7 +10,8 @@ Checks the `GradScaler` calls of each training iteration:
 The iteration is the body of the innermost loop around the call that also runs a
 backward, including same-file helpers it calls (`self.optimizer_step()`). A missing
 `update()` is reported only when the file calls `<scaler>.update` nowhere else (a hook or
-callback might), or only after the loop; for a function with no such loop (one step per
+callback might) but in other training functions of the file (their own scaled backward),
+or only after the loop; for a function with no such loop (one step per
 call), only when the file never calls it. A scaler is a name the file binds to
 `torch.amp.GradScaler`, `torch.cuda.amp.GradScaler` or `torch.GradScaler`, or one
 spelled like a scaler that the file binds to nothing else. Not reported: a scaler built
@@ -147,10 +148,20 @@ def _update_surely_missing(
     ``update()`` after the loop in the same function does not count."""
     if any(e.kind is EventKind.OPAQUE for e in events):
         return False
+    stepping = {
+        analysis.facts.enclosing_scope(e.call)
+        for method in ("step", "backward")
+        for e, _ in analysis.direct_events(method)
+        if e.scaler == scaler
+    }
     updates = [
         n
         for n in analysis.facts.nodes_of(ast.Attribute)
-        if isinstance(n, ast.Attribute) and n.attr == "update" and dotted_name(n.value) == scaler
+        if isinstance(n, ast.Attribute)
+        and n.attr == "update"
+        and dotted_name(n.value) == scaler
+        # Another training routine with its own steps updates after those, not these.
+        and (analysis.facts.enclosing_scope(n) not in stepping or _near(analysis, n, region))
     ]
     if not isinstance(region, (ast.For, ast.AsyncFor, ast.While)):
         return not updates
@@ -159,6 +170,11 @@ def _update_surely_missing(
         analysis.facts.enclosing_scope(n) is scope and n.lineno > (region.end_lineno or 0)
         for n in updates
     )
+
+
+def _near(analysis: TrainingSteps, node: ast.AST, region: ast.AST) -> bool:
+    """``node`` is in the same function as ``region``."""
+    return analysis.facts.enclosing_scope(node) is analysis.facts.enclosing_scope(region)
 
 
 def _covered(guard: Guard, guards: tuple[Guard, ...]) -> bool:
