@@ -309,6 +309,5 @@ RULE = Rule(
         + "assert not torch.allclose(grad_at_step, grad_of(batches))"
     ),
     use_instead_check=_GRAD_OF + "assert torch.allclose(grad_at_step, grad_of(batches))",
-    reads_whole_file=r"[Aa]ccelerat",
     required_words=("zero_grad", ".grad"),
 )

@@ -187,6 +187,5 @@ RULE = Rule(
         check="assert [round(lr, 4) for lr in lrs] == [1.0, 0.1, 0.1, 0.01, 0.01, 0.001]"
     ),
     use_instead_check="assert [round(lr, 4) for lr in lrs] == [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]",
-    reads_whole_file=r"[Ss]ched|LR\b",
     required_words=("step",),
 )

@@ -197,6 +197,5 @@ RULE = Rule(
     check_function=check,
     example_outcome=Silent(check="assert norm > 1_000_000 and update < 1e-5"),
     use_instead_check="assert 100 < norm < 120 and abs(update - 0.1) < 1e-6",
-    reads_whole_file=r"[Ss]caler",
     required_words=("clip_grad",),
 )

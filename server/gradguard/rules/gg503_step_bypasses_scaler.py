@@ -193,6 +193,5 @@ RULE = Rule(
     check_function=check,
     example_outcome=Silent(check="assert 8000 < update < 9000"),
     use_instead_check="assert 0.1 < update < 0.2",
-    reads_whole_file=r"[Ss]caler",
     required_words=("scale",),
 )

@@ -278,6 +278,6 @@ RULE = Rule(
     example_outcome=Raises(
         "RuntimeError", "step() has already been called since the last update()."
     ),
-    reads_whole_file=r"[Ss]caler|\.update\(",
+    reads_whole_file=r"[Ss]caler\w*\.update\(",
     required_words=("scale",),
 )
