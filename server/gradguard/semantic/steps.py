@@ -62,6 +62,7 @@ class TrainingSteps:
         self._expanding: set[ast.AST] = set()
         self._steps: list[tuple[StepEvent, ast.AST]] | None = None
         self._by_method: dict[str, list[tuple[StepEvent, ast.AST]]] = {}
+        self._loop_kinds: dict[ast.stmt, frozenset[EventKind]] = {}
 
     def is_optimizer_name(self, name: str) -> bool:
         return self.roles.is_optimizer(name)
@@ -250,11 +251,15 @@ class TrainingSteps:
         for parent in self.facts.ancestors(stmt):
             if isinstance(parent, flow.SCOPE_TYPES):
                 return None
-            if isinstance(parent, flow.LOOP_TYPES) and any(
-                e.kind is kind for e in self.subtree_events(parent)
-            ):
+            if isinstance(parent, flow.LOOP_TYPES) and kind in self._kinds_in(parent):
                 return parent
         return None
+
+    def _kinds_in(self, loop: ast.stmt) -> frozenset[EventKind]:
+        kinds = self._loop_kinds.get(loop)
+        if kinds is None:
+            kinds = self._loop_kinds[loop] = frozenset(e.kind for e in self.subtree_events(loop))
+        return kinds
 
     def region_of(self, event: StepEvent, scope: ast.AST) -> ast.AST:
         """The iteration of an event: its innermost backward loop, else its scope."""
