@@ -90,7 +90,12 @@ from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severit
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic import step_fixes
 from gradguard.semantic.step_events import EventKind, StepEvent
-from gradguard.semantic.step_queries import binds_name, describe, mutually_exclusive
+from gradguard.semantic.step_queries import (
+    binds_name,
+    describe,
+    is_accumulation_test,
+    mutually_exclusive,
+)
 from gradguard.semantic.steps import TrainingSteps, training_steps
 
 
@@ -128,6 +133,7 @@ def _counted(region: ast.AST, event: StepEvent) -> bool:
     counters = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
     return any(
         guard.test is not None
+        and not is_accumulation_test(guard.test)  # every k-th batch: still this iteration's
         and any(isinstance(n, ast.Name) and n.id in counters for n in ast.walk(guard.test))
         for guard in event.guards
     )
