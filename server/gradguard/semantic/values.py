@@ -33,6 +33,9 @@ from gradguard.semantic.objects import (
 
 # How many calls deep a summary follows (a helper calling a helper calling a factory).
 MAX_DEPTH = 4
+# How many evaluations may be under way at once before the rest is unknown: a bound far
+# below Python's recursion limit, whatever the shape of the file.
+MAX_NESTING = 60
 _PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
 # Calls that hand back (an iterator over) their last argument's elements.
 _PASS_THROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "filter"})
@@ -47,6 +50,7 @@ class Evaluator:
         self._bindings: dict[ast.AST, ScopeBindings] = {}
         self._memo: dict[tuple[ast.AST, Frame], Value] = {}
         self._depth = 0
+        self._nesting = 0
         from gradguard.semantic.heap import Heap  # the heap evaluates through us
 
         self.heap = Heap(self)
@@ -59,8 +63,14 @@ class Evaluator:
     def value_of(self, expr: ast.AST, frame: Frame = ()) -> Value:
         key = (expr, frame)
         if key not in self._memo:
+            if self._nesting >= MAX_NESTING:
+                return UNKNOWN_VALUE  # a long chain (``x = x + 1`` a thousand times)
             self._memo[key] = UNKNOWN_VALUE  # a cycle through this expression: unknown
-            self._memo[key] = self._evaluate(expr, frame)
+            self._nesting += 1
+            try:
+                self._memo[key] = self._evaluate(expr, frame)
+            finally:
+                self._nesting -= 1
         return self._memo[key]
 
     # -- expressions ----------------------------------------------------------------
