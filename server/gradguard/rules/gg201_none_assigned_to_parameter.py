@@ -260,8 +260,11 @@ def _holds_none(context: RuleContext, value: ast.expr | None) -> bool:
     """``None``, or a name the semantic model proves holds None (``nothing = None``)."""
     if value is None or _is_none(value):
         return value is not None
-    if not isinstance(value, (ast.Name, ast.Attribute)):
-        return False
+    dotted = flow.dotted_name(value)
+    if dotted is None or not any(
+        _is_none(v) for v in context.facts.assigned_values.get(dotted, ())
+    ):
+        return False  # nothing in the file binds that name to None: no need to ask
     return SemanticModel.of(context.facts).value_of(value) == NONE_VALUE
 
 
