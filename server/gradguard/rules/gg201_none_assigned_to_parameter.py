@@ -146,13 +146,13 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
 
 def _removals(context: RuleContext, index: ParameterIndex, node: ast.AST) -> Iterator[_Removal]:
-    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-    if isinstance(node, (ast.Assign, ast.AnnAssign)) and (
-        _is_none(node.value)
-        or (any(isinstance(t, ast.Attribute) for t in targets) and _holds_none(context, node.value))
-    ):
-        for target in targets:
-            yield from _target_removal(context, index, node, target, "none")
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if _is_none(node.value) or (
+            any(isinstance(t, ast.Attribute) for t in targets) and _holds_none(context, node.value)
+        ):
+            for target in targets:
+                yield from _target_removal(context, index, node, target, "none")
     elif isinstance(node, ast.Delete):
         for target in node.targets:
             yield from _target_removal(context, index, node, target, "del")
