@@ -39,6 +39,7 @@ MAX_NESTING = 60
 _PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
 # Calls that hand back (an iterator over) their last argument's elements.
 _PASS_THROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "filter"})
+_MATERIALISERS = frozenset({"list", "tuple", "sorted"})  # a list: iterable again and again
 _CHAINS = frozenset({"itertools.chain", "itertools.chain.from_iterable"})
 # A frame binds a summarised function's parameters to the caller's argument values.
 Frame = tuple[tuple[str, Value], ...]
@@ -221,7 +222,10 @@ class Evaluator:
                 return frozenset(_moved_tensor(call, o) for o in receiver)  # type: ignore[arg-type]
             return UNKNOWN_VALUE
         if isinstance(func, ast.Name) and func.id in _PASS_THROUGH and call.args:
-            return self.value_of(call.args[-1], frame)
+            passed = self.value_of(call.args[-1], frame)
+            if func.id in _MATERIALISERS:
+                return frozenset(_materialised(call, obj) for obj in passed)
+            return passed
         qualified = facts.qualify(func) or ""
         if qualified in _CHAINS:
             return self._joined(call, list(call.args), frame)
@@ -329,6 +333,13 @@ def _join_iterables(site: ast.AST, parts: list[Value]) -> Value:
     if not owners or len(named) != 1:
         return UNKNOWN_VALUE
     return frozenset({ParameterIterable(site, frozenset(owners), False, named.pop())})
+
+
+def _materialised(call: ast.Call, obj: AbstractObject) -> AbstractObject:
+    """``list(model.parameters())``: the same parameters, no longer a one-shot generator."""
+    if isinstance(obj, ParameterIterable):
+        return ParameterIterable(call, obj.owners, False, obj.named)
+    return obj
 
 
 def _moved_tensor(call: ast.Call, tensor: TensorObject) -> TensorObject:
