@@ -7,15 +7,14 @@ import sys
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from gradguard import files, gctuning, runner
+from gradguard import files, runner
+from gradguard.cli import cached
 from gradguard.cli.analyse import (
     CheckOptions,
     FileOutcome,
-    check_file,
     check_text,
     clear_config_cache,
     config_for_file,
@@ -118,7 +117,7 @@ def run_check(args: argparse.Namespace) -> int:
         targets = _targets(paths, options)
         if args.add_noqa:
             return add_noqa(targets, options, quiet=args.quiet)
-        outcomes = _check_paths(targets, options, args.jobs or default_jobs())
+        outcomes = cached.check_paths(targets, options, args.jobs or default_jobs())
         config_errors = _config_errors(paths, options)
     if not _emit(args, options, outcomes, config_errors, to_stderr=reading_stdin and options.fix):
         return EXIT_ERROR
@@ -140,14 +139,6 @@ def _targets(paths: list[Path], options: CheckOptions) -> list[Path]:
 
     found = files.discover(paths, config_for_directory, force_exclude=options.force_exclude)
     return sorted(set(found), key=str)
-
-
-def _check_paths(targets: list[Path], options: CheckOptions, jobs: int) -> list[FileOutcome]:
-    gctuning.tune_for_analysis()
-    job = runner.Job(
-        partial(check_file, options=options), internal_error, gctuning.tune_for_analysis
-    )
-    return runner.run_all(targets, job, jobs)
 
 
 def _config_errors(paths: list[Path], options: CheckOptions) -> list[ConfigError]:
