@@ -14,6 +14,7 @@ import pytest
 
 from gradguard import result_cache
 from gradguard.cli import analyse, main
+from test_cache_paths import BIGGER, MODELS
 
 TRAINER = textwrap.dedent(
     """\
@@ -30,27 +31,6 @@ TRAINER = textwrap.dedent(
 )
 FIXED_TRAINER = TRAINER.replace(
     "        loss.backward()", "        optimizer.zero_grad()\n        loss.backward()"
-)
-MODELS = textwrap.dedent(
-    """\
-    import torch.nn as nn
-
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Linear(4, 2)
-    """
-)
-BIGGER = textwrap.dedent(
-    """\
-    from models import Net
-
-
-    class Bigger(Net):
-        def _init_(self):
-            super().__init__()
-    """
 )
 
 

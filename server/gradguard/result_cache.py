@@ -30,8 +30,6 @@ import json
 import logging
 import os
 import pickle
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from gradguard import __version__
+from gradguard.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +87,23 @@ class Entry:
     expires: float | None = None  # wall-clock seconds
 
 
-class ResultCache:
+class ResultCache(SqliteStore):
+    schema = (
+        "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, outcome BLOB NOT NULL, "
+        "deps TEXT NOT NULL, expires REAL, size INTEGER NOT NULL, stored REAL NOT NULL)"
+    )
+    lost = "results are not kept between runs"
+
     def __init__(self, directory: Path, max_bytes: int = MAX_BYTES) -> None:
-        self.path = directory / FILE_NAME
+        super().__init__(directory / FILE_NAME, timeout=10.0)
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._failed = False
         self._writes = 0
         #: st_mtime_ns per dependency, stat'ed once per run (a run sees one state).
         self._mtimes: dict[str, int | None] = {}
 
     def get(self, key: str) -> Any | None:
         """The outcome kept for ``key`` if every file it depends on is unchanged."""
-        rows = self._run("SELECT outcome, deps, expires FROM results WHERE key = ?", (key,))
+        rows = self.run("SELECT outcome, deps, expires FROM results WHERE key = ?", (key,))
         if not rows:
             return None
         blob, deps, expires = rows[0]
@@ -113,7 +115,7 @@ class ResultCache:
             return pickle.loads(blob)
         except Exception:  # truncated, corrupt, another GradGuard's: analyse again
             log.debug("unreadable result cache entry %s", key, exc_info=True)
-            self._run("DELETE FROM results WHERE key = ?", (key,))
+            self.run("DELETE FROM results WHERE key = ?", (key,))
             return None
 
     def put(self, key: str, entry: Entry) -> None:
@@ -122,7 +124,7 @@ class ResultCache:
         except Exception:  # an outcome that does not pickle is simply not kept
             log.debug("result for %s not kept", key, exc_info=True)
             return
-        self._run(
+        self.run(
             "INSERT OR REPLACE INTO results (key, outcome, deps, expires, size, stored) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (key, blob, json.dumps(entry.deps), entry.expires, len(blob), time.time()),
@@ -133,12 +135,12 @@ class ResultCache:
 
     def cull(self) -> None:
         """Delete the oldest entries while the store holds more than ``max_bytes``."""
-        rows = self._run("SELECT COALESCE(SUM(size), 0) FROM results", ())
+        rows = self.run("SELECT COALESCE(SUM(size), 0) FROM results", ())
         total = rows[0][0] if rows else 0
         if total <= self.max_bytes:
             return
         excess, doomed = total - self.max_bytes * 3 // 4, []
-        for key, size in self._run("SELECT key, size FROM results ORDER BY stored", ()):
+        for key, size in self.run("SELECT key, size FROM results ORDER BY stored", ()):
             if excess <= 0:
                 break
             doomed.append(key)
@@ -146,13 +148,7 @@ class ResultCache:
         for start in range(0, len(doomed), 500):  # SQLite's limit on parameters
             chunk = doomed[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            self._run(f"DELETE FROM results WHERE key IN ({marks})", tuple(chunk))
-
-    def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            self.run(f"DELETE FROM results WHERE key IN ({marks})", tuple(chunk))
 
     def _mtime(self, path: str) -> int | None:
         if path not in self._mtimes:
@@ -161,49 +157,6 @@ class ResultCache:
             except OSError:
                 self._mtimes[path] = None
         return self._mtimes[path]
-
-    def _run(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
-        with self._lock:
-            if self._failed:
-                return []
-            try:
-                connection = self._connection or self._open()
-            except (sqlite3.Error, OSError) as error:
-                self._switch_off(error)
-                return []
-            try:
-                with connection:
-                    return connection.execute(sql, parameters).fetchall()
-            except sqlite3.OperationalError as error:  # busy beyond the timeout: skip it
-                log.debug("result cache: %s", error)
-                return []
-            except (sqlite3.Error, OSError, ValueError) as error:
-                self._switch_off(error)
-                return []
-
-    def _switch_off(self, error: Exception) -> None:
-        self._failed = True
-        log.warning(
-            "results are not kept between runs (%s: %s); set GRADGUARD_CACHE_DIR to a "
-            "writable directory, or run `gradguard clean` if the file is damaged",
-            self.path,
-            error,
-        )
-
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, outcome BLOB NOT NULL, "
-                "deps TEXT NOT NULL, expires REAL, size INTEGER NOT NULL, stored REAL NOT NULL)"
-            )
-        except BaseException:
-            connection.close()
-            raise
-        self._connection = connection
-        return connection
 
 
 def entry_for(outcome: Any, answers: Iterable[Any]) -> Entry | None:
