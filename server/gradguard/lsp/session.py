@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 from typing import Any
@@ -146,22 +147,22 @@ async def did_change_folders(
     ls.state.settings_changed()
 
 
-def startup_lines() -> list[str]:
-    import jedi
-    import lsprotocol
-    import pygls
+@functools.lru_cache(maxsize=1)
+def startup_lines() -> tuple[str, ...]:
+    """Versions from the installed distributions' metadata: importing jedi to ask it
+    costs start-up time, and jedi is only needed once a document imports something."""
 
-    def version_of(module: Any, dist: str) -> str:
+    def version_of(dist: str) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
-            from importlib.metadata import version
-
             return version(dist)
-        except Exception:
-            return str(getattr(module, "__version__", "unknown"))
+        except PackageNotFoundError:
+            return "unknown"
 
-    return [
+    return (
         f"GradGuard {__version__} language server",
         f"python: {sys.executable} ({sys.version.split()[0]})",
-        f"pygls {version_of(pygls, 'pygls')}, lsprotocol {version_of(lsprotocol, 'lsprotocol')}, "
-        f"jedi {version_of(jedi, 'jedi')}",
-    ]
+        f"pygls {version_of('pygls')}, lsprotocol {version_of('lsprotocol')}, "
+        f"jedi {version_of('jedi')}",
+    )
