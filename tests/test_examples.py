@@ -14,6 +14,7 @@ EXPECTED = {
     "finetune_classifier.py": ["GG304", "GG102", "GG105"],
     "manual_sgd.py": ["GG303", "GG301", "GG302"],
     "train_loop.py": ["GG401", "GG101", "GG103", "GG402", "GG104"],
+    "amp_training.py": ["GG403", "GG502", "GG501", "GG504", "GG503"],
     "correct_training.py": [],
 }
 
@@ -28,6 +29,26 @@ def test_example_findings(name, codes):
     result = analyze(path.read_text(encoding="utf-8"), str(path))
     assert result.parse_error is None and result.notices == []
     assert [f.code for f in result.findings] == codes
+
+
+NOTEBOOKS = {"training_notebook.ipynb": [("6", "GG102")]}
+
+
+def test_every_notebook_is_listed():
+    assert sorted(p.name for p in EXAMPLES.glob("*.ipynb")) == sorted(NOTEBOOKS)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(NOTEBOOKS.items()))
+def test_notebook_findings(name, expected):
+    """The cells of a course notebook, with its magics, analysed as one program."""
+    from gradguard.notebook import parse_notebook
+
+    joined = parse_notebook((EXAMPLES / name).read_text(encoding="utf-8")).joined()
+    result = analyze(joined.text, name)
+    assert result.parse_error is None and result.notices == []
+    assert [(joined.cell_at_line(f.span.start.line).key, f.code) for f in result.findings] == (
+        expected
+    )
 
 
 def test_examples_cover_every_rule():

@@ -238,3 +238,26 @@ async def test_deleted_cells_are_cleared(client: LanguageClient, root):
     await asyncio.sleep(0.1)
     for uri in notebook.order:
         assert list(client.diagnostics[uri]) == []
+
+
+async def test_magic_cells_do_not_blank_the_notebook(client: LanguageClient, root):
+    """A %%bash cell, ``model?``, ``!pip`` and ``%%writefile`` used to make the joined
+    program a syntax error, so every cell showed nothing."""
+    needs_gg102()
+    cells = [
+        "!pip install torch --quiet\n" + CELLS[0],
+        "%%bash\nnvidia-smi | head -n 5\nif [ -d data ]; then echo ok; fi",
+        CELLS[1] + "\nmodel?",
+        "%%writefile config.yaml\nlr: 0.1\nlayers: [4, 8]",
+        "%%time\n" + CELLS[2],
+        CELLS[3],
+    ]
+    notebook = Notebook(client, root / "magics.ipynb", cells).open()
+    stale = [d for d in await notebook.diagnostics(4) if d.code == "GG102"]
+    assert stale, "the layer replaced in the %%time cell is still reported"
+    # Positions are the cell's own: the replaced layer is on line 1 or 2 (after %%time).
+    texts = {range_text(notebook.cells[notebook.cell_uri(4)], d.range) for d in stale}
+    assert texts & {"model.fc = nn.Linear(8, 2)", "model[0] = nn.Linear(4, 8)"}
+    for index in (0, 1, 2, 3, 5):
+        assert await notebook.diagnostics(index) == []
+    notebook.close()

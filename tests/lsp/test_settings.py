@@ -57,7 +57,9 @@ async def test_watcher_for_pyproject_is_registered(client: LanguageClient, root)
     await wait_for(lambda: client.recorder.registrations)
     (registration,) = client.recorder.registrations
     assert registration.method == "workspace/didChangeWatchedFiles"
-    assert registration.register_options["watchers"][0]["globPattern"] == "**/pyproject.toml"
+    assert registration.register_options["watchers"][0]["globPattern"] == (
+        "**/{pyproject.toml,gradguard.toml,.gradguard.toml}"
+    )
 
 
 async def test_startup_logs_versions_and_effective_settings(client: LanguageClient, root):
@@ -194,3 +196,23 @@ async def test_unusable_interpreter_is_reported_and_analysis_goes_on(client: Lan
         lambda: any("gradguard.interpreter" in m.message for m in client.messages[before:])
     )
     await change_settings(client, {"debounceMs": 10})
+
+
+async def test_gradguard_toml_and_table_less_pyproject(client: LanguageClient, root):
+    """The editor finds configuration as the CLI does: a sub-package's pyproject.toml
+    without [tool.gradguard] is passed over; gradguard.toml is read and watched."""
+    await change_settings(client, {"debounceMs": 10})
+    folder = root / "plain" / "toml"
+    (folder / "sub").mkdir(parents=True)
+    config = folder / "gradguard.toml"
+    config.write_text('ignore = ["GG2"]\n')
+    (folder / "sub" / "pyproject.toml").write_text('[project]\nname = "sub"\n')
+    doc = Doc(client, folder / "sub" / "train.py", GG204_CODE).open()
+    assert await doc.diagnostics() == []
+    config.write_text("")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=config.as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
+    await wait_for(lambda: codes(current(client, doc.uri)) == ["GG204"])

@@ -59,10 +59,10 @@ def test_notebook_program_maps_lines_back_to_cells():
     )
     assert program.text == "import torch\npass\ny = 2\n\npass\n"
     cell, span = program.to_cell(Span(Position(2, 0), Position(2, 5)))
-    assert cell.uri == "c2" and span == Span(Position(0, 0), Position(0, 5))
+    assert cell.key == "c2" and span == Span(Position(0, 0), Position(0, 5))
     # A whole-line span ending at the next cell's start stays in its cell.
     cell, span = program.to_cell(Span(Position(0, 0), Position(2, 0)))
-    assert cell.uri == "c1" and span.end == Position(1, len("%time x = 1"))
+    assert cell.key == "c1" and span.end == Position(1, len("%time x = 1"))
     assert program.to_cell(Span(Position(0, 0), Position(3, 1))) is None
     assert program.from_cell("c3", Position(0, 2)) == Position(4, 2)
 

@@ -21,6 +21,9 @@ from gradguard.noqa import noqa_codes_at
 QUICKFIX = types.CodeActionKind.QuickFix.value
 FIX_ALL = "source.fixAll.gradguard"
 FIX_ALL_TITLE = "GradGuard: Fix all safe problems"
+#: The command a client without ``codeAction/resolve`` runs to apply fix-all: the
+#: server computes the edit then and sends it with ``workspace/applyEdit``.
+FIX_ALL_COMMAND = "gradguard.applyFixAll"
 _BARE_NOQA = re.compile(r"#\s*noqa\b(?!\s*:)", re.IGNORECASE)
 
 
@@ -37,7 +40,7 @@ def workspace_edit(
     per_view: dict[str, list[types.TextEdit]] = {}
     versions: dict[str, int | None] = {}
     for edit in edits:
-        located = snapshot.locate(edit.span)
+        located = snapshot.locate(edit.span, editable=True)
         if located is None:
             return None
         view, local = located
@@ -177,7 +180,8 @@ def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.C
             if any(taken.overlaps(e.span) for e in fix.edits):
                 continue
             if any(
-                (where := snapshot.locate(e.span)) is None or where[0].uri != uri for e in fix.edits
+                (where := snapshot.locate(e.span, editable=True)) is None or where[0].uri != uri
+                for e in fix.edits
             ):
                 continue
             chosen.extend(fix.edits)
@@ -200,13 +204,15 @@ def code_actions(
     *,
     disable_comment: bool,
     document_changes: bool,
-    lazy_fix_all: bool = False,
+    fix_all_by: str = "edit",
 ) -> list[types.CodeAction]:
     """The actions for a request; ``only`` is ``context.only`` as plain strings.
 
-    With ``lazy_fix_all`` fix-all carries no edit, only what ``codeAction/resolve``
-    needs to compute it: every bare request (each cursor move in VS Code) offers it,
-    and its edit covers the whole file."""
+    Every bare request (each cursor move in VS Code) offers fix-all, whose edit covers
+    the whole file, so it is sent without its edit when the client can get it later:
+    ``fix_all_by`` is ``"resolve"`` (``codeAction/resolve`` computes it), ``"command"``
+    (running the action's command makes the server send it with
+    ``workspace/applyEdit``) or ``"edit"`` (a client that can do neither)."""
     actions: list[types.CodeAction] = []
     if convert.kind_matches(QUICKFIX, only):
         actions += quick_fixes(
@@ -219,8 +225,10 @@ def code_actions(
     # A bare request (no ``only``) gets fix-all too, like ruff; ``source`` or
     # ``source.fixAll`` ask for it explicitly (for example on save).
     if convert.kind_matches(FIX_ALL, only):
-        if lazy_fix_all:
+        if fix_all_by == "resolve":
             everything = unresolved_fix_all(snapshot, uri)
+        elif fix_all_by == "command":
+            everything = fix_all_command(snapshot, uri)
         else:
             everything = fix_all(snapshot, uri, document_changes=document_changes)
         if everything is not None:
@@ -230,9 +238,22 @@ def code_actions(
 
 def unresolved_fix_all(snapshot: Snapshot, uri: str) -> types.CodeAction | None:
     """Fix-all without its edit, offered when the document has a safe fix."""
-    if not any(fix.is_safe for finding in _findings_in(snapshot, uri) for fix in finding.fixes):
+    if not _has_safe_fix(snapshot, uri):
         return None
     return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, data={"fixAll": uri})
+
+
+def fix_all_command(snapshot: Snapshot, uri: str) -> types.CodeAction | None:
+    """Fix-all as a command naming the document version it was offered for."""
+    if not _has_safe_fix(snapshot, uri):
+        return None
+    version = snapshot.views[uri].version
+    command = types.Command(title=FIX_ALL_TITLE, command=FIX_ALL_COMMAND, arguments=[uri, version])
+    return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, command=command)
+
+
+def _has_safe_fix(snapshot: Snapshot, uri: str) -> bool:
+    return any(fix.is_safe for finding in _findings_in(snapshot, uri) for fix in finding.fixes)
 
 
 def _findings_in(snapshot: Snapshot, uri: str) -> Iterator[Finding]:

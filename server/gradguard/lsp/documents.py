@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import re
@@ -41,7 +42,7 @@ from pygls.uris import to_fs_path, uri_scheme
 
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.answers import AnswerStore
-from gradguard.config import Config, find_pyproject, load_pyproject
+from gradguard.config import Config, find_config, load_config_file
 from gradguard.engine import AnalysisCancelled
 from gradguard.findings import AnalysisResult, Finding, Position, Span
 from gradguard.incremental import Baseline, analyze_edit
@@ -65,6 +66,10 @@ SYMBOLS_IDLE_S = 0.5
 # Analysed versions whose tree and indexes stay alive for hovers (the documents the
 # user is working in; the rest are rebuilt on demand).
 KEPT_FACTS = 4
+# Analysed versions that keep what the next edit's incremental analysis builds on (its
+# lines and units weigh about eight times the text: 29 MB for 100 files of torch). A
+# document analysed longer ago than these is analysed in full at its next edit.
+KEPT_BASELINES = 8
 #: Seconds without an edit before a partial (incremental) result is checked by a
 #: full analysis of the file (which takes most of a second at 10,000 lines: a
 #: shorter pause would mostly start checks that the next keystroke abandons).
@@ -132,15 +137,16 @@ class Snapshot:
 
     # -- coordinates ------------------------------------------------------------
 
-    def locate(self, span: Span) -> tuple[View, Span] | None:
-        """The client document holding ``span`` and the span in its coordinates."""
+    def locate(self, span: Span, *, editable: bool = False) -> tuple[View, Span] | None:
+        """The client document holding ``span`` and the span in its coordinates
+        (``editable``: None on a masked IPython line of a notebook, see to_cell)."""
         if self.notebook is None:
             return next(iter(self.views.values())), span
-        mapped = self.notebook.to_cell(span)
+        mapped = self.notebook.to_cell(span, editable=editable)
         if mapped is None:
             return None
         cell, local = mapped
-        cell_view = self.views.get(cell.uri)
+        cell_view = self.views.get(cell.key)
         return (cell_view, local) if cell_view else None
 
     def line_map(self, view: View) -> convert.LineMap:
@@ -186,7 +192,8 @@ class Snapshot:
                 diagnostic = self._diagnostic(finding, view, local)
             converted[id(finding)] = (finding, diagnostic)
             out[view.uri].append(diagnostic)
-        self.converted = converted
+        if self.baseline is not None:  # else no edit can carry a finding over from here
+            self.converted = converted
         return out
 
     def _diagnostic(self, finding: Finding, view: View, local: Span) -> types.Diagnostic:
@@ -306,6 +313,12 @@ class AnalysisRequest:
     baseline_queried: frozenset[str] = frozenset()
     #: Names jedi has answered since the baseline (their answers may differ).
     answered: frozenset[str] = frozenset()
+    #: Said once per document: the text had to be repaired to be analysed.
+    notice: str | None = None
+
+
+class AnalysisFailed(Exception):
+    """The analysis of a target raised; :meth:`Workspace.report_failure` has reported it."""
 
 
 def run_analysis(
@@ -341,6 +354,12 @@ def run_analysis(
             queried = request.baseline_queried
     if request.recorder:
         queried |= request.recorder.queried()
+    if request.notice is not None:
+        result = dataclasses.replace(
+            result,
+            findings=_without_replacement_fixes(result.findings),
+            notices=[request.notice, *result.notices],
+        )
     return Snapshot(
         key=request.key,
         version=request.version,
@@ -361,6 +380,35 @@ def run_analysis(
         baseline=baseline,
         exact=exact,
     )
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def readable_text(text: str, path: str) -> tuple[str, str | None]:
+    """The text to analyse and, when it is not, a notice. A client may send lone
+    UTF-16 surrogates (``\\ud800`` in JSON), which no Python parser accepts: each is
+    analysed as U+FFFD, one code point and one UTF-16 unit like it, so every position
+    stays right (the CLI, reading bytes, reports such a file instead)."""
+    found = _LONE_SURROGATE.search(text)
+    if found is None:
+        return text, None
+    line = text.count("\n", 0, found.start()) + 1
+    notice = (
+        f"{path}:{line}: U+{ord(found.group()):04X} is a lone surrogate, not a character; "
+        "analysed as if each such code were U+FFFD (fixes that would rewrite one are not offered)"
+    )
+    return _LONE_SURROGATE.sub("\ufffd", text), notice
+
+
+def _without_replacement_fixes(findings: list[Finding]) -> list[Finding]:
+    """A fix must never write U+FFFD over the user's own (odd) text."""
+    return [
+        dataclasses.replace(f, fixes=())
+        if any("\ufffd" in e.new_text for fix in f.fixes for e in fix.edits)
+        else f
+        for f in findings
+    ]
 
 
 def uri_to_path(uri: str) -> str:
@@ -386,6 +434,7 @@ class Workspace:
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._published: dict[str, set[str]] = {}  # target -> client uris with diagnostics
+        self._published_versions: dict[str, int] = {}  # client uri -> newest version shown
         self.generation = 0
         self.init_settings = Settings()
         self.folder_settings: dict[str, Settings] = {}
@@ -402,6 +451,8 @@ class Workspace:
         self._in_flight: dict[str, list[RecordingResolver]] = {}
         # Documents whose latest snapshot keeps its facts, least recently analysed first.
         self._recent_facts: OrderedDict[str, Snapshot] = OrderedDict()
+        # The same for the incremental analysis's baselines.
+        self._recent_baselines: OrderedDict[str, Snapshot] = OrderedDict()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- settings -----------------------------------------------------------------
@@ -424,7 +475,7 @@ class Workspace:
         root = uri_to_path(folder) if folder else str(Path(path).parent)
         if not Path(path).is_absolute():
             return Config(root=root)
-        pyproject = find_pyproject(Path(path))
+        pyproject = find_config(Path(path))
         if pyproject is None:
             return Config(root=root)
         try:
@@ -433,7 +484,7 @@ class Workspace:
             return Config(root=root)
         cached = self._pyprojects.get(str(pyproject))
         if cached is None or cached[0] != mtime:
-            cached = (mtime, load_pyproject(pyproject))
+            cached = (mtime, load_config_file(pyproject))
             self._pyprojects[str(pyproject)] = cached
         return cached[1]
 
@@ -603,13 +654,14 @@ class Workspace:
             joined = build_program(cells)
             program: NotebookProgram | None = joined
             text = joined.text
+            text, notice = readable_text(text, uri_to_path(key))
             version: VersionKey = (notebook.version, *(c[1] for c in cells), len(cells))
         else:
             document = self.host.text_document(key)
             if document is None:
                 return None
             program = None
-            text = document.source
+            text, notice = readable_text(document.source, uri_to_path(key))
             version = (document.version,)
             views = {key: View(key, document.version, SourceFile(text).lines)}
         path = uri_to_path(key)
@@ -648,6 +700,7 @@ class Workspace:
             baseline=previous.baseline if previous else None,
             baseline_queried=previous.queried if previous else frozenset(),
             answered=answered or frozenset(),
+            notice=notice,
         )
 
     def _forget_answers_up_to(self, key: str, epoch: int) -> None:
@@ -729,6 +782,8 @@ class Workspace:
         """Background work: a failure is logged, never lost in an unawaited task."""
         try:
             await work
+        except AnalysisFailed:
+            pass  # reported by report_failure
         except Exception as error:
             log.exception("analysing %s failed", key)
             self.host.log_message(
@@ -757,7 +812,10 @@ class Workspace:
                     and cached.epoch == request.epoch
                 ):
                     return cached
-                snapshot = await self._analyse(key, request)
+                try:
+                    snapshot = await self._analyse(key, request)
+                except AnalysisFailed:
+                    return self.snapshots.get(key)  # the previous diagnostics stay
                 if snapshot is None or not self.is_current(snapshot):
                     log.debug("dropped the analysis of %s version %s", key, request.version)
                     if publish:
@@ -801,6 +859,9 @@ class Workspace:
             recorders.append(request.recorder)
         try:
             return await self.loop.run_in_executor(self.executor, run_analysis, request, cancelled)
+        except Exception as error:
+            self.report_failure(key, error)
+            raise AnalysisFailed(key) from error
         finally:
             if request.recorder is not None and request.recorder in recorders:
                 recorders.remove(request.recorder)
@@ -849,16 +910,20 @@ class Workspace:
             self.host.request_diagnostic_refresh()
 
     def _keep_facts(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
-        """Trees stay alive for the latest versions of the last few analysed documents
-        only: RSS must not grow with the number of open files."""
-        if previous is not None:
-            previous.facts = None
-        self._recent_facts.pop(snapshot.key, None)
-        if snapshot.facts is None:
-            return
-        self._recent_facts[snapshot.key] = snapshot
-        while len(self._recent_facts) > KEPT_FACTS:
-            self._recent_facts.popitem(last=False)[1].facts = None
+        """Trees and baselines stay alive for the latest versions of the last few
+        analysed documents only: RSS must not grow with the number of open files."""
+        for attribute, recent, limit in (
+            ("facts", self._recent_facts, KEPT_FACTS),
+            ("baseline", self._recent_baselines, KEPT_BASELINES),
+        ):
+            if previous is not None and attribute == "facts":  # a hover may hold it
+                previous.facts = None
+            recent.pop(snapshot.key, None)
+            if getattr(snapshot, attribute) is None:
+                continue
+            recent[snapshot.key] = snapshot
+            while len(recent) > limit:
+                _drop(recent.popitem(last=False)[1], attribute)
 
     def _prebuild_symbols(self, snapshot: Snapshot) -> None:
         key = snapshot.key
@@ -873,8 +938,15 @@ class Workspace:
         for uri in before - set(per_uri):  # cells deleted since the last publish
             self.host.publish(uri, None, [])
         for uri, diagnostics in per_uri.items():
+            version = snapshot.views[uri].version
+            shown = self._published_versions.get(uri)
+            if version is not None and shown is not None and version < shown:
+                log.warning("not publishing %s version %s after version %s", uri, version, shown)
+                continue
+            if version is not None:
+                self._published_versions[uri] = version
             # Also an empty list: the client learns this version was analysed and is clean.
-            self.host.publish(uri, snapshot.views[uri].version, diagnostics)
+            self.host.publish(uri, version, diagnostics)
         self._published[snapshot.key] = {u for u, d in per_uri.items() if d}
 
     def report_notices(self, key: str, notices: list[str]) -> None:
@@ -892,16 +964,35 @@ class Workspace:
             self.host.log_message(notice, types.MessageType.Warning)
         self.host.show_message("GradGuard: " + "; ".join(new), types.MessageType.Warning)
 
+    def report_failure(self, key: str, error: Exception) -> None:
+        """An analysis that raised (a GradGuard bug, CPython's ``SystemError``): logged
+        with its traceback, and shown, once per open document and kind of failure."""
+        notice = (
+            f"{key}: internal error: {type(error).__name__}: {error} "
+            "(not analysed; the previous diagnostics are kept)"
+        )
+        shown, kind = self._noticed.setdefault(key, set()), re.sub(r"\d+", "#", notice)
+        if kind in shown:
+            log.debug("%s", notice)
+            return
+        shown.add(kind)
+        log.error("%s", notice, exc_info=error)
+        self.host.log_message(notice, types.MessageType.Error)
+        self.host.show_message(f"GradGuard: {notice}", types.MessageType.Error)
+
     def closed(self, key: str) -> None:
         self._noticed.pop(key, None)
         _cancel(self._timers, key)
         self.changed(key)
         self.snapshots.pop(key, None)
         self._recent_facts.pop(key, None)
+        self._recent_baselines.pop(key, None)
         self._locks.pop(key, None)
         self._epochs.pop(key, None)
         self._answers_at.pop(key, None)
         uris = self._published.pop(key, set())
+        for uri in uris | {key}:
+            self._published_versions.pop(uri, None)
         if not self.host.pull_mode:
             for uri in uris | {key}:
                 self.host.publish(uri, None, [])
@@ -911,6 +1002,7 @@ class Workspace:
         published = self._published.get(key, set())
         for uri in uris:
             published.discard(uri)
+            self._published_versions.pop(uri, None)
             if not self.host.pull_mode:
                 self.host.publish(uri, None, [])
 
@@ -931,6 +1023,14 @@ class Workspace:
                     close()
                 except Exception:  # closing is best effort
                     log.debug("resolver close failed", exc_info=True)
+
+
+def _drop(snapshot: Snapshot, attribute: str) -> None:
+    setattr(snapshot, attribute, None)
+    if attribute == "baseline":
+        # Its published diagnostics serve only findings an incremental analysis carries
+        # over, which a full one (no baseline) never does: 13 MB for 100 files of torch.
+        snapshot.converted = snapshot.converted_before = {}
 
 
 def _cancel(timers: dict[str, asyncio.TimerHandle], key: str) -> None:
