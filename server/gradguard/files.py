@@ -35,12 +35,13 @@ def discover(
 ) -> Iterator[Path]:
     """Python files and notebooks under ``paths``: directories are walked, skipping what
     ``exclude``/``extend-exclude`` and (``respect-gitignore``) ``.gitignore``/``.ignore``
-    files name. A file named explicitly is checked even when excluded, unless
+    files name. A file or directory named explicitly is checked even when excluded
+    (``gradguard check build/``: the patterns then apply below it only), unless
     ``force_exclude`` (or the configuration's ``force-exclude``) is set (ruff's model:
     pre-commit names every file)."""
     for path in paths:
         if path.is_dir():
-            yield from _walk(path, config_for_path)
+            yield from _walk(path, config_for_path, force_exclude)
             continue
         config = config_for_path(path.parent)
         if (force_exclude or config.force_exclude) and (
@@ -50,11 +51,20 @@ def discover(
         yield path
 
 
-def _walk(root: Path, config_for_path: ConfigForDirectory) -> Iterator[Path]:
+def _walk(root: Path, config_for_path: ConfigForDirectory, force: bool) -> Iterator[Path]:
     # Patterns match resolved paths (configuration roots are resolved); resolving the
     # root once and joining names is much cheaper than resolving every entry.
     resolved_root = str(root.resolve())
+    config = config_for_path(root)
     ignores = _IgnoreFiles(root)
+    named_excluded = config.is_excluded(resolved_root, is_dir=True)
+    named_ignored = config.respect_gitignore and ignores.ignored(root, is_dir=True)
+    if named_excluded or named_ignored:
+        if force or config.force_exclude:
+            return
+        # Named on purpose: what excludes it does not exclude everything below it.
+        ignores = _IgnoreFiles(root, above=not named_ignored)
+    base = resolved_root if named_excluded else None
     for directory, dirnames, filenames in os.walk(root):
         here = Path(directory)
         resolved = os.path.normpath(os.path.join(resolved_root, os.path.relpath(directory, root)))
@@ -65,13 +75,13 @@ def _walk(root: Path, config_for_path: ConfigForDirectory) -> Iterator[Path]:
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if not config.is_excluded(os.path.join(resolved, d), is_dir=True)
+            if not config.is_excluded(os.path.join(resolved, d), is_dir=True, base=base)
             and not (respect and ignores.ignored(here / d, is_dir=True))
         )
         for name in sorted(filenames):
             if not name.endswith(PYTHON_SUFFIXES):
                 continue
-            if config.is_excluded(os.path.join(resolved, name)):
+            if config.is_excluded(os.path.join(resolved, name), base=base):
                 continue
             path = here / name
             if respect and ignores.ignored(path, is_dir=False):
@@ -91,10 +101,10 @@ class _IgnoreFiles:
     directories above the walk up to the repository root (the one holding ``.git``),
     each matched relative to its own directory with gitwildmatch semantics."""
 
-    def __init__(self, start: Path) -> None:
+    def __init__(self, start: Path, *, above: bool = True) -> None:
         self._specs: dict[str, pathspec.PathSpec] = {}  # directory + "/" -> its patterns
         start = start.absolute()
-        for directory in [*reversed(start.parents), start]:
+        for directory in [*reversed(start.parents), start] if above else [start]:
             if (directory / ".git").exists():
                 self._specs.clear()  # ignore files above the repository do not apply
             self.read(directory)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -72,10 +73,17 @@ def _config_for_directory(directory: str, options: CheckOptions) -> Config:
         config = _loaded(str(Path(options.config_file).resolve()))
     else:
         found = find_config(Path(directory), _found_configs)
-        config = _loaded(str(found)) if found else Config(root=directory)
+        config = _loaded(str(found)) if found else Config(root=_project_root(directory))
     return with_rule_selection(
         config, select=options.select, extend_select=options.extend_select, ignore=options.ignore
     )
+
+
+def _project_root(directory: str) -> str:
+    """Without a configuration file, patterns are relative to the working directory
+    (ruff's project root), or to the directory itself when it is outside it."""
+    cwd = str(Path.cwd().resolve())
+    return cwd if directory == cwd or directory.startswith(cwd + os.sep) else directory
 
 
 @lru_cache(maxsize=64)
@@ -142,7 +150,7 @@ def check_text(text: str, path: str, config: Config, options: CheckOptions) -> F
         result, fixed = analyse(text), None
     diff = unified_diff(path, text, fixed) if fixed is not None else ""
     final = fixed if fixed is not None else text
-    report = _report(path, result, final)
+    report = _report(path, result, final, docs_url=config.docs_url)
     warnings = _noqa_warnings(path, final)
     return FileOutcome(report, fixed, diff, tuple(result.notices), warnings, first.fixed(result))
 
@@ -178,7 +186,7 @@ def _check_notebook(text: str, path: str, config: Config, options: CheckOptions)
     joined = join_cells(list(sources.items()))
     fixed = notebook.with_sources(sources) if sources != notebook.sources else None
     diff = _notebook_diff(path, notebook.sources, sources)
-    report = _report(path, result, joined.text, joined)
+    report = _report(path, result, joined.text, joined, docs_url=config.docs_url)
     warnings = _noqa_warnings(path, joined.text, joined)
     return FileOutcome(report, fixed, diff, tuple(result.notices), warnings, first.fixed(result))
 
@@ -205,7 +213,12 @@ class _Recording:
 
 
 def _report(
-    path: str, result: AnalysisResult, text: str, notebook: JoinedCells | None = None
+    path: str,
+    result: AnalysisResult,
+    text: str,
+    notebook: JoinedCells | None = None,
+    *,
+    docs_url: str | None = None,
 ) -> FileReport:
     if result.parse_error:
         error = result.parse_error
@@ -222,7 +235,9 @@ def _report(
         if f.span.start.line < len(lines)
     }
     layout = JoinedCells("", notebook.cells) if notebook is not None else None
-    return FileReport(path, tuple(result.findings), notebook=layout, source_lines=shown)
+    return FileReport(
+        path, tuple(result.findings), notebook=layout, source_lines=shown, docs_url=docs_url
+    )
 
 
 def _noqa_warnings(path: str, text: str, notebook: JoinedCells | None = None) -> tuple[str, ...]:

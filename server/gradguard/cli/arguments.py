@@ -44,7 +44,8 @@ def _add_selection(check: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--force-exclude",
         action="store_true",
-        help="apply exclusions to files named on the command line too (for pre-commit)",
+        help="apply exclusions to files and directories named on the command line too "
+        "(for pre-commit)",
     )
 
 
@@ -78,7 +79,14 @@ def _add_exit(check: argparse.ArgumentParser) -> None:
 
 
 def _add_output(check: argparse.ArgumentParser) -> None:
-    check.add_argument("--format", "--output-format", choices=sorted(FORMATTERS), default="concise")
+    check.add_argument(
+        "--format",
+        "--output-format",
+        choices=sorted(FORMATTERS),
+        default="concise",
+        metavar="FORMAT",
+        help=f"one of {', '.join(sorted(FORMATTERS))} (default: concise; text is its old name)",
+    )
     check.add_argument("-o", "--output-file", metavar="PATH", help="write the report to PATH")
     check.add_argument(
         "-q", "--quiet", action="store_true", help="print findings only (no summary line)"
@@ -88,16 +96,21 @@ def _add_output(check: argparse.ArgumentParser) -> None:
 
 def _add_running(check: argparse.ArgumentParser) -> None:
     check.add_argument(
-        "--stdin-filename", help="read the code from stdin and report it under this path"
+        "--stdin-filename",
+        metavar="PATH",
+        help="read the code from stdin and report it under this path",
     )
     check.add_argument(
-        "--config", help="a pyproject.toml or gradguard.toml to use instead of the nearest one"
+        "--config",
+        metavar="FILE",
+        help="a pyproject.toml or gradguard.toml to use instead of the nearest one",
     )
     check.add_argument(
         "--jobs",
         "-j",
         type=_positive,
         default=None,
+        metavar="N",
         help="worker processes (default: the CPUs this process may use)",
     )
     check.add_argument(
@@ -132,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     rule = commands.add_parser("rule", help="print a rule's documentation")
     rule.add_argument("code", nargs="?", help="a code (GG201) or name (none-assigned-to-parameter)")
     rule.add_argument("--all", action="store_true", help="list every rule")
+    rule.add_argument(
+        "--format", choices=("text", "json"), default="text", help="json: for tools (with its URL)"
+    )
 
     server = commands.add_parser("server", help="run the language server over stdio")
     server.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
