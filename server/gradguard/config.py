@@ -104,6 +104,8 @@ class Config:
     force_exclude: bool = False
     respect_gitignore: bool = True
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # Base of the rule links in CLI output (None: the packaged pages, gradguard.docs).
+    docs_url: str | None = None
     # Layers added by the command line or the editor (with_rule_selection).
     overrides: tuple[RuleSelection, ...] = ()
     # Directory that relative patterns (exclude, per-file-ignores) are matched against.
@@ -302,6 +304,15 @@ def _max_file_bytes(value: Any) -> int:
     return value
 
 
+def _docs_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            "expected the base URL of the rule pages, such as "
+            f'"https://example.org/gradguard/rules", got {value!r}'
+        )
+    return value.strip()
+
+
 _PARSERS = {
     "select": check_codes,
     "extend-select": check_codes,
@@ -313,6 +324,7 @@ _PARSERS = {
     "force-exclude": _boolean,
     "respect-gitignore": _boolean,
     "max-file-bytes": _max_file_bytes,
+    "docs-url": _docs_url,
 }
 KNOWN_KEYS = tuple(_PARSERS)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pytest
 from lsp_helpers import (
@@ -39,7 +42,9 @@ async def test_open_reports_with_range_code_and_metadata(client: LanguageClient,
     assert range_text(doc.text, diagnostic.range) == "_init_"
     assert diagnostic.source == "gradguard"
     assert diagnostic.severity == types.DiagnosticSeverity.Error
-    assert diagnostic.code_description.href.endswith("/docs/rules/GG204.md")
+    # The link is the page that is really there (this checkout's; an installed copy's own).
+    page = Path(url2pathname(urlparse(diagnostic.code_description.href).path))
+    assert page.name == "GG204.md" and page.read_text().startswith("# GG204 `misspelled-init`")
     assert diagnostic.data["version"] == 1
     assert diagnostic.data["fixes"][0]["safety"] == "safe"
 
@@ -143,7 +148,13 @@ async def test_syntax_errors_clear_findings(client: LanguageClient, root):
     doc = Doc(client, root / "syntax.py", GG204_CODE).open()
     assert codes(await doc.diagnostics()) == ["GG204"]
     doc.replace_all(GG204_CODE + "\ndef broken(:\n")
-    assert await doc.diagnostics() == []
+    # No rule ran: the findings go, and one error says where the file stops parsing
+    # (gradguard.showSyntaxErrors, on by default; tests/lsp/test_settings.py turns it off).
+    (error,) = await doc.diagnostics()
+    assert error.code is None and error.severity == types.DiagnosticSeverity.Error
+    assert error.message.startswith("syntax error: invalid syntax")
+    assert doc.text.splitlines()[error.range.start.line] == "def broken(:"
+    assert range_text(doc.text, error.range) == ":"  # where the parser stopped
 
 
 async def test_a_change_not_newer_than_the_document_is_refused(client: LanguageClient, root):

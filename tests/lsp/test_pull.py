@@ -49,6 +49,7 @@ async def test_capabilities_are_advertised(client: LanguageClient, root):
     assert set(capabilities.code_action_provider.code_action_kinds) == {
         "quickfix",
         "source.fixAll.gradguard",
+        "notebook.source.fixAll.gradguard",
     }
     assert capabilities.code_action_provider.resolve_provider is True
     assert capabilities.hover_provider

@@ -150,7 +150,7 @@ def check_text(text: str, path: str, config: Config, options: CheckOptions) -> F
         result, fixed = analyse(text), None
     diff = unified_diff(path, text, fixed) if fixed is not None else ""
     final = fixed if fixed is not None else text
-    report = _report(path, result, final)
+    report = _report(path, result, final, docs_url=config.docs_url)
     warnings = _noqa_warnings(path, final)
     return FileOutcome(report, fixed, diff, tuple(result.notices), warnings, first.fixed(result))
 
@@ -186,7 +186,7 @@ def _check_notebook(text: str, path: str, config: Config, options: CheckOptions)
     joined = join_cells(list(sources.items()))
     fixed = notebook.with_sources(sources) if sources != notebook.sources else None
     diff = _notebook_diff(path, notebook.sources, sources)
-    report = _report(path, result, joined.text, joined)
+    report = _report(path, result, joined.text, joined, docs_url=config.docs_url)
     warnings = _noqa_warnings(path, joined.text, joined)
     return FileOutcome(report, fixed, diff, tuple(result.notices), warnings, first.fixed(result))
 
@@ -213,7 +213,12 @@ class _Recording:
 
 
 def _report(
-    path: str, result: AnalysisResult, text: str, notebook: JoinedCells | None = None
+    path: str,
+    result: AnalysisResult,
+    text: str,
+    notebook: JoinedCells | None = None,
+    *,
+    docs_url: str | None = None,
 ) -> FileReport:
     if result.parse_error:
         error = result.parse_error
@@ -230,7 +235,9 @@ def _report(
         if f.span.start.line < len(lines)
     }
     layout = JoinedCells("", notebook.cells) if notebook is not None else None
-    return FileReport(path, tuple(result.findings), notebook=layout, source_lines=shown)
+    return FileReport(
+        path, tuple(result.findings), notebook=layout, source_lines=shown, docs_url=docs_url
+    )
 
 
 def _noqa_warnings(path: str, text: str, notebook: JoinedCells | None = None) -> tuple[str, ...]:

@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     rule = commands.add_parser("rule", help="print a rule's documentation")
     rule.add_argument("code", nargs="?", help="a code (GG201) or name (none-assigned-to-parameter)")
     rule.add_argument("--all", action="store_true", help="list every rule")
+    rule.add_argument(
+        "--format", choices=("text", "json"), default="text", help="json: for tools (with its URL)"
+    )
 
     server = commands.add_parser("server", help="run the language server over stdio")
     server.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")

@@ -21,6 +21,9 @@ from gradguard.noqa import noqa_codes_at
 QUICKFIX = types.CodeActionKind.QuickFix.value
 FIX_ALL = "source.fixAll.gradguard"
 FIX_ALL_TITLE = "GradGuard: Fix all safe problems"
+# VS Code's notebook.codeActionsOnSave asks for this kind (one request for the whole
+# notebook); the edit spans every code cell, like ruff's notebook.source.fixAll.ruff.
+NOTEBOOK_FIX_ALL = "notebook.source.fixAll.gradguard"
 #: The command a client without ``codeAction/resolve`` runs to apply fix-all: the
 #: server computes the edit then and sends it with ``workspace/applyEdit``.
 FIX_ALL_COMMAND = "gradguard.applyFixAll"
@@ -157,30 +160,39 @@ def _program_line(snapshot: Snapshot, uri: str, diagnostic: types.Diagnostic) ->
     return position.line if position else None
 
 
-def fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:
-    """Every safe fix of the document at once, skipping any that would overlap
-    (computed once per snapshot: every code action request offers it)."""
-    key = ("fix_all", uri, document_changes)
+def fix_all(
+    snapshot: Snapshot, uri: str, *, document_changes: bool, notebook: bool = False
+) -> types.CodeAction | None:
+    """Every safe fix of the document (``notebook``: of every cell of its notebook) at
+    once, skipping any that would overlap (computed once per snapshot: every code
+    action request offers it)."""
+    key = ("fix_all", uri, document_changes, notebook)
     if key not in snapshot.memo:
-        snapshot.memo[key] = _fix_all(snapshot, uri, document_changes=document_changes)
+        snapshot.memo[key] = _fix_all(
+            snapshot, uri, document_changes=document_changes, notebook=notebook
+        )
     action: types.CodeAction | None = snapshot.memo[key]
     return action
 
 
-def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:
+def _fix_all(
+    snapshot: Snapshot, uri: str, *, document_changes: bool, notebook: bool
+) -> types.CodeAction | None:
     view = snapshot.views.get(uri)
     if view is None:
         return None
     chosen: list[TextEdit] = []
     taken = DisjointSpans()
-    for finding in _findings_in(snapshot, uri):
+    findings = snapshot.result.findings if notebook else _findings_in(snapshot, uri)
+    for finding in findings:
         for fix in finding.fixes:
             if not fix.is_safe:
                 continue
             if any(taken.overlaps(e.span) for e in fix.edits):
                 continue
             if any(
-                (where := snapshot.locate(e.span, editable=True)) is None or where[0].uri != uri
+                (where := snapshot.locate(e.span, editable=True)) is None
+                or (not notebook and where[0].uri != uri)
                 for e in fix.edits
             ):
                 continue
@@ -193,7 +205,9 @@ def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.C
     edit = workspace_edit(snapshot, chosen, document_changes=document_changes)
     if edit is None:
         return None
-    return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, edit=edit)
+    return types.CodeAction(
+        title=FIX_ALL_TITLE, kind=NOTEBOOK_FIX_ALL if notebook else FIX_ALL, edit=edit
+    )
 
 
 def code_actions(
@@ -233,6 +247,11 @@ def code_actions(
             everything = fix_all(snapshot, uri, document_changes=document_changes)
         if everything is not None:
             actions.append(everything)
+    # Only when asked for (a bare request in a cell gets the cell's fix-all above).
+    if only and snapshot.notebook is not None and convert.kind_matches(NOTEBOOK_FIX_ALL, only):
+        whole = fix_all(snapshot, uri, document_changes=document_changes, notebook=True)
+        if whole is not None:
+            actions.append(whole)
     return actions
 
 

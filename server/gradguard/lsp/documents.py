@@ -194,6 +194,12 @@ class Snapshot:
             out[view.uri].append(diagnostic)
         if self.baseline is not None:  # else no edit can carry a finding over from here
             self.converted = converted
+        error = self.result.parse_error
+        located = self.locate(Span(error.position, error.position)) if error else None
+        if error and located and self.settings.show_syntax_errors:
+            out[located[0].uri].append(
+                convert.syntax_error(error.message, self.line_map(located[0]), located[1])
+            )
         return out
 
     def _diagnostic(self, finding: Finding, view: View, local: Span) -> types.Diagnostic:
@@ -470,18 +476,25 @@ class Workspace:
             return self.folder_settings[folder]
         return self.folder_settings.get("", self.init_settings)
 
+    def window_settings(self) -> Settings:
+        """Settings of no particular file (notifications, the log): the first folder's."""
+        return next(iter(self.folder_settings.values()), self.init_settings)
+
     def project_config(self, path: str, uri: str) -> Config:
         folder = self.folder_of(uri)
         root = uri_to_path(folder) if folder else str(Path(path).parent)
-        if not Path(path).is_absolute():
+        configured = self.settings_for(uri).config_file(root)  # gradguard.configuration
+        if not Path(path).is_absolute() and configured is None:
             return Config(root=root)
-        pyproject = find_config(Path(path))
+        pyproject = configured or find_config(Path(path))
         if pyproject is None:
             return Config(root=root)
         try:
             mtime = pyproject.stat().st_mtime
         except OSError:
-            return Config(root=root)
+            if configured is None:
+                return Config(root=root)
+            mtime = -1.0  # a configured file that is missing: load_config_file says so
         cached = self._pyprojects.get(str(pyproject))
         if cached is None or cached[0] != mtime:
             cached = (mtime, load_config_file(pyproject))

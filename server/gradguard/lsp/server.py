@@ -28,7 +28,7 @@ from gradguard import __version__, gctuning
 from gradguard.config import CONFIG_FILE_NAMES
 from gradguard.lsp import actions, convert, framing, hover
 from gradguard.lsp.documents import Workspace
-from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
+from gradguard.lsp.settings import SECTION, Settings, apply_log_level, parse_settings, unwrap
 
 log = logging.getLogger("gradguard.lsp")
 
@@ -150,11 +150,16 @@ class GradGuardServer(LanguageServer):
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     def show_message(self, message: str, kind: types.MessageType) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        # gradguard.showNotifications of the window (the first folder's when there are several)
+        if self.state.window_settings().shows(_NOTIFICATION_KIND.get(kind, "info")):
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def request_diagnostic_refresh(self) -> None:
         if self.supports_refresh:
             self.workspace_diagnostic_refresh(None)
+
+
+_NOTIFICATION_KIND = {types.MessageType.Error: "error", types.MessageType.Warning: "warning"}
 
 
 def is_config_file(uri: str) -> bool:
@@ -283,6 +288,7 @@ async def fetch_settings(ls: GradGuardServer) -> None:
 
 def log_effective_settings(ls: GradGuardServer) -> None:
     state = ls.state
+    apply_log_level(state.window_settings())
     entries = state.folder_settings or {"": state.init_settings}
     for folder, settings in entries.items():
         line = f"effective settings ({folder or 'global'}): {settings.describe()}"
@@ -451,7 +457,11 @@ async def pull_diagnostics(
 @server.feature(
     types.TEXT_DOCUMENT_CODE_ACTION,
     types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, actions.FIX_ALL],
+        code_action_kinds=[
+            types.CodeActionKind.QuickFix,
+            actions.FIX_ALL,
+            actions.NOTEBOOK_FIX_ALL,
+        ],
         resolve_provider=True,
     ),
 )

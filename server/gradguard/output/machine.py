@@ -33,7 +33,7 @@ def _finding_json(report: FileReport, located: Located) -> dict[str, Any]:
         "message": finding.message,
         "severity": finding.severity.value,
         "range": _range(located.span),
-        "url": doc_url(finding.code),
+        "url": doc_url(finding.code, report.docs_url),
         "related": [{"message": r.message, "range": local(r.span)} for r in finding.related],
         "fixes": [
             {

@@ -41,6 +41,8 @@ class FileReport:
     notebook: JoinedCells | None = None
     # The analysed text's lines that findings start on, for code frames and fingerprints.
     source_lines: dict[int, str] | None = None
+    # ``docs-url`` of the file's configuration (None: the packaged rule pages).
+    docs_url: str | None = None
 
     def located(self) -> Iterator[Located]:
         for finding in self.findings:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gradguard import __version__
-from gradguard.docs import doc_url
+from gradguard.docs import doc_url, docs_home
 from gradguard.findings import Severity, Span
 from gradguard.output.report import FileReport, Located, fingerprints
 from gradguard.rules import all_rules
@@ -115,7 +115,8 @@ def format_sarif(reports: list[FileReport]) -> str:
         if r.error
     ]
     run = {
-        "tool": {"driver": _driver(rules)},
+        # One run, one rule table: the docs-url of the files' configuration (they share one).
+        "tool": {"driver": _driver(rules, next((r.docs_url for r in reports if r.docs_url), None))},
         "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}},
         "columnKind": "unicodeCodePoints",
         "results": results,
@@ -142,17 +143,17 @@ def _error_span(report: FileReport) -> Span:
     return Span(start, start)
 
 
-def _driver(rules: list) -> dict[str, Any]:
+def _driver(rules: list, docs_url: str | None) -> dict[str, Any]:
     return {
         "name": "gradguard",
         "version": __version__,
-        "informationUri": doc_url("GG101").rsplit("/", 1)[0],
+        "informationUri": docs_home(docs_url),
         "rules": [
             {
                 "id": rule.code,
                 "name": rule.name,
                 "shortDescription": {"text": rule.summary},
-                "helpUri": doc_url(rule.code),
+                "helpUri": doc_url(rule.code, docs_url),
                 "help": {"text": rule.summary, "markdown": rule.doc},
                 "defaultConfiguration": {"level": _LEVEL[rule.severity]},
             }
