@@ -15,9 +15,8 @@ import weakref
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from gradguard.analysis import flow, torchnames
+from gradguard.analysis import torchnames
 from gradguard.semantic.objects import (
-    UNKNOWN,
     UNKNOWN_VALUE,
     AbstractObject,
     InstanceObject,
@@ -177,10 +176,3 @@ class Heap:
         if any(isinstance(a, ast.Starred) for a in arguments):
             return None
         return arguments
-
-
-def is_unknown(value: Value) -> bool:
-    return UNKNOWN in value
-
-
-__all__ = ["Heap", "flow", "is_unknown"]
