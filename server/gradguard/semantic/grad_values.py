@@ -1,0 +1,460 @@
+"""What autograd state a name holds: the binding questions of GG305, GG506 and GG507.
+
+* Is gradient recording off at a statement (``torch.no_grad()``, ``inference_mode()``,
+  ``set_grad_enabled(False)``, as a ``with``, a decorator or a global call)?
+* Which bindings of a name reach a statement (source order, dominance through ``with``
+  and ``try`` bodies, the next iteration of an enclosing loop)?
+* Was a value computed without grad (so it has no ``grad_fn``)?
+* Does a value surely require grad: it is backward-ed, or computed by a module's forward
+  with grad on?
+
+Everything is answered from the file as written; unknown is None (rules stay silent).
+This is the one place these rules follow values, so it can be pointed at the shared
+semantic model (``semantic.bindings``) once that lands, without touching the rules.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from gradguard.analysis import flow
+from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.tensors import factory_name
+from gradguard.analysis.values import ValueKinds
+
+# Grad-mode switches (measured on torch 2.13.0: each disables recording until it exits).
+_DISABLING = frozenset({"no_grad", "inference_mode"})
+_ENABLING = frozenset({"enable_grad"})
+_SWITCH = "set_grad_enabled"
+# Tensor methods whose result may be the receiver itself or a view of it: under
+# ``no_grad`` a view of a tensor that requires grad still requires grad (measured).
+PASS_THROUGH_METHODS = frozenset(
+    {
+        "view", "view_as", "reshape", "reshape_as", "squeeze", "unsqueeze", "flatten",
+        "t", "transpose", "permute", "expand", "expand_as", "narrow", "select", "chunk",
+        "split", "unbind", "to", "cpu", "cuda", "float", "contiguous", "type_as",
+        "requires_grad_", "__getitem__",
+    }
+)  # fmt: skip
+# Calls and methods whose result carries no autograd history.
+HISTORY_FREE_METHODS = frozenset({"item", "detach", "tolist", "numpy", "cpu_numpy"})
+HISTORY_FREE_FUNCTIONS = frozenset({"float", "int", "round", "len", "str", "bool"})
+_HISTORY_FREE_ATTRIBUTES = frozenset({"data", "grad", "shape", "dtype", "device", "requires_grad"})
+_MODEL_SPELLING = re.compile(
+    r"^(self\.)?(\w+_)?(model|net|network|module|encoder|decoder|backbone|generator|"
+    r"discriminator|classifier|critic|actor|policy|rnn|lstm|gru)(_\w+|\d+)?$",
+    re.IGNORECASE,
+)
+_DEPTH = 6
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A statement that binds a name, and the expression it binds (None: unknown)."""
+
+    statement: ast.stmt
+    value: ast.expr | None
+
+
+@dataclass(frozen=True)
+class NoGrad:
+    """Why a value has no grad: the switch that disabled recording where it was computed."""
+
+    switch: ast.AST  # the ``with`` item's expression, the decorator or the global call
+    computed_at: ast.stmt
+
+
+# -- grad mode -----------------------------------------------------------------------
+
+
+def switch_state(facts: ModuleFacts, expr: ast.AST) -> bool | None:
+    """False for an expression that turns recording off (``torch.no_grad()``), True for
+    one that turns it on, None for anything else or an unknown argument."""
+    call = expr if isinstance(expr, ast.Call) else None
+    func = call.func if call is not None else expr
+    qualified = facts.qualify(func) or flow.dotted_name(func) or ""
+    last = qualified.rsplit(".", 1)[-1]
+    if last in _DISABLING:
+        argument = _first_argument(call, "mode")
+        if argument is None:
+            return False
+        return None if not isinstance(argument, ast.Constant) else not bool(argument.value)
+    if last in _ENABLING:
+        return True
+    if last == _SWITCH and call is not None:
+        argument = _first_argument(call, "mode")
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, bool):
+            return argument.value
+    return None
+
+
+def grad_disabled_by(facts: ModuleFacts, stmt: ast.stmt) -> ast.AST | None:
+    """The switch that turns recording off where ``stmt`` runs, innermost first; None
+    when recording is on or unknown. Stops at the enclosing function (its callers'
+    mode is the caller's business)."""
+    current: ast.AST = stmt
+    while True:
+        state, switch = _preceding_global_switch(facts, current)
+        if state is not None:
+            return switch if state is False else None
+        parent = facts.parents.get(current)
+        if parent is None:
+            return None
+        if isinstance(parent, (ast.With, ast.AsyncWith)) and current in parent.body:
+            for item in reversed(parent.items):
+                state = switch_state(facts, item.context_expr)
+                if state is not None:
+                    return item.context_expr if state is False else None
+        if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in parent.decorator_list:
+                if switch_state(facts, decorator) is False:
+                    return decorator
+            return None
+        if isinstance(parent, (ast.ClassDef, ast.Lambda)):
+            return None
+        current = parent
+
+
+def _preceding_global_switch(facts: ModuleFacts, stmt: ast.AST) -> tuple[bool | None, ast.AST]:
+    """The nearest earlier ``torch.set_grad_enabled(<bool>)`` statement of the block."""
+    block = _block_of(facts, stmt)
+    if block is None:
+        return None, stmt
+    index = next((i for i, s in enumerate(block) if s is stmt), 0)
+    for previous in reversed(block[:index]):
+        if isinstance(previous, ast.Expr) and isinstance(previous.value, ast.Call):
+            func = previous.value.func
+            name = facts.qualify(func) or flow.dotted_name(func) or ""
+            if name.rsplit(".", 1)[-1] == _SWITCH:
+                return switch_state(facts, previous.value), previous.value
+    return None, stmt
+
+
+def _first_argument(call: ast.Call | None, keyword: str) -> ast.expr | None:
+    if call is None:
+        return None
+    if call.args:
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg == keyword), None)
+
+
+def _block_of(facts: ModuleFacts, stmt: ast.AST) -> list[ast.stmt] | None:
+    parent = facts.parents.get(stmt)
+    if parent is None:
+        return None
+    for block in flow.child_blocks(parent) if isinstance(parent, ast.stmt) else ():
+        if any(s is stmt for s in block):
+            return block
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(parent, field, None)
+        if isinstance(block, list) and any(s is stmt for s in block):
+            return block
+    return None
+
+
+# -- reaching bindings -----------------------------------------------------------------
+
+
+def reaching(facts: ModuleFacts, name: str, at: ast.stmt) -> list[Binding] | None:
+    """The bindings of ``name`` that may reach ``at`` in its scope; None when one that
+    may reach comes from outside the scope (a parameter, a global) or is unknown."""
+    scope = facts.enclosing_scope(at)
+    statements = facts.statements_of(scope)
+    order = {info.node: info.order for info in statements}
+    if at not in order:
+        return None
+    bindings = [b for info in statements for b in _bindings_in(info.node, name)]
+    before = [b for b in bindings if order[b.statement] < order[at]]
+    dominating = next((b for b in reversed(before) if _dominates(facts, b.statement, at)), None)
+    if dominating is None:
+        return None
+    result = [b for b in before if order[b.statement] >= order[dominating.statement]]
+    for loop in _loops_around(facts, at, scope):
+        if _inside(facts, dominating.statement, loop):
+            break
+        result += [
+            b for b in bindings if order[b.statement] > order[at] and _inside(facts, b.statement, loop)
+        ]
+    return result
+
+
+def _bindings_in(stmt: ast.stmt, name: str) -> list[Binding]:
+    found: list[Binding] = []
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            if isinstance(target, ast.Name) and target.id == name:
+                found.append(Binding(stmt, stmt.value))
+            elif _unpacks(target, name):
+                found.append(Binding(stmt, stmt.value))  # an element of the value
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        if isinstance(stmt.target, ast.Name) and stmt.target.id == name:
+            found.append(Binding(stmt, stmt.value))
+    elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
+        if any(flow.dotted_name(t) == name for t in flow.assigned_targets(stmt)):
+            found.append(Binding(stmt, None))
+    for node in flow.own_nodes(stmt):
+        if isinstance(node, ast.NamedExpr) and node.target.id == name:
+            found.append(Binding(stmt, None))
+    return found
+
+
+def _unpacks(target: ast.expr, name: str) -> bool:
+    if isinstance(target, ast.Starred):
+        return _unpacks(target.value, name)
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return any(_unpacks(t, name) for t in target.elts)
+    return isinstance(target, ast.Name) and target.id == name
+
+
+def _dominates(facts: ModuleFacts, first: ast.stmt, second: ast.stmt) -> bool:
+    """``first`` runs before ``second`` whenever ``second`` runs (same scope)."""
+    if isinstance(first, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)) and _inside(
+        facts, second, first
+    ):
+        return second in getattr(first, "body", []) or _inside_body(facts, second, first)
+    ancestors = {id(a) for a in facts.ancestors(second)} | {id(second)}
+    current: ast.AST = first
+    while True:
+        block = _block_of(facts, current)
+        if block is None:
+            return False
+        index = next(i for i, s in enumerate(block) if s is current)
+        if any(id(s) in ancestors for s in block[index + 1 :]):
+            return True
+        parent = facts.parents.get(current)
+        transparent = isinstance(parent, (ast.With, ast.AsyncWith)) or (
+            isinstance(parent, ast.Try) and current in parent.body + parent.finalbody
+        )
+        if not transparent or parent is None:
+            return False
+        current = parent
+
+
+def _inside_body(facts: ModuleFacts, node: ast.AST, compound: ast.stmt) -> bool:
+    body = getattr(compound, "body", [])
+    return any(s is node or _inside(facts, node, s) for s in body)
+
+
+def _inside(facts: ModuleFacts, node: ast.AST, outer: ast.AST) -> bool:
+    return any(a is outer for a in facts.ancestors(node))
+
+
+def _loops_around(facts: ModuleFacts, stmt: ast.stmt, scope: ast.AST) -> list[ast.stmt]:
+    loops = []
+    for parent in facts.ancestors(stmt):
+        if parent is scope or isinstance(parent, flow.SCOPE_TYPES):
+            break
+        if isinstance(parent, flow.LOOP_TYPES):
+            loops.append(parent)
+    return loops
+
+
+# -- values computed without grad (GG305) ------------------------------------------------
+
+
+def computed_without_grad(
+    facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int = 0
+) -> NoGrad | None:
+    """Why ``expr``, evaluated at ``at``, surely has no ``grad_fn``; None when unknown."""
+    if depth > _DEPTH:
+        return None
+    if isinstance(expr, ast.Name):
+        return _name_without_grad(facts, expr.id, at, depth)
+    if isinstance(expr, (ast.Attribute, ast.Subscript)):
+        return computed_without_grad(facts, expr.value, at, depth + 1)
+    switch = grad_disabled_by(facts, at)
+    if isinstance(expr, ast.Call):
+        method = flow.method_name(expr)
+        if method == "scale" and len(expr.args) == 1:  # scaler.scale(loss)
+            return computed_without_grad(facts, expr.args[0], at, depth + 1)
+        if method in PASS_THROUGH_METHODS:
+            return computed_without_grad(facts, expr.func.value, at, depth + 1)  # type: ignore[attr-defined]
+        if switch is not None and factory_name(facts, expr) is None:
+            return NoGrad(switch, at)
+        decorator = _no_grad_function(facts, expr)
+        if decorator is not None:
+            return NoGrad(decorator, at)
+        if method is not None and not expr.args and not expr.keywords:  # loss.mean()
+            return computed_without_grad(facts, expr.func.value, at, depth + 1)  # type: ignore[attr-defined]
+        return None
+    if isinstance(expr, (ast.BinOp, ast.UnaryOp)):
+        if switch is not None:
+            return NoGrad(switch, at)
+        operands = [expr.left, expr.right] if isinstance(expr, ast.BinOp) else [expr.operand]
+        tensors = [o for o in operands if not isinstance(o, ast.Constant)]
+        found = [computed_without_grad(facts, o, at, depth + 1) for o in tensors]
+        if found and all(f is not None for f in found):
+            return found[0]
+    return None
+
+
+def _name_without_grad(facts: ModuleFacts, name: str, at: ast.stmt, depth: int) -> NoGrad | None:
+    bindings = reaching(facts, name, at)
+    if not bindings:
+        return None
+    reasons = []
+    for binding in bindings:
+        if binding.value is None or sets_requires_grad_between(facts, name, binding.statement, at):
+            return None
+        if isinstance(binding.statement, ast.AugAssign):
+            return None
+        reason = computed_without_grad(facts, binding.value, binding.statement, depth + 1)
+        if reason is None:
+            return None
+        reasons.append(reason)
+    return reasons[0]
+
+
+def _no_grad_function(facts: ModuleFacts, call: ast.Call) -> ast.AST | None:
+    """The ``@torch.no_grad()`` decorator of the same-file function ``call`` runs."""
+    function = same_file_function(facts, call)
+    for decorator in getattr(function, "decorator_list", []):
+        if switch_state(facts, decorator) is False:
+            return decorator  # type: ignore[no-any-return]
+    return None
+
+
+def same_file_function(
+    facts: ModuleFacts, call: ast.Call
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function ``helper(...)`` or ``self.method(...)`` runs, defined in this file."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return facts.functions.get(func.id)
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+        info = facts.class_info_of(call)
+        return info.methods.get(func.attr) if info is not None else None
+    return None
+
+
+def requires_grad_setting(facts: ModuleFacts, stmt: ast.stmt) -> tuple[str, bool] | None:
+    """``(name, is_assignment)`` for ``name.requires_grad = True`` (True) and
+    ``name.requires_grad_()`` (False) statements."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if (
+            isinstance(target, ast.Attribute)
+            and target.attr == "requires_grad"
+            and isinstance(target.value, ast.Name)
+            and isinstance(stmt.value, ast.Constant)
+            and stmt.value.value is True
+        ):
+            return target.value.id, True
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        arguments = [*call.args, *(k.value for k in call.keywords)]
+        if (
+            flow.method_name(call) == "requires_grad_"
+            and isinstance(receiver, ast.Name)
+            and all(isinstance(a, ast.Constant) and a.value is True for a in arguments)
+        ):
+            return receiver.id, False
+    return None
+
+
+def sets_requires_grad_between(facts: ModuleFacts, name: str, first: ast.stmt, last: ast.stmt) -> bool:
+    """A ``name.requires_grad = True`` / ``name.requires_grad_()`` statement after
+    ``first`` and before ``last`` in their scope."""
+    for info in facts.statements_of(facts.enclosing_scope(last)):
+        if _position(first) < _position(info.node) < _position(last):
+            setting = requires_grad_setting(facts, info.node)
+            if setting is not None and setting[0] == name:
+                return True
+    return False
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+# -- values that require grad (GG506, GG507) ----------------------------------------------
+
+
+def carries_history(expr: ast.AST) -> list[ast.Name]:
+    """The names whose autograd history flows into ``expr``: not through ``.item()``,
+    ``.detach()``, ``.data``, ``.grad``, ``float(...)``."""
+    stack: list[ast.AST] = [expr]
+    found: list[ast.Name] = []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Call) and (
+            flow.method_name(current) in HISTORY_FREE_METHODS
+            or (isinstance(current.func, ast.Name) and current.func.id in HISTORY_FREE_FUNCTIONS)
+        ):
+            continue
+        if isinstance(current, ast.Attribute) and current.attr in _HISTORY_FREE_ATTRIBUTES:
+            continue
+        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Load):
+            found.append(current)
+        for child in ast.iter_child_nodes(current):
+            if not isinstance(child, flow.SCOPE_TYPES):
+                stack.append(child)
+    return found
+
+
+def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
+    """A call that runs a module's forward: a name the file shows is a module, or one
+    spelled like a model (``model(x)``, ``self.net(x)``, ``self.encoder(x)``)."""
+    if not isinstance(call, ast.Call):
+        return False
+    func = call.func
+    if flow.method_name(call) == "forward":
+        func = func.value  # type: ignore[attr-defined]
+    if ValueKinds_for(facts).is_module(func, scope):
+        return True
+    name = flow.dotted_name(func) or ""
+    return bool(_MODEL_SPELLING.match(name))
+
+
+def ValueKinds_for(facts: ModuleFacts) -> ValueKinds:  # noqa: N802 - mirrors the class
+    return facts.shared(ValueKinds, lambda: ValueKinds(facts))
+
+
+def forward_output(facts: ModuleFacts, name: str, at: ast.stmt, depth: int = 0) -> ast.AST | None:
+    """The model call whose output ``name`` holds at ``at`` (directly, or through a loss
+    function, arithmetic, ``.loss`` / ``[...]`` reads), computed with grad on; None when
+    unknown or when any reaching binding is not such an output."""
+    if depth > _DEPTH:
+        return None
+    bindings = reaching(facts, name, at)
+    if not bindings:
+        return None
+    found: ast.AST | None = None
+    for binding in bindings:
+        if binding.value is None or grad_disabled_by(facts, binding.statement) is not None:
+            return None
+        if isinstance(binding.statement, ast.AugAssign):
+            return None
+        model = _model_call_in(facts, binding.value, binding.statement, depth)
+        if model is None:
+            return None
+        found = found or model
+    return found
+
+
+def _model_call_in(facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int) -> ast.AST | None:
+    scope = facts.enclosing_scope(at)
+    if is_model_call(facts, expr, scope):
+        return expr
+    if isinstance(expr, ast.Call):
+        if flow.method_name(expr) in HISTORY_FREE_METHODS | {"argmax", "argmin", "eq"}:
+            return None
+        for argument in [*expr.args, *(k.value for k in expr.keywords)]:
+            found = _model_call_in(facts, argument, at, depth + 1)
+            if found is not None:
+                return found
+        if isinstance(expr.func, ast.Attribute):
+            return _model_call_in(facts, expr.func.value, at, depth + 1)
+        return None
+    if isinstance(expr, ast.BinOp):
+        return _model_call_in(facts, expr.left, at, depth + 1) or _model_call_in(
+            facts, expr.right, at, depth + 1
+        )
+    if isinstance(expr, (ast.Attribute, ast.Subscript)):
+        return _model_call_in(facts, expr.value, at, depth + 1)
+    if isinstance(expr, ast.Name):
+        return forward_output(facts, expr.id, at, depth + 1)
+    return None
