@@ -39,7 +39,10 @@ PASS_THROUGH_METHODS = frozenset(
     }
 )  # fmt: skip
 # Calls and methods whose result carries no autograd history.
-HISTORY_FREE_METHODS = frozenset({"item", "detach", "tolist", "numpy", "cpu_numpy"})
+HISTORY_FREE_METHODS = frozenset(
+    {"item", "detach", "tolist", "numpy", "argmax", "argmin", "long", "int", "bool", "eq", "ne"}
+    | {"size", "numel", "dim", "nelement"}
+)
 HISTORY_FREE_FUNCTIONS = frozenset({"float", "int", "round", "len", "str", "bool"})
 _HISTORY_FREE_ATTRIBUTES = frozenset({"data", "grad", "shape", "dtype", "device", "requires_grad"})
 _MODEL_SPELLING = re.compile(
@@ -56,6 +59,8 @@ class Binding:
 
     statement: ast.stmt
     value: ast.expr | None
+    # The name is one element of an unpacked ``value`` (``out, h = rnn(x, h)``).
+    unpacked: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ def reaching(facts: ModuleFacts, name: str, at: ast.stmt) -> list[Binding] | Non
         return None
     bindings = [b for info in statements for b in _bindings_in(info.node, name)]
     before = [b for b in bindings if order[b.statement] < order[at]]
-    dominating = next((b for b in reversed(before) if _dominates(facts, b.statement, at)), None)
+    dominating = next((b for b in reversed(before) if dominates(facts, b.statement, at)), None)
     if dominating is None:
         return None
     result = [b for b in before if order[b.statement] >= order[dominating.statement]]
@@ -187,7 +192,7 @@ def _bindings_in(stmt: ast.stmt, name: str) -> list[Binding]:
             if isinstance(target, ast.Name) and target.id == name:
                 found.append(Binding(stmt, stmt.value))
             elif _unpacks(target, name):
-                found.append(Binding(stmt, stmt.value))  # an element of the value
+                found.append(Binding(stmt, stmt.value, unpacked=True))
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
         if isinstance(stmt.target, ast.Name) and stmt.target.id == name:
             found.append(Binding(stmt, stmt.value))
@@ -208,7 +213,7 @@ def _unpacks(target: ast.expr, name: str) -> bool:
     return isinstance(target, ast.Name) and target.id == name
 
 
-def _dominates(facts: ModuleFacts, first: ast.stmt, second: ast.stmt) -> bool:
+def dominates(facts: ModuleFacts, first: ast.stmt, second: ast.stmt) -> bool:
     """``first`` runs before ``second`` whenever ``second`` runs (same scope)."""
     if isinstance(first, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)) and _inside(
         facts, second, first
@@ -387,6 +392,8 @@ def carries_history(expr: ast.AST) -> list[ast.Name]:
             continue
         if isinstance(current, ast.Attribute) and current.attr in _HISTORY_FREE_ATTRIBUTES:
             continue
+        if isinstance(current, (ast.Compare, ast.BoolOp)):
+            continue  # booleans never require grad
         if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Load):
             found.append(current)
         for child in ast.iter_child_nodes(current):
@@ -428,6 +435,10 @@ def forward_output(facts: ModuleFacts, name: str, at: ast.stmt, depth: int = 0) 
             return None
         if isinstance(binding.statement, ast.AugAssign):
             return None
+        if binding.unpacked and not is_model_call(
+            facts, binding.value, facts.enclosing_scope(binding.statement)
+        ):
+            return None  # one element of what a function returns: unknown
         model = _model_call_in(facts, binding.value, binding.statement, depth)
         if model is None:
             return None
@@ -440,7 +451,7 @@ def _model_call_in(facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int) 
     if is_model_call(facts, expr, scope):
         return expr
     if isinstance(expr, ast.Call):
-        if flow.method_name(expr) in HISTORY_FREE_METHODS | {"argmax", "argmin", "eq"}:
+        if flow.method_name(expr) in HISTORY_FREE_METHODS:
             return None
         for argument in [*expr.args, *(k.value for k in expr.keywords)]:
             found = _model_call_in(facts, argument, at, depth + 1)
@@ -457,4 +468,18 @@ def _model_call_in(facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int) 
         return _model_call_in(facts, expr.value, at, depth + 1)
     if isinstance(expr, ast.Name):
         return forward_output(facts, expr.id, at, depth + 1)
+    return None
+
+
+def backward_through(facts: ModuleFacts, name: str, region: ast.AST) -> ast.Call | None:
+    """A ``backward()`` call in ``region`` whose receiver carries ``name``'s history
+    (``name.backward()``, ``scaler.scale(name).backward()``, ``(name / k).backward()``)."""
+    for node in flow.walk_local(region):
+        if (
+            isinstance(node, ast.Call)
+            and flow.method_name(node) == "backward"
+            and isinstance(node.func, ast.Attribute)
+            and any(n.id == name for n in carries_history(node.func.value))
+        ):
+            return node
     return None
