@@ -19,8 +19,9 @@ trains.
 ## What PyTorch does
 A tensor computed under `no_grad`, `inference_mode` or `set_grad_enabled(False)` has
 `requires_grad=False` and no `grad_fn`, and `backward()` raises
-`RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn`. A `backward()` inside
-`no_grad` on a loss built outside it works (`no_grad` only affects recording).
+`RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn`.
+A `backward()` inside `no_grad` on a loss built outside it works (`no_grad` only affects
+recording).
 `loss.requires_grad = True` on such a loss makes it a leaf: `backward()` then runs, sets
 only `loss.grad = tensor(1.)`, and every parameter's `.grad` stays `None`. On a loss
 that does require grad the same assignment raises `RuntimeError: you can only change
@@ -76,6 +77,7 @@ _LEAF_MAKERS = frozenset(
     | {"new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"}
 )
 _LEAF_FUNCTIONS = frozenset({"torch.from_numpy", "torch.as_tensor", "torch.Tensor"})
+_TURNED_OFF = "gradient recording turned off here"
 _LEAF_ONLY = "RuntimeError: you can only change requires_grad flags of leaf variables."
 
 
@@ -107,11 +109,11 @@ def _backward_finding(rule: Rule, context: RuleContext, call: ast.Call, reason: 
     receiver = describe(source.node_text(call.func.value), "the loss")  # type: ignore[attr-defined]
     switch = describe(source.node_text(reason.switch), "`torch.no_grad()`")
     message = (
-        f"{receiver} is computed under {switch} (line {reason.switch.lineno}): it does not "
+        f"{receiver} is computed under {switch} (line {_line(reason.switch)}): it does not "
         f"require grad and has no `grad_fn`, so {describe(source.node_text(call), '`backward()`')} "
         f"raises `{_RAISES}`"
     )
-    related = [RelatedLocation(source.span_of(reason.switch), "gradient recording turned off here")]
+    related = [RelatedLocation(source.span_of(reason.switch), _TURNED_OFF)]
     return rule.finding(context, call, message, related=related)
 
 
@@ -129,10 +131,10 @@ def _wrong_fix(
         switch = describe(source.node_text(reason.switch), "`torch.no_grad()`")
         message = (
             f"{setting} hides the error of a loss computed under {switch} (line "
-            f"{reason.switch.lineno}): `{name}` becomes a leaf, {call} runs but trains "
+            f"{_line(reason.switch)}): `{name}` becomes a leaf, {call} runs but trains "
             "nothing: no parameter gets a `.grad`"
         )
-        related = [RelatedLocation(source.span_of(reason.switch), "gradient recording turned off here")]
+        related = [RelatedLocation(source.span_of(reason.switch), _TURNED_OFF)]
         return rule.finding(context, statement, message, related=related)
     if not assignment or not _computed(context, name, statement):
         return None
@@ -191,6 +193,10 @@ def _computed(context: RuleContext, name: str, statement: ast.stmt) -> bool:
         if (context.facts.qualify(value.func) or "") in _LEAF_FUNCTIONS:
             return False
     return True
+
+
+def _line(node: ast.AST) -> int:
+    return getattr(node, "lineno", 0)
 
 
 def _position(node: ast.AST) -> tuple[int, int]:

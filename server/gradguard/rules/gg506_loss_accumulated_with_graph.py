@@ -143,25 +143,30 @@ def _outlived_loop(context: RuleContext, accumulation: _Accumulation) -> ast.stm
     for parent in facts.ancestors(accumulation.statement):
         if isinstance(parent, flow.SCOPE_TYPES):
             return None
-        if isinstance(parent, flow.LOOP_TYPES):
-            if not _resets_each_iteration(context, parent, accumulation):
-                return parent
+        if isinstance(parent, flow.LOOP_TYPES) and not _resets_each_iteration(
+            context, parent, accumulation
+        ):
+            return parent
     return None
 
 
-def _resets_each_iteration(context: RuleContext, loop: ast.stmt, accumulation: _Accumulation) -> bool:
+def _resets_each_iteration(
+    context: RuleContext, loop: ast.stmt, accumulation: _Accumulation
+) -> bool:
     """A binding of the accumulator in the loop body that runs before the accumulation in
     every iteration (a reset under ``if i % 200 == 0`` does not count)."""
     for node in flow.walk_local(loop):
         if node is accumulation.statement or node is loop or not isinstance(node, ast.stmt):
             continue
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With)):
-            if (
-                any(flow.dotted_name(t) == accumulation.accumulator for t in flow.assigned_targets(node))
-                and _accumulation(node) is None
-                and grad_values.dominates(context.facts, node, accumulation.statement)
-            ):
-                return True
+        binds = isinstance(node, (ast.Assign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With))
+        if (
+            binds
+            and accumulation.accumulator
+            in {flow.dotted_name(t) for t in flow.assigned_targets(node)}
+            and _accumulation(node) is None
+            and grad_values.dominates(context.facts, node, accumulation.statement)
+        ):
+            return True
     return False
 
 
@@ -191,14 +196,16 @@ def _finding(
         model = grad_values.forward_output(facts, name.id, statement)
         if model is None or not _evaluation_loop(context, loop, scope):
             return None
-        reason = f"it comes from {describe(source.node_text(model), 'a forward pass')} run with grad on"
+        forward = describe(source.node_text(model), "a forward pass")
+        reason = f"it comes from {forward} run with grad on"
         effect = (
             "every batch's graph and saved activations stay alive (measured: about 1 GB "
             "more after 1,000 iterations of a small MLP); run the loop under "
             "`torch.no_grad()`"
         )
         related = RelatedLocation(source.span_of(model), "computed with gradient recording on")
-    scalar = backward is not None or bool(_LOSS_SPELLING.search(source.node_text(accumulation.value)))
+    value_text = source.node_text(accumulation.value)
+    scalar = backward is not None or bool(_LOSS_SPELLING.search(value_text))
     method = "item" if scalar and not _used_as_tensor(context, accumulation, scope) else "detach"
     replacement = _detached_text(source.node_text(accumulation.value), accumulation.value, method)
     text = describe(source.node_text(statement), "this accumulation")
@@ -208,9 +215,7 @@ def _finding(
         f"Accumulate {describe(replacement, 'a detached value')} instead"
     )
     edit = source.replace(accumulation.value, replacement)
-    fix = Fix(
-        f"Accumulate `.{method}()` of the value", FixSafety.UNSAFE, (edit,)
-    )
+    fix = Fix(f"Accumulate `.{method}()` of the value", FixSafety.UNSAFE, (edit,))
     return rule.finding(context, statement, message, related=[related], fixes=[fix])
 
 
@@ -230,7 +235,9 @@ def _same_value(context: RuleContext, name: str, statement: ast.stmt, backward: 
     return bool(first) and {id(b.statement) for b in first} == {id(b.statement) for b in second}
 
 
-def _accumulator_backwarded(context: RuleContext, accumulation: _Accumulation, scope: ast.AST) -> bool:
+def _accumulator_backwarded(
+    context: RuleContext, accumulation: _Accumulation, scope: ast.AST
+) -> bool:
     root = accumulation.accumulator.split(".", 1)[0]
     if "." in accumulation.accumulator:
         return True  # an attribute may be backward-ed by another method: unknown
@@ -242,9 +249,9 @@ def _accumulator_backwarded(context: RuleContext, accumulation: _Accumulation, s
 def _returned(scope: ast.AST, name: str, context: RuleContext) -> bool:
     """``return name`` itself (not ``name / n``): a helper summing losses for its caller."""
     for node in flow.walk_local(scope):
-        if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
-            if node.value.id == name and not _calls_eval(scope):
-                return True
+        returned = node.value if isinstance(node, ast.Return) else None
+        if isinstance(returned, ast.Name) and returned.id == name and not _calls_eval(scope):
+            return True
     return False
 
 
@@ -279,7 +286,8 @@ def _used_as_tensor(context: RuleContext, accumulation: _Accumulation, scope: as
         if not isinstance(node, ast.Call):
             continue
         method = flow.method_name(node)
-        receiver = flow.dotted_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        func = node.func
+        receiver = flow.dotted_name(func.value) if isinstance(func, ast.Attribute) else None
         if receiver == accumulator and method not in _LIST_METHODS:
             return True
         qualified = context.facts.qualify(node.func) or ""

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
+from gradguard.analysis.edits import containing_block
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.tensors import factory_name
 from gradguard.analysis.values import ValueKinds
@@ -146,17 +147,7 @@ def _first_argument(call: ast.Call | None, keyword: str) -> ast.expr | None:
 
 
 def _block_of(facts: ModuleFacts, stmt: ast.AST) -> list[ast.stmt] | None:
-    parent = facts.parents.get(stmt)
-    if parent is None:
-        return None
-    for block in flow.child_blocks(parent) if isinstance(parent, ast.stmt) else ():
-        if any(s is stmt for s in block):
-            return block
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(parent, field, None)
-        if isinstance(block, list) and any(s is stmt for s in block):
-            return block
-    return None
+    return containing_block(facts.parents, stmt)  # type: ignore[arg-type]
 
 
 # -- reaching bindings -----------------------------------------------------------------
@@ -179,9 +170,8 @@ def reaching(facts: ModuleFacts, name: str, at: ast.stmt) -> list[Binding] | Non
     for loop in _loops_around(facts, at, scope):
         if _inside(facts, dominating.statement, loop):
             break
-        result += [
-            b for b in bindings if order[b.statement] > order[at] and _inside(facts, b.statement, loop)
-        ]
+        later = [b for b in bindings if order[b.statement] > order[at]]
+        result += [b for b in later if _inside(facts, b.statement, loop)]
     return result
 
 
@@ -196,9 +186,10 @@ def _bindings_in(stmt: ast.stmt, name: str) -> list[Binding]:
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
         if isinstance(stmt.target, ast.Name) and stmt.target.id == name:
             found.append(Binding(stmt, stmt.value))
-    elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
-        if any(flow.dotted_name(t) == name for t in flow.assigned_targets(stmt)):
-            found.append(Binding(stmt, None))
+    elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)) and any(
+        flow.dotted_name(t) == name for t in flow.assigned_targets(stmt)
+    ):
+        found.append(Binding(stmt, None))
     for node in flow.own_nodes(stmt):
         if isinstance(node, ast.NamedExpr) and node.target.id == name:
             found.append(Binding(stmt, None))
@@ -247,7 +238,7 @@ def _inside(facts: ModuleFacts, node: ast.AST, outer: ast.AST) -> bool:
 
 
 def _loops_around(facts: ModuleFacts, stmt: ast.stmt, scope: ast.AST) -> list[ast.stmt]:
-    loops = []
+    loops: list[ast.stmt] = []
     for parent in facts.ancestors(stmt):
         if parent is scope or isinstance(parent, flow.SCOPE_TYPES):
             break
@@ -328,7 +319,7 @@ def same_file_function(
     func = call.func
     if isinstance(func, ast.Name):
         return facts.functions.get(func.id)
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+    if isinstance(func, ast.Attribute) and flow.dotted_name(func.value) == "self":
         info = facts.class_info_of(call)
         return info.methods.get(func.attr) if info is not None else None
     return None
@@ -360,7 +351,9 @@ def requires_grad_setting(facts: ModuleFacts, stmt: ast.stmt) -> tuple[str, bool
     return None
 
 
-def sets_requires_grad_between(facts: ModuleFacts, name: str, first: ast.stmt, last: ast.stmt) -> bool:
+def sets_requires_grad_between(
+    facts: ModuleFacts, name: str, first: ast.stmt, last: ast.stmt
+) -> bool:
     """A ``name.requires_grad = True`` / ``name.requires_grad_()`` statement after
     ``first`` and before ``last`` in their scope."""
     for info in facts.statements_of(facts.enclosing_scope(last)):
@@ -410,13 +403,13 @@ def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
     func = call.func
     if flow.method_name(call) == "forward":
         func = func.value  # type: ignore[attr-defined]
-    if ValueKinds_for(facts).is_module(func, scope):
+    if value_kinds(facts).is_module(func, scope):
         return True
     name = flow.dotted_name(func) or ""
     return bool(_MODEL_SPELLING.match(name))
 
 
-def ValueKinds_for(facts: ModuleFacts) -> ValueKinds:  # noqa: N802 - mirrors the class
+def value_kinds(facts: ModuleFacts) -> ValueKinds:
     return facts.shared(ValueKinds, lambda: ValueKinds(facts))
 
 
