@@ -82,16 +82,6 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gradguard.analysis.training_steps import (
-    EventKind,
-    GradEvent,
-    Occurrence,
-    TrainingSteps,
-    binds_name,
-    describe,
-    starts_its_line,
-    training_steps,
-)
 from gradguard.findings import (
     Finding,
     Fix,
@@ -103,7 +93,16 @@ from gradguard.findings import (
     TextEdit,
 )
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic.step_events import EventKind, GradEvent
+from gradguard.semantic.step_queries import binds_name, clears_optimizer, describe, starts_its_line
+from gradguard.semantic.steps import Occurrence, TrainingSteps, training_steps
 from gradguard.source import SourceFile
+
+# What this rule orders: the other events of a step (clipping, the scheduler) neither
+# produce nor clear gradients.
+_GRADIENT_EVENTS = frozenset(
+    {EventKind.BACKWARD, EventKind.STEP, EventKind.CLEAR, EventKind.OPAQUE}
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +131,8 @@ def _misordering(analysis: TrainingSteps, step: GradEvent, scope: ast.AST) -> _M
     backwards: list[Occurrence] = []
     for occurrence in analysis.walk_back(clear.statement, region):
         event = occurrence.event
+        if event.kind not in _GRADIENT_EVENTS:
+            continue
         if event.kind is EventKind.BACKWARD:
             if backwards and backwards[-1].wrapped != occurrence.wrapped:
                 break
@@ -163,35 +164,20 @@ def _clearing_before(analysis: TrainingSteps, step: GradEvent, region: ast.AST) 
     that might produce gradients runs in between."""
     for occurrence in analysis.walk_back(step.statement, region):
         event = occurrence.event
+        if event.kind not in _GRADIENT_EVENTS:
+            continue
         if event.kind in (EventKind.BACKWARD, EventKind.OPAQUE):
             return None
         if event.kind is EventKind.STEP:
             if event.target in (step.target, None):
                 return None
             continue
-        covered = _clears_optimizer(analysis, event, step.target or "")
+        covered = clears_optimizer(analysis, event, step.target or "")
         if covered is None:
             return None
         if covered and occurrence.definite:
             return event
     return None
-
-
-def _clears_optimizer(analysis: TrainingSteps, clear: GradEvent, optimizer: str) -> bool | None:
-    """Whether the clearing empties the gradients ``optimizer`` steps (None: cannot tell)."""
-    target = clear.target
-    if target is None:
-        return None
-    if clear.on_optimizer:
-        return target == optimizer
-    models = {m for c in analysis.optimizers.bound_to(optimizer) for m in c.models}
-    if not models:
-        return None
-    if all(m == target or m.startswith(target + ".") for m in models):
-        return True
-    if any(target.startswith(m + ".") for m in models):
-        return None  # clears only a part of what the optimizer holds
-    return False
 
 
 def _after(a: ast.stmt, b: ast.stmt) -> bool:

@@ -88,18 +88,11 @@ from collections.abc import Iterator
 from gradguard.analysis import flow
 from gradguard.analysis.optimizer_uses import related_names
 from gradguard.analysis.optimizers import parameter_owner
-from gradguard.analysis.training_steps import (
-    EventKind,
-    GradEvent,
-    TrainingSteps,
-    binds_name,
-    describe,
-    may_clear,
-    starts_its_line,
-    training_steps,
-)
 from gradguard.findings import Finding, Fix, FixSafety, Position, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic.step_events import EventKind, GradEvent, may_clear
+from gradguard.semantic.step_queries import binds_name, describe, starts_its_line
+from gradguard.semantic.steps import TrainingSteps, training_steps
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
