@@ -64,11 +64,11 @@ from collections.abc import Iterator
 
 from gradguard.analysis import flow
 from gradguard.analysis.tensors import factory_name
-from gradguard.analysis.training_steps import describe
 from gradguard.findings import Finding, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic import grad_values
 from gradguard.semantic.grad_values import NoGrad
+from gradguard.semantic.step_queries import describe
 
 _RAISES = "RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"
 # Calls whose result is usually a fresh leaf that the code means to make require grad.

@@ -81,10 +81,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
-from gradguard.analysis.training_steps import describe
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic import grad_values
+from gradguard.semantic.step_queries import describe
 
 _DATA_LOOP = re.compile(r"load|data|batch|val|test|eval|split|sample", re.IGNORECASE)
 _LOSS_SPELLING = re.compile(r"loss|criterion|nll|cross_entropy|mse", re.IGNORECASE)

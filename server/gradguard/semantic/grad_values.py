@@ -24,11 +24,8 @@ from gradguard.analysis.edits import containing_block
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.tensors import factory_name
 from gradguard.analysis.values import ValueKinds
+from gradguard.semantic.catalogue import training
 
-# Grad-mode switches (measured on torch 2.13.0: each disables recording until it exits).
-_DISABLING = frozenset({"no_grad", "inference_mode"})
-_ENABLING = frozenset({"enable_grad"})
-_SWITCH = "set_grad_enabled"
 # Tensor methods whose result may be the receiver itself or a view of it: under
 # ``no_grad`` a view of a tensor that requires grad still requires grad (measured).
 PASS_THROUGH_METHODS = frozenset(
@@ -80,20 +77,29 @@ def switch_state(facts: ModuleFacts, expr: ast.AST) -> bool | None:
     one that turns it on, None for anything else or an unknown argument."""
     call = expr if isinstance(expr, ast.Call) else None
     func = call.func if call is not None else expr
-    qualified = facts.qualify(func) or flow.dotted_name(func) or ""
-    last = qualified.rsplit(".", 1)[-1]
-    if last in _DISABLING:
+    qualified = _context_name(facts, func)
+    if qualified in training.NO_GRAD_CONTEXTS:
         argument = _first_argument(call, "mode")
         if argument is None:
             return False
         return None if not isinstance(argument, ast.Constant) else not bool(argument.value)
-    if last in _ENABLING:
+    if qualified in training.ENABLE_GRAD_CONTEXTS:
         return True
-    if last == _SWITCH and call is not None:
+    if qualified in training.SET_GRAD_ENABLED and call is not None:
         argument = _first_argument(call, "mode")
         if isinstance(argument, ast.Constant) and isinstance(argument.value, bool):
             return argument.value
     return None
+
+
+def _context_name(facts: ModuleFacts, func: ast.AST) -> str:
+    """The qualified name of a grad-mode switch; a bare ``no_grad`` the file cannot
+    resolve is read as torch's (no other library spells these names)."""
+    qualified = facts.qualify(func)
+    if qualified is not None:
+        return qualified
+    last = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
+    return f"torch.{last}"
 
 
 def grad_disabled_by(facts: ModuleFacts, stmt: ast.stmt) -> ast.AST | None:
@@ -130,11 +136,12 @@ def _preceding_global_switch(facts: ModuleFacts, stmt: ast.AST) -> tuple[bool | 
         return None, stmt
     index = next((i for i, s in enumerate(block) if s is stmt), 0)
     for previous in reversed(block[:index]):
-        if isinstance(previous, ast.Expr) and isinstance(previous.value, ast.Call):
-            func = previous.value.func
-            name = facts.qualify(func) or flow.dotted_name(func) or ""
-            if name.rsplit(".", 1)[-1] == _SWITCH:
-                return switch_state(facts, previous.value), previous.value
+        call = previous.value if isinstance(previous, ast.Expr) else None
+        if (
+            isinstance(call, ast.Call)
+            and _context_name(facts, call.func) in training.SET_GRAD_ENABLED
+        ):
+            return switch_state(facts, call), call
     return None, stmt
 
 
