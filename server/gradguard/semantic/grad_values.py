@@ -44,7 +44,7 @@ HISTORY_FREE_METHODS = frozenset(
 HISTORY_FREE_FUNCTIONS = frozenset({"float", "int", "round", "len", "str", "bool"})
 _HISTORY_FREE_ATTRIBUTES = frozenset({"data", "grad", "shape", "dtype", "device", "requires_grad"})
 _MODEL_SPELLING = re.compile(
-    r"^(self\.)?(\w+_)?(model|net|network|module|encoder|decoder|backbone|generator|"
+    r"^(\w+_)?(model|net|network|module|encoder|decoder|backbone|generator|"
     r"discriminator|classifier|critic|actor|policy|rnn|lstm|gru)(_\w+|\d+)?$",
     re.IGNORECASE,
 )
@@ -412,7 +412,7 @@ def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
         func = func.value  # type: ignore[attr-defined]
     if value_kinds(facts).is_module(func, scope):
         return True
-    name = flow.dotted_name(func) or ""
+    name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
     return bool(_MODEL_SPELLING.match(name))
 
 
