@@ -169,9 +169,9 @@ def _same_graph(context: RuleContext, loss: str, first: ast.Call, second: ast.Ca
         return False
     if not grad_values.dominates(facts, first_statement, second_statement):
         return False
-    before = grad_values.reaching(facts, loss, first_statement)
-    after = grad_values.reaching(facts, loss, second_statement)
-    return bool(before) and _statements(before) == _statements(after or [])
+    before = grad_values.reaching(facts, loss, first_statement) or []
+    after = grad_values.reaching(facts, loss, second_statement) or []
+    return bool(before) and _statements(before) == _statements(after)
 
 
 def _loop_not_recomputing(context: RuleContext, loss: str, call: ast.Call) -> ast.stmt | None:
