@@ -158,6 +158,8 @@ def test_flags_the_same_loss_backwarded_twice():
 
 def test_flags_backward_repeated_by_a_loop_without_a_new_forward():
     code = """
+    import torch
+
     def unrolled(model, x, optimizer, steps):
         loss = model(x).mean()
         for _ in range(steps):
@@ -166,7 +168,7 @@ def test_flags_backward_repeated_by_a_loop_without_a_new_forward():
             optimizer.step()
     """
     (finding,) = only(code, "GG507")
-    assert finding.span.start.line + 1 == 6
+    assert finding.span.start.line + 1 == 8
     assert "runs in every iteration of this loop" in finding.message
 
 

@@ -59,6 +59,8 @@ def test_flags_validate_in_the_epoch_loop_without_train():
 
 def test_information_when_no_dropout_or_batchnorm_is_visible():
     code = """
+    import torch
+
     def fit(model, train_loader, val_loader, optimizer):
         for epoch in range(5):
             for x, y in train_loader:
@@ -70,7 +72,7 @@ def test_information_when_no_dropout_or_batchnorm_is_visible():
     """
     (finding,) = only(code, "GG508")
     assert finding.severity.value == "information"
-    assert finding.span.start.line + 1 == 8
+    assert finding.span.start.line + 1 == 10
 
 
 def test_flags_validation_inside_the_batch_loop_despite_train_at_epoch_top():
@@ -159,6 +161,8 @@ def test_silent_when_train_is_restored_or_another_model_is_evaluated():
 
 def test_silent_when_the_mode_is_set_from_a_variable():
     code = """
+    import torch
+
     def run(model, loaders, optimizer, epochs):
         for epoch in range(epochs):
             for phase in ["train", "val"]:

@@ -90,12 +90,11 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             settings.append((node, *setting))  # type: ignore[arg-type]
     for node in facts.nodes_of(ast.Call):
         assert isinstance(node, ast.Call)
-        if flow.method_name(node) != "backward" or not isinstance(node.func, ast.Attribute):
-            continue
+        subject = grad_values.backward_subject(node)
         statement = facts.enclosing_statement(node)
-        if statement is None:
+        if subject is None or statement is None:
             continue
-        reason = grad_values.computed_without_grad(facts, node.func.value, statement)
+        reason = grad_values.computed_without_grad(facts, subject, statement)
         if reason is not None:
             yield _backward_finding(rule, context, node, reason)
     for statement, name, assignment in settings:
@@ -106,7 +105,8 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
 def _backward_finding(rule: Rule, context: RuleContext, call: ast.Call, reason: NoGrad) -> Finding:
     source = context.source
-    receiver = describe(source.node_text(call.func.value), "the loss")  # type: ignore[attr-defined]
+    subject = grad_values.backward_subject(call)
+    receiver = describe(source.node_text(subject), "the loss") if subject else "the loss"
     switch = describe(source.node_text(reason.switch), "`torch.no_grad()`")
     message = (
         f"{receiver} is computed under {switch} (line {_line(reason.switch)}): it does not "
@@ -154,14 +154,11 @@ def _later_backward(context: RuleContext, statement: ast.stmt, name: str) -> ast
         if _position(info.node) <= _position(statement):
             continue
         for node in flow.own_nodes(info.node):
-            if (
-                isinstance(node, ast.Call)
-                and flow.method_name(node) == "backward"
-                and _reads_only(node.func.value, name)  # type: ignore[attr-defined]
-            ):
+            subject = grad_values.backward_subject(node) if isinstance(node, ast.Call) else None
+            if subject is not None and _reads_only(subject, name):
                 bindings = grad_values.reaching(facts, name, info.node) or []
                 if all(_position(b.statement) < _position(statement) for b in bindings):
-                    return node
+                    return node  # type: ignore[return-value]
     return None
 
 

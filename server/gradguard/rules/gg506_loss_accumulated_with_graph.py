@@ -84,10 +84,9 @@ from gradguard.analysis import flow
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic import grad_values
-from gradguard.semantic.step_queries import describe
+from gradguard.semantic.step_queries import describe, is_before
 
 _DATA_LOOP = re.compile(r"load|data|batch|val|test|eval|split|sample", re.IGNORECASE)
-_LOSS_SPELLING = re.compile(r"loss|criterion|nll|cross_entropy|mse", re.IGNORECASE)
 _LIST_METHODS = frozenset({"append", "extend", "clear", "pop", "insert", "copy", "index"})
 
 
@@ -107,7 +106,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         loop = _outlived_loop(context, accumulation)
         if loop is None:
             continue
-        for name in grad_values.carries_history(accumulation.value):
+        for name in grad_values.carries_history(context.facts, accumulation.value):
             found = _finding(rule, context, accumulation, loop, name)
             if found is not None:
                 yield found
@@ -182,6 +181,8 @@ def _finding(
     if backward is not None:
         if not _same_value(context, name.id, statement, backward):
             return None
+        if _combined_later(context, accumulation, loop) and not _over_data(context, loop):
+            return None  # a few losses kept on purpose, stacked after the loop
         reason = f"it is backward-ed at line {backward.lineno}"
         effect = (
             "every iteration's autograd graph stays reachable from "
@@ -194,7 +195,7 @@ def _finding(
         if _accumulator_backwarded(context, accumulation, scope):
             return None  # accumulated for one backward after the loop
         model = grad_values.forward_output(facts, name.id, statement)
-        if model is None or not _evaluation_loop(context, loop, scope):
+        if model is None or _any_backward(loop) or not _evaluation_loop(context, loop, scope):
             return None
         forward = describe(source.node_text(model), "a forward pass")
         reason = f"it comes from {forward} run with grad on"
@@ -205,7 +206,7 @@ def _finding(
         )
         related = RelatedLocation(source.span_of(model), "computed with gradient recording on")
     value_text = source.node_text(accumulation.value)
-    scalar = backward is not None or bool(_LOSS_SPELLING.search(value_text))
+    scalar = backward is not None or bool(grad_values.LOSS_SPELLING.search(value_text))
     method = "item" if scalar and not _used_as_tensor(context, accumulation, scope) else "detach"
     replacement = _detached_text(source.node_text(accumulation.value), accumulation.value, method)
     text = describe(source.node_text(statement), "this accumulation")
@@ -255,12 +256,44 @@ def _returned(scope: ast.AST, name: str, context: RuleContext) -> bool:
     return False
 
 
+def _any_backward(loop: ast.stmt) -> bool:
+    """A training loop: its activations are freed by backward, so only backward-ed
+    values are reported there."""
+    return any(
+        isinstance(n, ast.Call) and grad_values.backward_subject(n) is not None
+        for n in flow.walk_local(loop)
+    )
+
+
+def _over_data(context: RuleContext, loop: ast.stmt) -> bool:
+    iterable = getattr(loop, "iter", None)
+    return iterable is not None and bool(_DATA_LOOP.search(context.source.node_text(iterable)))
+
+
+def _combined_later(context: RuleContext, accumulation: _Accumulation, loop: ast.stmt) -> bool:
+    """The accumulator is passed to ``torch.stack``/``torch.cat``/``sum`` after the loop."""
+    for node in flow.walk_local(context.facts.enclosing_scope(loop)):
+        if (
+            isinstance(node, ast.Call)
+            and is_before(loop, node)
+            and not _inside(context, node, loop)
+        ):
+            name = context.facts.qualify(node.func) or flow.dotted_name(node.func) or ""
+            if name.rsplit(".", 1)[-1] in ("stack", "cat", "sum", "mean") and any(
+                flow.dotted_name(a) == accumulation.accumulator for a in node.args
+            ):
+                return True
+    return False
+
+
+def _inside(context: RuleContext, node: ast.AST, outer: ast.AST) -> bool:
+    return any(a is outer for a in context.facts.ancestors(node))
+
+
 def _evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) -> bool:
     """A loop over data (or in a function that calls ``.eval()``) that no same-file
     caller runs under ``no_grad``."""
-    iterable = getattr(loop, "iter", None)
-    over_data = iterable is not None and bool(_DATA_LOOP.search(context.source.node_text(iterable)))
-    if not (over_data or _calls_eval(scope)):
+    if not (_over_data(context, loop) or _calls_eval(scope)):
         return False
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         for call in context.facts.nodes_of(ast.Call):
@@ -318,6 +351,6 @@ RULE = Rule(
         )
     ),
     use_instead_check="assert isinstance(total_loss, float)",
-    required_text=r"\+=|\+|\.append\(",
-    required_words=("+", "append"),
+    required_text=r"\+|\.append\(",
+    required_words=("torch",),
 )

@@ -103,7 +103,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     backwards = [
         n
         for n in facts.nodes_of(ast.Call)
-        if isinstance(n, ast.Call) and flow.method_name(n) == "backward"
+        if isinstance(n, ast.Call) and flow.method_name(n) in ("backward", "manual_backward")
     ]
     if not backwards:
         return
@@ -141,10 +141,9 @@ def _repeated_backwards(
 
 
 def _loss_name(call: ast.Call) -> str | None:
-    """``loss`` for ``loss.backward()``, ``scaler.scale(loss).backward()``, ``(loss / k)``."""
-    receiver = call.func.value  # type: ignore[attr-defined]
-    if isinstance(receiver, ast.Call) and flow.method_name(receiver) == "scale":
-        receiver = receiver.args[0] if len(receiver.args) == 1 else None
+    """``loss`` for ``loss.backward()``, ``scaler.scale(loss).backward()``, ``(loss / k)``,
+    ``accelerator.backward(loss)``."""
+    receiver = grad_values.backward_subject(call)
     if isinstance(receiver, ast.BinOp) and isinstance(receiver.right, ast.Constant):
         receiver = receiver.left
     return receiver.id if isinstance(receiver, ast.Name) else None
@@ -185,7 +184,7 @@ def _loop_not_recomputing(context: RuleContext, loss: str, call: ast.Call) -> as
         if isinstance(parent, flow.SCOPE_TYPES):
             return None
         if isinstance(parent, flow.LOOP_TYPES):
-            if any(_inside(facts, b.statement, parent) for b in bindings):
+            if any(b.statement is parent or _inside(facts, b.statement, parent) for b in bindings):
                 return None
             if any(isinstance(n, (ast.Break, ast.Return)) for n in flow.walk_local(parent)):
                 return None
@@ -400,5 +399,6 @@ RULE = Rule(
     check_function=check,
     example_outcome=Raises("RuntimeError", "Trying to backward through the graph a second time"),
     use_instead_check="assert step == 2",
-    required_words=("backward",),
+    required_words=("torch",),
+    required_text=r"backward\(",
 )

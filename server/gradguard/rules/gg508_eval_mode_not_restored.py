@@ -122,8 +122,10 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
                 continue
             backward = _trained_in_eval_mode(events, event)
             if backward is not None and not _ends_the_loop(analysis, event):
-                if _mode_from_variable(context, event.target) or not _uses_model(
-                    context, analysis, loop, event
+                if (
+                    _mode_from_variable(context, event.target)
+                    or _chained_train(loop, event.target)
+                    or not _uses_model(context, analysis, loop, event)
                 ):
                     continue
                 reported.add(id(event))
@@ -145,6 +147,18 @@ def _trained_in_eval_mode(events: list[StepEvent], evaluation: StepEvent) -> Ste
         if event.kind is EventKind.BACKWARD:
             return event
     return None
+
+
+def _chained_train(loop: ast.stmt, model: str) -> bool:
+    """``model.to(device).train()`` in the loop: a train() the event layer cannot name."""
+    for node in flow.walk_local(loop):
+        if isinstance(node, ast.Call) and flow.method_name(node) == "train":
+            receiver = node.func.value  # type: ignore[attr-defined]
+            while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
+                receiver = receiver.func.value
+            if flow.dotted_name(receiver) == model:
+                return True
+    return False
 
 
 def _uses_model(
@@ -213,8 +227,10 @@ def _finding(
     model = evaluation.target or "model"
     eval_text = describe(source.node_text(evaluation.call), f"`{model}.eval()`")
     where = ""
-    if evaluation.via_helper:
-        helper = describe(source.node_text(evaluation.node), "a helper")
+    node = evaluation.node
+    function = analysis.helper_of(node) if isinstance(node, ast.Call) else None
+    if evaluation.via_helper and function is not None:
+        helper = describe(source.node_text(evaluation.node), f"`{function.name}(...)`")
         where = f" (in {helper}, line {getattr(evaluation.call, 'lineno', 0)})"
     backward_text = describe(source.node_text(backward.node), "the next backward")
     visible = _has_mode_dependent_layers(context, model, context.facts.enclosing_scope(loop))
@@ -298,5 +314,6 @@ RULE = Rule(
     check_function=check,
     example_outcome=Silent(check="assert modes == [True, False, False]"),
     use_instead_check="assert modes == [True, True, True]",
-    required_words=("eval", "train("),
+    required_words=("torch",),
+    required_text=r"\.eval\(|\.train\(",
 )

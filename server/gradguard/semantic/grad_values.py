@@ -48,6 +48,7 @@ _MODEL_SPELLING = re.compile(
     r"discriminator|classifier|critic|actor|policy|rnn|lstm|gru)(_\w+|\d+)?$",
     re.IGNORECASE,
 )
+LOSS_SPELLING = re.compile(r"loss|criterion|nll|cross_entropy|mse", re.IGNORECASE)
 _DEPTH = 6
 
 
@@ -378,17 +379,21 @@ def _position(node: ast.AST) -> tuple[int, int]:
 # -- values that require grad (GG506, GG507) ----------------------------------------------
 
 
-def carries_history(expr: ast.AST) -> list[ast.Name]:
-    """The names whose autograd history flows into ``expr``: not through ``.item()``,
-    ``.detach()``, ``.data``, ``.grad``, ``float(...)``."""
+def carries_history(facts: ModuleFacts, expr: ast.AST) -> list[ast.Name]:
+    """The names whose autograd history surely flows into ``expr``: not through
+    ``.item()``, ``.detach()``, ``.data``, ``float(...)``, comparisons, nor through calls
+    of functions the file cannot see into (``accuracy(out, y)`` may return a float)."""
+    scope = facts.enclosing_scope(expr)
     stack: list[ast.AST] = [expr]
     found: list[ast.Name] = []
     while stack:
         current = stack.pop()
-        if isinstance(current, ast.Call) and (
-            flow.method_name(current) in HISTORY_FREE_METHODS
-            or (isinstance(current.func, ast.Name) and current.func.id in HISTORY_FREE_FUNCTIONS)
-        ):
+        if isinstance(current, ast.Call):
+            if _propagates(facts, current, scope):
+                stack.extend([*current.args, *(k.value for k in current.keywords)])
+                func = current.func
+                if isinstance(func, ast.Attribute) and not is_model_call(facts, current, scope):
+                    stack.append(func.value)  # the receiver of ``out.sum()``
             continue
         if isinstance(current, ast.Attribute) and current.attr in _HISTORY_FREE_ATTRIBUTES:
             continue
@@ -402,9 +407,33 @@ def carries_history(expr: ast.AST) -> list[ast.Name]:
     return found
 
 
+def _propagates(facts: ModuleFacts, call: ast.Call, scope: flow.Scope) -> bool:
+    """A call whose result carries its inputs' history: a tensor method (not ``item``,
+    ``detach``...), a ``torch`` function, a module or a loss function."""
+    func = call.func
+    if flow.method_name(call) in HISTORY_FREE_METHODS:
+        return False
+    if isinstance(func, ast.Name) and func.id in HISTORY_FREE_FUNCTIONS:
+        return False
+    qualified = facts.qualify(func)
+    if qualified is not None:
+        return qualified.startswith("torch.") or is_model_call(facts, call, scope)
+    name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
+    if LOSS_SPELLING.search(name) or is_model_call(facts, call, scope):
+        return True
+    receiver = func.value if isinstance(func, ast.Attribute) else None
+    # ``out.sum()``: a method of a value; ``self.helper(x)`` or ``helper(x)``: unknown.
+    if receiver is None:
+        return False
+    if isinstance(receiver, (ast.Call, ast.Subscript, ast.BinOp)):
+        return True
+    return flow.dotted_name(receiver) not in ("self", None)
+
+
 def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
     """A call that runs a module's forward: a name the file shows is a module, or one
-    spelled like a model (``model(x)``, ``self.net(x)``, ``self.encoder(x)``)."""
+    spelled like a model (``model(x)``, ``self.net(x)``, ``self.encoder(x)``); never a
+    ``torch`` function or class other than a layer (``torch.Generator()``)."""
     if not isinstance(call, ast.Call):
         return False
     func = call.func
@@ -412,6 +441,8 @@ def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
         func = func.value  # type: ignore[attr-defined]
     if value_kinds(facts).is_module(func, scope):
         return True
+    if (facts.qualify(func) or "").startswith("torch."):
+        return False
     name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
     return bool(_MODEL_SPELLING.match(name))
 
@@ -451,7 +482,7 @@ def _model_call_in(facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int) 
     if is_model_call(facts, expr, scope):
         return expr
     if isinstance(expr, ast.Call):
-        if flow.method_name(expr) in HISTORY_FREE_METHODS:
+        if not _propagates(facts, expr, scope):
             return None
         for argument in [*expr.args, *(k.value for k in expr.keywords)]:
             found = _model_call_in(facts, argument, at, depth + 1)
@@ -475,11 +506,30 @@ def backward_through(facts: ModuleFacts, name: str, region: ast.AST) -> ast.Call
     """A ``backward()`` call in ``region`` whose receiver carries ``name``'s history
     (``name.backward()``, ``scaler.scale(name).backward()``, ``(name / k).backward()``)."""
     for node in flow.walk_local(region):
-        if (
-            isinstance(node, ast.Call)
-            and flow.method_name(node) == "backward"
-            and isinstance(node.func, ast.Attribute)
-            and any(n.id == name for n in carries_history(node.func.value))
-        ):
-            return node
+        subject = backward_subject(node) if isinstance(node, ast.Call) else None
+        if subject is not None and any(n.id == name for n in carries_history(facts, subject)):
+            return node  # type: ignore[return-value]
     return None
+
+
+# Receivers whose ``backward(loss)`` takes the loss as its argument (Accelerate, Fabric,
+# DeepSpeed engines, ``torch.autograd.backward``, Lightning's ``manual_backward``).
+_BACKWARD_WRAPPER = re.compile(
+    r"accelerat|engine|fabric|trainer|model|strategy|deepspeed|autograd|^self$|^ds", re.I
+)
+
+
+def backward_subject(call: ast.Call) -> ast.expr | None:
+    """The tensor a backward call differentiates: ``loss`` for ``loss.backward()``,
+    ``scaler.scale(loss).backward()``, ``accelerator.backward(loss)``,
+    ``self.manual_backward(loss)``; None when it is not a backward call."""
+    method = flow.method_name(call)
+    if method not in ("backward", "manual_backward"):
+        return None
+    receiver = call.func.value  # type: ignore[attr-defined]
+    wrapper = (flow.dotted_name(receiver) or "").rsplit(".", 1)[-1]
+    if method == "manual_backward" or (call.args and _BACKWARD_WRAPPER.search(wrapper)):
+        return call.args[0] if call.args else None
+    if isinstance(receiver, ast.Call) and flow.method_name(receiver) == "scale":
+        return receiver.args[0] if len(receiver.args) == 1 else None
+    return receiver  # type: ignore[no-any-return]
