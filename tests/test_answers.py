@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gradguard.answers import AnswerStore, default_directory
+from gradguard.answers import AnswerStore
+from gradguard.cache_paths import cache_directory
 
 
 def test_answers_round_trip_and_are_shared_by_every_store_on_the_file(tmp_path: Path) -> None:
@@ -55,9 +56,9 @@ def test_an_unwritable_directory_switches_the_store_off(tmp_path: Path) -> None:
 
 def test_where_answers_go(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GRADGUARD_CACHE_DIR", str(tmp_path / "here"))
-    assert default_directory() == tmp_path / "here"
+    assert cache_directory() == tmp_path / "here"
     monkeypatch.setenv("GRADGUARD_CACHE_DIR", "off")
-    assert default_directory() is None and AnswerStore.default() is None
+    assert cache_directory() is None and AnswerStore.default() is None
     monkeypatch.delenv("GRADGUARD_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_directory() == tmp_path / "xdg" / "gradguard"
+    assert cache_directory() == tmp_path / "xdg" / "gradguard"

@@ -27,6 +27,11 @@ CATALOGUE = {
     "GG304": "init-on-optional-parameter",
     "GG401": "zero-grad-after-backward",
     "GG402": "missing-zero-grad",
+    "GG403": "zero-grad-every-micro-step",
+    "GG501": "scheduler-before-optimizer-step",
+    "GG502": "clip-before-unscale",
+    "GG503": "step-bypasses-scaler",
+    "GG504": "missing-scaler-update",
 }
 SECTIONS = [
     "What it does",

@@ -6,8 +6,9 @@ unchanged, the rule the in-memory cache follows. For a name jedi could not resol
 those are the directories the name could appear in (a module added there, or a
 package installed, changes them), and the answer also expires after a day.
 
-The store is one SQLite file, ``answers-v2.sqlite3`` in ``$GRADGUARD_CACHE_DIR``
-(else ``$XDG_CACHE_HOME/gradguard``, else ``~/.cache/gradguard``); SQLite makes
+The store is one SQLite file, ``answers-v2.sqlite3`` in the cache directory
+(:mod:`gradguard.cache_paths`: ``$GRADGUARD_CACHE_DIR``, else
+``$XDG_CACHE_HOME/gradguard``, else ``~/.cache/gradguard``); SQLite makes
 concurrent readers and writers safe. ``GRADGUARD_CACHE_DIR=off`` or
 ``gradguard check --no-cache`` keeps nothing. A store that cannot be opened or
 read (a read-only home, a damaged file) is switched off with one warning: the
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from gradguard.cache_paths import cache_directory
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +33,6 @@ FILE_NAME = "answers-v2.sqlite3"
 #: Stored per key: kind ("" when unresolved), description, deps ([path, mtime_ns or null],
 #: ...), and when it expires (wall-clock seconds; None: never).
 Stored = tuple[str, str | None, list[tuple[str, int | None]], float | None]
-
-
-def default_directory() -> Path | None:
-    """Where answers are kept; None when switched off (``GRADGUARD_CACHE_DIR=off``)."""
-    configured = os.environ.get("GRADGUARD_CACHE_DIR")
-    if configured is not None:
-        return None if configured.strip().lower() in ("", "off", "0", "false") else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gradguard"
 
 
 class AnswerStore:
@@ -51,7 +44,7 @@ class AnswerStore:
 
     @classmethod
     def default(cls) -> AnswerStore | None:
-        directory = default_directory()
+        directory = cache_directory()
         return cls(directory) if directory is not None else None
 
     def get(self, key: str) -> Stored | None:

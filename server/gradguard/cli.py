@@ -1,8 +1,10 @@
 """The ``gradguard`` command line: ``check``, ``rule`` and ``server``.
 
-Exit codes of ``check``: 0 clean, 1 findings (or unparseable files, or a non-empty
-``--diff``), 2 usage or configuration errors (the run still completes with the
-defaults for every invalid key, so the findings are printed too).
+Exit codes of ``check`` (:func:`exit_status`): 0 clean, 1 findings (or unparseable
+files, or a non-empty ``--diff``), 2 usage or configuration errors (the run still
+completes with the defaults for every invalid key, so the findings are printed too)
+or an internal error on some file (reported as that file's error; the other files
+are still checked: :mod:`gradguard.runner`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
-from gradguard import __version__, files, gctuning
+from gradguard import __version__, cache_paths, files, gctuning, runner
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config, ConfigError, config_for, load_pyproject
 from gradguard.engine import analyze
@@ -26,8 +28,13 @@ from gradguard.output import FORMATTERS, FileReport, format_statistics
 from gradguard.rules import all_rules, get_rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-# Below this many files a process pool costs more than it saves.
-_PARALLEL_THRESHOLD = 16
+#: jedi's budget per name in ``check``: a name jedi takes longer for is unknown, so a
+#: budget that a busy machine exceeds makes the findings depend on the load. With 2 s
+#: (the resolver's default) and with 30 s, runs over torch's sources on a loaded 2-core
+#: machine differed by a finding (one query took 5 s alone at load 13; the first query
+#: of a process, 0.9 s idle, took 3.4 s at load 5). This cap is only against
+#: pathological queries; the deny list keeps out the known ones (docs/reliability.md).
+JEDI_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,11 @@ def _get_resolver(options: CheckOptions, root: str) -> SymbolResolver | None:
             return None
         from gradguard.answers import AnswerStore
 
-        store = AnswerStore.default() if options.answer_cache else None
-        _resolver = JediResolver(project_root=root, store=store)
+        # --no-cache: neither GradGuard nor jedi nor parso keeps anything on disk.
+        directory = cache_paths.cache_directory() if options.answer_cache else None
+        cache_paths.use_for_libraries(directory)
+        store = AnswerStore(directory) if directory is not None else None
+        _resolver = JediResolver(project_root=root, store=store, timeout=JEDI_TIMEOUT_S)
     return _resolver
 
 
@@ -120,6 +130,12 @@ def _report(path: str, result: AnalysisResult) -> FileReport:
         message = f"{path}:{line}:{column}: {error.message} (file not analysed)"
         return FileReport(path, (), message, line, column)
     return FileReport(path, tuple(result.findings))
+
+
+def internal_error(path: Path | str, reason: str) -> FileOutcome:
+    """The report of a file GradGuard failed on (an exception, a dead worker)."""
+    message = f"{path}: internal error: {reason} (file not analysed)"
+    return FileOutcome(FileReport(str(path), (), message, internal=True))
 
 
 def _unified_diff(path: str, before: str, after: str) -> str:
@@ -156,14 +172,10 @@ def _check_paths(paths: list[Path], options: CheckOptions, jobs: int) -> list[Fi
         key=str,
     )
     gctuning.tune_for_analysis()
-    if jobs > 1 and len(targets) >= _PARALLEL_THRESHOLD:
-        # Imported only here: it costs a quarter of the start-up of a one-job run.
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs, initializer=gctuning.tune_for_analysis) as pool:
-            chunk = max(1, len(targets) // (jobs * 8))
-            return list(pool.map(check_file, targets, [options] * len(targets), chunksize=chunk))
-    return [check_file(path, options) for path in targets]
+    job = runner.Job(
+        partial(check_file, options=options), internal_error, gctuning.tune_for_analysis
+    )
+    return runner.run_all(targets, job, jobs)
 
 
 def _config_errors(paths: list[Path], options: CheckOptions) -> list[ConfigError]:
@@ -216,7 +228,10 @@ def _check_stdin(args: argparse.Namespace, options: CheckOptions) -> FileOutcome
     except files.UnreadableFile as error:
         return FileOutcome(FileReport(name, (), str(error)))
     config = config_for_file(Path(name) if args.stdin_filename else Path("-"), options)
-    outcome = check_text(source.text, name, config, options)
+    # On an internal error the text goes back unchanged: with --fix it is the user's buffer.
+    outcome = runner.guarded(
+        lambda _: check_text(source.text, name, config, options), internal_error, Path(name)
+    )
     if options.fix and not options.diff:
         sys.stdout.write(outcome.fixed_text if outcome.fixed_text is not None else source.text)
     return outcome
@@ -247,11 +262,21 @@ def _emit(
     fixed = sum(1 for o in outcomes if o.fixed_text is not None)
     if options.fix and not options.diff and args.format == "text":
         print(f"gradguard: fixed {fixed} file(s)", file=sys.stderr)
-    if config_errors:
-        return EXIT_ERROR
     problems = any(r.findings or r.error for r in reports)
     if options.diff:
         problems = any(o.diff for o in outcomes) or any(r.error for r in reports)
+    return exit_status(
+        problems=problems,
+        internal_error=any(r.internal for r in reports),
+        invalid_configuration=bool(config_errors),
+    )
+
+
+def exit_status(*, problems: bool, internal_error: bool, invalid_configuration: bool) -> int:
+    """2 when GradGuard could not do its job in full (an invalid configuration, a file
+    it failed on), else 1 when it has something to report, else 0."""
+    if internal_error or invalid_configuration:
+        return EXIT_ERROR
     return EXIT_FINDINGS if problems else EXIT_CLEAN
 
 
@@ -344,8 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--no-cache",
         action="store_true",
-        help="do not keep jedi's answers on disk (default: $GRADGUARD_CACHE_DIR, else "
-        "~/.cache/gradguard; they are reused while the files they came from are unchanged)",
+        help="keep nothing on disk: neither jedi's answers nor jedi's and parso's parse "
+        "caches (default: in $GRADGUARD_CACHE_DIR, else ~/.cache/gradguard; reused while "
+        "the files they came from are unchanged)",
     )
     check.set_defaults(handler=run_check)
 

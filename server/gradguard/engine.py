@@ -10,6 +10,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 
+from gradguard import astlock
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config
@@ -32,10 +33,23 @@ class AnalysisCancelled(Exception):
 
 
 def parse(source: SourceFile) -> ast.Module | ParseError:
+    """The file's tree, or why it has none. A ``SystemError`` from CPython's AST
+    constructor (docs/reliability.md) is retried once, then raised: it says nothing
+    about the file, and the caller reports it as an internal error."""
     try:
-        with warnings.catch_warnings():
+        return _parse_locked(source)
+    except SystemError as error:
+        log.debug("%s: SystemError from ast.parse (%s); parsing again", source.path, error)
+    return _parse_locked(source)  # outside the handler: a second failure is not chained
+
+
+def _parse_locked(source: SourceFile) -> ast.Module | ParseError:
+    try:
+        # Inside the lock: catch_warnings swaps process-wide state too.
+        with astlock.AST_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes etc.
-            return ast.parse(source.text, filename=source.path, type_comments=False)
+            tree: ast.Module = astlock.parse(source.text, filename=source.path, type_comments=False)
+            return tree
     except SyntaxError as error:
         line = max((error.lineno or 1) - 1, 0)
         column = max((error.offset or 1) - 1, 0)

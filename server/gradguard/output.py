@@ -26,6 +26,8 @@ class FileReport:
     error: str | None = None
     error_line: int = 1
     error_column: int = 1
+    #: The error is GradGuard's own (an exception, a dead worker), not the file's.
+    internal: bool = False
 
 
 def _fixable_mark(finding: Finding) -> str:

@@ -49,15 +49,12 @@ Measured (2 cores, torch 2.13 source): the first query in a process costs
 
 from __future__ import annotations
 
-import contextlib
 import json
 import keyword
 import logging
 import os
-import pickle
 import queue
 import sys
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -68,7 +65,7 @@ from typing import Any, Literal
 import jedi
 import parso
 
-from gradguard import __version__
+from gradguard import __version__, astlock, cache_paths
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
 
@@ -147,6 +144,8 @@ class _DenyPlugin:
 def configure_jedi() -> None:
     """Apply the process-wide jedi/parso settings (idempotent)."""
     global _configured
+    # The worker thread's parso calls ast.literal_eval next to the engine's ast.parse.
+    astlock.install()
     with _configure_lock:
         # Hazard 4: dynamic parameter search (one infer() took 189 s).
         jedi.settings.dynamic_params = False
@@ -159,7 +158,7 @@ def configure_jedi() -> None:
             cache._CACHED_SIZE_TRIGGER = max(cache._CACHED_SIZE_TRIGGER, 10**9)
         if _configured:
             return
-        _make_parso_disk_cache_atomic(cache)
+        cache_paths.install()  # where parso and jedi cache, and surviving a bad cache
         try:
             from jedi.plugins import plugin_manager
 
@@ -167,41 +166,6 @@ def configure_jedi() -> None:
         except Exception:  # pragma: no cover - jedi internals moved
             log.warning("cannot install the deny-list import hook into jedi", exc_info=True)
         _configured = True
-
-
-def _make_parso_disk_cache_atomic(cache: Any) -> None:
-    """parso writes its disk cache in place, so a process reading an entry while
-    another writes it (``check --jobs 2``) unpickles a truncated file, and the jedi
-    query fails with ``EOFError: Ran out of input`` (seen on library code; the name
-    then stays unknown for that run). Entries are written to a temporary file and
-    renamed into place, and an unreadable entry counts as a miss."""
-    save = getattr(cache, "_save_to_file_system", None)
-    load = getattr(cache, "_load_from_file_system", None)
-    hashed_path = getattr(cache, "_get_hashed_path", None)
-    if not (callable(save) and callable(load) and callable(hashed_path)):
-        log.warning("parso's disk cache changed shape; its writes are not made atomic")
-        return
-
-    def save_atomically(hashed_grammar: Any, path: Any, item: Any, cache_path: Any = None) -> None:
-        target = hashed_path(hashed_grammar, path, cache_path=cache_path)
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".gradguard-")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                pickle.dump(item, file, pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-
-    def load_or_miss(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return load(*args, **kwargs)
-        except (EOFError, pickle.UnpicklingError, ValueError, AttributeError, ImportError):
-            return None  # a damaged entry: parse the file again (and rewrite it)
-
-    cache._save_to_file_system = save_atomically
-    cache._load_from_file_system = load_or_miss
 
 
 # -- cache ----------------------------------------------------------------------------

@@ -7,7 +7,9 @@ the registry loads them, then starts the real server:
 
 ``--fail CODE``: that rule raises on every file. ``--slow CODE:SECONDS``: that rule
 sleeps for SECONDS on files containing ``SLOW_RULE_MARKER``. ``--time-limit``:
-the server's per-document analysis time limit.
+the server's per-document analysis time limit. ``--parse-error``: ``ast.parse`` raises
+``SystemError`` (as CPython's AST-constructor race did) on text containing
+``PARSE_ERROR_MARKER``.
 """
 
 from __future__ import annotations
@@ -42,12 +44,28 @@ def _slow(seconds: float, original):
     return check
 
 
+def _parse_error_on_marker() -> None:
+    from gradguard import astlock
+
+    real = astlock._unlocked_parse
+
+    def parse(source, *args, **kwargs):
+        if "PARSE_ERROR_MARKER" in str(source):
+            raise SystemError("AST constructor recursion depth mismatch (before=84, after=233)")
+        return real(source, *args, **kwargs)
+
+    astlock._unlocked_parse = parse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fail", action="append", default=[])
     parser.add_argument("--slow", action="append", default=[])
     parser.add_argument("--time-limit", type=float)
+    parser.add_argument("--parse-error", action="store_true")
     args = parser.parse_args()
+    if args.parse_error:
+        _parse_error_on_marker()
     for code in args.fail:
         module = _rule_module(code)
         # No text gate: an injected fault runs on every file.

@@ -101,15 +101,19 @@ class RawServer:
             data = rest[length:]
         return out
 
+    def objects(self) -> list[dict]:
+        """The messages received so far but batch answers (JSON arrays)."""
+        return [m for m in self.messages() if isinstance(m, dict)]
+
     def wait_for(self, predicate: Callable[[dict], Any], timeout: float = 20.0) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.messages():
+            for message in self.objects():
                 if predicate(message):
                     return message
             if self.process.poll() is not None:
                 time.sleep(0.1)
-                for message in self.messages():
+                for message in self.objects():
                     if predicate(message):
                         return message
                 raise AssertionError(f"server exited ({self.process.returncode}); {self.tail()}")
@@ -117,7 +121,7 @@ class RawServer:
         raise AssertionError(f"timed out; {self.tail()}")
 
     def notifications(self, method: str) -> list[dict]:
-        return [m for m in self.messages() if m.get("method") == method]
+        return [m for m in self.objects() if m.get("method") == method]
 
     def published(self, uri: str, version: int | None = None) -> list[dict]:
         return [
@@ -141,7 +145,7 @@ class RawServer:
     def log_lines(self) -> list[str]:
         return [
             m["params"]["message"]
-            for m in self.messages()
+            for m in self.objects()
             if m.get("method") in ("window/logMessage", "window/showMessage")
         ]
 

@@ -80,9 +80,10 @@ def test_malformed_messages_unknown_methods_and_unknown_documents(server, tmp_pa
     server.send("gradguard/noSuchNotification", {"x": 1})
     server.send("$/cancelRequest", {"id": 12345})
     _fault(server, 3)
-    # Params of the wrong shape. pygls fails while decoding the message, so this
-    # request gets no response at all (a pygls limitation); the server carries on.
-    server.send("textDocument/hover", {"textDocument": 5}, request=True)
+    # Params of the wrong shape: the request gets InvalidParams, the notification nothing.
+    ident = server.send("textDocument/hover", {"textDocument": 5}, request=True)
+    invalid = server.wait_for(lambda m: m.get("id") == ident and "method" not in m)
+    assert invalid["error"]["code"] == -32602, invalid
     server.send("textDocument/didOpen", {"textDocument": {"uri": 5}})
     _fault(server, 2)
     # Requests and notifications for documents never opened.
@@ -220,20 +221,19 @@ def test_a_thousand_rapid_changes(server, tmp_path):
 
 
 def test_wrong_content_length(tmp_path):
-    """A too-short and a too-long Content-Length: the server neither dies nor writes
-    garbage; the stream may stay out of step (pygls' reader), but closing the input
-    still ends the process."""
+    """Too short, too long, non-numeric, garbage: the stream is in step again afterwards
+    (each fault on its own: tests/robustness/test_framing.py), and closing the input
+    ends the process."""
     server = RawServer(cwd=tmp_path)
     try:
         server.initialize(tmp_path)
-        body = json.dumps({"jsonrpc": "2.0", "id": 500, "method": "shutdown"}).encode()
+        body = json.dumps({"jsonrpc": "2.0", "id": 500, "method": "no/such"}).encode()
         server.frame(body, length=len(body) - 10)
         server.frame(body, length=len(body) + 40)
         server.write(b"Content-Length: abc\r\n\r\n{}")
         server.write(b"garbage without any header\r\n\r\n")
         _fault(server, 4)
-        time.sleep(0.5)
-        assert server.process.poll() is None
+        _alive(server)
         assert server.process.stdin is not None
         server.process.stdin.close()
         assert server.process.wait(timeout=15) in (0, 1)
@@ -347,3 +347,69 @@ def test_the_editor_process_killed(tmp_path):
     finally:
         if editor.poll() is None:
             editor.kill()
+
+
+def _parse_error_server(tmp_path, *, pull: bool = False) -> RawServer:
+    """``ast.parse`` raises SystemError on text holding the marker (test-only launcher)."""
+    server = RawServer([*FAULTY_SERVER, "--parse-error"], cwd=tmp_path)
+    if pull:  # the raw client's initialize has no diagnostic capability: add it
+        server.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": tmp_path.as_uri(),
+                "capabilities": {"textDocument": {"diagnostic": {}}},
+            },
+        )
+        server.send("initialized", {})
+    else:
+        server.initialize(tmp_path, options={"gradguard": {"debounceMs": 20}})
+    return server
+
+
+def _internal_error_lines(server: RawServer) -> list[str]:
+    return [line for line in server.log_lines() if "internal error: SystemError" in line]
+
+
+def test_a_failed_analysis_keeps_the_previous_diagnostics_and_is_shown_once(tmp_path):
+    server = _parse_error_server(tmp_path)
+    try:
+        uri = (tmp_path / "t.py").as_uri()
+        server.open(uri, GG201_CODE)
+        assert [d["code"] for d in server.wait_published(uri, 1)] == ["GG201"]
+        for version in range(2, 6):  # every edit's analysis fails
+            server.change(uri, version, [{"text": GG201_CODE + "# PARSE_ERROR_MARKER\n" * version}])
+        _fault(server, 4)
+        server.wait_for(lambda m: m.get("method") == "window/showMessage")
+        server.change(uri, 6, [{"text": GG201_CODE + "\n"}])
+        assert [d["code"] for d in server.wait_published(uri, 6)] == ["GG201"]
+        assert [p["version"] for p in server.published(uri)] == [1, 6]  # none for 2-5
+        shown = _internal_error_lines(server)
+        assert len(shown) == 2, shown  # one logMessage and one showMessage for four failures
+        assert "previous diagnostics are kept" in shown[0]
+        assert server.stderr.decode(errors="replace").count("Traceback") == 1
+        _alive(server)
+        assert server.stop() == 0
+    finally:
+        server.kill()
+    server.assert_only_protocol_on_stdout()
+
+
+def test_a_failed_analysis_answers_a_pull_with_the_previous_result(tmp_path):
+    server = _parse_error_server(tmp_path, pull=True)
+    try:
+        uri = (tmp_path / "t.py").as_uri()
+        server.open(uri, GG201_CODE)
+        first = server.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
+        assert [d["code"] for d in first["result"]["items"]] == ["GG201"]
+        server.change(uri, 2, [{"text": GG201_CODE + "# PARSE_ERROR_MARKER\n"}])
+        _fault(server)
+        again = server.request(
+            "textDocument/diagnostic",
+            {"textDocument": {"uri": uri}, "previousResultId": first["result"]["resultId"]},
+        )
+        assert again["result"] == {"kind": "unchanged", "resultId": first["result"]["resultId"]}
+        assert len(_internal_error_lines(server)) == 2
+        assert server.stop() == 0
+    finally:
+        server.kill()

@@ -308,3 +308,106 @@ def test_no_fix_for_statements_that_do_more_than_move(move):
     )
     (finding,) = only(code, "GG105")
     assert finding.fixes == ()
+
+
+# -- issue 11: the live optimizer, and aliases (shapes 3 and 12) ----------------------------
+
+
+def test_related_location_is_the_optimizer_live_at_the_move():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    warmup(model, optimizer)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.cuda()
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    """
+    (finding,) = only(code, "GG105")
+    assert finding.span.start.line + 1 == 9
+    (related,) = finding.related
+    assert related.span.start.line + 1 == 8
+
+
+def test_trainer_that_rebuilds_its_optimizer_points_at_the_new_one():
+    code = """
+    import torch
+
+
+    class Trainer:
+        def __init__(self, model):
+            self.model = model
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+        def fit(self, loader, device):
+            self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
+            self.model.to(device)
+            for x, y in loader:
+                self.model(x).sum().backward()
+                self.optimizer.step()
+    """
+    (finding,) = only(code, "GG105")
+    assert finding.span.start.line + 1 == 12
+    assert finding.related[0].span.start.line + 1 == 11
+
+
+def test_move_through_an_alias_of_the_model():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    net = model
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    alias = model
+    alias.cuda()
+    for x, y in loader:
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    """
+    (finding,) = only(code, "GG105")
+    assert finding.span.start.line + 1 == 9
+    assert "`alias.cuda()`" in finding.message
+    assert finding.related[0].message == "`optimizer` is created here from the parameters of `net`"
+
+
+def test_move_of_another_model_through_a_name_is_left_alone():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 2)
+    teacher = nn.Linear(4, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    other = teacher
+    other.cuda()
+    for x, y in loader:
+        nn.functional.mse_loss(model(x), teacher(x)).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    """
+    assert only(code, "GG105") == []
+
+
+def test_move_before_the_optimizer_is_built_again_is_left_alone():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    """
+    assert only(code, "GG105") == []

@@ -5,15 +5,19 @@ import pytest
 
 from helpers import apply_fix, assert_all_fixes_repair, lines_of, only
 
+# A file that freezes a layer: a loop over parameters then has a reason to be checked.
+FROZEN = "import torch\nmodel.embed.requires_grad_(False)\n"
+
 # -- positives --------------------------------------------------------------------------
 
 
-def test_loop_over_parameters_after_backward():
+def test_loop_over_parameters_after_backward_with_a_frozen_layer():
     code = """
     import torch.optim as optim
     from torch import nn
 
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    model[0].requires_grad_(False)
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     for x, y in loader:
         loss = nn.functional.mse_loss(model(x), y)
@@ -23,7 +27,9 @@ def test_loop_over_parameters_after_backward():
         optimizer.step()
     """
     (finding,) = only(code, "GG301")
-    assert finding.span.start.line == 10
+    assert finding.span.start.line == 11
+    (related,) = finding.related
+    assert related.span.start.line == 5 and related.message == "parameters are frozen here"
     # The range is the `.grad` use: `p.grad.data`.
     assert (finding.span.start.column, finding.span.end.column) == (8, 8 + len("p.grad.data"))
     assert "'NoneType' object has no attribute 'data'" in finding.message
@@ -34,6 +40,9 @@ def test_named_parameters_loop_in_a_function_and_comprehension():
     code = """
     import torch
 
+    def freeze_embeddings(model):
+        model.embed.weight.requires_grad = False
+
     def log_gradients(model, writer, step):
         for name, param in model.named_parameters():
             writer.add_histogram(name, param.grad.cpu(), step)
@@ -41,7 +50,7 @@ def test_named_parameters_loop_in_a_function_and_comprehension():
         total = sum(p.grad.data.norm(2) ** 2 for p in list(model.parameters()))
         return norms, total
     """
-    assert lines_of(code, "GG301") == [6, 7, 8]
+    assert lines_of(code, "GG301") == [9, 10, 11]
 
 
 def test_manual_zeroing_in_a_training_method_of_a_class():
@@ -52,6 +61,8 @@ def test_manual_zeroing_in_a_training_method_of_a_class():
     class Trainer:
         def __init__(self, model):
             self.model = model
+            for p in model.encoder.parameters():
+                p.requires_grad = False
             self.opt = W(model.parameters(), lr=1e-3)
 
         def step(self, batch):
@@ -62,7 +73,7 @@ def test_manual_zeroing_in_a_training_method_of_a_class():
                 p.grad.zero_()
     """
     (finding,) = only(code, "GG301")
-    assert finding.span.start.line == 14
+    assert finding.span.start.line == 16
     assert "'NoneType' object has no attribute 'zero_'" in finding.message
 
 
@@ -237,7 +248,7 @@ def test_tensor_that_never_required_grad():
     ],
 )
 def test_guarded_loops_over_parameters_are_not_flagged(body):
-    code = "import torch\nfor p in model.parameters():\n" + textwrap.indent(body, "    ") + "\n"
+    code = FROZEN + "for p in model.parameters():\n" + textwrap.indent(body, "    ") + "\n"
     assert only(code, "GG301") == []
 
 
@@ -379,6 +390,9 @@ def test_fixes_for_zeroing_in_a_parameter_loop():
     code = """
     import torch
 
+    def freeze(model):
+        model.backbone.requires_grad_(False)
+
     def reset(model):
         for p in model.parameters():
             p.grad.zero_()  # clear
@@ -395,6 +409,7 @@ def test_fixes_for_zeroing_in_a_parameter_loop():
 def test_data_zeroing_fix_and_wrap_of_multiline_statement():
     code = """
     import torch
+    model.embed.requires_grad_(False)
     for p in model.parameters():
         p.grad.data.zero_()
         p.grad.data.clamp_(
@@ -411,12 +426,16 @@ def test_data_zeroing_fix_and_wrap_of_multiline_statement():
 
 
 def test_wrap_keeps_tabs_and_crlf():
-    code = "import torch\r\nfor p in model.parameters():\r\n\tp.grad.mul_(2)\r\n\tprint(1)\r\n"
+    code = (
+        "import torch\r\nmodel.embed.requires_grad_(False)\r\n"
+        "for p in model.parameters():\r\n\tp.grad.mul_(2)\r\n\tprint(1)\r\n"
+    )
     (finding,) = only(code, "GG301")
     (fix,) = finding.fixes
     fixed = apply_fix(code, fix)
     assert fixed == (
-        "import torch\r\nfor p in model.parameters():\r\n\tif p.grad is not None:\r\n"
+        "import torch\r\nmodel.embed.requires_grad_(False)\r\n"
+        "for p in model.parameters():\r\n\tif p.grad is not None:\r\n"
         "\t\tp.grad.mul_(2)\r\n\tprint(1)\r\n"
     )
     ast.parse(fixed)
@@ -431,6 +450,7 @@ def test_wrap_at_end_of_file_without_newline():
 def test_wrap_of_an_assignment_to_an_attribute():
     code = """
     import torch
+    model.embed.requires_grad_(False)
     for p in model.parameters():
         p.grad.data = p.grad / 4
     """
@@ -442,11 +462,11 @@ def test_wrap_of_an_assignment_to_an_attribute():
     "code",
     [
         # binds a name used later: skipping it would leave `n` undefined
-        "import torch\nfor p in model.parameters():\n    n = p.grad.norm()\n",
-        "import torch\nfor p in model.parameters():\n    print((n := p.grad.norm()))\n",
+        FROZEN + "for p in model.parameters():\n    n = p.grad.norm()\n",
+        FROZEN + "for p in model.parameters():\n    print((n := p.grad.norm()))\n",
         # shares its line with another statement
-        "import torch\nfor p in model.parameters(): p.grad.mul_(2)\n",
-        "import torch\nfor p in model.parameters():\n    x = 1; p.grad.mul_(2)\n",
+        FROZEN + "for p in model.parameters(): p.grad.mul_(2)\n",
+        FROZEN + "for p in model.parameters():\n    x = 1; p.grad.mul_(2)\n",
     ],
 )
 def test_no_wrap_where_it_cannot_be_correct(code):
@@ -455,7 +475,7 @@ def test_no_wrap_where_it_cannot_be_correct(code):
 
 
 def test_zeroing_replacement_on_a_shared_line_still_parses():
-    code = "import torch\nfor p in model.parameters(): p.grad.zero_()\n"
+    code = FROZEN + "for p in model.parameters(): p.grad.zero_()\n"
     (fixed,) = assert_all_fixes_repair(code, "GG301")
     assert fixed.endswith("for p in model.parameters(): p.grad = None\n")
 
@@ -506,3 +526,331 @@ def test_a_helper_call_with_the_tensor_still_counts_as_a_possible_backward():
         w.grad.zero_()
     """
     assert only(code, "GG301") == []
+
+
+# -- issue 11, shape 12: a loop over parameters reports only what the file shows ----------
+
+NET = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 8)
+        self.head = nn.Linear(8, 2)
+{extra_init}
+    def forward(self, x):
+{forward}
+"""
+FORWARD_ALL = "        return self.head(torch.relu(self.body(x)))"
+TRAIN_AND_CLIP = """
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train_one_epoch(model, loader):
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        for p in model.parameters():
+            p.grad.data.clamp_(-1.0, 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+def clip(model):
+    params = list(model.parameters())
+    for p in params:
+        p.grad.mul_(0.5)
+
+
+train_one_epoch(model, loader)
+clip(model)
+for p in model.parameters():
+    p.grad.mul_(0.5)
+params = list(model.parameters())
+for p in params:
+    p.grad.mul_(0.5)
+"""
+
+
+def net(forward=FORWARD_ALL, extra_init=""):
+    return NET.format(forward=forward, extra_init=extra_init)
+
+
+def test_every_parameter_takes_part_torch_layers():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        nn.functional.mse_loss(model(x), y).backward()
+        for p in model.parameters():
+            p.grad.data.clamp_(-1, 1)
+        params = model.parameters()
+        for p in params:
+            p.grad.data.clamp_(-1, 1)
+        optimizer.step()
+    """
+    assert only(code, "GG301") == []
+
+
+def test_every_parameter_takes_part_same_file_module():
+    assert only(net() + TRAIN_AND_CLIP, "GG301") == []
+
+
+def test_an_unknown_model_with_nothing_frozen_is_left_alone():
+    code = """
+    import torch
+
+    def log_gradients(model, writer, step):
+        for name, param in model.named_parameters():
+            writer.add_histogram(name, param.grad.cpu(), step)
+    """
+    assert only(code, "GG301") == []
+
+
+def test_a_layer_forward_never_uses():
+    code = net(extra_init="        self.aux_head = nn.Linear(8, 2)\n") + TRAIN_AND_CLIP
+    findings = only(code, "GG301")
+    # In the function, through a local list, at module level, through a variable: alike.
+    grad_lines = [n for n, line in enumerate(code.splitlines(), 1) if "p.grad" in line]
+    assert [f.span.start.line + 1 for f in findings] == grad_lines
+    assert len(grad_lines) == 4
+    for finding in findings:
+        (related,) = finding.related
+        assert related.message == "`Net.forward()` never uses `self.aux_head`"
+        assert related.span.start.line + 1 == 11
+
+
+def test_a_branch_in_forward_that_picks_layers():
+    forward = (
+        "        x = torch.relu(self.body(x))\n"
+        "        if self.training:\n"
+        "            return self.head(x)\n"
+        "        return x\n"
+    )
+    findings = only(net(forward) + TRAIN_AND_CLIP, "GG301")
+    assert len(findings) == 4
+    assert findings[0].related[0].message == "a branch in `forward()` decides which layers run"
+
+
+def test_a_branch_that_only_reads_the_input_is_not_a_reason():
+    forward = (
+        "        if x.dim() == 1:\n"
+        "            x = x.unsqueeze(0)\n"
+        "        return self.head(torch.relu(self.body(x)))\n"
+    )
+    assert only(net(forward) + TRAIN_AND_CLIP, "GG301") == []
+
+
+def test_a_layer_run_under_no_grad_in_forward():
+    forward = (
+        "        with torch.no_grad():\n            x = self.body(x)\n        return self.head(x)\n"
+    )
+    assert len(only(net(forward) + TRAIN_AND_CLIP, "GG301")) == 4
+
+
+def test_a_frozen_layer_in_init():
+    extra = "        self.body.requires_grad_(False)\n"
+    findings = only(net(extra_init=extra) + TRAIN_AND_CLIP, "GG301")
+    assert len(findings) == 4
+    assert findings[0].related[0].message == "parameters are frozen here"
+
+
+def test_a_helper_method_forward_calls_counts_as_used():
+    code = net(
+        forward="        return self.head(self.encode(x))\n\n    def encode(self, x):\n"
+        "        return torch.relu(self.body(x))\n"
+    )
+    assert only(code + TRAIN_AND_CLIP, "GG301") == []
+
+
+def test_trainer_class_with_its_model_in_a_field():
+    trainer = """
+
+class Trainer:
+    def __init__(self):
+        self.model = Net()
+        self.optimizer = torch.optim.Adam(self.model.parameters())
+
+    def step(self, x, y):
+        loss = nn.functional.mse_loss(self.model(x), y)
+        loss.backward()
+        for p in self.model.parameters():
+            p.grad.data.clamp_(-1.0, 1.0)
+        self.optimizer.step()
+"""
+    assert only(net() + trainer, "GG301") == []
+    unused = net(extra_init="        self.aux_head = nn.Linear(8, 2)\n") + trainer
+    assert len(only(unused, "GG301")) == 1
+
+
+def test_several_models_share_one_parameter_list_gan():
+    """Issue 11 shape 7: a reset over both models' parameters after only one took part."""
+    code = """
+    import torch
+    from torch import nn
+
+    G = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    D = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    params = list(G.parameters()) + list(D.parameters())
+
+
+    def reset_grad():
+        for p in params:
+            p.grad.data.zero_()
+
+
+    for real in loader:
+        d_loss = D(real).mean()
+        d_loss.backward()
+        reset_grad()
+    """
+    (finding,) = only(code, "GG301")
+    assert finding.span.start.line + 1 == 12
+    assert finding.related[0].message == "one list holds the parameters of several models"
+
+
+def test_one_model_list_after_backward_is_not_a_gan_shape():
+    code = """
+    import torch
+    from torch import nn
+
+    G = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    params = list(G.parameters())
+    for real in loader:
+        G(real).mean().backward()
+        for p in params:
+            p.grad.data.zero_()
+    """
+    assert only(code, "GG301") == []
+
+
+def test_zeroing_parameters_before_any_backward():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 2)
+    for x in loader:
+        for p in model.parameters():
+            p.grad.zero_()
+        model(x).sum().backward()
+    """
+    (finding,) = only(code, "GG301")
+    assert finding.span.start.line + 1 == 8
+    assert "until a backward() reaches" in finding.message
+    assert finding.related[0].span.start.line + 1 == 5
+
+
+def test_parameters_read_after_a_call_that_may_train_are_left_alone():
+    code = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 2)
+    fit(model, loader)
+    for p in model.parameters():
+        print(p.grad.norm())
+    """
+    assert only(code, "GG301") == []
+
+
+# -- issue 11, shape 8: `.grad` of a tensor a same-file function made without grad --------
+
+
+def test_grad_of_a_tensor_from_a_same_file_function():
+    code = """
+    import numpy as np
+    import torch
+
+
+    def prepare(img, device):
+        return torch.from_numpy(np.asarray(img)).float().to(device)
+
+
+    def attack(img, label, device):
+        model = torch.nn.Linear(4, 2).to(device)
+        inputs = prepare(img, device)
+        output = model(inputs)
+        loss = torch.nn.functional.cross_entropy(output, label)
+        loss.backward()
+        inputs.grad.zero_()
+    """
+    (finding,) = only(code, "GG301")
+    assert finding.span.start.line + 1 == 16
+    assert "does not require grad" in finding.message
+
+
+def test_grad_of_a_tensor_from_a_function_that_asks_for_grad_is_left_alone():
+    code = """
+    import torch
+
+
+    def prepare(shape):
+        return torch.zeros(shape, requires_grad=True)
+
+
+    def attack(model, shape):
+        inputs = prepare(shape)
+        model(inputs).sum().backward()
+        inputs.grad.zero_()
+    """
+    assert only(code, "GG301") == []
+
+
+def test_a_frozen_teacher_is_no_reason_for_the_student():
+    code = """
+    import torch
+    from torch import nn
+
+    teacher = nn.Linear(4, 2)
+    teacher.requires_grad_(False)
+    student = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    for x in loader:
+        loss = (student(x) - teacher(x)).pow(2).mean()
+        loss.backward()
+        for p in student.parameters():
+            p.grad.data.clamp_(-1, 1)
+        for p in teacher.parameters():
+            p.grad.data.clamp_(-1, 1)
+    """
+    (finding,) = only(code, "GG301")
+    assert finding.span.start.line + 1 == 14
+    assert finding.related[0].span.start.line + 1 == 6
+
+
+FROZEN_BIAS = """
+import torch
+from torch import nn
+
+
+class FrozenBias(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 50)
+        self.fc.bias.requires_grad = False
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def check_grads(model):
+    for p in model.parameters():
+        print(p.grad.norm())
+"""
+
+
+def test_a_layer_frozen_in_one_class_is_no_reason_for_an_unknown_model():
+    assert only(FROZEN_BIAS, "GG301") == []
+
+
+def test_a_layer_frozen_in_the_class_of_the_model():
+    (finding,) = only(FROZEN_BIAS + "\n\ncheck_grads(FrozenBias())\n", "GG301")
+    assert finding.span.start.line + 1 == 18
+    assert finding.related[0].span.start.line + 1 == 10

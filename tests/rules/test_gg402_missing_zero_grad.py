@@ -471,3 +471,137 @@ def test_does_not_flag_method_per_step_when_the_method_zeroes_through_a_helper()
                 self.train_step(batch)
     """
     assert only(code, "GG402") == []
+
+
+def test_silent_on_a_loop_that_builds_model_and_optimizer_each_iteration():
+    code = """
+    import torch
+
+    for config in configs:
+        model = build_model(config)
+        optim = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss = model(data).sum()
+        loss.backward()
+        optim.step()
+        evaluate(model)
+    """
+    assert only(code, "GG402") == []
+
+
+def test_silent_when_only_the_model_is_rebuilt_per_fold():
+    code = (
+        HEADER
+        + """
+for fold in range(5):
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.randn(4, 3)).sum().backward()
+    optimizer.step()
+"""
+    )
+    assert only(code, "GG402") == []
+
+
+def test_flags_zero_grad_only_in_the_amp_branch():
+    code = """
+    import torch
+
+    def train_one_epoch(model, loader, optimizer, scaler, args):
+        for x, y in loader:
+            loss = model(x, y)
+            if args.amp:
+                optimizer.zero_grad()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+    """
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 14
+    assert "cleared only when `args.amp` is true" in finding.message
+    assert finding.related[0].span.start.line + 1 == 13
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert (
+        "        else:\n            optimizer.zero_grad()\n            loss.backward()\n" in fixed
+    )
+
+
+def test_flags_clearing_under_a_flag_with_an_unconditional_step():
+    code = (
+        HEADER
+        + """
+for x, y in loader:
+    if not args.keep_grads:
+        optimizer.zero_grad()
+    model(x).sum().backward()
+    optimizer.step()
+"""
+    )
+    (finding,) = only(code, "GG402")
+    assert "cleared only when `not args.keep_grads` is true" in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert "        optimizer.zero_grad()\n    optimizer.zero_grad()\n    model(x)" in fixed
+
+
+def test_silent_when_both_branches_clear_or_clearing_is_accumulation():
+    both = """
+    for x, y in loader:
+        if args.amp:
+            optimizer.zero_grad()
+            scaler.scale(model(x)).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.zero_grad()
+            model(x).backward()
+            optimizer.step()
+    """
+    accumulation = """
+    for i, (x, y) in enumerate(loader):
+        if i % k == 0:
+            optimizer.zero_grad()
+        model(x).backward()
+        optimizer.step()
+    """
+    outside = """
+    for x, y in loader:
+        optimizer.zero_grad()
+        if args.amp:
+            model.zero_grad()
+        model(x).backward()
+        optimizer.step()
+    """
+    for code in (both, accumulation, outside):
+        assert only(code, "GG402") == []
+
+
+def test_silent_on_a_test_loop_building_a_wrapped_optimizer_per_case():
+    code = """
+    from torch.optim import SGD
+
+    def run_strategy(self):
+        for skip_init, cfg in [(True, "local"), (False, "full")]:
+            model = ToyModel()
+            optim = OptimWrapper(SGD(model.parameters(), lr=0.1))
+            model, optim = strategy.prepare(model=model, optim_wrapper=optim)
+            loss = model(data)["loss"]
+            loss.backward()
+            optim.step()
+    """
+    assert only(code, "GG402") == []
+
+
+def test_still_flags_an_optimizer_rebuilt_around_a_persisting_model():
+    code = """
+    import torch
+
+    def fine_tune(model, data):
+        for inputs, targets in data:
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+            loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+    """
+    assert lines_of(code, "GG402") == [9]

@@ -18,6 +18,7 @@ from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.names import reads_dotted
 from gradguard.analysis.optimizers import OptimizerCreation
+from gradguard.semantic import control
 
 
 def related_names(a: str, b: str) -> bool:
@@ -35,37 +36,6 @@ def dotted_names_in(node: ast.AST) -> set[str]:
             if dotted:
                 names.add(dotted)
     return names
-
-
-def exclusive(facts: ModuleFacts, a: ast.AST, b: ast.AST) -> bool:
-    """``a`` and ``b`` sit in different arms of one ``if``/``match``: one never runs
-    after the other in the same pass."""
-    arms_of_a = _arms(facts, a)
-    for statement, arm in _arms(facts, b).items():
-        other = arms_of_a.get(statement)
-        if other is not None and other != arm and "test" not in (arm, other):
-            return True
-    return False
-
-
-def _arms(facts: ModuleFacts, node: ast.AST) -> dict[ast.AST, str]:
-    """For each enclosing ``if``/``match``: which arm holds ``node``."""
-    arms: dict[ast.AST, str] = {}
-    child = node
-    for parent in facts.ancestors(node):
-        if isinstance(parent, ast.If):
-            if child in parent.body:
-                arms[parent] = "body"
-            elif child in parent.orelse:
-                arms[parent] = "orelse"
-            else:
-                arms[parent] = "test"
-        elif isinstance(parent, ast.match_case):
-            match = facts.parents.get(parent)
-            if match is not None:
-                arms[match] = str(id(parent))
-        child = parent
-    return arms
 
 
 @dataclass
@@ -128,7 +98,9 @@ class OptimizerTimeline:
         """``info`` runs after the creation (later in source order, or later in a loop
         that holds both), in a branch compatible with it."""
         created = self.creation.statement
-        if info.node is created.node or exclusive(self.facts, created.node, info.node):
+        if info.node is created.node or control.mutually_exclusive(
+            self.facts, created.node, info.node
+        ):
             return False
         return info.order > created.order or bool(set(info.loops) & set(created.loops))
 
@@ -136,7 +108,7 @@ class OptimizerTimeline:
         """The optimizer created here is read after ``info`` runs, before its name is
         bound to something else."""
         for use in self.uses:
-            if use.node is info.node or exclusive(self.facts, info.node, use.node):
+            if use.node is info.node or control.mutually_exclusive(self.facts, info.node, use.node):
                 continue
             if use.order > info.order:
                 if not any(info.order < b.order < use.order for b in self.rebinds):

@@ -16,80 +16,13 @@ from dataclasses import dataclass
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.semantic.catalogue.tensors import (
+    ALWAYS_NON_LEAF_METHODS,
+    FACTORY_FUNCTIONS,
+    NON_LEAF_ATTRIBUTES,
+)
+from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS as CONVERT_METHODS
 
-# torch functions that create a tensor and accept ``requires_grad=``, ``dtype=`` and ``device=``.
-FACTORY_FUNCTIONS = frozenset(
-    {
-        "randn",
-        "rand",
-        "randint",
-        "zeros",
-        "ones",
-        "empty",
-        "full",
-        "tensor",
-        "arange",
-        "linspace",
-        "logspace",
-        "eye",
-        "normal",
-        "randperm",
-        "zeros_like",
-        "ones_like",
-        "randn_like",
-        "rand_like",
-        "empty_like",
-        "full_like",
-        "randint_like",
-    }
-)
-# Conversions that return a new non-leaf copy when they change the dtype or device
-# (and the tensor itself when they do not: on CPU with the default dtype the bug hides).
-CONVERT_METHODS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "type"})
-# Methods that only reshape, copy or scale: their result is a non-leaf when the receiver
-# requires grad (measured), and putting `.requires_grad_()` after them keeps a leaf.
-SHAPE_AND_SCALE_METHODS = frozenset(
-    {
-        "unsqueeze",
-        "squeeze",
-        "view",
-        "view_as",
-        "reshape",
-        "reshape_as",
-        "expand",
-        "expand_as",
-        "repeat",
-        "t",
-        "transpose",
-        "permute",
-        "narrow",
-        "select",
-        "clone",
-        "mul",
-        "add",
-        "sub",
-        "div",
-        "neg",
-    }
-)
-# Methods whose result is always a non-leaf when the receiver requires grad (measured).
-ALWAYS_NON_LEAF_METHODS = SHAPE_AND_SCALE_METHODS | {
-    "pow",
-    "exp",
-    "log",
-    "abs",
-    "sqrt",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "softmax",
-    "log_softmax",
-    "sum",
-    "mean",
-    "matmul",
-    "mm",
-}
-NON_LEAF_ATTRIBUTES = frozenset({"T", "mT", "H", "mH"})
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Pow, ast.MatMult, ast.Mod)
 _OPERATOR_SYMBOLS: dict[type, str] = {
     ast.Add: "+",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS
+
 # torch.optim members that are not optimizers.
 _OPTIM_NON_OPTIMIZERS = {"lr_scheduler", "swa_utils", "Optimizer"}
 # Third-party optimizer packages: any capitalised class they export is an optimizer.
@@ -105,4 +107,4 @@ OPTIONAL_PARAMETER_FLAGS: dict[str, tuple[str, ...]] = {
 }
 
 # Module methods that move or cast parameters in place (identity kept on current torch).
-MOVE_METHODS = frozenset({"to", "cuda", "cpu", "double", "half", "bfloat16", "float", "type"})
+MOVE_METHODS = MOVE_AND_CAST_METHODS

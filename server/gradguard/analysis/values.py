@@ -11,7 +11,7 @@ from functools import cached_property
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
-from gradguard.analysis.tensors import FACTORY_FUNCTIONS
+from gradguard.semantic.catalogue.tensors import GRAD_LEAF_FACTORIES
 
 # nn.Module methods that return one-shot generators.
 GENERATOR_METHODS = frozenset(
@@ -31,7 +31,6 @@ _ITERATOR_BUILTINS = frozenset({"filter", "map", "iter", "zip", "reversed"})
 _ITERTOOLS = frozenset({"itertools.chain", "itertools.chain.from_iterable", "itertools.islice"})
 # Torch factories that build a leaf tensor (the shared list, less the rarer ones this
 # module never needed to recognise).
-_TENSOR_FACTORIES = FACTORY_FUNCTIONS - {"logspace", "normal", "randint_like", "randperm"}
 
 
 class ValueKinds:
@@ -206,7 +205,7 @@ class ValueKinds:
     def _is_grad_factory(self, call: ast.Call) -> bool:
         qualified = self.facts.qualify(call.func) or ""
         if not qualified.startswith("torch.") or qualified.rsplit(".", 1)[-1] not in (
-            _TENSOR_FACTORIES
+            GRAD_LEAF_FACTORIES
         ):
             return False
         return any(

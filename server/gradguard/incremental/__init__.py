@@ -426,5 +426,6 @@ def _parse(text: str) -> ast.Module | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    # SystemError: CPython's AST constructor (docs/reliability.md); the whole parse retries.
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
         return None

@@ -308,6 +308,10 @@ class AnalysisRequest:
     answered: frozenset[str] = frozenset()
 
 
+class AnalysisFailed(Exception):
+    """The analysis of a target raised; :meth:`Workspace.report_failure` has reported it."""
+
+
 def run_analysis(
     request: AnalysisRequest, cancelled: Callable[[], bool] | None = None
 ) -> Snapshot | None:
@@ -729,6 +733,8 @@ class Workspace:
         """Background work: a failure is logged, never lost in an unawaited task."""
         try:
             await work
+        except AnalysisFailed:
+            pass  # reported by report_failure
         except Exception as error:
             log.exception("analysing %s failed", key)
             self.host.log_message(
@@ -757,7 +763,10 @@ class Workspace:
                     and cached.epoch == request.epoch
                 ):
                     return cached
-                snapshot = await self._analyse(key, request)
+                try:
+                    snapshot = await self._analyse(key, request)
+                except AnalysisFailed:
+                    return self.snapshots.get(key)  # the previous diagnostics stay
                 if snapshot is None or not self.is_current(snapshot):
                     log.debug("dropped the analysis of %s version %s", key, request.version)
                     if publish:
@@ -801,6 +810,9 @@ class Workspace:
             recorders.append(request.recorder)
         try:
             return await self.loop.run_in_executor(self.executor, run_analysis, request, cancelled)
+        except Exception as error:
+            self.report_failure(key, error)
+            raise AnalysisFailed(key) from error
         finally:
             if request.recorder is not None and request.recorder in recorders:
                 recorders.remove(request.recorder)
@@ -891,6 +903,22 @@ class Workspace:
             log.warning("%s", notice)
             self.host.log_message(notice, types.MessageType.Warning)
         self.host.show_message("GradGuard: " + "; ".join(new), types.MessageType.Warning)
+
+    def report_failure(self, key: str, error: Exception) -> None:
+        """An analysis that raised (a GradGuard bug, CPython's ``SystemError``): logged
+        with its traceback, and shown, once per open document and kind of failure."""
+        notice = (
+            f"{key}: internal error: {type(error).__name__}: {error} "
+            "(not analysed; the previous diagnostics are kept)"
+        )
+        shown, kind = self._noticed.setdefault(key, set()), re.sub(r"\d+", "#", notice)
+        if kind in shown:
+            log.debug("%s", notice)
+            return
+        shown.add(kind)
+        log.error("%s", notice, exc_info=error)
+        self.host.log_message(notice, types.MessageType.Error)
+        self.host.show_message(f"GradGuard: {notice}", types.MessageType.Error)
 
     def closed(self, key: str) -> None:
         self._noticed.pop(key, None)

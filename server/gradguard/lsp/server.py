@@ -24,7 +24,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import default_converter
 
 from gradguard import __version__, gctuning
-from gradguard.lsp import actions, convert, hover
+from gradguard.lsp import actions, convert, framing, hover
 from gradguard.lsp.documents import Workspace
 from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
 
@@ -532,7 +532,8 @@ def run(tcp: str | None = None) -> None:
             server.start_tcp(host or "127.0.0.1", int(port))
         else:
             stdout = _protocol_stdout()
-            server.start_io(sys.stdin.buffer, stdout)
+            # pygls' loop, with framing that resynchronises and the answers it omits.
+            framing.start_io(server, sys.stdin.buffer, stdout)
     finally:
         # LSP: exit code 0 only after a ``shutdown`` request (also when input closes).
         code = 0 if getattr(server.protocol, "_shutdown", False) else 1

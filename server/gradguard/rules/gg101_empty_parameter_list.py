@@ -96,6 +96,7 @@ from gradguard.analysis.optimizers import OptimizerCreation, parameter_owner
 from gradguard.analysis.values import GENERATOR_METHODS, ValueKinds
 from gradguard.findings import Finding, Fix, FixSafety, Severity, Span, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.catalogue.tensors import ALWAYS_NON_LEAF_METHODS, DTYPE_CHANGING_CASTS
 from gradguard.source import SourceFile
 
 EMPTY_LIST = "ValueError: optimizer got an empty parameter list"
@@ -109,29 +110,8 @@ _CLIP_FUNCTIONS = frozenset(
 _MATERIALISERS = frozenset(
     {"list", "tuple", "set", "frozenset", "sorted", "sum", "dict", "max", "min"}
 )
-# Tensor methods that always return a new tensor (a non-leaf when the input requires grad).
-_NON_LEAF_METHODS = frozenset(
-    {
-        "view",
-        "reshape",
-        "unsqueeze",
-        "squeeze",
-        "t",
-        "transpose",
-        "permute",
-        "expand",
-        "clone",
-        "mul",
-        "add",
-        "sub",
-        "div",
-        "double",
-        "half",
-        "bfloat16",
-        "pow",
-        "exp",
-    }
-)
+# Tensor methods whose result is a non-leaf when the input requires grad.
+_NON_LEAF_METHODS = ALWAYS_NON_LEAF_METHODS | DTYPE_CHANGING_CASTS
 # Calls on a frozen model between the freeze and the filter that cannot unfreeze it.
 _HARMLESS_MODEL_METHODS = frozenset(
     {

@@ -77,13 +77,16 @@ from collections.abc import Iterator
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.edits import first_line, move_statement
 from gradguard.analysis.facts import ModuleFacts
-from gradguard.analysis.names import names_bound, names_read
 from gradguard.analysis.optimizer_uses import OptimizerTimeline
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic import control
+from gradguard.semantic.catalogue.tensors import STATE_MISMATCHING_MOVES
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import ModuleObject
 
-MOVES = frozenset({"to", "cuda", "double", "half", "bfloat16"})
+MOVES = STATE_MISMATCHING_MOVES
 _OVERWRITE_FLAG = "set_overwrite_module_params_on_conversion"
 
 
@@ -92,17 +95,21 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     overwrites = _overwrites_parameters(facts)
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[int] = set()
+    semantic = SemanticModel.of(facts)
     for creation in context.optimizers.creations:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
             continue
         earlier = _moves_before(facts, creation)
+        owners = _known_owners(semantic, creation)
         for info in facts.statements_of(creation.scope):
             if not timeline.follows_creation(info):
                 continue
-            for call, model in _moves_in(info.node, creation.models):
+            for call, model in _moves_in(info.node, creation.models, semantic, owners):
                 if id(call) in seen or not timeline.used_after(info):
                     continue
+                if not semantic.still_bound(timeline.name, creation.statement.node, info.node):
+                    continue  # the name holds a later optimizer here: that one is reported
                 if (model, _move_key(call)) in earlier:
                     # Moved there before the optimizer existed: this move repeats it or
                     # brings the model back (``.cpu()`` to save a checkpoint, then
@@ -118,16 +125,33 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
                     related=[
                         RelatedLocation(
                             context.source.span_of(creation.statement.node),
-                            f"`{timeline.name}` is created here from the parameters of `{model}`",
+                            f"`{timeline.name}` is created here from the parameters of "
+                            f"`{_written(model, creation)}`",
                         )
                     ],
                     fixes=[fix] if fix else [],
                 )
 
 
-def _moves_in(stmt: ast.stmt, models: frozenset[str]) -> Iterator[tuple[ast.Call, str]]:
+def _written(model: str, creation: OptimizerCreation) -> str:
+    """The model as the optimizer's creation spells it (``m`` for a move of ``alias``)."""
+    return model if model in creation.models else min(creation.models)
+
+
+def _known_owners(semantic: SemanticModel, creation: OptimizerCreation) -> frozenset:
+    """The module objects whose parameters the optimizer holds, as far as the file shows."""
+    if creation.params is None:
+        return frozenset()
+    owners = semantic.parameter_owners(creation.params)
+    return frozenset(o for o in owners if isinstance(o, ModuleObject))
+
+
+def _moves_in(
+    stmt: ast.stmt, models: frozenset[str], semantic: SemanticModel, owners: frozenset
+) -> Iterator[tuple[ast.Call, str]]:
     """``(call, model)`` for each move or cast of one of ``models`` (or of a module that
-    holds or is part of one) in the statement's own code."""
+    holds or is part of one, or of a name holding the same module object: ``alias =
+    model``) in the statement's own code."""
     for node in flow.own_nodes(stmt):
         if not isinstance(node, ast.Call) or flow.method_name(node) not in MOVES:
             continue
@@ -144,6 +168,10 @@ def _moves_in(stmt: ast.stmt, models: frozenset[str]) -> Iterator[tuple[ast.Call
             if receiver.startswith(model + ".") and _result_discarded(stmt, node):
                 yield node, model
                 break
+        else:
+            moved = semantic.value_of(node.func.value) if owners else frozenset()
+            if moved & owners and all(isinstance(o, ModuleObject) for o in moved):
+                yield node, receiver
 
 
 def _move_key(call: ast.Call) -> str:
@@ -170,7 +198,9 @@ def _moves_before(facts: ModuleFacts, creation: OptimizerCreation) -> set[tuple[
                     value = value.func.value
         found.update(
             (model, _move_key(call))
-            for call, model in _moves_in(node, creation.models)
+            for call, model in _moves_in(
+                node, creation.models, SemanticModel.of(facts), frozenset()
+            )
             if flow.dotted_name(call.func) == f"{model}.{flow.method_name(call)}"
         )
     return found
@@ -235,16 +265,9 @@ def _move_above_creation(
     index = next(i for i, s in enumerate(block) if s is moved)
     if index <= creation.index:
         return None
-    root = model.split(".")[0]
     passed = block[creation.index : index]  # the creation and what follows it
-    if any(root in names_read(s) for s in passed[1:]):
-        return None  # something between uses the model: it would see it unmoved
-    bound_between = set().union(*(names_bound(s) for s in passed))
-    read_between = set().union(*(names_read(s) for s in passed))
-    if names_read(moved) & bound_between:
-        return None
-    if (names_bound(moved) - {root}) & read_between:
-        return None
+    if not control.can_move_past(moved, passed, model.split(".")[0]):
+        return None  # something between uses the model, or binds what the move reads
     edits = move_statement(context.source, moved, before=creation.node)
     if edits is None:
         return None

@@ -2,7 +2,14 @@
 Checks for attribute and in-place uses of a tensor's `.grad` (`p.grad.zero_()`,
 `p.grad.data.clamp_(...)`, `w.grad.norm()`) where `.grad` can still be `None` and
 nothing checks it first:
-- in a loop (or comprehension) over `model.parameters()`;
+- in a loop (or comprehension) over `model.parameters()`, or over a name holding them,
+  when the file shows a reason some parameter can lack a gradient: a layer `forward()`
+  never uses, a branch in `forward()` that decides which layers run, a layer run under
+  `torch.no_grad()`, parameters frozen anywhere in the file, one list holding several
+  models' parameters, or no `backward()` since the model was built. A loop over a model
+  every parameter of which the file shows taking part (`torch.nn` layers, a same-file
+  module whose `forward()` uses all its layers) is left alone, and so is a model the file
+  does not show (a function's parameter, an imported model) when nothing is frozen;
 - before the first `backward()` after the tensor or model was created;
 - after `optimizer.zero_grad()` or `model.zero_grad()` with no `backward()` in between;
 - after `x.grad = None`;
@@ -96,13 +103,13 @@ from dataclasses import dataclass
 
 from gradguard.analysis import edits, flow, none_guards
 from gradguard.analysis.facts import ModuleFacts
-from gradguard.analysis.tensors import FACTORY_FUNCTIONS
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity, Span
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic import control
+from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import ModuleObject, ParameterIterable, TensorObject
 
-# torch factories whose result is a leaf with `.grad is None` (requires_grad only if asked):
-# the shared list (less integer-only factories) plus the conversions from other data.
-_TENSOR_FACTORIES = (FACTORY_FUNCTIONS - {"randint_like", "randperm"}) | {"as_tensor", "from_numpy"}
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 # Tensor methods that take another tensor as an operand (`x.mm(w)`): they compute,
 # they never run backward().
@@ -129,8 +136,9 @@ _TENSOR_MATH_METHODS = frozenset(
         "minimum",
     }
 )
-_PARAMETER_SOURCES = frozenset({"parameters", "named_parameters"})
-_WRAPPERS = frozenset({"list", "tuple", "filter", "sorted", "reversed", "iter"})
+# Calls between building a model and reading its gradients that run no backward().
+_MODEL_HOUSEKEEPING = frozenset({*MOVE_AND_CAST_METHODS, "train", "eval", "parameters"})
+_BUILTINS_WITHOUT_BACKWARD = frozenset({"print", "len", "range", "list", "tuple", "enumerate"})
 # Blocks every statement of which runs whenever the enclosing block runs (loops are
 # assumed to run at least once: a training loop always does).
 _STRAIGHT_THROUGH = (*flow.LOOP_TYPES, ast.With, ast.AsyncWith, ast.Try)
@@ -154,6 +162,7 @@ class Reason:
     state: State
     event: ast.AST | None = None
     receiver: str = ""
+    detail: str = ""  # for a loop over parameters: why some may lack a gradient
 
 
 @dataclass(frozen=True)
@@ -219,7 +228,7 @@ class _Analysis:
         self.context = context
         self.facts = context.facts
         self._infos: dict[ast.AST, dict[ast.stmt, flow.StatementInfo]] = {}
-        self._modules: dict[ast.AST, set[str]] = {}
+        self.semantic = SemanticModel.of(context.facts)
 
     def infos(self, scope: flow.Scope) -> dict[ast.stmt, flow.StatementInfo]:
         if scope not in self._infos:
@@ -227,8 +236,9 @@ class _Analysis:
         return self._infos[scope]
 
     def reason(self, use: GradUse) -> Reason | None:
-        if self._loops_over_parameters(use):
-            return Reason(State.PARAMETER_LOOP)
+        loop_reason = self._parameter_loop(use)
+        if loop_reason is not None:
+            return loop_reason
         scope = self.facts.enclosing_scope(use.statement)
         info = self.infos(scope).get(use.statement)
         if info is None:
@@ -261,20 +271,94 @@ class _Analysis:
 
     # -- loops over model.parameters() ------------------------------------------
 
-    def _loops_over_parameters(self, use: GradUse) -> bool:
+    def _parameter_loop(self, use: GradUse) -> Reason | None:
+        """In a loop (or comprehension) over parameters that the file shows may lack a
+        gradient: why, or None (not such a loop, or every parameter takes part)."""
         for child, parent in _ancestors_in_scope(use.grad, self.facts.parents):
             if (
                 isinstance(parent, (ast.For, ast.AsyncFor))
                 and child in parent.body
-                and _binds_parameter(parent.target, parent.iter, use.owner)
+                and self._binds_parameter(parent.target, parent.iter, use.owner)
             ):
-                return not self._checked_in_loop(parent, use)
-            if isinstance(parent, _COMPREHENSIONS) and any(
-                _binds_parameter(g.target, g.iter, use.owner) for g in parent.generators
-            ):
-                return not (
-                    _requires_grad_tested(parent, use.owner) or self._asserted_before(parent, use)
+                return (
+                    None if self._checked_in_loop(parent, use) else self._gap(parent, parent.iter)
                 )
+            if isinstance(parent, _COMPREHENSIONS):
+                generator = next(
+                    (
+                        g
+                        for g in parent.generators
+                        if self._binds_parameter(g.target, g.iter, use.owner)
+                    ),
+                    None,
+                )
+                if generator is None:
+                    continue
+                if _requires_grad_tested(parent, use.owner) or self._asserted_before(parent, use):
+                    return None
+                return self._gap(parent, generator.iter)
+        return None
+
+    def _binds_parameter(self, target: ast.expr, iterable: ast.expr, owner: str) -> bool:
+        """``for p in model.parameters()`` / ``for name, p in model.named_parameters()``,
+        or through a name holding them (``params = list(model.parameters())``)."""
+        value = self.semantic.value_of(iterable)
+        iterables = [obj for obj in value if isinstance(obj, ParameterIterable)]
+        if not iterables or len(iterables) != len(value):
+            return False
+        if all(obj.named for obj in iterables):
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                return False
+            target = target.elts[1]
+        elif any(obj.named for obj in iterables):
+            return False
+        return isinstance(target, ast.Name) and target.id == owner
+
+    def _gap(self, loop: ast.AST, iterable: ast.expr) -> Reason | None:
+        """The reason the file shows for some parameter to have no gradient here."""
+        gap = self.semantic.parameter_gap(iterable)
+        if gap is not None:
+            return Reason(State.PARAMETER_LOOP, gap.node, detail=gap.reason)
+        creation = self._created_without_backward(loop, iterable)
+        return Reason(State.FRESH, creation) if creation is not None else None
+
+    def _created_without_backward(self, loop: ast.AST, iterable: ast.expr) -> ast.stmt | None:
+        """The statement that built the model, in this scope, when no backward() (nor
+        any call that might run one) can have run between it and the loop."""
+        statement = self.facts.enclosing_statement(loop)
+        if statement is None:
+            return None
+        scope = self.facts.enclosing_scope(statement)
+        infos = self.infos(scope)
+        for owner in self.semantic.parameter_owners(iterable):
+            created = self.facts.enclosing_statement(owner.site) if owner.site else None
+            if (
+                not isinstance(owner, ModuleObject)
+                or created not in infos
+                or not control.always_before(self.facts, created, statement)
+            ):
+                continue
+            between = self.facts.statements_of(scope)[
+                infos[created].order + 1 : infos[statement].order
+            ]
+            if not any(self._may_run_backward(info.node) for info in between):
+                return created
+        return None
+
+    def _may_run_backward(self, stmt: ast.stmt) -> bool:
+        for node in flow.own_nodes(stmt):
+            if not isinstance(node, ast.Call):
+                continue
+            if flow.is_backward_call(node):
+                return True
+            qualified = self.facts.qualify(node.func) or ""
+            if qualified.startswith("torch.") or self.facts.is_module_call(node):
+                continue
+            if flow.method_name(node) in _MODEL_HOUSEKEEPING:
+                continue
+            if isinstance(node.func, ast.Name) and node.func.id in _BUILTINS_WITHOUT_BACKWARD:
+                continue
+            return True
         return False
 
     def _checked_in_loop(self, loop: ast.For | ast.AsyncFor, use: GradUse) -> bool:
@@ -376,26 +460,18 @@ class _Analysis:
         value = getattr(stmt, "value", None)
         if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or not isinstance(value, ast.Call):
             return Reason(State.UNKNOWN)
-        if name == use.owner and self._is_tensor_factory(value):
-            flag = _keyword(value, "requires_grad")
-            if flag is None or (isinstance(flag, ast.Constant) and flag.value is False):
+        tensors = self.semantic.value_of(value) if name == use.owner else frozenset()
+        if tensors and all(isinstance(obj, TensorObject) for obj in tensors):
+            # A torch factory, or a same-file function returning one (``prepare(img)``).
+            flags = {obj.requires_grad for obj in tensors}  # type: ignore[attr-defined]
+            if flags == {False}:
                 return Reason(State.NO_REQUIRES, stmt)
-            if isinstance(flag, ast.Constant) and flag.value is True:
-                return Reason(State.FRESH, stmt)
-            return Reason(State.UNKNOWN)
+            return Reason(State.FRESH, stmt) if flags == {True} else Reason(State.UNKNOWN)
         if name == use.owner and self.facts.is_parameter_call(value):
             return Reason(State.FRESH, stmt)
         if name != use.owner and self.facts.is_module_call(value):
             return Reason(State.FRESH, stmt)  # a new model: none of its parameters has a grad
         return Reason(State.UNKNOWN)
-
-    def _is_tensor_factory(self, call: ast.Call) -> bool:
-        qualified = self.facts.qualify(call.func) or ""
-        return (
-            qualified.startswith("torch.")
-            and qualified.count(".") == 1
-            and (qualified.split(".")[1] in _TENSOR_FACTORIES)
-        )
 
     def _zero_grad(self, use: GradUse, call: ast.Call) -> Reason | None:
         if _keeps_zeros(call):
@@ -435,22 +511,8 @@ class _Analysis:
         if flow.method_name(call) in _TENSOR_MATH_METHODS:
             return False  # `x.mm(w)`: tensor arithmetic, no backward()
         # Calling a model or a loss module (`model(x)`, `criterion(out, y)`) runs no backward.
-        return flow.dotted_name(call.func) not in self._module_names(call)
-
-    def _module_names(self, node: ast.AST) -> set[str]:
-        scope = self.facts.enclosing_scope(node)
-        if scope not in self._modules:
-            names: set[str] = set()
-            for info in self.facts.statements_of(scope):
-                value = getattr(info.node, "value", None)
-                if (
-                    isinstance(info.node, ast.Assign)
-                    and isinstance(value, ast.Call)
-                    and self.facts.is_module_call(value)
-                ):
-                    names.update(filter(None, map(flow.dotted_name, info.node.targets)))
-            self._modules[scope] = names
-        return self._modules[scope]
+        called = self.semantic.value_of(call.func)
+        return not (called and all(isinstance(obj, ModuleObject) for obj in called))
 
     def _always_runs_before(self, event: flow.StatementInfo, target: flow.StatementInfo) -> bool:
         """The event's statement runs whenever the code leading to ``target`` runs:
@@ -492,25 +554,6 @@ def _ancestors_in_scope(
     while parent is not None and not isinstance(parent, flow.SCOPE_TYPES):
         yield child, parent
         child, parent = parent, parents.get(parent)
-
-
-def _binds_parameter(target: ast.expr, iterable: ast.expr, owner: str) -> bool:
-    """``for p in model.parameters()`` / ``for name, p in model.named_parameters()``."""
-    while (
-        isinstance(iterable, ast.Call)
-        and isinstance(iterable.func, ast.Name)
-        and iterable.func.id in _WRAPPERS
-        and iterable.args
-    ):
-        iterable = iterable.args[-1]
-    if not (isinstance(iterable, ast.Call) and flow.method_name(iterable) in _PARAMETER_SOURCES):
-        return False
-    if flow.method_name(iterable) == "named_parameters":
-        if isinstance(target, ast.Tuple) and len(target.elts) == 2:
-            target = target.elts[1]
-        else:
-            return False
-    return isinstance(target, ast.Name) and target.id == owner
 
 
 def _requires_grad_tested(node: ast.AST, owner: str) -> bool:
@@ -596,6 +639,8 @@ def _message(use: GradUse, reason: Reason, context: RuleContext) -> str:
 def _related(context: RuleContext, reason: Reason) -> tuple[RelatedLocation, ...]:
     if reason.event is None:
         return ()
+    if reason.state is State.PARAMETER_LOOP:
+        return (RelatedLocation(context.source.span_of(reason.event), reason.detail),)
     text = {
         State.ZEROED: "gradients set to None here",
         State.SET_NONE: "`.grad` set to None here",

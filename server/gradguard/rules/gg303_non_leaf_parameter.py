@@ -79,8 +79,6 @@ from gradguard.analysis.edits import owns_its_lines
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.parameters import torch_name
 from gradguard.analysis.tensors import (
-    CONVERT_METHODS,
-    SHAPE_AND_SCALE_METHODS,
     Binding,
     Kind,
     NonLeafCreation,
@@ -98,6 +96,7 @@ from gradguard.analysis.tensors import (
 )
 from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS, SHAPE_AND_SCALE_METHODS
 from gradguard.source import SourceFile
 
 _DTYPE_OF_METHOD = {
@@ -139,7 +138,7 @@ _KEEPING_PARENTS = (
 )
 _ATOMS = (ast.Call, ast.Attribute, ast.Subscript, ast.Name)
 _REDUCTIONS = frozenset({"sum", "mean"})
-_RESHAPING_METHODS = CONVERT_METHODS | SHAPE_AND_SCALE_METHODS
+_RESHAPING_METHODS = MOVE_AND_CAST_METHODS | SHAPE_AND_SCALE_METHODS
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:

@@ -18,11 +18,17 @@ one's `zero_grad()` is reported too (a GAN loop with `opt_g.zero_grad()` and no
 `opt_d.zero_grad()`), when the file builds both from the `parameters()` of two separate
 modules.
 
+A loop whose gradients are cleared in only one branch of an `if` is reported too (`if
+args.amp:` clears, `else:` does not; or `if flag: optimizer.zero_grad()` with an
+unconditional step), at the step on the path that does not clear.
+
 Not reported: gradient accumulation (the `step()` runs under a condition such as
 `if (i + 1) % k == 0:`, or the clearing does), zeroing after `step()`, zeroing in a helper
-of the same file, and loops that clear gradients in any other way (a `model.zero_grad()`,
-a `p.grad = None` loop, or an optimizer whose parameters the file does not show are
-separate are assumed to clear the stepped gradients).
+of the same file, a loop that builds the model it trains again in every iteration
+(each iteration starts from fresh parameters), and loops that clear gradients in any
+other way (a `model.zero_grad()`, a `p.grad = None` loop, or an optimizer whose
+parameters the file does not show are separate are assumed to clear the stepped
+gradients).
 
 ## Why is this bad?
 `backward()` adds its gradients to whatever `.grad` already holds. Without clearing,
@@ -90,6 +96,7 @@ from gradguard.analysis.optimizer_uses import related_names
 from gradguard.analysis.optimizers import parameter_owner
 from gradguard.findings import Finding, Fix, FixSafety, Position, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic.step_branches import clearing_in_one_branch, rebuilt_each_iteration
 from gradguard.semantic.step_events import EventKind, GradEvent, may_clear
 from gradguard.semantic.step_queries import binds_name, describe, starts_its_line
 from gradguard.semantic.steps import TrainingSteps, training_steps
@@ -97,11 +104,42 @@ from gradguard.semantic.steps import TrainingSteps, training_steps
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     analysis = training_steps(context.facts, context.optimizers)
+    branch_loops: set[ast.AST] = set()
     for step, scope in analysis.steps():
+        finding = None
         if step.definite:
             finding = _check_step(rule, context, analysis, step, scope)
-            if finding is not None:
-                yield finding
+        loop = analysis.iteration_loop(step.statement)
+        if finding is None and loop is not None and loop not in branch_loops:
+            branch_loops.add(loop)
+            finding = _check_branches(rule, context, analysis, loop)
+        if finding is not None:
+            yield finding
+
+
+def _check_branches(
+    rule: Rule, context: RuleContext, analysis: TrainingSteps, loop: ast.stmt
+) -> Finding | None:
+    """``if args.amp:`` clears the gradients, ``else`` does not."""
+    found = clearing_in_one_branch(analysis, loop)
+    if found is None or rebuilt_each_iteration(analysis, loop, found.step):
+        return None
+    source = context.source
+    condition = describe(source.node_text(found.branch.test), "its condition")
+    answer = "true" if found.clears_when else "false"
+    message = (
+        f"Gradients are cleared only when {condition} is {answer}: on the other path each "
+        f"{_backward_text(context, found.backward)} adds to the `.grad` left by earlier "
+        f"iterations, so {describe(source.node_text(found.step.node), '`step()`')} applies "
+        "their sum"
+    )
+    related = [RelatedLocation(source.span_of(found.backward.node), "gradients accumulate here")]
+    backward = found.backward.statement
+    fixable = found.backward_block is not None and not found.backward.via_helper
+    fix = _insert_line(context, backward, found.step.target) if fixable else None
+    return rule.finding(
+        context, found.step.node, message, related=related, fixes=[fix] if fix else []
+    )
 
 
 def _check_step(
@@ -128,6 +166,8 @@ def _check_loop_step(
 ) -> Finding | None:
     if not analysis.path_is_unconditional(step.statement, loop, loops_ok=True):
         return None  # accumulation: the step runs every k iterations
+    if rebuilt_each_iteration(analysis, loop, step):
+        return None  # a fresh model per iteration: nothing accumulates
     other = None
     if analysis.clears_anywhere(loop.body):  # type: ignore[attr-defined]
         other = _only_other_optimizers_cleared(context, analysis, loop, step)
@@ -383,17 +423,22 @@ def _insert_fix(
 ) -> Fix | None:
     """Insert ``<optimizer>.zero_grad()`` just before the iteration's first backward."""
     statement = backward.statement
-    source = context.source
     optimizer = step.target
     if not optimizer or not backward.definite:
         return None
     if not analysis.path_is_unconditional(statement, region, loops_ok=False):
         return None
-    if not starts_its_line(source.line_text(statement.lineno - 1), statement):
-        return None
     root = optimizer.split(".", 1)[0]
     body: list[ast.stmt] = getattr(region, "body", [])
     if root != "self" and (binds_name(body, root) or _loop_binds(region, root)):
+        return None
+    return _insert_line(context, statement, optimizer)
+
+
+def _insert_line(context: RuleContext, statement: ast.stmt, optimizer: str | None) -> Fix | None:
+    """Insert ``<optimizer>.zero_grad()`` on its own line above ``statement``."""
+    source = context.source
+    if not optimizer or not starts_its_line(source.line_text(statement.lineno - 1), statement):
         return None
     line = statement.lineno - 1
     text = f"{source.indentation_of(line)}{optimizer}.zero_grad(){source.newline}"

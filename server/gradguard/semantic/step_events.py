@@ -107,7 +107,10 @@ def _event_kind(
     roles: Roles, call: ast.Call, method: str | None, receiver: str | None
 ) -> tuple[EventKind, dict] | None:
     if method in BACKWARD_METHODS:
-        return EventKind.BACKWARD, {"scaler": _scaled_by(roles, call), "target": _loss_of(call)}
+        return EventKind.BACKWARD, {
+            "scaler": _scaled_by(roles, call),
+            "target": _loss_of(roles, call),
+        }
     if method == "step":
         return _step_kind(roles, call, receiver)
     if method == "zero_grad" and isinstance(call.func, ast.Attribute):
@@ -179,9 +182,15 @@ def _scaled_by(roles: Roles, call: ast.Call) -> str | None:
     return scaler if scaler and roles.scaler(scaler) is not None else None
 
 
-def _loss_of(call: ast.Call) -> str | None:
-    """``loss`` for ``loss.backward()`` and ``scaler.scale(loss).backward()``."""
+def _loss_of(roles: Roles, call: ast.Call) -> str | None:
+    """``loss`` for ``loss.backward()``, ``scaler.scale(loss).backward()``,
+    ``accelerator.backward(loss)`` and ``self.manual_backward(loss)``."""
     receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    owner = flow.dotted_name(receiver) if receiver is not None else None
+    if call.args and (
+        flow.method_name(call) == "manual_backward" or (owner and roles.is_accelerator(owner))
+    ):
+        return flow.dotted_name(call.args[0])
     if isinstance(receiver, ast.Call) and flow.method_name(receiver) == training.SCALER_SCALE:
         receiver = receiver.args[0] if len(receiver.args) == 1 else None
     return flow.dotted_name(receiver) if receiver is not None else None

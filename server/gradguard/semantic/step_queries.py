@@ -127,3 +127,15 @@ def describe(source_text: str, fallback: str) -> str:
     if text and "\n" not in text and len(text) <= 60:
         return f"`{text}`"
     return fallback
+
+
+def same_guard(a: Guard, b: Guard) -> bool:
+    """The same block, or blocks of two ``if`` statements taken on the same answer to
+    the same test."""
+    if a.owner is b.owner:
+        return a.part == b.part
+    if a.test is None or b.test is None:
+        return False
+    test_a, when_a = _unnegated(a.test, a.when)
+    test_b, when_b = _unnegated(b.test, b.when)
+    return when_a == when_b and ast.dump(test_a) == ast.dump(test_b)

@@ -1,0 +1,179 @@
+"""The field heap: what ``obj.attr`` holds, for the objects the evaluator knows.
+
+A same-file class instance's fields are the values its methods store in ``self.<attr>``
+(``__init__`` with the arguments of the call that made the instance) and the values any
+code stores in ``<expr>.<attr>`` where ``<expr>`` holds the instance: ``model.fc = head``
+stores ``head``'s object in ``model``'s field ``fc``. The heap is flow-insensitive:
+a field holds every value ever stored in it. Layers' parameters (``fc.weight``),
+``nn.Sequential``/``nn.ModuleList`` elements (``model[0]``) are followed too.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from gradguard.analysis import flow, torchnames
+from gradguard.semantic.objects import (
+    UNKNOWN,
+    UNKNOWN_VALUE,
+    AbstractObject,
+    InstanceObject,
+    ModuleObject,
+    ParameterIterable,
+    ParameterObject,
+    Value,
+)
+
+if TYPE_CHECKING:
+    from gradguard.semantic.values import Evaluator, Frame
+
+_CONTAINERS = frozenset({"Sequential", "ModuleList"})
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+class Heap:
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+        self.facts = evaluator.facts
+        self._loading: set[tuple[AbstractObject, str]] = set()
+
+    @cached_property
+    def stores(self) -> dict[str, list[tuple[ast.Attribute, ast.stmt]]]:
+        """``{attr: [(target, statement), ...]}`` for every ``<expr>.<attr> = value``."""
+        index: dict[str, list[tuple[ast.Attribute, ast.stmt]]] = {}
+        for node in self.facts.nodes_of_types(ast.Assign, ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[attr-defined]
+            for target in targets:
+                if isinstance(target, ast.Attribute) and node.value is not None:  # type: ignore[attr-defined]
+                    index.setdefault(target.attr, []).append((target, node))  # type: ignore[arg-type]
+        return index
+
+    def load(self, value: Value, attr: str, node: ast.AST | None = None) -> Value:
+        found: set[AbstractObject] = set()
+        for obj in value:
+            found |= self.field(obj, attr)
+        return frozenset(found) or UNKNOWN_VALUE
+
+    def field(self, obj: AbstractObject, attr: str) -> Value:
+        if isinstance(obj, ModuleObject) and obj.torch_layer:
+            stored = self._stored(obj, attr)
+            if stored:
+                return stored
+            if torchnames.is_layer_parameter_name(attr):
+                return frozenset({ParameterObject(obj.site, obj, attr)})
+            return UNKNOWN_VALUE
+        if not isinstance(obj, (ModuleObject, InstanceObject)) or (obj, attr) in self._loading:
+            return UNKNOWN_VALUE
+        self._loading.add((obj, attr))
+        try:
+            return self._stored(obj, attr) or UNKNOWN_VALUE
+        finally:
+            self._loading.discard((obj, attr))
+
+    def _stored(self, obj: AbstractObject, attr: str) -> Value:
+        evaluate = self.evaluator.value_of
+        found: set[AbstractObject] = set()
+        for target, statement in self.stores.get(attr, []):
+            for frame in self._frames_for(obj, statement):
+                if obj in evaluate(target.value, frame):
+                    found |= evaluate(statement.value, frame)  # type: ignore[attr-defined]
+        return frozenset(found)
+
+    def _frames_for(self, obj: AbstractObject, statement: ast.stmt) -> list[Frame]:
+        """The frames a store runs in: as a method of ``obj``'s class; as a module-level
+        function, once per call of it in the file (``speedup(model)`` replaces
+        ``model.fc``: the function's effect on its argument)."""
+        frame = self._frame_for(obj, statement)
+        function = self.facts.enclosing_function(statement)
+        if frame or function is None or self.facts.functions.get(function.name) is not function:
+            return [frame]
+        calls = self.calls_of.get(function.name, [])
+        return [()] + [self.evaluator.call_frame(function, c, (), None) for c in calls]
+
+    @cached_property
+    def calls_of(self) -> dict[str, list[ast.Call]]:
+        """``{function name: [call, ...]}`` for calls of the file's module-level functions."""
+        index: dict[str, list[ast.Call]] = {}
+        for node in self.facts.nodes_of(ast.Call):
+            func = node.func  # type: ignore[attr-defined]
+            if isinstance(func, ast.Name) and func.id in self.facts.functions:
+                index.setdefault(func.id, []).append(node)  # type: ignore[arg-type]
+        return index
+
+    def _frame_for(self, obj: AbstractObject, statement: ast.stmt) -> Frame:
+        """In a method of ``obj``'s class, ``self`` is ``obj`` (and ``__init__``'s
+        parameters are the arguments of the call that made it)."""
+        method = self.facts.enclosing_function(statement)
+        class_name = getattr(obj, "class_name", "")
+        if method is None or self.method(obj, method.name) is not method or not class_name:
+            return ()
+        receiver = frozenset({obj})
+        site = obj.site
+        if method.name == "__init__" and isinstance(site, ast.Call):
+            return self.evaluator.call_frame(method, site, (), receiver)
+        first = [*method.args.posonlyargs, *method.args.args][:1]
+        return ((first[0].arg, receiver),) if first else ()
+
+    def method(self, obj: AbstractObject, name: str) -> Function | None:
+        """The same-file method ``name`` of ``obj``'s class or its same-file bases."""
+        class_name = getattr(obj, "class_name", "")
+        seen: set[str] = set()
+        while class_name in self.facts.classes and class_name not in seen:
+            seen.add(class_name)
+            info = self.facts.classes[class_name]
+            if name in info.methods:
+                return info.methods[name]
+            bases = [b for b in info.base_names if b in self.facts.classes]
+            class_name = bases[0] if bases else ""
+        return None
+
+    def element(self, value: Value, index: ast.expr) -> Value:
+        """``model[0]`` on an ``nn.Sequential(...)`` / ``nn.ModuleList([...])``."""
+        if not (isinstance(index, ast.Constant) and isinstance(index.value, int)):
+            return UNKNOWN_VALUE
+        found: set[AbstractObject] = set()
+        for obj in value:
+            parts = self.container_parts(obj)
+            if parts is None or not -len(parts) <= index.value < len(parts):
+                return UNKNOWN_VALUE
+            found |= self.evaluator.value_of(parts[index.value])
+        return frozenset(found)
+
+    def elements(self, value: Value) -> Value:
+        """What ``for x in <value>`` binds ``x`` to."""
+        found: set[AbstractObject] = set()
+        for obj in value:
+            if isinstance(obj, ParameterIterable) and not obj.named:
+                found |= {ParameterObject(obj.site, owner) for owner in obj.owners}
+                continue
+            parts = self.container_parts(obj)
+            if parts is None:
+                return UNKNOWN_VALUE
+            for part in parts:
+                found |= self.evaluator.value_of(part)
+        return frozenset(found) or UNKNOWN_VALUE
+
+    def container_parts(self, obj: AbstractObject) -> list[ast.expr] | None:
+        """The element expressions of ``nn.Sequential(a, b)`` / ``nn.ModuleList([a, b])``."""
+        if not (isinstance(obj, ModuleObject) and obj.torch_layer and obj.layer in _CONTAINERS):
+            return None
+        call = obj.site
+        if not isinstance(call, ast.Call) or call.keywords:
+            return None
+        arguments = list(call.args)
+        if obj.layer == "ModuleList":
+            if len(arguments) != 1 or not isinstance(arguments[0], (ast.List, ast.Tuple)):
+                return None
+            arguments = list(arguments[0].elts)
+        if any(isinstance(a, ast.Starred) for a in arguments):
+            return None
+        return arguments
+
+
+def is_unknown(value: Value) -> bool:
+    return UNKNOWN in value
+
+
+__all__ = ["Heap", "flow", "is_unknown"]

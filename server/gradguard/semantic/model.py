@@ -1,0 +1,100 @@
+"""The semantic model of one file: the queries rules and hovers ask.
+
+``SemanticModel.of(facts)`` builds it once per file (shared by every rule through
+``ModuleFacts.shared``); each part is computed on first use, for the scopes and names a
+rule asks about, so a file no rule questions costs nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+
+from gradguard.analysis import flow
+from gradguard.analysis.facts import ModuleFacts
+from gradguard.semantic import control
+from gradguard.semantic.bindings import Definition, ScopeBindings
+from gradguard.semantic.gradients import Gap, Gradients
+from gradguard.semantic.objects import UNKNOWN, ParameterIterable, Value, describe
+from gradguard.semantic.values import Evaluator
+
+
+class SemanticModel:
+    def __init__(self, facts: ModuleFacts) -> None:
+        self.facts = facts
+        self.evaluator = Evaluator(facts)
+
+    @classmethod
+    def of(cls, facts: ModuleFacts) -> SemanticModel:
+        return facts.shared("semantic model", lambda: cls(facts))
+
+    # -- what names hold ----------------------------------------------------------------
+
+    def value_of(self, expr: ast.AST) -> Value:
+        """What ``expr`` holds where it is evaluated."""
+        return self.evaluator.value_of(expr)
+
+    def value_at(self, name: str, statement: ast.stmt) -> Value:
+        """What ``name`` holds when ``statement`` starts to run."""
+        return self.evaluator.name_value(name, statement, self.facts.enclosing_scope(statement))
+
+    def bindings(self, scope: flow.Scope) -> ScopeBindings:
+        return self.evaluator.bindings(scope)
+
+    def reaching(self, name: str, statement: ast.stmt) -> list[Definition]:
+        return self.bindings(self.facts.enclosing_scope(statement)).reaching(name, statement)
+
+    def still_bound(self, target: str, definition: ast.stmt, at: ast.stmt) -> bool:
+        """The binding of ``target`` (a name or ``self.opt``) made by ``definition`` may
+        still be what it holds when ``at`` runs: no later binding of the same scope
+        replaces it on every path in between."""
+        if "." not in target:
+            return any(d.statement is definition for d in self.reaching(target, at))
+        facts = self.facts
+        order = {info.node: info.order for info in facts.statements_of(facts.enclosing_scope(at))}
+        if definition not in order or at not in order:
+            return True
+        return not any(
+            order[definition] < position < order[at]
+            and flow.assigns_name(statement, target)
+            and control.dominates(facts, statement, at)
+            and control.dominates(facts, definition, statement)
+            for statement, position in order.items()
+        )
+
+    def describe_at(self, name: str, line: int) -> str:
+        """``Module(Net)``, ``Parameters(Layer(torch.nn.Linear))``...: what ``name``
+        holds at the first statement starting on 1-based ``line`` (tests, hovers)."""
+        statement = next(
+            (
+                info.node
+                for scope in self.facts.scopes
+                for info in self.facts.statements_of(scope)
+                if info.node.lineno == line
+            ),
+            None,
+        )
+        if statement is None:
+            raise ValueError(f"no statement starts on line {line}")
+        return describe(self.value_at(name, statement))
+
+    # -- gradients ----------------------------------------------------------------------
+
+    @cached_property
+    def gradients(self) -> Gradients:
+        return Gradients(self.facts, self.evaluator)
+
+    def parameter_gap(self, iterable: ast.expr) -> Gap | None:
+        """Why a parameter of what ``iterable`` holds (``model.parameters()``, a list of
+        several models' parameters) may have no gradient after a backward, or None."""
+        value = self.value_of(iterable)
+        for obj in value:
+            if isinstance(obj, ParameterIterable) and len(obj.owners - {UNKNOWN}) > 1:
+                return Gap("one list holds the parameters of several models", obj.site)  # type: ignore[arg-type]
+        owners = frozenset(o for i in value if isinstance(i, ParameterIterable) for o in i.owners)
+        return self.gradients.gap_of(owners) or self.gradients.freeze_gap(owners)
+
+    def parameter_owners(self, iterable: ast.expr) -> Value:
+        """The modules whose parameters ``iterable`` holds (empty: not parameters)."""
+        value = self.value_of(iterable)
+        return frozenset(o for i in value if isinstance(i, ParameterIterable) for o in i.owners)
