@@ -24,7 +24,10 @@ from gradguard.analysis.edits import containing_block
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.tensors import factory_name
 from gradguard.analysis.values import ValueKinds
+from gradguard.semantic import control
+from gradguard.semantic.bindings import Definition
 from gradguard.semantic.catalogue import training
+from gradguard.semantic.model import SemanticModel
 
 # Tensor methods whose result may be the receiver itself or a view of it: under
 # ``no_grad`` a view of a tensor that requires grad still requires grad (measured).
@@ -162,97 +165,32 @@ def _block_of(facts: ModuleFacts, stmt: ast.AST) -> list[ast.stmt] | None:
 
 
 def reaching(facts: ModuleFacts, name: str, at: ast.stmt) -> list[Binding] | None:
-    """The bindings of ``name`` that may reach ``at`` in its scope; None when one that
-    may reach comes from outside the scope (a parameter, a global) or is unknown."""
-    scope = facts.enclosing_scope(at)
-    statements = facts.statements_of(scope)
-    order = {info.node: info.order for info in statements}
-    if at not in order:
+    """The bindings of ``name`` that may reach ``at`` (the semantic model's reaching
+    definitions); None when the name may also hold something from outside the scope (a
+    parameter, a global, nothing bound on some path)."""
+    definitions = SemanticModel.of(facts).reaching(name, at)
+    if not definitions or any(d.statement is None for d in definitions):
         return None
-    bindings = [b for info in statements for b in _bindings_in(info.node, name)]
-    before = [b for b in bindings if order[b.statement] < order[at]]
-    dominating = next((b for b in reversed(before) if dominates(facts, b.statement, at)), None)
-    if dominating is None:
+    if not any(control.dominates(facts, d.statement, at) for d in definitions):  # type: ignore[arg-type]
         return None
-    result = [b for b in before if order[b.statement] >= order[dominating.statement]]
-    for loop in _loops_around(facts, at, scope):
-        if _inside(facts, dominating.statement, loop):
-            break
-        later = [b for b in bindings if order[b.statement] > order[at]]
-        result += [b for b in later if _inside(facts, b.statement, loop)]
-    return result
+    return [_binding(d) for d in definitions]
 
 
-def _bindings_in(stmt: ast.stmt, name: str) -> list[Binding]:
-    found: list[Binding] = []
-    if isinstance(stmt, ast.Assign):
-        for target in stmt.targets:
-            if isinstance(target, ast.Name) and target.id == name:
-                found.append(Binding(stmt, stmt.value))
-            elif _unpacks(target, name):
-                found.append(Binding(stmt, stmt.value, unpacked=True))
-    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
-        if isinstance(stmt.target, ast.Name) and stmt.target.id == name:
-            found.append(Binding(stmt, stmt.value))
-    elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)) and any(
-        flow.dotted_name(t) == name for t in flow.assigned_targets(stmt)
-    ):
-        found.append(Binding(stmt, None))
-    for node in flow.own_nodes(stmt):
-        if isinstance(node, ast.NamedExpr) and node.target.id == name:
-            found.append(Binding(stmt, None))
-    return found
-
-
-def _unpacks(target: ast.expr, name: str) -> bool:
-    if isinstance(target, ast.Starred):
-        return _unpacks(target.value, name)
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return any(_unpacks(t, name) for t in target.elts)
-    return isinstance(target, ast.Name) and target.id == name
+def _binding(definition: Definition) -> Binding:
+    statement = definition.statement
+    assert statement is not None
+    if definition.kind == "augment":
+        return Binding(statement, definition.value)
+    if definition.kind != "assign":
+        return Binding(statement, None)  # a loop or ``with`` target, an import...
+    if isinstance(statement, ast.Assign) and definition.value is None:
+        return Binding(statement, statement.value, unpacked=True)  # ``out, h = rnn(x, h)``
+    return Binding(statement, definition.value)
 
 
 def dominates(facts: ModuleFacts, first: ast.stmt, second: ast.stmt) -> bool:
     """``first`` runs before ``second`` whenever ``second`` runs (same scope)."""
-    if isinstance(first, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)) and _inside(
-        facts, second, first
-    ):
-        return second in getattr(first, "body", []) or _inside_body(facts, second, first)
-    ancestors = {id(a) for a in facts.ancestors(second)} | {id(second)}
-    current: ast.AST = first
-    while True:
-        block = _block_of(facts, current)
-        if block is None:
-            return False
-        index = next(i for i, s in enumerate(block) if s is current)
-        if any(id(s) in ancestors for s in block[index + 1 :]):
-            return True
-        parent = facts.parents.get(current)
-        transparent = isinstance(parent, (ast.With, ast.AsyncWith)) or (
-            isinstance(parent, ast.Try) and current in parent.body + parent.finalbody
-        )
-        if not transparent or parent is None:
-            return False
-        current = parent
-
-
-def _inside_body(facts: ModuleFacts, node: ast.AST, compound: ast.stmt) -> bool:
-    body = getattr(compound, "body", [])
-    return any(s is node or _inside(facts, node, s) for s in body)
-
-
-def _inside(facts: ModuleFacts, node: ast.AST, outer: ast.AST) -> bool:
-    return any(a is outer for a in facts.ancestors(node))
-
-
-def _loops_around(facts: ModuleFacts, stmt: ast.stmt, scope: ast.AST) -> list[ast.stmt]:
-    loops: list[ast.stmt] = []
-    for parent in facts.ancestors(stmt):
-        if parent is scope or isinstance(parent, flow.SCOPE_TYPES):
-            break
-        if isinstance(parent, flow.LOOP_TYPES):
-            loops.append(parent)
-    return loops
+    return control.dominates(facts, first, second)
 
 
 # -- values computed without grad (GG305) ------------------------------------------------
