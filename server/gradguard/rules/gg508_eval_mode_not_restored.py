@@ -233,9 +233,15 @@ def _finding(
         helper = describe(source.node_text(evaluation.node), f"`{function.name}(...)`")
         where = f" (in {helper}, line {getattr(evaluation.call, 'lineno', 0)})"
     backward_text = describe(source.node_text(backward.node), "the next backward")
-    visible = _has_mode_dependent_layers(context, model, context.facts.enclosing_scope(loop))
+    visible = _mode_dependent_layers(context, model, context.facts.enclosing_scope(loop))
+    effects = {
+        "Dropout": "Dropout drops nothing",
+        "BatchNorm": "BatchNorm normalises with frozen running statistics it no longer updates",
+        "Dropout or BatchNorm": "its Dropout layers drop nothing and its BatchNorm layers "
+        "stop updating their running statistics",
+    }
     effect = (
-        "Dropout drops nothing and BatchNorm stops updating its running statistics"
+        " and ".join(effects[kind] for kind in sorted(visible, reverse=True))
         if visible
         else "layers that behave differently in training (Dropout, BatchNorm) stay in "
         "evaluation mode"
@@ -257,38 +263,38 @@ def _finding(
     )
 
 
-def _has_mode_dependent_layers(context: RuleContext, model: str, scope: flow.Scope) -> bool:
+def _mode_dependent_layers(context: RuleContext, model: str, scope: flow.Scope) -> set[str]:
+    """``{"Dropout", "BatchNorm"}``, or the part of it the program shows the model has."""
     facts = context.facts
     if "." in model:
-        return False
+        return set()
     values = facts.shared(ValueKinds, lambda: ValueKinds(facts)).values_of(model, scope) or []
-    return any(_builds_mode_dependent(context, v, 0) for v in values)
+    return {kind for v in values for kind in _built_layers(context, v, 0)}
 
 
-def _builds_mode_dependent(context: RuleContext, value: ast.AST, depth: int) -> bool:
+def _built_layers(context: RuleContext, value: ast.AST, depth: int) -> set[str]:
     facts = context.facts
     if depth > 3 or not isinstance(value, ast.Call):
-        return False
+        return set()
     func = value.func
     if flow.method_name(value) in ("to", "cuda", "cpu", "train", "float", "half"):
-        return _builds_mode_dependent(context, func.value, depth + 1)  # type: ignore[attr-defined]
-    if isinstance(func, ast.Name) and func.id in facts.classes:
-        return any(
-            _MODE_DEPENDENT.match(facts.qualify(n.func) or "")
-            for n in ast.walk(facts.classes[func.id].node)
-            if isinstance(n, ast.Call)
-        )
+        return _built_layers(context, func.value, depth + 1)  # type: ignore[attr-defined]
     qualified = facts.qualify(func) or ""
     if qualified.startswith("torchvision.models."):
-        return True
-    if qualified in _CONTAINERS:
-        return any(
-            _MODE_DEPENDENT.match(facts.qualify(n.func) or "")
-            or _builds_mode_dependent(context, n, depth + 1)
-            for n in ast.walk(value)
-            if isinstance(n, ast.Call) and n is not value
-        )
-    return bool(_MODE_DEPENDENT.match(qualified))
+        return {"Dropout or BatchNorm"}  # every torchvision family has one of them
+    if isinstance(func, ast.Name) and func.id in facts.classes:
+        calls = [n for n in ast.walk(facts.classes[func.id].node) if isinstance(n, ast.Call)]
+    elif qualified in _CONTAINERS:
+        calls = [n for n in ast.walk(value) if isinstance(n, ast.Call)]
+    else:
+        calls = [value]
+    return {kind for call in calls if (kind := _layer_kind(facts.qualify(call.func) or ""))}
+
+
+def _layer_kind(qualified: str) -> str | None:
+    if not _MODE_DEPENDENT.match(qualified):
+        return None
+    return "BatchNorm" if "Norm" in qualified else "Dropout"
 
 
 def _fix(context: RuleContext, loop: ast.stmt, model: str) -> list[Fix]:
