@@ -194,3 +194,17 @@ def test_silent_on_requires_grad_of_leaves_and_harmless_requires_grad_():
         images.backward(torch.ones_like(images))
     """
     assert only(code, "GG305") == []
+
+
+def test_silent_in_tests_that_expect_the_error():
+    code = """
+    import pytest
+    import torch
+
+    def test_backward_without_grad_raises(model, x):
+        with torch.no_grad():
+            loss = model(x).sum()
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            loss.backward()
+    """
+    assert only(code, "GG305") == []

@@ -197,3 +197,17 @@ def test_rnn_language_model_epoch_loop():
                 total_loss = 0.0
     """
     assert lines_of(code, "GG506") == [27]
+
+
+def test_model_builders_and_name_helpers_are_not_forward_passes():
+    code = """
+    import torch
+
+    def collect(configs, val_loader):
+        names, models = [], []
+        for cfg in val_loader:
+            names.append(_get_qualified_module_name(cfg))
+            models.append(build_model(cfg))
+        return names, models
+    """
+    assert only(code, "GG506") == []

@@ -210,3 +210,19 @@ def test_silent_on_retain_graph_fresh_forwards_and_exclusive_branches():
                 continue
     """
     assert only(code, "GG507") == []
+
+
+def test_silent_in_tests_that_expect_the_error():
+    code = """
+    import torch
+    import unittest
+
+    class TestBackward(unittest.TestCase):
+        def test_second_backward_raises(self):
+            w = torch.ones(3, requires_grad=True)
+            loss = (w * w).sum()
+            loss.backward()
+            with self.assertRaisesRegex(RuntimeError, "second time"):
+                loss.backward()
+    """
+    assert only(code, "GG507") == []

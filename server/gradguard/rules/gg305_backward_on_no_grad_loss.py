@@ -92,7 +92,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         assert isinstance(node, ast.Call)
         subject = grad_values.backward_subject(node)
         statement = facts.enclosing_statement(node)
-        if subject is None or statement is None:
+        if subject is None or statement is None or grad_values.expects_an_error(facts, node):
             continue
         reason = grad_values.computed_without_grad(facts, subject, statement)
         if reason is not None:

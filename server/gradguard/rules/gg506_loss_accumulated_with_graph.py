@@ -86,7 +86,7 @@ from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic import grad_values
 from gradguard.semantic.step_queries import describe, is_before
 
-_DATA_LOOP = re.compile(r"load|data|batch|val|test|eval|split|sample", re.IGNORECASE)
+_DATA_LOOP = re.compile(r"load|data|batch|(^|\W|_)(val|valid|test|eval)", re.IGNORECASE)
 _LIST_METHODS = frozenset({"append", "extend", "clear", "pop", "insert", "copy", "index"})
 
 

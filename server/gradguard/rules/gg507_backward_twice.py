@@ -128,6 +128,8 @@ def _repeated_backwards(
         statement = facts.enclosing_statement(call)
         if loss is None or statement is None or _retains(call) is not False:
             continue
+        if grad_values.expects_an_error(facts, call):
+            continue
         by_loss.setdefault((facts.enclosing_scope(statement), loss), []).append(call)
     for (_, loss), calls in by_loss.items():
         calls.sort(key=lambda c: (c.lineno, c.col_offset))

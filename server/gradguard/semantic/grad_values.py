@@ -46,9 +46,13 @@ HISTORY_FREE_METHODS = frozenset(
 )
 HISTORY_FREE_FUNCTIONS = frozenset({"float", "int", "round", "len", "str", "bool"})
 _HISTORY_FREE_ATTRIBUTES = frozenset({"data", "grad", "shape", "dtype", "device", "requires_grad"})
+# ``model``, ``self.net``, ``netG``, ``model_ema``, ``text_encoder``, ``student_model``; not
+# ``build_model`` / ``get_model`` (they return a model) nor ``_get_module_name``.
 _MODEL_SPELLING = re.compile(
-    r"^(\w+_)?(model|net|network|module|encoder|decoder|backbone|generator|"
-    r"discriminator|classifier|critic|actor|policy|rnn|lstm|gru)(_\w+|\d+)?$",
+    r"^(?!(get|build|create|make|load|init|setup|wrap|prepare|_)\w*$)(\w+_)?"
+    r"(model|net|network|module|encoder|decoder|backbone|generator|"
+    r"discriminator|classifier|critic|actor|policy|rnn|lstm|gru)"
+    r"([A-Z]|\d+|_[A-Za-z0-9]{1,3})?$",
     re.IGNORECASE,
 )
 LOSS_SPELLING = re.compile(r"loss|criterion|nll|cross_entropy|mse", re.IGNORECASE)
@@ -382,7 +386,8 @@ def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
     if (facts.qualify(func) or "").startswith("torch."):
         return False
     name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
-    return bool(_MODEL_SPELLING.match(name))
+    # ``Generator()`` builds a model; ``generator(z)`` runs one.
+    return name[:1].islower() and bool(_MODEL_SPELLING.match(name))
 
 
 def value_kinds(facts: ModuleFacts) -> ValueKinds:
@@ -471,3 +476,19 @@ def backward_subject(call: ast.Call) -> ast.expr | None:
     if isinstance(receiver, ast.Call) and flow.method_name(receiver) == "scale":
         return receiver.args[0] if len(receiver.args) == 1 else None
     return receiver  # type: ignore[no-any-return]
+
+
+def expects_an_error(facts: ModuleFacts, node: ast.AST) -> bool:
+    """``node`` runs inside ``with pytest.raises(...)`` / ``self.assertRaises(...)``: test
+    code that means to trigger the error."""
+    for parent in facts.ancestors(node):
+        if isinstance(parent, (ast.With, ast.AsyncWith)):
+            for item in parent.items:
+                call = item.context_expr
+                func = call.func if isinstance(call, ast.Call) else call
+                name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
+                if name in ("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"):
+                    return True
+        if isinstance(parent, flow.SCOPE_TYPES):
+            return False
+    return False
