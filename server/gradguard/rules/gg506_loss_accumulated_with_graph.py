@@ -85,6 +85,7 @@ from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severit
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic import grad_values
 from gradguard.semantic.step_queries import describe, is_before
+from gradguard.semantic.steps import training_steps
 
 _DATA_LOOP = re.compile(r"load|data|batch|(^|\W|_)(val|valid|test|eval)", re.IGNORECASE)
 _LIST_METHODS = frozenset({"append", "extend", "clear", "pop", "insert", "copy", "index"})
@@ -104,7 +105,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         if accumulation is None:
             continue
         loop = _outlived_loop(context, accumulation)
-        if loop is None:
+        if loop is None or not _may_report(context, accumulation, loop):
             continue
         for name in grad_values.carries_history(context.facts, accumulation.value):
             found = _finding(rule, context, accumulation, loop, name)
@@ -113,25 +114,40 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
                 break
 
 
+def _may_report(context: RuleContext, accumulation: _Accumulation, loop: ast.stmt) -> bool:
+    """Cheap tests first: a training loop that backward-s a name the value reads, or an
+    evaluation loop."""
+    facts = context.facts
+    if grad_values.has_backward(facts, loop):
+        read = {n.id for n in ast.walk(accumulation.value) if isinstance(n, ast.Name)}
+        return any(grad_values.backward_through(facts, name, loop) for name in read)
+    return _evaluation_loop(context, loop, facts.enclosing_scope(loop))
+
+
 def _accumulation(stmt: ast.stmt) -> _Accumulation | None:
     """``acc += v``, ``acc = acc + v``, ``acc.append(v)``."""
-    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add):
-        target = flow.dotted_name(stmt.target)
+    if isinstance(stmt, ast.AugAssign):
+        target = flow.dotted_name(stmt.target) if isinstance(stmt.op, ast.Add) else None
         return _Accumulation(stmt, target, stmt.value) if target else None
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-        target = flow.dotted_name(stmt.targets[0])
-        value = stmt.value
-        if target and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
+    value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr)) else None
+    if isinstance(value, ast.BinOp) and isinstance(stmt, ast.Assign):
+        target = flow.dotted_name(stmt.targets[0]) if len(stmt.targets) == 1 else None
+        if target and isinstance(value.op, ast.Add):
             if flow.dotted_name(value.left) == target:
                 return _Accumulation(stmt, target, value.right)
             if flow.dotted_name(value.right) == target:
                 return _Accumulation(stmt, target, value.left)
         return None
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        call = stmt.value
-        if flow.method_name(call) == "append" and len(call.args) == 1 and not call.keywords:
-            target = flow.dotted_name(call.func.value)  # type: ignore[attr-defined]
-            return _Accumulation(stmt, target, call.args[0]) if target else None
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(stmt, ast.Expr)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "append"
+        and len(value.args) == 1
+        and not value.keywords
+    ):
+        target = flow.dotted_name(value.func.value)
+        return _Accumulation(stmt, target, value.args[0]) if target else None
     return None
 
 
@@ -154,19 +170,29 @@ def _resets_each_iteration(
 ) -> bool:
     """A binding of the accumulator in the loop body that runs before the accumulation in
     every iteration (a reset under ``if i % 200 == 0`` does not count)."""
-    for node in flow.walk_local(loop):
-        if node is accumulation.statement or node is loop or not isinstance(node, ast.stmt):
-            continue
-        binds = isinstance(node, (ast.Assign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With))
-        if (
-            binds
-            and accumulation.accumulator
-            in {flow.dotted_name(t) for t in flow.assigned_targets(node)}
-            and _accumulation(node) is None
-            and grad_values.dominates(context.facts, node, accumulation.statement)
-        ):
-            return True
-    return False
+    return any(
+        _accumulation(node) is None
+        and grad_values.dominates(context.facts, node, accumulation.statement)
+        for node in _loop_bindings(context, loop).get(accumulation.accumulator, [])
+        if node is not accumulation.statement
+    )
+
+
+def _loop_bindings(context: RuleContext, loop: ast.stmt) -> dict[str, list[ast.stmt]]:
+    """``{dotted target: [statements binding it]}`` inside the loop, built once."""
+
+    def build() -> dict[str, list[ast.stmt]]:
+        found: dict[str, list[ast.stmt]] = {}
+        kinds = (ast.Assign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With)
+        for node in flow.walk_local(loop):
+            if isinstance(node, kinds) and node is not loop:
+                for target in flow.assigned_targets(node):
+                    name = flow.dotted_name(target)
+                    if name:
+                        found.setdefault(name, []).append(node)
+        return found
+
+    return context.facts.shared(("GG506 loop bindings", loop), build)
 
 
 def _finding(
@@ -176,6 +202,11 @@ def _finding(
     statement = accumulation.statement
     backward = grad_values.backward_through(facts, name.id, loop)
     scope = facts.enclosing_scope(statement)
+    training = grad_values.has_backward(facts, loop)
+    if training and backward is None:
+        return None  # activations are freed by backward: only backward-ed values count
+    if not training and not _evaluation_loop(context, loop, scope):
+        return None
     if not isinstance(statement, ast.Expr) and grad_values.grad_disabled_by(facts, statement):
         return None  # a sum computed under no_grad records no graph
     if backward is not None:
@@ -194,7 +225,7 @@ def _finding(
         if _accumulator_backwarded(context, accumulation, scope):
             return None  # accumulated for one backward after the loop
         model = grad_values.forward_output(facts, name.id, statement)
-        if model is None or _any_backward(loop) or not _evaluation_loop(context, loop, scope):
+        if model is None:
             return None
         forward = describe(source.node_text(model), "a forward pass")
         reason = f"it comes from {forward} run with grad on"
@@ -248,25 +279,29 @@ def _accumulator_backwarded(
 
 def _returned(scope: ast.AST, name: str, context: RuleContext) -> bool:
     """``return name`` itself (not ``name / n``): a helper summing losses for its caller."""
-    for node in flow.walk_local(scope):
-        returned = node.value if isinstance(node, ast.Return) else None
-        if isinstance(returned, ast.Name) and returned.id == name and not _calls_eval(scope):
-            return True
-    return False
 
+    def build() -> set[str]:
+        return {
+            node.value.id
+            for node in flow.walk_local(scope)
+            if isinstance(node, ast.Return) and isinstance(node.value, ast.Name)
+        }
 
-def _any_backward(loop: ast.stmt) -> bool:
-    """A training loop: its activations are freed by backward, so only backward-ed
-    values are reported there."""
-    return any(
-        isinstance(n, ast.Call) and grad_values.backward_subject(n) is not None
-        for n in flow.walk_local(loop)
-    )
+    names = context.facts.shared(("GG506 returned names", scope), build)
+    return name in names and not _calls_eval(context, scope)
 
 
 def _over_data(context: RuleContext, loop: ast.stmt) -> bool:
+    """The loop iterates something spelled like data (``val_loader``, ``batches``)."""
     iterable = getattr(loop, "iter", None)
-    return iterable is not None and bool(_DATA_LOOP.search(context.source.node_text(iterable)))
+    if iterable is None:
+        return False
+    words = [
+        n.id if isinstance(n, ast.Name) else n.attr
+        for n in ast.walk(iterable)
+        if isinstance(n, (ast.Name, ast.Attribute))
+    ]
+    return any(_DATA_LOOP.search(word) for word in words)
 
 
 def _combined_later(context: RuleContext, accumulation: _Accumulation, loop: ast.stmt) -> bool:
@@ -292,22 +327,34 @@ def _inside(context: RuleContext, node: ast.AST, outer: ast.AST) -> bool:
 def _evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) -> bool:
     """A loop over data (or in a function that calls ``.eval()``) that no same-file
     caller runs under ``no_grad``."""
-    if not (_over_data(context, loop) or _calls_eval(scope)):
+    return context.facts.shared(
+        ("GG506 evaluation loop", loop), lambda: _is_evaluation_loop(context, loop, scope)
+    )
+
+
+def _is_evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) -> bool:
+    if not (_over_data(context, loop) or _calls_eval(context, scope)):
         return False
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        for call in context.facts.nodes_of(ast.Call):
-            assert isinstance(call, ast.Call)
-            if grad_values.same_file_function(context.facts, call) is scope:
-                statement = context.facts.enclosing_statement(call)
-                if statement is not None and grad_values.grad_disabled_by(context.facts, statement):
-                    return False
+        for call in training_steps(context.facts, context.optimizers).call_sites(scope):
+            statement = context.facts.enclosing_statement(call)
+            if statement is not None and grad_values.grad_disabled_by(context.facts, statement):
+                return False
     return True
 
 
-def _calls_eval(scope: ast.AST) -> bool:
-    return any(
-        isinstance(n, ast.Call) and flow.method_name(n) == "eval" for n in flow.walk_local(scope)
-    )
+def _calls_eval(context: RuleContext, scope: ast.AST) -> bool:
+    """The scope calls ``.eval()`` (one pass over the file's calls, shared)."""
+
+    def build() -> set[ast.AST]:
+        facts = context.facts
+        return {
+            facts.enclosing_scope(n)
+            for n in facts.nodes_of(ast.Call)
+            if flow.method_name(n) == "eval"  # type: ignore[arg-type]
+        }
+
+    return scope in context.facts.shared("GG506 scopes calling eval", build)
 
 
 def _used_as_tensor(context: RuleContext, accumulation: _Accumulation, scope: ast.AST) -> bool:

@@ -378,16 +378,26 @@ def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
     ``torch`` function or class other than a layer (``torch.Generator()``)."""
     if not isinstance(call, ast.Call):
         return False
+    return facts.shared(
+        ("grad_values.model_call", call), lambda: _is_model_call(facts, call, scope)
+    )
+
+
+def _is_model_call(facts: ModuleFacts, call: ast.Call, scope: flow.Scope) -> bool:
     func = call.func
     if flow.method_name(call) == "forward":
         func = func.value  # type: ignore[attr-defined]
-    if value_kinds(facts).is_module(func, scope):
-        return True
     if (facts.qualify(func) or "").startswith("torch."):
-        return False
+        return value_kinds(facts).is_module(func, scope)
     name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
     # ``Generator()`` builds a model; ``generator(z)`` runs one.
-    return name[:1].islower() and bool(_MODEL_SPELLING.match(name))
+    if name[:1].islower() and _MODEL_SPELLING.match(name):
+        return True
+    dotted = flow.dotted_name(func) or ""
+    if dotted.startswith("self.") and dotted.count(".") == 1:
+        info = facts.class_info_of(call)  # a submodule this file's class registers
+        return info is not None and dotted[5:] in info.submodules
+    return isinstance(func, ast.Name) and value_kinds(facts).is_module(func, scope)
 
 
 def value_kinds(facts: ModuleFacts) -> ValueKinds:
@@ -448,11 +458,37 @@ def _model_call_in(facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int) 
 def backward_through(facts: ModuleFacts, name: str, region: ast.AST) -> ast.Call | None:
     """A ``backward()`` call in ``region`` whose receiver carries ``name``'s history
     (``name.backward()``, ``scaler.scale(name).backward()``, ``(name / k).backward()``)."""
-    for node in flow.walk_local(region):
-        subject = backward_subject(node) if isinstance(node, ast.Call) else None
-        if subject is not None and any(n.id == name for n in carries_history(facts, subject)):
-            return node  # type: ignore[return-value]
-    return None
+    return _backwards_by_name(facts, region).get(name)
+
+
+def has_backward(facts: ModuleFacts, region: ast.AST) -> bool:
+    """Some backward call in ``region`` (outside nested functions)."""
+    if not facts.mentions("backward"):
+        return False
+    return bool(_backwards_by_name(facts, region)) or facts.shared(
+        ("grad_values.any_backward", region),
+        lambda: any(
+            isinstance(n, ast.Call) and backward_subject(n) is not None
+            for n in flow.walk_local(region)
+        ),
+    )
+
+
+def _backwards_by_name(facts: ModuleFacts, region: ast.AST) -> dict[str, ast.Call]:
+    """``{name: first backward call through it}`` for the region, built once."""
+    if not facts.mentions("backward"):
+        return {}
+
+    def build() -> dict[str, ast.Call]:
+        found: dict[str, ast.Call] = {}
+        for node in flow.walk_local(region):
+            subject = backward_subject(node) if isinstance(node, ast.Call) else None
+            if subject is not None:
+                for read in carries_history(facts, subject):
+                    found.setdefault(read.id, node)  # type: ignore[arg-type]
+        return found
+
+    return facts.shared(("grad_values.backwards", region), build)
 
 
 # Receivers whose ``backward(loss)`` takes the loss as its argument (Accelerate, Fabric,
