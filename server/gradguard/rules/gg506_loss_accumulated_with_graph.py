@@ -85,7 +85,6 @@ from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severit
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic import grad_values
 from gradguard.semantic.step_queries import describe, is_before
-from gradguard.semantic.steps import training_steps
 
 _DATA_LOOP = re.compile(r"load|data|batch|(^|\W|_)(val|valid|test|eval)", re.IGNORECASE)
 _LIST_METHODS = frozenset({"append", "extend", "clear", "pop", "insert", "copy", "index"})
@@ -99,11 +98,13 @@ class _Accumulation:
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    facts = context.facts
-    for node in facts.nodes_of_types(ast.AugAssign, ast.Assign, ast.Expr):
-        accumulation = _accumulation(node)  # type: ignore[arg-type]
+    for node in _candidates(context):
+        accumulation = _accumulation(node)
         if accumulation is None:
             continue
+        loops = _loops_around(context, accumulation.statement)
+        if not any(_may_report(context, accumulation, loop) for loop in loops):
+            continue  # the cheap tests first
         loop = _outlived_loop(context, accumulation)
         if loop is None or not _may_report(context, accumulation, loop):
             continue
@@ -112,6 +113,32 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             if found is not None:
                 yield found
                 break
+
+
+def _loops_around(context: RuleContext, statement: ast.stmt) -> list[ast.stmt]:
+    loops: list[ast.stmt] = []
+    for parent in context.facts.ancestors(statement):
+        if isinstance(parent, flow.SCOPE_TYPES):
+            break
+        if isinstance(parent, flow.LOOP_TYPES):
+            loops.append(parent)
+    return loops
+
+
+def _candidates(context: RuleContext) -> list[ast.stmt]:
+    """The statements that may accumulate, in source order, found from the node index:
+    ``+=``, an ``=`` of a ``+``, an ``.append(...)`` statement."""
+    facts = context.facts
+    found: list[ast.stmt] = [n for n in facts.nodes_of(ast.AugAssign)]  # type: ignore[misc]
+    for node in facts.nodes_of(ast.BinOp):
+        parent = facts.parents.get(node)
+        if isinstance(parent, ast.Assign) and parent.value is node:
+            found.append(parent)
+    for node in facts.nodes_of(ast.Call):
+        parent = facts.parents.get(node)
+        if isinstance(parent, ast.Expr) and flow.method_name(node) == "append":  # type: ignore[arg-type]
+            found.append(parent)
+    return sorted(found, key=lambda n: (n.lineno, n.col_offset))
 
 
 def _may_report(context: RuleContext, accumulation: _Accumulation, loop: ast.stmt) -> bool:
@@ -170,29 +197,31 @@ def _resets_each_iteration(
 ) -> bool:
     """A binding of the accumulator in the loop body that runs before the accumulation in
     every iteration (a reset under ``if i % 200 == 0`` does not count)."""
+    scope = context.facts.enclosing_scope(loop)
     return any(
-        _accumulation(node) is None
-        and grad_values.dominates(context.facts, node, accumulation.statement)
-        for node in _loop_bindings(context, loop).get(accumulation.accumulator, [])
-        if node is not accumulation.statement
+        loop in info.loops
+        and info.node is not accumulation.statement
+        and _accumulation(info.node) is None
+        and grad_values.dominates(context.facts, info.node, accumulation.statement)
+        for info in _scope_bindings(context, scope).get(accumulation.accumulator, [])
     )
 
 
-def _loop_bindings(context: RuleContext, loop: ast.stmt) -> dict[str, list[ast.stmt]]:
-    """``{dotted target: [statements binding it]}`` inside the loop, built once."""
+def _scope_bindings(context: RuleContext, scope: ast.AST) -> dict[str, list[flow.StatementInfo]]:
+    """``{dotted target: [statements binding it]}`` of the scope, built once."""
 
-    def build() -> dict[str, list[ast.stmt]]:
-        found: dict[str, list[ast.stmt]] = {}
+    def build() -> dict[str, list[flow.StatementInfo]]:
+        found: dict[str, list[flow.StatementInfo]] = {}
         kinds = (ast.Assign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With)
-        for node in flow.walk_local(loop):
-            if isinstance(node, kinds) and node is not loop:
-                for target in flow.assigned_targets(node):
+        for info in context.facts.statements_of(scope):  # type: ignore[arg-type]
+            if isinstance(info.node, kinds):
+                for target in flow.assigned_targets(info.node):
                     name = flow.dotted_name(target)
                     if name:
-                        found.setdefault(name, []).append(node)
+                        found.setdefault(name, []).append(info)
         return found
 
-    return context.facts.shared(("GG506 loop bindings", loop), build)
+    return context.facts.shared(("GG506 scope bindings", scope), build)
 
 
 def _finding(
@@ -336,11 +365,28 @@ def _is_evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) ->
     if not (_over_data(context, loop) or _calls_eval(context, scope)):
         return False
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        for call in training_steps(context.facts, context.optimizers).call_sites(scope):
+        for call in _calls_named(context, scope.name):
+            if grad_values.same_file_function(context.facts, call) is not scope:
+                continue
             statement = context.facts.enclosing_statement(call)
             if statement is not None and grad_values.grad_disabled_by(context.facts, statement):
                 return False
     return True
+
+
+def _calls_named(context: RuleContext, name: str) -> list[ast.Call]:
+    """Calls of ``name(...)`` / ``x.name(...)`` in the file (one index, shared)."""
+
+    def build() -> dict[str, list[ast.Call]]:
+        index: dict[str, list[ast.Call]] = {}
+        for node in context.facts.nodes_of(ast.Call):
+            func = node.func  # type: ignore[attr-defined]
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if called:
+                index.setdefault(called, []).append(node)  # type: ignore[arg-type]
+        return index
+
+    return context.facts.shared("GG506 calls by name", build).get(name, [])
 
 
 def _calls_eval(context: RuleContext, scope: ast.AST) -> bool:
@@ -348,6 +394,8 @@ def _calls_eval(context: RuleContext, scope: ast.AST) -> bool:
 
     def build() -> set[ast.AST]:
         facts = context.facts
+        if not facts.mentions(".eval("):
+            return set()
         return {
             facts.enclosing_scope(n)
             for n in facts.nodes_of(ast.Call)

@@ -463,29 +463,44 @@ def backward_through(facts: ModuleFacts, name: str, region: ast.AST) -> ast.Call
 
 def has_backward(facts: ModuleFacts, region: ast.AST) -> bool:
     """Some backward call in ``region`` (outside nested functions)."""
-    if not facts.mentions("backward"):
-        return False
-    return bool(_backwards_by_name(facts, region)) or facts.shared(
-        ("grad_values.any_backward", region),
-        lambda: any(
-            isinstance(n, ast.Call) and backward_subject(n) is not None
-            for n in flow.walk_local(region)
-        ),
-    )
+    return any(_in_region(facts, call, region) for call in _backward_calls(facts))
+
+
+def _backward_calls(facts: ModuleFacts) -> list[ast.Call]:
+    """Every backward call of the file (one pass over the calls, shared)."""
+
+    def build() -> list[ast.Call]:
+        if not facts.mentions("backward"):
+            return []
+        return [
+            n  # type: ignore[misc]
+            for n in facts.nodes_of(ast.Call)
+            if backward_subject(n) is not None  # type: ignore[arg-type]
+        ]
+
+    return facts.shared("grad_values.backward calls", build)
+
+
+def _in_region(facts: ModuleFacts, node: ast.AST, region: ast.AST) -> bool:
+    """``node`` is inside ``region``, not inside a function nested in it."""
+    for parent in facts.ancestors(node):
+        if parent is region:
+            return True
+        if isinstance(parent, flow.SCOPE_TYPES):
+            return False
+    return isinstance(region, ast.Module)
 
 
 def _backwards_by_name(facts: ModuleFacts, region: ast.AST) -> dict[str, ast.Call]:
     """``{name: first backward call through it}`` for the region, built once."""
-    if not facts.mentions("backward"):
-        return {}
 
     def build() -> dict[str, ast.Call]:
         found: dict[str, ast.Call] = {}
-        for node in flow.walk_local(region):
-            subject = backward_subject(node) if isinstance(node, ast.Call) else None
-            if subject is not None:
-                for read in carries_history(facts, subject):
-                    found.setdefault(read.id, node)  # type: ignore[arg-type]
+        for call in _backward_calls(facts):
+            if _in_region(facts, call, region):
+                subject = backward_subject(call)
+                for read in carries_history(facts, subject) if subject is not None else ():
+                    found.setdefault(read.id, call)
         return found
 
     return facts.shared(("grad_values.backwards", region), build)
