@@ -84,12 +84,13 @@ _LEAF_ONLY = "RuntimeError: you can only change requires_grad flags of leaf vari
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     facts = context.facts
     settings: list[tuple[ast.stmt, str, bool]] = []
-    for node in facts.nodes_of_types(ast.Assign, ast.Expr):
-        setting = grad_values.requires_grad_setting(facts, node)  # type: ignore[arg-type]
-        if setting is not None:
-            settings.append((node, *setting))  # type: ignore[arg-type]
-    for node in facts.nodes_of(ast.Call):
-        assert isinstance(node, ast.Call)
+    if facts.mentions("requires_grad"):
+        for node in facts.nodes_of_types(ast.Assign, ast.Expr):
+            setting = grad_values.requires_grad_setting(facts, node)  # type: ignore[arg-type]
+            if setting is not None:
+                settings.append((node, *setting))  # type: ignore[arg-type]
+    switches = any(facts.mentions(w) for w in ("no_grad", "inference_mode", "set_grad_enabled"))
+    for node in grad_values.backward_calls(facts) if switches else ():
         subject = grad_values.backward_subject(node)
         statement = facts.enclosing_statement(node)
         if subject is None or statement is None or grad_values.expects_an_error(facts, node):

@@ -463,10 +463,10 @@ def backward_through(facts: ModuleFacts, name: str, region: ast.AST) -> ast.Call
 
 def has_backward(facts: ModuleFacts, region: ast.AST) -> bool:
     """Some backward call in ``region`` (outside nested functions)."""
-    return any(_in_region(facts, call, region) for call in _backward_calls(facts))
+    return any(_in_region(facts, call, region) for call in backward_calls(facts))
 
 
-def _backward_calls(facts: ModuleFacts) -> list[ast.Call]:
+def backward_calls(facts: ModuleFacts) -> list[ast.Call]:
     """Every backward call of the file (one pass over the calls, shared)."""
 
     def build() -> list[ast.Call]:
@@ -496,7 +496,7 @@ def _backwards_by_name(facts: ModuleFacts, region: ast.AST) -> dict[str, ast.Cal
 
     def build() -> dict[str, ast.Call]:
         found: dict[str, ast.Call] = {}
-        for call in _backward_calls(facts):
+        for call in backward_calls(facts):
             if _in_region(facts, call, region):
                 subject = backward_subject(call)
                 for read in carries_history(facts, subject) if subject is not None else ():
