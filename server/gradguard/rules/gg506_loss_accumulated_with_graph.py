@@ -134,7 +134,7 @@ def _candidates(context: RuleContext) -> list[ast.stmt]:
         parent = facts.parents.get(node)
         if isinstance(parent, ast.Assign) and parent.value is node:
             found.append(parent)
-    for node in facts.nodes_of(ast.Call):
+    for node in facts.nodes_of(ast.Call) if facts.mentions(".append(") else ():
         parent = facts.parents.get(node)
         if isinstance(parent, ast.Expr) and flow.method_name(node) == "append":  # type: ignore[arg-type]
             found.append(parent)
