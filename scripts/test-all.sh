@@ -27,5 +27,8 @@ if [ -f client/package.json ] || [ -f scripts/test-client.sh ]; then
   bash scripts/test-client.sh
 fi
 
+echo "== Release: the wheel and sdist (scripts/release.sh's build) installed in a fresh venv"
+GRADGUARD_INSTALL_TESTS=1 python -m pytest -p no:cacheprovider -q tests/test_install.py
+
 echo "== Python: tests"
 python -m pytest -p no:cacheprovider -n 2 --dist loadfile

@@ -50,7 +50,8 @@ def test_text_format_and_exit_code_one(project, capsys):
 
 
 def test_clean_file_exits_zero_with_no_output(project, capsys):
-    assert run(capsys, "clean.py") == (0, "", "")
+    assert run(capsys, "clean.py") == (0, "", "All checks passed!\n")
+    assert run(capsys, "-q", "clean.py") == (0, "", "")
 
 
 def test_directory_is_recursed_and_output_sorted(project, capsys):
@@ -121,7 +122,8 @@ def test_missing_path_is_a_usage_error(project, capsys):
 def test_fix_writes_and_second_run_changes_nothing(project, capsys):
     code, _, err = run(capsys, "--fix", "buggy.py")
     fixed = (project / "buggy.py").read_text()
-    assert code == 0 and "def __init__(self):" in fixed and "fixed 1 file" in err
+    assert code == 0 and "def __init__(self):" in fixed
+    assert err == "Found 1 finding (1 fixed, 0 remaining).\n"
     assert run(capsys, "--fix", "buggy.py")[0] == 0
     assert (project / "buggy.py").read_text() == fixed
 
@@ -136,8 +138,8 @@ def test_fix_keeps_crlf_and_encoding(project, capsys):
 
 
 def test_diff_prints_without_writing(project, capsys):
-    code, out, _ = run(capsys, "--diff", "buggy.py")
-    assert code == 1
+    code, out, err = run(capsys, "--diff", "buggy.py")
+    assert code == 1 and err == "Would fix 1 finding.\n"
     assert "-    def _init_(self):\n+    def __init__(self):\n" in out
     assert (project / "buggy.py").read_text() == BUGGY
 
@@ -174,7 +176,7 @@ def test_non_utf8_file_is_reported_with_its_line(project, capsys):
 
 def test_declared_encoding_is_honoured(project, capsys):
     (project / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\ny = '\xe9'\n")
-    assert run(capsys, "latin.py") == (0, "", "")
+    assert run(capsys, "-q", "latin.py") == (0, "", "")
 
 
 def test_noqa_comments(project, capsys):

@@ -34,6 +34,26 @@ def test_example_findings(name, codes):
     assert [f.code for f in result.findings] == codes
 
 
+NOTEBOOKS = {"training_notebook.ipynb": [("6", "GG102")]}
+
+
+def test_every_notebook_is_listed():
+    assert sorted(p.name for p in EXAMPLES.glob("*.ipynb")) == sorted(NOTEBOOKS)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(NOTEBOOKS.items()))
+def test_notebook_findings(name, expected):
+    """The cells of a course notebook, with its magics, analysed as one program."""
+    from gradguard.notebook import parse_notebook
+
+    joined = parse_notebook((EXAMPLES / name).read_text(encoding="utf-8")).joined()
+    result = analyze(joined.text, name)
+    assert result.parse_error is None and result.notices == []
+    assert [(joined.cell_at_line(f.span.start.line).key, f.code) for f in result.findings] == (
+        expected
+    )
+
+
 def test_examples_cover_every_rule():
     from gradguard.rules import all_rules
 

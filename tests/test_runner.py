@@ -1,6 +1,6 @@
 """One file's failure never ends a ``check`` run (gradguard.runner).
 
-Faults are injected into ``gradguard.cli.analyze`` before the run; the worker
+Faults are injected into ``gradguard.cli.analyse.analyze`` before the run; the worker
 processes are forked from the test process, so they inherit the fault.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gradguard import astlock, cli, engine, runner
+from gradguard.cli import analyse
 from gradguard.source import SourceFile
 
 BUGGY = textwrap.dedent(
@@ -42,13 +43,13 @@ def project(tmp_path, monkeypatch):
 
 def _inject(monkeypatch, fault):
     """``fault(path)`` runs before the analysis of every file."""
-    real = cli.analyze
+    real = analyse.analyze
 
     def analyze(text, path, **kwargs):
         fault(path)
         return real(text, path, **kwargs)
 
-    monkeypatch.setattr(cli, "analyze", analyze)
+    monkeypatch.setattr(analyse, "analyze", analyze)
 
 
 def _system_error(path):
@@ -98,6 +99,7 @@ def test_the_internal_error_shows_in_every_format(project, capsys, monkeypatch, 
         assert len(json.loads(out)["findings"]) == FILES - 1
     elif format_ == "sarif":
         run = json.loads(out)["runs"][0]
+        assert run["invocations"][0]["executionSuccessful"] is False
         notes = run["invocations"][0]["toolExecutionNotifications"]
         assert [n["message"]["text"][: len(message)] for n in notes] == [message]
         assert len(run["results"]) == FILES - 1
@@ -184,11 +186,21 @@ def test_a_second_system_error_is_raised_for_the_caller_to_report(monkeypatch, t
 
 
 def test_exit_status_precedence():
+    from gradguard.cli.analyse import FileOutcome
+    from gradguard.findings import Finding, Position, Severity, Span
+    from gradguard.output import FileReport
+
+    span = Span(Position(0, 0), Position(0, 1))
+    finding = Finding("GG204", "misspelled-init", "m", span, Severity.ERROR)
+    clean = FileOutcome(FileReport("a.py"))
+    found = FileOutcome(FileReport("b.py", (finding,)))
+    failed = cli.analyse.internal_error("c.py", "SystemError: x")
     status = cli.exit_status
-    assert status(problems=False, internal_error=False, invalid_configuration=False) == 0
-    assert status(problems=True, internal_error=False, invalid_configuration=False) == 1
-    assert status(problems=True, internal_error=True, invalid_configuration=False) == 2
-    assert status(problems=False, internal_error=False, invalid_configuration=True) == 2
+    assert status([clean]) == 0
+    assert status([clean, found]) == 1
+    assert status([found, failed]) == 2
+    assert status([found, failed], exit_zero=True) == 2  # --exit-zero hides findings only
+    assert status([clean], config_errors=True) == 2
 
 
 def _reason(path: Path, reason: str) -> str:

@@ -5,10 +5,11 @@ import * as vscode from 'vscode';
 import { LanguageClient, State } from 'vscode-languageclient/node';
 import { primaryFolder, readFolderSettings } from './config';
 import { serverLaunch } from './launch';
-import { describeSource, probeInterpreter, selectInterpreter } from './python';
+import { describeSource, expandVariables, probeInterpreter, selectInterpreter } from './python';
 import { activeInterpreter, onDidChangeInterpreter } from './pythonExtension';
 import { CLIENT_NAME, DOCUMENT_SELECTOR, createClient } from './server';
-import { SECTION, needsRestart } from './settings';
+import { describePage, normaliseCode, pageCode } from './ruleDocs';
+import { SECTION, needsRestart, showsNotification } from './settings';
 
 const FIX_ALL_KIND = vscode.CodeActionKind.SourceFixAll.append('gradguard');
 
@@ -38,9 +39,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand('gradguard.showLogs', () => output.show()),
     vscode.commands.registerCommand('gradguard.fixAll', fixAll),
+    vscode.commands.registerCommand('gradguard.showRuleDocumentation', (code?: unknown) =>
+      showRuleDocumentation(context.extensionUri, code),
+    ),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (needsRestart((section) => event.affectsConfiguration(section))) {
-        scheduleRestart('gradguard.interpreter or gradguard.importStrategy changed');
+        scheduleRestart('gradguard.interpreter, gradguard.path or gradguard.importStrategy changed');
       } else if (event.affectsConfiguration(SECTION) && client?.state === State.Running) {
         // The server asks again (workspace/configuration) and re-checks open files.
         void client.sendNotification('workspace/didChangeConfiguration', { settings: null });
@@ -107,6 +111,8 @@ function showStartError(message: string): void {
   setStatus(vscode.LanguageStatusSeverity.Error, message);
   if (message === lastError) return;
   lastError = message;
+  // gradguard.showNotifications "off": the status item and the log say it, no pop-up.
+  if (!showsNotification(readFolderSettings(primaryFolder()?.uri).settings.showNotifications, 'error')) return;
   void vscode.window.showErrorMessage(message, 'Open Settings', 'Show Logs').then((choice) => {
     if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'gradguard.interpreter');
     if (choice === 'Show Logs') output.show();
@@ -138,16 +144,19 @@ async function startClient(): Promise<void> {
   });
   output.info(`interpreter: ${choice.command.join(' ')} (${describeSource(choice)})`);
   const probed = await probeInterpreter(choice);
-  if (!probed.ok) {
+  if (!probed.ok && settings.path.length === 0) {
     showStartError(probed.message);
     return;
   }
-  const probe = probed.probe;
-  output.info(`python: ${probe.executable} ${probe.version.join('.')}; importStrategy: ${settings.importStrategy}`);
+  // With gradguard.path the server runs on its own Python; the probed one is only jedi's environment.
+  const probe = probed.ok ? probed.probe : undefined;
+  if (!probed.ok) output.warn(`${probed.message} (gradguard.path runs the server anyway; imports resolve against its own Python)`);
+  if (probe) output.info(`python: ${probe.executable} ${probe.version.join('.')}; importStrategy: ${settings.importStrategy}`);
 
   const bundledLibs = vscode.Uri.joinPath(vscode.Uri.file(extensionPath), 'bundled', 'libs').fsPath;
   const launched = serverLaunch({
     interpreter: choice.command,
+    path: settings.path.map((part) => expandVariables(part, { workspaceFolder: folder?.uri.fsPath, env: process.env })),
     importStrategy: settings.importStrategy,
     bundledLibs,
     bundledLibsPresent: fs.existsSync(`${bundledLibs}/gradguard`),
@@ -163,7 +172,7 @@ async function startClient(): Promise<void> {
 
   let starting = true;
   let crashed = false;
-  const next = createClient(launch, probe.executable, output, {
+  const next = createClient(launch, probe?.executable, output, {
     onCrash: (message) => {
       crashed = true;
       if (starting) return; // reported once by the start failure below
@@ -178,7 +187,9 @@ async function startClient(): Promise<void> {
     lastError = undefined;
     setStatus(
       vscode.LanguageStatusSeverity.Information,
-      `Python ${probe.version.join('.')} (${settings.importStrategy === 'useBundled' ? 'bundled server' : 'server from the environment'})`,
+      settings.path.length > 0
+        ? `${launch.command} (gradguard.path)`
+        : `Python ${probe?.version.join('.')} (${settings.importStrategy === 'useBundled' ? 'bundled server' : 'server from the environment'})`,
     );
   } catch (error) {
     starting = false;
@@ -219,4 +230,25 @@ async function fixAll(): Promise<void> {
     return;
   }
   await vscode.workspace.applyEdit(action.edit);
+}
+
+/** Opens a rule's page (shipped in bundled/libs) as rendered Markdown; asks which rule when not given. */
+async function showRuleDocumentation(extensionUri: vscode.Uri, requested?: unknown): Promise<void> {
+  const pages = vscode.Uri.joinPath(extensionUri, 'bundled', 'libs', 'gradguard', 'rule_docs');
+  let code = normaliseCode(requested);
+  if (!code) {
+    const entries = await vscode.workspace.fs.readDirectory(pages).then(undefined, () => []);
+    const items: (vscode.QuickPickItem & { code: string })[] = [];
+    for (const [fileName] of entries) {
+      const found = pageCode(fileName);
+      if (!found) continue;
+      const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(pages, fileName)));
+      const page = describePage(found, text);
+      items.push({ code: found, label: `${page.code} ${page.name}`, detail: page.summary });
+    }
+    items.sort((a, b) => a.code.localeCompare(b.code));
+    code = (await vscode.window.showQuickPick(items, { placeHolder: 'GradGuard rule', matchOnDetail: true }))?.code;
+    if (!code) return;
+  }
+  await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(pages, `${code}.md`));
 }

@@ -1,32 +1,19 @@
-/** Asks the Python extension (ms-python.python) for the active environment, when it is installed. */
+/**
+ * Asks the Python extension (ms-python.python) for the active environment, when it is installed,
+ * through its published API package `@vscode/python-extension` (types and `PythonExtension.api()`).
+ */
 
-import * as vscode from 'vscode';
+import { PythonExtension } from '@vscode/python-extension';
+import type * as vscode from 'vscode';
 
-const PYTHON_EXTENSION_ID = 'ms-python.python';
-
-interface EnvironmentPath {
-  id: string;
-  path: string;
-}
-
-interface ResolvedEnvironment {
-  executable: { uri?: vscode.Uri };
-}
-
-/** The part of the Python extension's public API (`@vscode/python-extension`) used here. */
-interface PythonExtensionApi {
-  environments: {
-    getActiveEnvironmentPath(resource?: vscode.Uri | vscode.WorkspaceFolder): EnvironmentPath;
-    resolveEnvironment(environment: EnvironmentPath | string): Promise<ResolvedEnvironment | undefined>;
-    onDidChangeActiveEnvironmentPath: vscode.Event<unknown>;
-  };
-}
-
-async function api(): Promise<PythonExtensionApi | undefined> {
-  const extension = vscode.extensions.getExtension<PythonExtensionApi>(PYTHON_EXTENSION_ID);
-  if (!extension) return undefined;
-  if (!extension.isActive) await extension.activate();
-  return extension.exports?.environments ? extension.exports : undefined;
+/** The Python extension's API, or undefined when it is not installed, disabled or failed to activate. */
+async function api(): Promise<PythonExtension | undefined> {
+  try {
+    const python = await PythonExtension.api();
+    return python?.environments ? python : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The active environment's executable for `resource`, or undefined (not installed, none selected). */
@@ -40,10 +27,6 @@ export async function activeInterpreter(resource?: vscode.Uri): Promise<string |
 
 /** Calls `listener` when the user selects another environment (no-op without the Python extension). */
 export async function onDidChangeInterpreter(listener: () => void): Promise<vscode.Disposable | undefined> {
-  try {
-    const python = await api();
-    return python?.environments.onDidChangeActiveEnvironmentPath(() => listener());
-  } catch {
-    return undefined;
-  }
+  const python = await api();
+  return python?.environments.onDidChangeActiveEnvironmentPath(() => listener());
 }

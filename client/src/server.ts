@@ -14,6 +14,7 @@ import {
 } from 'vscode-languageclient/node';
 import { readFolderSettings } from './config';
 import type { Launch } from './launch';
+import { expandVariables } from './python';
 import { ServerSettings, toServerSettings } from './settings';
 
 export const CLIENT_ID = 'gradguard';
@@ -33,14 +34,17 @@ export interface ClientHooks {
 }
 
 /** The `gradguard` settings the server gets for `scope` (a folder URI, or undefined for the window). */
-export function serverSettingsFor(scope: vscode.Uri | undefined, pythonExecutable: string): ServerSettings {
+export function serverSettingsFor(scope: vscode.Uri | undefined, pythonExecutable: string | undefined): ServerSettings {
   const folder = scope ? vscode.workspace.getWorkspaceFolder(scope) : undefined;
-  return toServerSettings(readFolderSettings(folder?.uri ?? scope).settings, pythonExecutable);
+  const workspaceFolder = (folder ?? vscode.workspace.workspaceFolders?.[0])?.uri.fsPath;
+  const expand = (value: string) => expandVariables(value, { workspaceFolder, env: process.env });
+  return toServerSettings(readFolderSettings(folder?.uri ?? scope).settings, pythonExecutable, expand);
 }
 
 export function createClient(
   launch: Launch,
-  pythonExecutable: string,
+  /** The user's Python (jedi resolves imports against it); undefined: the server's own. */
+  pythonExecutable: string | undefined,
   output: vscode.LogOutputChannel,
   hooks: ClientHooks,
 ): LanguageClient {

@@ -4,7 +4,10 @@
 the language server with the workspace folder as the current directory: a
 workspace file named like a module GradGuard imports (``argparse.py``,
 ``jedi.py``, ``pygls.py``) would be imported and run. Drop that entry before
-importing anything else (what Python 3.11's ``-P`` does).
+importing anything else. This is less than Python 3.11's ``-P``: ``runpy`` has
+already imported ``warnings`` and ``contextlib`` (and found this package) through
+that entry, so the documented launch commands are ``gradguard server`` and
+``python -P -m gradguard server`` (docs/server.md).
 """
 
 import os

@@ -1,18 +1,29 @@
-"""Rule documentation pages (``docs/rules/GGNNN.md``) rendered from the rules.
+"""Rule documentation pages (``docs/rules/GGNNN.md``) rendered from the rules, and
+where a link to one points.
 
 The rule modules' docstrings are the single source; ``python -m gradguard.docs``
-rewrites the pages and a test keeps them in agreement.
+rewrites the pages and a test keeps them in agreement. The pages ship inside the
+package (``gradguard/rule_docs``, see setup.py), so by default a link is the
+``file://`` URI of the installed page; ``docs-url`` in ``[tool.gradguard]`` points
+the CLI's links (JSON, SARIF ``helpUri``) at a site instead.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
+from functools import cache
 from pathlib import Path
 
+from gradguard import __version__
 from gradguard.rules import all_rules
 from gradguard.rules.base import FixAvailability, Rule
 
-DOCS_URL = "https://github.com/gradguard/gradguard/blob/main/docs/rules/{code}.md"
+# The installed package's copy, then a development checkout's (an editable install).
+_PAGE_DIRS = (
+    Path(__file__).with_name("rule_docs"),
+    Path(__file__).resolve().parents[2] / "docs" / "rules",
+)
 
 _FIX_TEXT = {
     FixAvailability.ALWAYS: "Fix is always available.",
@@ -21,8 +32,46 @@ _FIX_TEXT = {
 }
 
 
-def doc_url(code: str) -> str:
-    return DOCS_URL.format(code=code)
+@cache
+def pages_dir() -> Path:
+    """The directory holding ``GGNNN.md`` for every rule of this version."""
+    for directory in _PAGE_DIRS:
+        if all((directory / f"{rule.code}.md").is_file() for rule in all_rules()):
+            return directory
+    # A copy installed without its data files: write the pages once so links still work.
+    directory = Path(tempfile.gettempdir(), f"gradguard-{__version__}-rule-docs")
+    write_pages(directory)
+    return directory
+
+
+def doc_url(code: str, base: str | None = None) -> str:
+    """The page of ``code``: ``base`` (``docs-url``; ``{code}`` is replaced, else
+    ``/GGNNN.md`` is appended) or the packaged page's ``file://`` URI."""
+    if not base:
+        return (pages_dir() / f"{code}.md").as_uri()
+    if "{code}" in base:
+        return base.replace("{code}", code)
+    return f"{base.rstrip('/')}/{code}.md"
+
+
+def docs_home(base: str | None = None) -> str:
+    """Where the rule pages are: ``base`` itself, or the packaged folder's URI."""
+    if base:
+        return base.split("{code}")[0]
+    return pages_dir().as_uri() + "/"
+
+
+def rule_info(rule: Rule, base: str | None = None) -> dict[str, str]:
+    """A rule for tools (``gradguard rule GG201 --format json``)."""
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "summary": rule.summary,
+        "severity": rule.severity.value,
+        "fix": rule.fix_availability.value,
+        "url": doc_url(rule.code, base),
+        "page": render_rule_page(rule),
+    }
 
 
 def render_rule_page(rule: Rule) -> str:

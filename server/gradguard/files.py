@@ -5,32 +5,19 @@ from __future__ import annotations
 import io
 import os
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradguard.config import Config
+# gitwildmatch semantics for .gitignore/.ignore (see pyproject.toml).
+import pathspec
 
-_SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".venv",
-        "venv",
-        "__pycache__",
-        "node_modules",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".pytest_cache",
-        "build",
-        "dist",
-        "site-packages",
-    }
-)
-PYTHON_SUFFIXES = (".py", ".pyi")
+from gradguard.config import Config
+from gradguard.notebook import NOTEBOOK_SUFFIX
+
+PYTHON_SUFFIXES = (".py", ".pyi", NOTEBOOK_SUFFIX)
+IGNORE_FILES = (".gitignore", ".ignore")
+ConfigForDirectory = Callable[[Path], Config]
 
 
 @dataclass(frozen=True)
@@ -43,33 +30,107 @@ class UnreadableFile(Exception):
     """A file that cannot be decoded; the message names the line."""
 
 
-def discover(paths: list[Path], config_for_path) -> Iterator[Path]:
-    """Python files under ``paths``; directories recurse, honouring ``exclude``.
-
-    Files named explicitly are checked even when excluded by a pattern only if
-    they match no pattern (same as ruff without --force-exclude).
-    """
+def discover(
+    paths: list[Path], config_for_path: ConfigForDirectory, *, force_exclude: bool = False
+) -> Iterator[Path]:
+    """Python files and notebooks under ``paths``: directories are walked, skipping what
+    ``exclude``/``extend-exclude`` and (``respect-gitignore``) ``.gitignore``/``.ignore``
+    files name. A file or directory named explicitly is checked even when excluded
+    (``gradguard check build/``: the patterns then apply below it only), unless
+    ``force_exclude`` (or the configuration's ``force-exclude``) is set (ruff's model:
+    pre-commit names every file)."""
     for path in paths:
         if path.is_dir():
-            yield from _walk(path, config_for_path)
-        else:
-            yield path
+            yield from _walk(path, config_for_path, force_exclude)
+            continue
+        config = config_for_path(path.parent)
+        if (force_exclude or config.force_exclude) and (
+            config.is_excluded(str(path.resolve())) or _ignored(path, config)
+        ):
+            continue
+        yield path
 
 
-def _walk(root: Path, config_for_path) -> Iterator[Path]:
+def _walk(root: Path, config_for_path: ConfigForDirectory, force: bool) -> Iterator[Path]:
+    # Patterns match resolved paths (configuration roots are resolved); resolving the
+    # root once and joining names is much cheaper than resolving every entry.
+    resolved_root = str(root.resolve())
+    config = config_for_path(root)
+    ignores = _IgnoreFiles(root)
+    named_excluded = config.is_excluded(resolved_root, is_dir=True)
+    named_ignored = config.respect_gitignore and ignores.ignored(root, is_dir=True)
+    if named_excluded or named_ignored:
+        if force or config.force_exclude:
+            return
+        # Named on purpose: what excludes it does not exclude everything below it.
+        ignores = _IgnoreFiles(root, above=not named_ignored)
+    base = resolved_root if named_excluded else None
     for directory, dirnames, filenames in os.walk(root):
-        config: Config = config_for_path(Path(directory))
+        here = Path(directory)
+        resolved = os.path.normpath(os.path.join(resolved_root, os.path.relpath(directory, root)))
+        config = config_for_path(here)
+        respect = config.respect_gitignore
+        if respect:
+            ignores.read(here)
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if d not in _SKIPPED_DIRS
-            and not d.endswith(".egg-info")
-            and not config.is_excluded(os.path.join(directory, d))
+            if not config.is_excluded(os.path.join(resolved, d), is_dir=True, base=base)
+            and not (respect and ignores.ignored(here / d, is_dir=True))
         )
         for name in sorted(filenames):
-            path = os.path.join(directory, name)
-            if name.endswith(PYTHON_SUFFIXES) and not config.is_excluded(path):
-                yield Path(path)
+            if not name.endswith(PYTHON_SUFFIXES):
+                continue
+            if config.is_excluded(os.path.join(resolved, name), base=base):
+                continue
+            path = here / name
+            if respect and ignores.ignored(path, is_dir=False):
+                continue
+            yield path
+
+
+def _ignored(path: Path, config: Config) -> bool:
+    if not config.respect_gitignore:
+        return False
+    ignores = _IgnoreFiles(path.parent)
+    return ignores.ignored(path, is_dir=False)
+
+
+class _IgnoreFiles:
+    """``.gitignore`` and ``.ignore`` files of the walked directories and of the
+    directories above the walk up to the repository root (the one holding ``.git``),
+    each matched relative to its own directory with gitwildmatch semantics."""
+
+    def __init__(self, start: Path, *, above: bool = True) -> None:
+        self._specs: dict[str, pathspec.PathSpec] = {}  # directory + "/" -> its patterns
+        start = start.absolute()
+        for directory in [*reversed(start.parents), start] if above else [start]:
+            if (directory / ".git").exists():
+                self._specs.clear()  # ignore files above the repository do not apply
+            self.read(directory)
+
+    def read(self, directory: Path) -> None:
+        lines: list[str] = []
+        for name in IGNORE_FILES:
+            try:
+                lines += (directory / name).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+        if lines:
+            prefix = os.path.join(os.path.abspath(directory), "")
+            self._specs[prefix] = pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def ignored(self, path: Path, *, is_dir: bool) -> bool:
+        if not self._specs:
+            return False
+        absolute = os.path.abspath(path)
+        for prefix, spec in self._specs.items():
+            if not absolute.startswith(prefix):
+                continue
+            relative = absolute[len(prefix) :].replace(os.sep, "/")
+            if spec.match_file(relative + "/" if is_dir else relative):
+                return True
+        return False
 
 
 def decode(data: bytes, path: str) -> SourceText:

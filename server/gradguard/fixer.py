@@ -5,11 +5,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from gradguard.findings import AnalysisResult, DisjointSpans, Finding, Fix
 from gradguard.source import apply_edits
 
 MAX_PASSES = 10
+Document = TypeVar("Document")
 
 
 @dataclass
@@ -43,22 +45,50 @@ def non_overlapping(findings: list[Finding], unsafe: bool) -> list[Fix]:
     return chosen
 
 
+@dataclass
+class DocumentFixOutcome(Generic[Document]):
+    document: Document
+    applied: int
+    result: AnalysisResult
+
+
 def fix_text(
     text: str, analyse: Callable[[str], AnalysisResult], *, unsafe: bool = False
 ) -> FixOutcome:
     """Apply fixes until none is left (or ``MAX_PASSES``); never returns unparseable code."""
-    result = analyse(text)
+    outcome = fix_document(
+        text,
+        analyse,
+        lambda current, fixes: apply_edits(current, [e for fix in fixes for e in fix.edits]),
+        lambda current: current,
+        unsafe=unsafe,
+    )
+    return FixOutcome(outcome.document, outcome.applied, outcome.result)
+
+
+def fix_document(
+    document: Document,
+    analyse: Callable[[Document], AnalysisResult],
+    apply: Callable[[Document, list[Fix]], Document],
+    program_text: Callable[[Document], str],
+    *,
+    unsafe: bool = False,
+) -> DocumentFixOutcome[Document]:
+    """``fix_text`` for any document whose program text is ``program_text(document)``
+    (a notebook's joined cells): ``apply`` places the chosen fixes, dropping any it
+    cannot place."""
+    result = analyse(document)
     applied = 0
     for _ in range(MAX_PASSES):
         fixes = non_overlapping(result.findings, unsafe)
         if not fixes:
             break
-        candidate = apply_edits(text, [edit for fix in fixes for edit in fix.edits])
-        if candidate == text or not _parses(candidate):
+        candidate = apply(document, fixes)
+        if candidate == document or not _parses(program_text(candidate)):
             break
-        text, applied = candidate, applied + len(fixes)
-        result = analyse(text)
-    return FixOutcome(text, applied, result)
+        document, applied = candidate, applied + len(fixes)
+        result = analyse(document)
+    return DocumentFixOutcome(document, applied, result)
 
 
 def _parses(text: str) -> bool:

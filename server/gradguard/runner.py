@@ -28,6 +28,7 @@ import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -41,19 +42,14 @@ PARALLEL_THRESHOLD = 16
 _IN_FLIGHT_PER_WORKER = 2
 
 
+@dataclass(frozen=True)
 class Job(Generic[T]):
     """``analyse`` and ``failed`` (module-level functions or ``functools.partial``
     of them: they are pickled to the workers) and each worker's ``initializer``."""
 
-    def __init__(
-        self,
-        analyse: Callable[[Path], T],
-        failed: Callable[[Path, str], T],
-        initializer: Callable[[], None] | None = None,
-    ) -> None:
-        self.analyse = analyse
-        self.failed = failed
-        self.initializer = initializer
+    analyse: Callable[[Path], T]
+    failed: Callable[[Path, str], T]
+    initializer: Callable[[], None] | None = None
 
 
 def run_all(paths: Sequence[Path], job: Job[T], jobs: int) -> list[T]:

@@ -103,10 +103,25 @@ class Recorder:
     def __init__(self) -> None:
         self.published: dict[str, list[types.PublishDiagnosticsParams]] = {}
         self.registrations: list[types.Registration] = []
+        self.applied: list[types.ApplyWorkspaceEditParams] = []
+
+
+def _client_converter() -> Any:
+    """lsprotocol's converter, except that a code action result item is told apart as
+    editors do (LSP: a ``Command``'s ``command`` is a string, a ``CodeAction``'s an
+    object); lsprotocol takes a code action carrying a command for a ``Command``."""
+    converter = default_converter()
+
+    def action_or_command(obj: Any, _: Any) -> types.Command | types.CodeAction:
+        kind = types.Command if isinstance(obj.get("command"), str) else types.CodeAction
+        return converter.structure(obj, kind)
+
+    converter.register_structure_hook(types.Command | types.CodeAction, action_or_command)
+    return converter
 
 
 def make_client() -> LanguageClient:
-    client = LanguageClient(converter_factory=default_converter)
+    client = LanguageClient(converter_factory=_client_converter)
     recorder = Recorder()
     client.recorder = recorder  # type: ignore[attr-defined]
 
@@ -117,7 +132,14 @@ def make_client() -> LanguageClient:
     def register(client: LanguageClient, params: types.RegistrationParams) -> None:
         recorder.registrations.extend(params.registrations)
 
+    def apply_edit(
+        client: LanguageClient, params: types.ApplyWorkspaceEditParams
+    ) -> types.ApplyWorkspaceEditResult:
+        recorder.applied.append(params)  # the test applies it to its Doc
+        return types.ApplyWorkspaceEditResult(applied=True)
+
     features = dict(DEFAULT_CLIENT_FEATURES)
+    features[types.WORKSPACE_APPLY_EDIT] = apply_edit
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
     features[types.CLIENT_REGISTER_CAPABILITY] = register
     register_lsp_features(client, features)
@@ -135,7 +157,11 @@ CONFIG = ClientServerConfig(
 
 
 def capabilities(
-    *, pull: bool = False, encodings: list[str] | None = None, resolve: bool = False
+    *,
+    pull: bool = False,
+    encodings: list[str] | None = None,
+    resolve: bool = False,
+    apply_edit: bool = False,
 ) -> types.ClientCapabilities:
     return types.ClientCapabilities(
         general=types.GeneralClientCapabilities(
@@ -144,6 +170,7 @@ def capabilities(
         if encodings
         else None,
         workspace=types.WorkspaceClientCapabilities(
+            apply_edit=apply_edit or None,
             configuration=True,
             workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=True),
             did_change_configuration=types.DidChangeConfigurationClientCapabilities(
@@ -194,11 +221,14 @@ async def initialize(
     options: Any = None,
     folders: list[Path] | None = None,
     resolve: bool = False,
+    apply_edit: bool = False,
 ) -> types.InitializeResult:
     folders = folders or [root]
     return await client.initialize_session(
         types.InitializeParams(
-            capabilities=capabilities(pull=pull, encodings=encodings, resolve=resolve),
+            capabilities=capabilities(
+                pull=pull, encodings=encodings, resolve=resolve, apply_edit=apply_edit
+            ),
             root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in folders],
             initialization_options=options,
@@ -290,11 +320,11 @@ class Doc:
         """Push diagnostics published for the current version."""
         return await wait_published(self.client, self.uri, self.version, timeout)
 
-    async def hover(self, needle: str, offset: int = 0) -> types.Hover | None:
+    async def hover(self, needle: str, offset: int = 0, occurrence: int = 0) -> types.Hover | None:
         return await self.client.text_document_hover_async(
             types.HoverParams(
                 text_document=types.TextDocumentIdentifier(uri=self.uri),
-                position=self.position_of(needle, offset),
+                position=self.position_of(needle, offset, occurrence),
             )
         )
 
@@ -368,7 +398,9 @@ def utf16_position(text: str, offset: int) -> types.Position:
     starts = _line_starts(text)
     line = max(i for i, s in enumerate(starts) if s <= offset)
     prefix = text[starts[line] : offset]
-    return types.Position(line=line, character=len(prefix.encode("utf-16-le")) // 2)
+    return types.Position(
+        line=line, character=len(prefix.encode("utf-16-le", "surrogatepass")) // 2
+    )
 
 
 def utf16_offset(text: str, position: types.Position) -> int:
@@ -378,8 +410,8 @@ def utf16_offset(text: str, position: types.Position) -> int:
     start = starts[position.line]
     end = starts[position.line + 1] if position.line + 1 < len(starts) else len(text)
     line = text[start:end].rstrip("\r\n")
-    encoded = line.encode("utf-16-le")[: position.character * 2]
-    return start + len(encoded.decode("utf-16-le"))
+    encoded = line.encode("utf-16-le", "surrogatepass")[: position.character * 2]
+    return start + len(encoded.decode("utf-16-le", "surrogatepass"))
 
 
 def apply_utf16_edits(text: str, edits: list[types.TextEdit]) -> str:

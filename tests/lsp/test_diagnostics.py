@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pytest
 from lsp_helpers import (
@@ -12,6 +15,7 @@ from lsp_helpers import (
     Doc,
     codes,
     range_text,
+    wait_for,
     wait_published,
 )
 from lsprotocol import types
@@ -38,7 +42,9 @@ async def test_open_reports_with_range_code_and_metadata(client: LanguageClient,
     assert range_text(doc.text, diagnostic.range) == "_init_"
     assert diagnostic.source == "gradguard"
     assert diagnostic.severity == types.DiagnosticSeverity.Error
-    assert diagnostic.code_description.href.endswith("/docs/rules/GG204.md")
+    # The link is the page that is really there (this checkout's; an installed copy's own).
+    page = Path(url2pathname(urlparse(diagnostic.code_description.href).path))
+    assert page.name == "GG204.md" and page.read_text().startswith("# GG204 `misspelled-init`")
     assert diagnostic.data["version"] == 1
     assert diagnostic.data["fixes"][0]["safety"] == "safe"
 
@@ -142,4 +148,58 @@ async def test_syntax_errors_clear_findings(client: LanguageClient, root):
     doc = Doc(client, root / "syntax.py", GG204_CODE).open()
     assert codes(await doc.diagnostics()) == ["GG204"]
     doc.replace_all(GG204_CODE + "\ndef broken(:\n")
+    # No rule ran: the findings go, and one error says where the file stops parsing
+    # (gradguard.showSyntaxErrors, on by default; tests/lsp/test_settings.py turns it off).
+    (error,) = await doc.diagnostics()
+    assert error.code is None and error.severity == types.DiagnosticSeverity.Error
+    assert error.message.startswith("syntax error: invalid syntax")
+    assert doc.text.splitlines()[error.range.start.line] == "def broken(:"
+    assert range_text(doc.text, error.range) == ":"  # where the parser stopped
+
+
+async def test_a_change_not_newer_than_the_document_is_refused(client: LanguageClient, root):
+    """Versions only increase: a change marked older than the document (reordered or
+    replayed) is neither applied nor published after the newer one."""
+    doc = Doc(client, root / "older_version.py", CLEAN_CODE).open()
     assert await doc.diagnostics() == []
+    doc.version = 4
+    doc.replace_all(GG102_CODE)  # version 5
+    assert "GG102" in codes(await doc.diagnostics())
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=3),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=CLEAN_CODE)],
+        )
+    )
+    # The next change edits version 5's text, as the client holds it.
+    doc.change(
+        [(types.Range(start=doc.position_of("for step"), end=doc.position_of("for step")), "\n")]
+    )
+    assert "GG102" in codes(await doc.diagnostics())  # version 6: the v3 text was not applied
+    published = [p.version for p in client.recorder.published[doc.uri]]  # type: ignore[attr-defined]
+    assert 3 not in published
+    assert published == sorted(published)
+
+
+async def test_a_lone_surrogate_keeps_the_findings_and_is_reported(client: LanguageClient, root):
+    """A client may send a lone UTF-16 surrogate (``\\ud800`` in JSON): the document is
+    analysed with it as U+FFFD, positions after it on its line stay right, and the
+    user is told once."""
+    code = GG102_CODE.replace(
+        "model.fc = nn.Linear(4, 2)\n", "model.fc = nn.Linear(4, 2)  # \ud800 odd\n"
+    ).replace("model = Net()\n", "model = Net()  # \ud800\n")
+    doc = Doc(client, root / "surrogate.py", code).open()
+    diagnostics = await doc.diagnostics()
+    assert codes(diagnostics) == ["GG102"]
+    assert range_text(doc.text, diagnostics[0].range).startswith("model.fc = nn.Linear(4, 2)")
+    await wait_for(lambda: any("surrogate.py" in m.message for m in client.messages))
+    (shown,) = [m for m in client.messages if "surrogate.py" in m.message]
+    assert "lone surrogate" in shown.message and "U+D800" in shown.message
+    assert ":14:" in shown.message  # the first line holding one
+    text = doc.text
+    doc.change(
+        [(types.Range(start=doc.position_of("for step"), end=doc.position_of("for step")), "\n")]
+    )
+    assert codes(await doc.diagnostics()) == ["GG102"]
+    assert doc.text.startswith(text[:10])
+    assert [m for m in client.messages if "surrogate.py" in m.message] == [shown]  # once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from lsp_helpers import GG102_CODE, GG204_CODE, Doc, codes, range_text, wait_for
@@ -157,3 +158,65 @@ async def test_hover_elsewhere_is_empty(client: LanguageClient, root):
     doc = Doc(client, root / "nothing.py", "import torch\n\nvalue = 3\n").open()
     await doc.diagnostics()
     assert await doc.hover("value", 1) is None
+
+
+EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "train_loop.py").read_text()
+
+
+async def test_hover_on_a_factory_built_model_names_what_it_returns(client: LanguageClient, root):
+    """examples/train_loop.py: ``model = make_model()`` in ``train`` holds the
+    ``nn.Sequential`` the factory returns (a function is not a class), and only the
+    optimizer built from *its* parameters, not ``fine_tune``'s over its own ``model``."""
+    doc = Doc(client, root / "train_loop.py", EXAMPLE).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("model = make_model()", 1))
+    assert text.startswith(
+        "`model`: instance of `torch.nn.Sequential`, returned by `make_model()` (line 9)"
+    )
+    assert "instance of `make_model`" not in text
+    assert "optimizers holding its parameters: `optimizer` (line 16)" in text
+    assert "line 31" not in text
+    # In fine_tune, ``model`` is a parameter: nothing in the file says what it holds.
+    assert await doc.hover("cross_entropy(model(", 15) is None
+    optimizer = text_of(await doc.hover("optimizer = Adam(", 2))
+    assert "built at line 31 from `model.parameters()`" in optimizer
+
+
+FACTORIES = textwrap.dedent(
+    """\
+    import torch
+    import torchvision
+    from torch import nn
+
+
+    def build(kind):
+        if kind == "small":
+            return nn.Linear(4, 2)
+        return nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+
+
+    backbone = torchvision.models.resnet18()
+    head = build("small")
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model = nn.Linear(4, 2)
+    """
+)
+
+
+async def test_hover_never_guesses_a_factory_class_or_a_rebound_models_optimizer(
+    client: LanguageClient, root
+):
+    doc = Doc(client, root / "factories.py", FACTORIES).open()
+    await doc.diagnostics()
+    backbone = text_of(await doc.hover("backbone =", 1))
+    assert backbone.startswith(
+        "`backbone`: a module returned by `torchvision.models.resnet18()` (its class is not known"
+    )
+    head = text_of(await doc.hover("head =", 1))
+    assert head.startswith("`head`: a module returned by `build()` (line 6)")
+    assert "instance of" not in head
+    first = text_of(await doc.hover("model = nn", 1))
+    assert "optimizers holding its parameters: `optimizer` (line 15)" in first
+    second = await doc.hover("model = nn", 1, occurrence=1)
+    assert "no optimizer in this file holds its parameters" in text_of(second)

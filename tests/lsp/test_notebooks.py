@@ -238,3 +238,76 @@ async def test_deleted_cells_are_cleared(client: LanguageClient, root):
     await asyncio.sleep(0.1)
     for uri in notebook.order:
         assert list(client.diagnostics[uri]) == []
+
+
+MISSPELLED_INIT = (
+    "class {name}(nn.Module):\n    def _init_(self):\n        super().__init__()\n"
+    "        self.fc = nn.Linear(4, 2)\n"
+)
+
+
+async def test_notebook_fix_all_fixes_every_cell(client: LanguageClient, root):
+    """notebook.source.fixAll.gradguard (VS Code's notebook.codeActionsOnSave): one
+    action whose edit covers every code cell; applied, the findings are gone."""
+    cells = [
+        "import torch\nfrom torch import nn",
+        MISSPELLED_INIT.format(name="Encoder"),
+        MISSPELLED_INIT.format(name="Decoder"),
+    ]
+    notebook = Notebook(client, root / "fix_all.ipynb", cells).open()
+    for index in (1, 2):
+        assert codes(await notebook.diagnostics(index)) == ["GG204"]
+
+    async def actions(only: list[str] | None) -> list[types.CodeAction]:
+        result = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=notebook.cell_uri(0)),
+                range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+                context=types.CodeActionContext(diagnostics=[], only=only),
+            )
+        )
+        return [a for a in result or [] if isinstance(a, types.CodeAction)]
+
+    kinds = [a.kind for a in await actions(None) + await actions(["source.fixAll"])]
+    assert "notebook.source.fixAll.gradguard" not in kinds  # only when asked for
+    (whole,) = await actions(["notebook.source.fixAll"])
+    assert whole.kind == "notebook.source.fixAll.gradguard"
+    touched = {change.text_document.uri for change in whole.edit.document_changes}
+    assert touched == {notebook.cell_uri(1), notebook.cell_uri(2)}
+    for change in whole.edit.document_changes:
+        assert change.text_document.version == notebook.cell_versions[change.text_document.uri]
+        notebook.edit_cell(change.text_document.uri, list(change.edits))
+    for index in (1, 2):
+        assert "def __init__(self):" in notebook.cells[notebook.cell_uri(index)]
+        assert compile(notebook.cells[notebook.cell_uri(index)], "cell", "exec")
+    for index in (1, 2):
+        await wait_for(lambda i=index: codes(current_cell(client, notebook, i)) == [])
+    notebook.close()
+
+
+def current_cell(client: LanguageClient, notebook: Notebook, index: int) -> list:
+    published = client.recorder.published.get(notebook.cell_uri(index), [])
+    return list(published[-1].diagnostics) if published else []
+
+
+async def test_magic_cells_do_not_blank_the_notebook(client: LanguageClient, root):
+    """A %%bash cell, ``model?``, ``!pip`` and ``%%writefile`` used to make the joined
+    program a syntax error, so every cell showed nothing."""
+    needs_gg102()
+    cells = [
+        "!pip install torch --quiet\n" + CELLS[0],
+        "%%bash\nnvidia-smi | head -n 5\nif [ -d data ]; then echo ok; fi",
+        CELLS[1] + "\nmodel?",
+        "%%writefile config.yaml\nlr: 0.1\nlayers: [4, 8]",
+        "%%time\n" + CELLS[2],
+        CELLS[3],
+    ]
+    notebook = Notebook(client, root / "magics.ipynb", cells).open()
+    stale = [d for d in await notebook.diagnostics(4) if d.code == "GG102"]
+    assert stale, "the layer replaced in the %%time cell is still reported"
+    # Positions are the cell's own: the replaced layer is on line 1 or 2 (after %%time).
+    texts = {range_text(notebook.cells[notebook.cell_uri(4)], d.range) for d in stale}
+    assert texts & {"model.fc = nn.Linear(8, 2)", "model[0] = nn.Linear(4, 8)"}
+    for index in (0, 1, 2, 3, 5):
+        assert await notebook.diagnostics(index) == []
+    notebook.close()

@@ -49,6 +49,7 @@ async def test_capabilities_are_advertised(client: LanguageClient, root):
     assert set(capabilities.code_action_provider.code_action_kinds) == {
         "quickfix",
         "source.fixAll.gradguard",
+        "notebook.source.fixAll.gradguard",
     }
     assert capabilities.code_action_provider.resolve_provider is True
     assert capabilities.hover_provider
@@ -147,3 +148,29 @@ async def test_negotiated_position_encoding(encoding, root, request):
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+async def test_only_recently_analysed_documents_keep_an_incremental_baseline(
+    client: LanguageClient, root
+):
+    """What the next edit's incremental analysis builds on weighs about eight times
+    the text: with 100 files open it was most of the server's growth. Only the
+    documents analysed last keep it; an edit of an older one is analysed in full."""
+    helpers = "".join(f"\n\ndef helper_{i}(x):\n    return x + {i}\n" for i in range(30))
+    edited = Doc(client, root / "edited_first.py", GG102_CODE + helpers).open()
+    assert "GG102" in codes((await pull(client, edited)).items)
+
+    def touch(doc: Doc, text: str) -> None:
+        at = doc.position_of("return x + 5", len("return x + 5"))
+        doc.change([(types.Range(start=at, end=at), text)])
+
+    touch(edited, " * 1")
+    report = await pull(client, edited)
+    assert report.result_id.endswith(":partial")  # the baseline was there
+    for index in range(8):  # the server keeps eight
+        other = Doc(client, root / f"other_{index}.py", GG204_CODE).open()
+        assert codes((await pull(client, other)).items) == ["GG204"]
+    touch(edited, " * 1")
+    again = await pull(client, edited)
+    assert not again.result_id.endswith(":partial")  # analysed in full: no baseline left
+    assert "GG102" in codes(again.items)

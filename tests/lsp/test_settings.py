@@ -57,7 +57,9 @@ async def test_watcher_for_pyproject_is_registered(client: LanguageClient, root)
     await wait_for(lambda: client.recorder.registrations)
     (registration,) = client.recorder.registrations
     assert registration.method == "workspace/didChangeWatchedFiles"
-    assert registration.register_options["watchers"][0]["globPattern"] == "**/pyproject.toml"
+    assert registration.register_options["watchers"][0]["globPattern"] == (
+        "**/{pyproject.toml,gradguard.toml,.gradguard.toml}"
+    )
 
 
 async def test_startup_logs_versions_and_effective_settings(client: LanguageClient, root):
@@ -194,3 +196,69 @@ async def test_unusable_interpreter_is_reported_and_analysis_goes_on(client: Lan
         lambda: any("gradguard.interpreter" in m.message for m in client.messages[before:])
     )
     await change_settings(client, {"debounceMs": 10})
+
+
+async def test_configuration_names_the_file_instead_of_the_nearest_pyproject(
+    client: LanguageClient, root
+):
+    (root / "plain" / "ci").mkdir()
+    # A gradguard.toml-style file (top-level keys), as `gradguard check --config` reads it.
+    (root / "plain" / "ci" / "strict.toml").write_text('ignore = ["GG2"]\n')
+    await change_settings(client, {"debounceMs": 10, "configuration": "ci/strict.toml"})
+    await asyncio.sleep(0.1)
+    doc = Doc(client, root / "plain" / "configured.py", GG204_CODE).open()
+    assert await doc.diagnostics() == []  # the named file (relative to the folder) ignores GG2
+    before = len(client.messages)
+    await change_settings(client, {"debounceMs": 10, "configuration": "ci/missing.toml"})
+    await wait_for(lambda: any("missing.toml" in m.message for m in client.messages[before:]))
+    await change_settings(client, {"debounceMs": 10})
+    await wait_for(lambda: codes(current(client, doc.uri)) == ["GG204"])
+
+
+async def test_exclude_and_command_line_args(client: LanguageClient, root):
+    await change_settings(client, {"debounceMs": 10, "exclude": ["generated/*"]})
+    await asyncio.sleep(0.1)
+    excluded = Doc(client, root / "plain" / "generated" / "model.py", GG204_CODE).open()
+    kept = Doc(client, root / "plain" / "kept.py", GG204_CODE).open()
+    assert await excluded.diagnostics() == []
+    assert codes(await kept.diagnostics()) == ["GG204"]
+    await change_settings(client, {"debounceMs": 10, "args": ["--ignore", "GG204"]})
+    await wait_for(lambda: current(client, kept.uri) == [])
+    # A named setting wins over the same option in args.
+    await change_settings(client, {"debounceMs": 10, "args": ["--ignore=GG204"], "ignore": ["GG1"]})
+    await wait_for(lambda: codes(current(client, kept.uri)) == ["GG204"])
+    await change_settings(client, {"debounceMs": 10})
+
+
+async def test_syntax_errors_and_notifications_can_be_turned_off(client: LanguageClient, root):
+    quiet = {"debounceMs": 10, "showSyntaxErrors": False, "showNotifications": "off"}
+    await change_settings(client, quiet)
+    await asyncio.sleep(0.1)
+    doc = Doc(client, root / "plain" / "broken.py", "def broken(:\n").open()
+    assert await doc.diagnostics() == []
+    shown, logged = len(client.messages), len(client.log_messages)
+    await change_settings(client, {**quiet, "run": "onEveryKey"})
+    await wait_for(lambda: any("gradguard.run" in m.message for m in client.log_messages[logged:]))
+    assert client.messages[shown:] == []  # logged, not shown
+    await change_settings(client, {"debounceMs": 10})
+    await wait_for(lambda: len(current(client, doc.uri)) == 1)
+
+
+async def test_gradguard_toml_and_table_less_pyproject(client: LanguageClient, root):
+    """The editor finds configuration as the CLI does: a sub-package's pyproject.toml
+    without [tool.gradguard] is passed over; gradguard.toml is read and watched."""
+    await change_settings(client, {"debounceMs": 10})
+    folder = root / "plain" / "toml"
+    (folder / "sub").mkdir(parents=True)
+    config = folder / "gradguard.toml"
+    config.write_text('ignore = ["GG2"]\n')
+    (folder / "sub" / "pyproject.toml").write_text('[project]\nname = "sub"\n')
+    doc = Doc(client, folder / "sub" / "train.py", GG204_CODE).open()
+    assert await doc.diagnostics() == []
+    config.write_text("")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=config.as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
+    await wait_for(lambda: codes(current(client, doc.uri)) == ["GG204"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from gradguard.findings import Position, Severity, Span
 from gradguard.lsp import convert
 from gradguard.lsp.notebooks import build_program
 from gradguard.lsp.settings import Settings, parse_settings, unwrap
+from gradguard.rules import all_rules
 
 
 @pytest.mark.parametrize(
@@ -59,10 +62,10 @@ def test_notebook_program_maps_lines_back_to_cells():
     )
     assert program.text == "import torch\npass\ny = 2\n\npass\n"
     cell, span = program.to_cell(Span(Position(2, 0), Position(2, 5)))
-    assert cell.uri == "c2" and span == Span(Position(0, 0), Position(0, 5))
+    assert cell.key == "c2" and span == Span(Position(0, 0), Position(0, 5))
     # A whole-line span ending at the next cell's start stays in its cell.
     cell, span = program.to_cell(Span(Position(0, 0), Position(2, 0)))
-    assert cell.uri == "c1" and span.end == Position(1, len("%time x = 1"))
+    assert cell.key == "c1" and span.end == Position(1, len("%time x = 1"))
     assert program.to_cell(Span(Position(0, 0), Position(3, 1))) is None
     assert program.from_cell("c3", Position(0, 2)) == Position(4, 2)
 
@@ -98,6 +101,83 @@ def test_settings_parse_and_errors_name_the_key():
     assert unwrap({"gradguard": {"run": "onSave"}}) == {"run": "onSave"}
 
 
+def test_settings_table_is_strict_and_covers_every_field():
+    """Each Settings field is one row of the table; cattrs must not coerce values."""
+    from dataclasses import fields
+
+    from gradguard.lsp.settings import FIELDS
+
+    assert {row.attr for row in FIELDS} | {"extend_select", "errors"} == {
+        f.name for f in fields(Settings)
+    }
+    assert set(Settings().describe()) == {row.key for row in FIELDS}
+    bad = parse_settings(
+        {"enable": "yes", "extraPaths": "src", "exclude": [1], "logLevel": "loud", "args": "-q"}
+    )
+    assert bad == Settings()
+    assert len(bad.errors) == 5 and all("using the previous value" in e for e in bad.errors)
+    settings = parse_settings(
+        {
+            "interpreter": "/usr/bin/python3",
+            "exclude": ["generated"],
+            "configuration": " ci/gradguard.toml ",
+            "logLevel": "debug",
+            "showNotifications": "onError",
+            "showSyntaxErrors": False,
+        }
+    )
+    assert settings.interpreter == "/usr/bin/python3" and settings.exclude == ("generated",)
+    assert settings.config_file("/work") == Path("/work/ci/gradguard.toml")
+    assert (settings.log_level, settings.show_syntax_errors) == ("debug", False)
+    assert settings.shows("error") and not settings.shows("warning")
+    assert Settings().shows("warning") and not Settings().shows("info")
+    assert parse_settings({"showNotifications": "always"}).shows("info")
+
+
+def test_settings_args_are_command_line_options():
+    settings = parse_settings(
+        {
+            "args": [
+                "--select",
+                "GG1,GG2",
+                "--extend-select=GG301",
+                "--exclude",
+                "gen",
+                "--config",
+                "ci.toml",
+            ]
+        }
+    )
+    assert settings.select == ("GG1", "GG2") and settings.extend_select == ("GG301",)
+    assert settings.exclude == ("gen",) and settings.configuration == "ci.toml"
+    project = Config(select=("GG2",), exclude=("build",))
+    combined = settings.apply_to(project)
+    enabled = [c for c in ("GG101", "GG201", "GG301", "GG302") if combined.is_enabled(c)]
+    assert enabled == ["GG101", "GG201", "GG301"]
+    assert combined.exclude == ("build",) and combined.extend_exclude == ("gen",)
+    assert parse_settings({"args": ["--select", "GG1"], "select": ["GG4"]}).select == ("GG4",)
+    (error,) = parse_settings({"args": ["--fix"]}).errors
+    assert "gradguard.args: unrecognized arguments: --fix (the editor takes --select" in error
+    (error,) = parse_settings({"args": ["--select", "XX9"]}).errors
+    assert "XX9" in error
+
+
+def test_log_level_setting_sets_the_server_log():
+    import logging
+
+    from gradguard.lsp.settings import apply_log_level
+
+    logger = logging.getLogger("gradguard")
+    before = logger.level
+    try:
+        apply_log_level(parse_settings({"logLevel": "debug"}))
+        assert logger.isEnabledFor(logging.DEBUG)
+        apply_log_level(parse_settings({"logLevel": "error"}))
+        assert not logger.isEnabledFor(logging.WARNING)
+    finally:
+        logger.setLevel(before)
+
+
 def test_editor_settings_override_the_project_file():
     project = Config(
         select=("GG1",),
@@ -107,10 +187,39 @@ def test_editor_settings_override_the_project_file():
     )
     assert Settings().apply_to(project) is project
     combined = Settings(select=("GG",), severity=(("GG101", "error"),)).apply_to(project)
-    assert combined.select == ("GG",)
-    assert combined.ignore == ("GG102",)  # not set in the editor: the project's
+    # The editor's select replaces the project's selection, its ignore included.
+    assert combined.is_enabled("GG201") and combined.is_enabled("GG102")
     assert dict(combined.severity) == {"GG105": Severity.WARNING, "GG101": Severity.ERROR}
     assert combined.exclude == ("build",)
+    # The editor's ignore removes from the project's selection, as the CLI's --ignore does.
+    ignoring = Settings(ignore=("GG101",)).apply_to(project)
+    assert not ignoring.is_enabled("GG101") and not ignoring.is_enabled("GG102")
+    assert ignoring.is_enabled("GG103") and not ignoring.is_enabled("GG201")
+
+
+def test_editor_select_and_ignore_mean_what_the_command_line_options_mean(tmp_path):
+    """gradguard.select/ignore and --select/--ignore: one function, same rules enabled."""
+    from gradguard.cli.analyse import CheckOptions, config_for_file
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.gradguard]\nselect = ["GG1", "GG2"]\nignore = ["GG102"]\n'
+    )
+    path = tmp_path / "train.py"
+    project = config_for_file(path, CheckOptions())
+    codes = [rule.code for rule in all_rules()]
+    for select, ignore in [(None, ("GG201",)), (("GG3",), ()), (("ALL",), ("GG1",)), (None, ())]:
+        editor = parse_settings(
+            {"select": list(select) if select else None, "ignore": list(ignore) or None}
+        ).apply_to(project)
+        cli = config_for_file(path, CheckOptions(select=select, ignore=ignore))
+        assert [c for c in codes if editor.is_enabled(c)] == [c for c in codes if cli.is_enabled(c)]
+
+
+def test_editor_severity_keeps_its_valid_entries():
+    settings = parse_settings({"severity": {"GG204": "loud", "GG301": "error"}})
+    assert settings.severity == (("GG301", "error"),)
+    (error,) = settings.errors
+    assert "gradguard.severity" in error and "loud" in error and "the other entries apply" in error
 
 
 def test_client_only_settings_are_accepted_silently():

@@ -594,3 +594,153 @@ def test_every_fix_in_a_realistic_file_repairs():
     (fixed,) = assert_all_fixes_repair(code, "GG102")
     assert "model[2] = nn.Linear(4, 3)\noptimizer = optim.SGD" in fixed
     assert not [f for f in findings(fixed) if f.code == "GG102"]
+
+
+# -- issue 11: shapes the semantic model follows -------------------------------------------
+
+
+def gg102_lines(body: str, loop: str = LOOP) -> list[int]:
+    return lines_of(program(NN, body, loop), "GG102")
+
+
+def body_line(body: str, text: str) -> int:
+    """The 1-based line of ``program(NN, body)`` that starts with ``text``."""
+    lines = program(NN, body).splitlines()
+    return next(n for n, line in enumerate(lines, 1) if line.startswith(text))
+
+
+SHAPE_1_LOCAL = """
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+head = nn.Linear(4, 3)
+model.fc = head
+"""
+
+SHAPE_1_HELPER = """
+def speedup(model):
+    new = nn.Linear(4, 4)
+    model.backbone = new
+
+
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+speedup(model)
+"""
+
+SHAPE_2 = """
+def replace_head(m):
+    inner = m.backbone
+    inner.fc = nn.Linear(4, 4)
+
+
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+replace_head(model)
+"""
+
+SHAPE_2_SCRIPT = """
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+inner = model.backbone
+inner.extra = nn.Linear(4, 4)
+"""
+
+SHAPE_3 = """
+model = Net()
+net = model
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+model.fc = nn.Linear(4, 3)
+"""
+
+SHAPE_4 = """
+model = Net()
+other = Net()
+params = model.parameters()
+optimizer = torch.optim.SGD(params, lr=0.1)
+params = other.parameters()
+other.fc = nn.Linear(4, 3)
+model.fc = nn.Linear(4, 3)
+"""
+
+SHAPE_5 = """
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def reset_model():
+    global model
+    model = Net()
+
+
+def train():
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(2, 4)).sum().backward()
+        optimizer.step()
+
+
+reset_model()
+train()
+"""
+
+SHAPE_9 = """
+model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+model[2] = nn.Linear(4, 3)
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (SHAPE_1_LOCAL, "model.fc = head"),
+        (SHAPE_1_HELPER, "speedup(model)"),
+        (SHAPE_2, "replace_head(model)"),
+        (SHAPE_2_SCRIPT, "inner.extra = "),
+        (SHAPE_3, "model.fc = "),
+        (SHAPE_4, "model.fc = "),
+        (SHAPE_9, "model[2] = "),
+    ],
+)
+def test_replacement_the_model_follows(body, text):
+    assert gg102_lines(body) == [body_line(body, text)]
+
+
+def test_global_model_rebound_in_a_function():
+    (finding,) = only(program(NN, SHAPE_5, loop=""), "GG102")
+    assert finding.span.start.line + 1 == body_line(SHAPE_5, "reset_model()")
+    assert "`reset_model()` replaces `model`" in finding.message
+
+
+def test_a_container_rebuilt_from_its_own_children_is_no_replacement():
+    body = """
+    import torchvision
+    model = torchvision.models.vgg16()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.classifier = nn.Sequential(*list(model.classifier.children())[:-1])
+    """
+    assert gg102_lines(body) == []
+
+
+def test_a_new_layer_given_to_the_optimizer_by_a_helper_is_no_replacement():
+    body = """
+    def add_head(optimizer, head):
+        optimizer.add_param_group({"params": head.parameters()})
+
+
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.fc = nn.Linear(4, 3)
+    add_head(optimizer, model.fc)
+    """
+    assert gg102_lines(body) == []
+
+
+def test_a_layer_moved_between_parts_of_the_model_is_no_replacement():
+    body = """
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    head = model.fc
+    model.fc = head
+    """
+    assert gg102_lines(body) == []

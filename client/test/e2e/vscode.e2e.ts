@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Browser, Locator, Page, chromium } from 'playwright-core';
-import { OUTPUT, VSIX, copyWorkspace, run, startGroup, stopGroup, tempDir, waitForHttp } from './helpers';
+import { OUTPUT, PYTHON, VSIX, copyWorkspace, run, startGroup, stopGroup, tempDir, waitForHttp } from './helpers';
 
 const CODE_SERVER = process.env.GRADGUARD_CODE_SERVER ?? '/opt/gradguard-e2e/code-server-4.100.3/node_modules/.bin/code-server';
 const CHROMIUM = process.env.GRADGUARD_CHROMIUM ?? '/usr/bin/chromium';
@@ -28,6 +28,7 @@ const NONE_LINE = 'model.backbone.bias = None';
 
 let root = '';
 let userData = '';
+let extensionsDir = '';
 let workspace = '';
 let server: ChildProcess | undefined;
 let browser: Browser | undefined;
@@ -230,6 +231,7 @@ describe('VS Code workbench (code-server 4.100.3 + Chromium)', { timeout: 300000
     root = tempDir('gradguard-vscode-');
     userData = path.join(root, 'user-data');
     const extensions = path.join(root, 'extensions');
+    extensionsDir = extensions;
     for (const dir of ['home', 'xdg/config', 'xdg/data', 'xdg/cache', 'user-data', 'extensions']) {
       fs.mkdirSync(path.join(root, dir), { recursive: true });
     }
@@ -325,6 +327,39 @@ describe('VS Code workbench (code-server 4.100.3 + Chromium)', { timeout: 300000
     await screenshot('gg102-squiggle-gone');
   });
 
+  test('rule links: the hover links to the page shipped in the VSIX; Show Rule Documentation renders it', async () => {
+    await waitUntil('a squiggle is on the `model.backbone.bias = None` line', async () => (await squigglesOnLine(NONE_LINE)) > 0);
+    await hoverSquiggle(NONE_LINE, /GG201/);
+    const link = page.locator('.monaco-hover:not(.hidden) a', { hasText: 'Documentation' }).first();
+    const href = (await link.getAttribute('data-href')) ?? (await link.getAttribute('href')) ?? '';
+    // The server's file:// link, which the (remote) workbench shows as vscode-remote://host/path.
+    assert.match(href, /^(file|vscode-remote):\/\/[^/]*\/.*\/bundled\/libs\/gradguard\/rule_docs\/GG201\.md$/, `the hover links to the bundled page: ${href}`);
+    const pagePath = decodeURIComponent(new URL(href).pathname);
+    assert.ok(pagePath.startsWith(extensionsDir), `${pagePath} is inside the installed extension`);
+    assert.match(fs.readFileSync(pagePath, 'utf8'), /^# GG201 `none-assigned-to-parameter`/);
+    await screenshot('gg201-hover-documentation-link');
+    // Following the link opens the page in an editor, as Markdown.
+    await link.click();
+    const pageTab = page.locator('.tabs-container .tab', { hasText: 'GG201.md' }).first();
+    await pageTab.waitFor({ state: 'visible', timeout: WAIT });
+    await page.locator('.monaco-editor .view-lines .view-line', { hasText: '# GG201 `none-assigned-to-parameter`' }).first().waitFor({ state: 'visible', timeout: WAIT });
+    await screenshot('gg201-documentation-link-opened');
+    await page.keyboard.press('Control+W');
+    await openFile('train.py');
+
+    await runCommand('GradGuard: Show Rule Documentation');
+    const pick = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'GG201 none-assigned-to-parameter' }).first();
+    await pick.waitFor({ state: 'visible', timeout: WAIT });
+    await page.locator('.quick-input-widget input').fill('GG201');
+    await page.keyboard.press('Enter');
+    const tab = page.locator('.tabs-container .tab', { hasText: /Preview GG201\.md/ }).first();
+    await tab.waitFor({ state: 'visible', timeout: WAIT });
+    await page.waitForTimeout(1500); // the webview renders
+    await screenshot('gg201-rule-documentation-preview');
+    await page.keyboard.press('Control+W');
+    await openFile('train.py');
+  });
+
   test('GG201 None over a parameter: squiggle, Problems row, hover, "Remove the None assignment" quick fix', async () => {
     await waitUntil('a squiggle is on the `model.backbone.bias = None` line', async () => (await squigglesOnLine(NONE_LINE)) > 0);
     await screenshot('gg201-squiggle');
@@ -356,6 +391,53 @@ describe('VS Code workbench (code-server 4.100.3 + Chromium)', { timeout: 300000
     await showProblems();
     await waitUntil('the Problems panel is empty', async () => (await problemRows()).filter((r) => /GG\d{3}/.test(r)).length === 0);
     await screenshot('no-problems-left');
+    await hidePanel();
+  });
+
+  test('settings: showSyntaxErrors, args, exclude and path take effect', async () => {
+    const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+    const useSettings = (values: Record<string, unknown>) => {
+      fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+      fs.writeFileSync(settingsFile, JSON.stringify(values));
+    };
+    const rowsWith = async (pattern: RegExp) => (await problemRows()).filter((row) => pattern.test(row));
+    fs.writeFileSync(path.join(workspace, 'broken.py'), 'import torch\n\ndef broken(:\n    pass\n');
+    fs.writeFileSync(
+      path.join(workspace, 'model.py'),
+      'import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def _init_(self):\n        super().__init__()\n',
+    );
+    await openFile('broken.py');
+    await showProblems();
+    await waitUntil('the syntax error is listed', async () => (await rowsWith(/syntax error/)).length === 1);
+    assert.match((await rowsWith(/syntax error/))[0], /\[Ln 3, Col 12\]/);
+    await screenshot('settings-syntax-error-shown');
+    useSettings({ 'gradguard.showSyntaxErrors': false });
+    await waitUntil('gradguard.showSyntaxErrors false hides it', async () => (await rowsWith(/syntax error/)).length === 0);
+    await screenshot('settings-syntax-error-hidden');
+
+    await openFile('model.py');
+    await showProblems();
+    await waitUntil('GG204 is listed for model.py', async () => (await rowsWith(/GG204/)).length === 1);
+    useSettings({ 'gradguard.showSyntaxErrors': false, 'gradguard.args': ['--ignore', 'GG204'] });
+    await waitUntil('gradguard.args --ignore GG204 removes it', async () => (await rowsWith(/GG204/)).length === 0);
+    await screenshot('settings-args-ignore');
+    useSettings({ 'gradguard.exclude': ['model.py'] });
+    await waitUntil('GG204 is back, then gradguard.exclude hides the file', async () => (await rowsWith(/GG204/)).length === 0 && (await rowsWith(/syntax error/)).length === 1);
+    useSettings({});
+    await waitUntil('without exclude GG204 is listed again', async () => (await rowsWith(/GG204/)).length === 1);
+
+    // gradguard.path: a `gradguard` command of the user's own (here a wrapper around the
+    // bundled server that leaves a mark), started as `<path> server`.
+    const libs = path.join(extensionsDir, fs.readdirSync(extensionsDir).find((name) => name.startsWith('gradguard.gradguard-')) ?? '', 'bundled', 'libs');
+    const marker = path.join(root, 'path-server-started');
+    const wrapper = path.join(root, 'my-gradguard');
+    fs.writeFileSync(wrapper, `#!/bin/sh\necho "$@" > '${marker}'\nPYTHONPATH='${libs}' exec ${PYTHON} -P -m gradguard "$@"\n`, { mode: 0o755 });
+    useSettings({ 'gradguard.path': [wrapper], 'gradguard.ignore': ['GG1', 'GG3'] });
+    await waitUntil('the server was started through gradguard.path', async () => fs.existsSync(marker), WAIT);
+    assert.equal(fs.readFileSync(marker, 'utf8').trim(), 'server');
+    await waitUntil('the server started by gradguard.path reports GG204', async () => (await rowsWith(/GG204/)).length === 1);
+    await screenshot('settings-path-server');
+    useSettings({});
     await hidePanel();
   });
 

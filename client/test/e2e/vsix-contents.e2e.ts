@@ -28,10 +28,13 @@ test('the VSIX holds only dist/, bundled/libs, package.json, README, CHANGELOG, 
     'extension/LICENSE.txt',
     'extension/icon.png',
     'extension/bundled/libs/gradguard/lsp/server.py',
+    // The rule pages the diagnostics, hovers and "Show Rule Documentation" open.
+    'extension/bundled/libs/gradguard/rule_docs/GG101.md',
+    'extension/bundled/libs/gradguard/rule_docs/GG201.md',
   ]) {
     assert.ok(files.includes(required), `${required} is missing from the VSIX`);
   }
-  for (const library of ['gradguard', 'pygls', 'lsprotocol', 'attrs', 'cattrs', 'jedi', 'parso']) {
+  for (const library of ['gradguard', 'pygls', 'lsprotocol', 'attrs', 'cattrs', 'jedi', 'parso', 'pathspec']) {
     assert.ok(
       files.some((file) => file.startsWith(`extension/bundled/libs/${library}/`)),
       `the bundled library ${library} is missing from the VSIX`,

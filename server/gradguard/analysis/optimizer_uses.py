@@ -82,17 +82,38 @@ class OptimizerTimeline:
         found = []
         for info in self.statements:
             for node in flow.own_nodes(info.node):
-                if (
-                    isinstance(node, ast.Call)
-                    and flow.method_name(node) == "add_param_group"
+                if not isinstance(node, ast.Call):
+                    continue
+                direct = (
+                    flow.method_name(node) == "add_param_group"
                     and isinstance(node.func, ast.Attribute)
                     and flow.dotted_name(node.func.value) == self.name
-                ):
+                )
+                if direct or self._adds_groups_through(node):
                     mentioned: set[str] = set()
                     for argument in [*node.args, *(k.value for k in node.keywords)]:
                         mentioned |= dotted_names_in(argument)
                     found.append((info, mentioned))
         return found
+
+    def _adds_groups_through(self, call: ast.Call) -> bool:
+        """``add_head(optimizer, model.fc)`` where the same-file ``add_head`` calls
+        ``add_param_group`` on the parameter the optimizer is passed as."""
+        function = self.facts.functions.get(getattr(call.func, "id", ""))
+        if function is None:
+            return False
+        positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+        passed = {
+            p for p, a in zip(positional, call.args, strict=False) if reads_dotted(a, self.name)
+        }
+        passed |= {k.arg for k in call.keywords if k.arg and reads_dotted(k.value, self.name)}
+        return any(
+            isinstance(node, ast.Call)
+            and flow.method_name(node) == "add_param_group"
+            and isinstance(node.func, ast.Attribute)
+            and flow.dotted_name(node.func.value) in passed
+            for node in ast.walk(function)
+        )
 
     def follows_creation(self, info: flow.StatementInfo) -> bool:
         """``info`` runs after the creation (later in source order, or later in a loop

@@ -85,12 +85,30 @@ class OptimizerIndex:
         for scope, statements in self.facts.scope_statements.items():
             if scope not in scopes:
                 continue
-            bindings = simple_bindings(statements)
             for info in statements:
                 for node in flow.own_nodes(info.node):
                     if node in calls:
+                        bindings = self._reaching_values(node, info)  # type: ignore[arg-type]
                         found.append(self._creation(node, info, scope, bindings))  # type: ignore[arg-type]
         return found
+
+    def _reaching_values(self, call: ast.Call, info: flow.StatementInfo) -> dict[str, ast.expr]:
+        """``name -> value`` for the names the params argument reads that have exactly one
+        assignment reaching the creation (``params = a.parameters()`` rebound later to
+        ``b.parameters()`` still gives ``a`` here)."""
+        from gradguard.semantic.model import SemanticModel  # the model builds on this module
+
+        params = params_argument(call)
+        if params is None:
+            return {}
+        semantic = SemanticModel.of(self.facts)
+        values: dict[str, ast.expr] = {}
+        for node in flow.walk_local(params):
+            if isinstance(node, ast.Name) and node.id not in values:
+                reaching = semantic.reaching(node.id, info.node)
+                if len(reaching) == 1 and reaching[0].kind == "assign" and reaching[0].value:
+                    values[node.id] = reaching[0].value
+        return values
 
     def _creation(
         self,
@@ -113,20 +131,6 @@ class OptimizerIndex:
 
     def bound_to(self, name: str) -> list[OptimizerCreation]:
         return [c for c in self.creations if c.target == name]
-
-
-def simple_bindings(statements: list[flow.StatementInfo]) -> dict[str, ast.expr]:
-    """``name -> value`` for single-target assignments (the last one wins)."""
-    bindings: dict[str, ast.expr] = {}
-    for info in statements:
-        node = info.node
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-        ):
-            bindings[node.targets[0].id] = node.value
-    return bindings
 
 
 def is_optimizer_name(facts: ModuleFacts, index: OptimizerIndex, name: str) -> bool:

@@ -3,7 +3,8 @@
 import os
 import sys
 
-# As in gradguard/__main__.py: never import modules from the workspace folder.
+# As in gradguard/__main__.py: import no more modules from the workspace folder (what
+# runpy imported before this line is beyond reach: run it as ``python -P -m``).
 if sys.path and not sys.flags.safe_path:
     first = sys.path[0]
     if first == "" or os.path.realpath(first) == os.path.realpath(os.getcwd()):

@@ -21,6 +21,12 @@ from gradguard.noqa import noqa_codes_at
 QUICKFIX = types.CodeActionKind.QuickFix.value
 FIX_ALL = "source.fixAll.gradguard"
 FIX_ALL_TITLE = "GradGuard: Fix all safe problems"
+# VS Code's notebook.codeActionsOnSave asks for this kind (one request for the whole
+# notebook); the edit spans every code cell, like ruff's notebook.source.fixAll.ruff.
+NOTEBOOK_FIX_ALL = "notebook.source.fixAll.gradguard"
+#: The command a client without ``codeAction/resolve`` runs to apply fix-all: the
+#: server computes the edit then and sends it with ``workspace/applyEdit``.
+FIX_ALL_COMMAND = "gradguard.applyFixAll"
 _BARE_NOQA = re.compile(r"#\s*noqa\b(?!\s*:)", re.IGNORECASE)
 
 
@@ -37,7 +43,7 @@ def workspace_edit(
     per_view: dict[str, list[types.TextEdit]] = {}
     versions: dict[str, int | None] = {}
     for edit in edits:
-        located = snapshot.locate(edit.span)
+        located = snapshot.locate(edit.span, editable=True)
         if located is None:
             return None
         view, local = located
@@ -154,30 +160,40 @@ def _program_line(snapshot: Snapshot, uri: str, diagnostic: types.Diagnostic) ->
     return position.line if position else None
 
 
-def fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:
-    """Every safe fix of the document at once, skipping any that would overlap
-    (computed once per snapshot: every code action request offers it)."""
-    key = ("fix_all", uri, document_changes)
+def fix_all(
+    snapshot: Snapshot, uri: str, *, document_changes: bool, notebook: bool = False
+) -> types.CodeAction | None:
+    """Every safe fix of the document (``notebook``: of every cell of its notebook) at
+    once, skipping any that would overlap (computed once per snapshot: every code
+    action request offers it)."""
+    key = ("fix_all", uri, document_changes, notebook)
     if key not in snapshot.memo:
-        snapshot.memo[key] = _fix_all(snapshot, uri, document_changes=document_changes)
+        snapshot.memo[key] = _fix_all(
+            snapshot, uri, document_changes=document_changes, notebook=notebook
+        )
     action: types.CodeAction | None = snapshot.memo[key]
     return action
 
 
-def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.CodeAction | None:
+def _fix_all(
+    snapshot: Snapshot, uri: str, *, document_changes: bool, notebook: bool
+) -> types.CodeAction | None:
     view = snapshot.views.get(uri)
     if view is None:
         return None
     chosen: list[TextEdit] = []
     taken = DisjointSpans()
-    for finding in _findings_in(snapshot, uri):
+    findings = snapshot.result.findings if notebook else _findings_in(snapshot, uri)
+    for finding in findings:
         for fix in finding.fixes:
             if not fix.is_safe:
                 continue
             if any(taken.overlaps(e.span) for e in fix.edits):
                 continue
             if any(
-                (where := snapshot.locate(e.span)) is None or where[0].uri != uri for e in fix.edits
+                (where := snapshot.locate(e.span, editable=True)) is None
+                or (not notebook and where[0].uri != uri)
+                for e in fix.edits
             ):
                 continue
             chosen.extend(fix.edits)
@@ -189,7 +205,9 @@ def _fix_all(snapshot: Snapshot, uri: str, *, document_changes: bool) -> types.C
     edit = workspace_edit(snapshot, chosen, document_changes=document_changes)
     if edit is None:
         return None
-    return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, edit=edit)
+    return types.CodeAction(
+        title=FIX_ALL_TITLE, kind=NOTEBOOK_FIX_ALL if notebook else FIX_ALL, edit=edit
+    )
 
 
 def code_actions(
@@ -200,13 +218,15 @@ def code_actions(
     *,
     disable_comment: bool,
     document_changes: bool,
-    lazy_fix_all: bool = False,
+    fix_all_by: str = "edit",
 ) -> list[types.CodeAction]:
     """The actions for a request; ``only`` is ``context.only`` as plain strings.
 
-    With ``lazy_fix_all`` fix-all carries no edit, only what ``codeAction/resolve``
-    needs to compute it: every bare request (each cursor move in VS Code) offers it,
-    and its edit covers the whole file."""
+    Every bare request (each cursor move in VS Code) offers fix-all, whose edit covers
+    the whole file, so it is sent without its edit when the client can get it later:
+    ``fix_all_by`` is ``"resolve"`` (``codeAction/resolve`` computes it), ``"command"``
+    (running the action's command makes the server send it with
+    ``workspace/applyEdit``) or ``"edit"`` (a client that can do neither)."""
     actions: list[types.CodeAction] = []
     if convert.kind_matches(QUICKFIX, only):
         actions += quick_fixes(
@@ -219,20 +239,40 @@ def code_actions(
     # A bare request (no ``only``) gets fix-all too, like ruff; ``source`` or
     # ``source.fixAll`` ask for it explicitly (for example on save).
     if convert.kind_matches(FIX_ALL, only):
-        if lazy_fix_all:
+        if fix_all_by == "resolve":
             everything = unresolved_fix_all(snapshot, uri)
+        elif fix_all_by == "command":
+            everything = fix_all_command(snapshot, uri)
         else:
             everything = fix_all(snapshot, uri, document_changes=document_changes)
         if everything is not None:
             actions.append(everything)
+    # Only when asked for (a bare request in a cell gets the cell's fix-all above).
+    if only and snapshot.notebook is not None and convert.kind_matches(NOTEBOOK_FIX_ALL, only):
+        whole = fix_all(snapshot, uri, document_changes=document_changes, notebook=True)
+        if whole is not None:
+            actions.append(whole)
     return actions
 
 
 def unresolved_fix_all(snapshot: Snapshot, uri: str) -> types.CodeAction | None:
     """Fix-all without its edit, offered when the document has a safe fix."""
-    if not any(fix.is_safe for finding in _findings_in(snapshot, uri) for fix in finding.fixes):
+    if not _has_safe_fix(snapshot, uri):
         return None
     return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, data={"fixAll": uri})
+
+
+def fix_all_command(snapshot: Snapshot, uri: str) -> types.CodeAction | None:
+    """Fix-all as a command naming the document version it was offered for."""
+    if not _has_safe_fix(snapshot, uri):
+        return None
+    version = snapshot.views[uri].version
+    command = types.Command(title=FIX_ALL_TITLE, command=FIX_ALL_COMMAND, arguments=[uri, version])
+    return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, command=command)
+
+
+def _has_safe_fix(snapshot: Snapshot, uri: str) -> bool:
+    return any(fix.is_safe for finding in _findings_in(snapshot, uri) for fix in finding.fixes)
 
 
 def _findings_in(snapshot: Snapshot, uri: str) -> Iterator[Finding]:

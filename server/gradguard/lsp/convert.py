@@ -126,6 +126,21 @@ def diagnostic(
     )
 
 
+def syntax_error(message: str, lines: LineMap, span: Span) -> types.Diagnostic:
+    """Where a file does not parse (``gradguard.showSyntaxErrors``): no rule ran on it.
+    The range covers the character the parser stopped at (editors draw nothing, or the
+    whole word, for an empty range)."""
+    start = span.start
+    text = lines.lines[start.line] if 0 <= start.line < len(lines.lines) else ""
+    end = Position(start.line, start.column + 1) if start.column < len(text) else start
+    return types.Diagnostic(
+        range=lines.range_to_lsp(Span(start, end)),
+        message=f"{message} (GradGuard cannot check this file until it parses)",
+        severity=types.DiagnosticSeverity.Error,
+        source=SOURCE,
+    )
+
+
 def diagnostic_data(finding: Finding, version: int | None) -> dict[str, Any]:
     return {
         "version": version,

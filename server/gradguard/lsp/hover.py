@@ -14,6 +14,7 @@ from lsprotocol import types
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.docs import doc_url, render_rule_page
 from gradguard.findings import Finding, Position, Span
+from gradguard.lsp.bindings import is_module_kind
 from gradguard.lsp.documents import Snapshot
 from gradguard.lsp.symbols import ModelInfo, OptimizerInfo, SymbolIndex
 from gradguard.noqa import noqa_codes_at
@@ -88,9 +89,13 @@ def optimizer_markdown(snapshot: Snapshot, info: OptimizerInfo) -> str:
     return sentence + "."
 
 
-def model_markdown(snapshot: Snapshot, info: ModelInfo, description: str | None) -> str:
-    lines = [f"`{info.name}`: instance of `{info.qualified or info.class_text}`"]
-    if info.local_class_line is not None:
+def model_markdown(
+    snapshot: Snapshot, info: ModelInfo, description: str | None, kind: SymbolKind | None
+) -> str:
+    lines = [_model_value(snapshot, info, kind)]
+    if kind is SymbolKind.MODULE_FACTORY:
+        pass  # the description of a factory is not one of the module's class
+    elif info.local_class_line is not None:
         lines.append(
             f"class `{info.class_text}` is defined at "
             f"{snapshot.describe_line(info.local_class_line)} of this file"
@@ -107,34 +112,47 @@ def model_markdown(snapshot: Snapshot, info: ModelInfo, description: str | None)
     return "\n\n".join(lines)
 
 
-def ask_resolver(snapshot: Snapshot, info: ModelInfo) -> tuple[bool, str | None]:
-    """(is a module, description) for a class imported from elsewhere, asking the
-    resolver (jedi) on this worker thread. The resolver answers from its cache or
+def _model_value(snapshot: Snapshot, info: ModelInfo, kind: SymbolKind | None) -> str:
+    """What the variable holds: an instance of the class called, or of the class the
+    factory is seen to return; of a factory whose class the file does not show, no
+    class at all (a function is never called a class)."""
+    if kind is not SymbolKind.MODULE_FACTORY:
+        return f"`{info.name}`: instance of `{info.qualified or info.class_text}`"
+    factory = f"`{info.qualified or info.class_text}()`"
+    if info.factory_line is not None:
+        factory += f" ({snapshot.describe_line(info.factory_line)})"
+    if info.returned:
+        return f"`{info.name}`: instance of `{info.returned}`, returned by {factory}"
+    return f"`{info.name}`: a module returned by {factory} (its class is not known here)"
+
+
+def ask_resolver(snapshot: Snapshot, info: ModelInfo) -> tuple[SymbolKind | None, str | None]:
+    """(module kind or None, description) for a name imported from elsewhere, asking
+    the resolver (jedi) on this worker thread. The resolver answers from its cache or
     waits briefly; a hover may wait a little longer than a keystroke would."""
+    kind = info.kind if info.confirmed else None
     resolver = snapshot.resolver
     if info.local_class_line is not None or not info.qualified or resolver is None:
-        return info.confirmed, None
+        return kind, None
     if info.qualified.startswith("torch."):
-        return info.confirmed, None
+        return kind, None
     describe = getattr(resolver, "describe_class", None)
     deadline = time.monotonic() + DESCRIBE_BUDGET_S
-    is_module = info.confirmed
     description = None
     while True:
         try:
-            if not is_module:
-                is_module = resolver.classify(info.qualified, snapshot.path) in (
-                    SymbolKind.MODULE_CLASS,
-                    SymbolKind.MODULE_FACTORY,
-                )
-            if description is None and callable(describe):
+            if kind is None:
+                answer = resolver.classify(info.qualified, snapshot.path)
+                kind = answer if is_module_kind(answer) else None
+            if description is None and callable(describe) and kind is not SymbolKind.MODULE_FACTORY:
                 text = describe(info.qualified, snapshot.path)
                 description = str(text) if text else None
         except Exception:
             log.warning("resolving %s failed", info.qualified, exc_info=True)
-            return is_module, description
-        if (is_module and description) or time.monotonic() >= deadline:
-            return is_module, description
+            return kind, description
+        done = kind is SymbolKind.MODULE_FACTORY or (kind is not None and description)
+        if done or time.monotonic() >= deadline:
+            return kind, description
         time.sleep(0.05)
 
 
@@ -144,15 +162,15 @@ def symbol_hover(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None
     found = index.name_at(where)
     if found is None:
         return None
-    name, span = found
-    optimizer = index.optimizer(name, where.line)
+    name, span, node = found
+    optimizer = index.optimizer(name, node, where.line)
     if optimizer is not None:
         return optimizer_markdown(snapshot, optimizer), span
-    model = index.model(name, where.line)
+    model = index.model(name, node, where.line)
     if model is not None:
-        is_module, description = ask_resolver(snapshot, model)
-        if is_module:
-            return model_markdown(snapshot, model, description), span
+        kind, description = ask_resolver(snapshot, model)
+        if kind is not None:
+            return model_markdown(snapshot, model, description, kind), span
     return None
 
 

@@ -21,17 +21,19 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import default_converter
+from pygls.protocol import LanguageServerProtocol, default_converter
+from pygls.protocol.language_server import lsp_method
 
 from gradguard import __version__, gctuning
+from gradguard.config import CONFIG_FILE_NAMES
 from gradguard.lsp import actions, convert, framing, hover
 from gradguard.lsp.documents import Workspace
-from gradguard.lsp.settings import SECTION, Settings, parse_settings, unwrap
+from gradguard.lsp.settings import SECTION, Settings, apply_log_level, parse_settings, unwrap
 
 log = logging.getLogger("gradguard.lsp")
 
 NAME = "gradguard"
-PYPROJECT_GLOB = "**/pyproject.toml"
+PYPROJECT_GLOB = "**/{pyproject.toml,gradguard.toml,.gradguard.toml}"
 
 
 def _converter() -> Any:
@@ -44,6 +46,46 @@ def _converter() -> Any:
     return converter
 
 
+class GradGuardProtocol(LanguageServerProtocol):
+    """pygls' protocol, except that a change that is not newer than the document is
+    refused: LSP versions only increase, so an older one is a reordered or replayed
+    message, and applying it would put old text (and its diagnostics) over new."""
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        document = self.workspace.text_documents.get(unquote(params.text_document.uri))
+        if document is not None and _not_newer(params.text_document.version, document.version):
+            _refuse("document", params.text_document.uri, params.text_document.version, document)
+            return
+        yield from super().lsp_text_document__did_change(params)
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(
+        self, params: types.DidChangeNotebookDocumentParams
+    ) -> Any:
+        notebook = self.workspace.get_notebook_document(notebook_uri=params.notebook_document.uri)
+        if notebook is not None and _not_newer(params.notebook_document.version, notebook.version):
+            _refuse(
+                "notebook", params.notebook_document.uri, params.notebook_document.version, notebook
+            )
+            return
+        yield from super().lsp_notebook_document__did_change(params)
+
+
+def _not_newer(version: int | None, current: int | None) -> bool:
+    return version is not None and current is not None and version <= current
+
+
+def _refuse(kind: str, uri: str, version: int, current: Any) -> None:
+    log.warning(
+        "ignored a change of %s %s to version %s: it already has version %s",
+        kind,
+        uri,
+        version,
+        current.version,
+    )
+
+
 class GradGuardServer(LanguageServer):
     """pygls' server plus the client facts the handlers need (the *host* of
     :class:`~gradguard.lsp.documents.Workspace`)."""
@@ -53,6 +95,7 @@ class GradGuardServer(LanguageServer):
             NAME,
             __version__,
             converter_factory=_converter,
+            protocol_cls=GradGuardProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             notebook_document_sync=types.NotebookDocumentSyncOptions(
                 notebook_selector=[
@@ -66,7 +109,7 @@ class GradGuardServer(LanguageServer):
         self.state = Workspace(self)
         self.pull_mode = False
         self.document_changes = True
-        self.resolve_edits = False
+        self.fix_all_by = "edit"  # how fix-all reaches the client (actions.code_actions)
         self.supports_configuration = False
         self.supports_refresh = False
         self.watch_dynamic = False
@@ -107,11 +150,20 @@ class GradGuardServer(LanguageServer):
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     def show_message(self, message: str, kind: types.MessageType) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        # gradguard.showNotifications of the window (the first folder's when there are several)
+        if self.state.window_settings().shows(_NOTIFICATION_KIND.get(kind, "info")):
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def request_diagnostic_refresh(self) -> None:
         if self.supports_refresh:
             self.workspace_diagnostic_refresh(None)
+
+
+_NOTIFICATION_KIND = {types.MessageType.Error: "error", types.MessageType.Warning: "warning"}
+
+
+def is_config_file(uri: str) -> bool:
+    return uri.rsplit("/", 1)[-1] in ("pyproject.toml", *CONFIG_FILE_NAMES)
 
 
 def is_python(uri: str, language_id: str | None) -> bool:
@@ -142,7 +194,10 @@ def initialize(ls: GradGuardServer, params: types.InitializeParams) -> None:
     # A client that resolves edits gets fix-all without its (large) edit; the edit is
     # computed when the user picks the action (``codeAction/resolve``), like ruff.
     resolvable = _capability(caps, "text_document.code_action.resolve_support.properties")
-    ls.resolve_edits = "edit" in (resolvable or [])
+    if "edit" in (resolvable or []):
+        ls.fix_all_by = "resolve"
+    elif _capability(caps, "workspace.apply_edit"):
+        ls.fix_all_by = "command"  # the edit is sent when the action is run
     ls.supports_configuration = bool(_capability(caps, "workspace.configuration"))
     ls.supports_refresh = bool(_capability(caps, "workspace.diagnostics.refresh_support"))
     ls.watch_dynamic = bool(
@@ -233,6 +288,7 @@ async def fetch_settings(ls: GradGuardServer) -> None:
 
 def log_effective_settings(ls: GradGuardServer) -> None:
     state = ls.state
+    apply_log_level(state.window_settings())
     entries = state.folder_settings or {"": state.init_settings}
     for folder, settings in entries.items():
         line = f"effective settings ({folder or 'global'}): {settings.describe()}"
@@ -261,7 +317,7 @@ async def did_change_configuration(
 def did_change_watched_files(
     ls: GradGuardServer, params: types.DidChangeWatchedFilesParams
 ) -> None:
-    if any(change.uri.endswith("pyproject.toml") for change in params.changes):
+    if any(is_config_file(change.uri) for change in params.changes):
         ls.state.forget_pyprojects()
         ls.state.settings_changed()
 
@@ -301,7 +357,7 @@ def did_change(ls: GradGuardServer, params: types.DidChangeTextDocumentParams) -
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 async def did_save(ls: GradGuardServer, params: types.DidSaveTextDocumentParams) -> None:
     uri = params.text_document.uri
-    if uri.endswith("/pyproject.toml"):  # also for clients that do not watch files
+    if is_config_file(uri):  # also for clients that do not watch files
         ls.state.forget_pyprojects()
         ls.state.settings_changed()
         return
@@ -401,7 +457,11 @@ async def pull_diagnostics(
 @server.feature(
     types.TEXT_DOCUMENT_CODE_ACTION,
     types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, actions.FIX_ALL],
+        code_action_kinds=[
+            types.CodeActionKind.QuickFix,
+            actions.FIX_ALL,
+            actions.NOTEBOOK_FIX_ALL,
+        ],
         resolve_provider=True,
     ),
 )
@@ -418,7 +478,7 @@ def code_action(ls: GradGuardServer, params: types.CodeActionParams) -> list[typ
         only,
         disable_comment=snapshot.settings.disable_rule_comment,
         document_changes=ls.document_changes,
-        lazy_fix_all=ls.resolve_edits,
+        fix_all_by=ls.fix_all_by,
     )
 
 
@@ -434,6 +494,21 @@ def code_action_resolve(ls: GradGuardServer, action: types.CodeAction) -> types.
     if resolved is not None:
         action.edit = resolved.edit
     return action
+
+
+@server.command(actions.FIX_ALL_COMMAND)
+async def apply_fix_all(ls: GradGuardServer, uri: str, version: int | None) -> None:
+    """Fix-all run as a command: its edit, for the version it was offered for (a
+    document changed since gets nothing: the client asks for actions again)."""
+    snapshot = ls.state.cached(uri)
+    view = snapshot.views.get(uri) if snapshot is not None else None
+    if snapshot is None or view is None or view.version != version:
+        return
+    action = actions.fix_all(snapshot, uri, document_changes=ls.document_changes)
+    if action is not None and action.edit is not None:
+        await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=action.edit, label=action.title)
+        )
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)

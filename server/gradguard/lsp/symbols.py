@@ -8,6 +8,7 @@ not train comes from the snapshot's GG102 findings.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from gradguard.analysis.optimizers import OptimizerIndex
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.engine import parse
 from gradguard.findings import Finding, Position, Span
+from gradguard.lsp.bindings import binding_scope, returned_class
 from gradguard.source import SourceFile
 
 if TYPE_CHECKING:
@@ -40,18 +42,28 @@ class OptimizerInfo:
     params_text: str  # ``model.parameters()``
     models: tuple[str, ...]
     replacements: tuple[Replacement, ...] = ()
+    #: The scope whose bindings its name refers to, and its call (where the names
+    #: of its models are looked up).
+    scope: ast.AST | None = field(default=None, compare=False, repr=False)
+    call: ast.AST | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
     line: int
-    class_text: str  # as written: ``Net``, ``nn.Linear``
+    class_text: str  # the callee as written: ``Net``, ``nn.Linear``, ``make_model``
     qualified: str | None  # through imports: ``models.Net``, ``torch.nn.Linear``
     local_class_line: int | None  # the class is defined in this file, at this line
     optimizers: tuple[OptimizerInfo, ...] = ()
     # False: an imported class jedi has not classified yet (the hover asks again).
     confirmed: bool = True
+    #: MODULE_FACTORY: the callee is a function that returns a module, not a class.
+    kind: SymbolKind | None = None
+    #: The class a factory returns, when this file shows it (None: not known).
+    returned: str | None = None
+    factory_line: int | None = None  # a same-file factory's ``def`` line
+    scope: ast.AST | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -71,8 +83,8 @@ class SymbolIndex:
         if facts is None:
             return cls(SourceFile(snapshot.text, snapshot.path))
         index = cls(facts.source, facts)
-        index._collect_optimizers(facts, snapshot.result.findings)
         index._collect_models(facts)
+        index._collect_optimizers(facts, snapshot.result.findings)
         return index
 
     @staticmethod
@@ -110,8 +122,40 @@ class SymbolIndex:
                 params_text=self.source.node_text(creation.params) if creation.params else "",
                 models=tuple(sorted(creation.models)),
                 replacements=replacements,
+                scope=binding_scope(facts, creation.call, creation.target),
+                call=creation.call,
             )
             self.optimizers.setdefault(creation.target, []).append(info)
+        self._attach_holders(facts)
+
+    def _attach_holders(self, facts: ModuleFacts) -> None:
+        """Each model binding lists the optimizers built from *its* parameters: a model
+        name an optimizer mentions refers to the binding in that optimizer's scope."""
+        holders: dict[int, list[OptimizerInfo]] = {}
+        for infos in self.optimizers.values():
+            for info in infos:
+                for owner in info.models:
+                    for model in self._models_named_by(facts, owner, info):
+                        holders.setdefault(id(model), []).append(info)
+        for name, models in self.models.items():
+            self.models[name] = [
+                dataclasses.replace(m, optimizers=tuple(dict.fromkeys(holders.get(id(m), ()))))
+                for m in models
+            ]
+
+    def _models_named_by(
+        self, facts: ModuleFacts, owner: str, optimizer: OptimizerInfo
+    ) -> Iterable[ModelInfo]:
+        """The model binding whose parameters ``owner`` (``model``, ``model.fc``) draws."""
+        assert optimizer.call is not None
+        parts = owner.split(".")
+        for length in range(len(parts), 0, -1):
+            name = ".".join(parts[:length])
+            scope = binding_scope(facts, optimizer.call, name)
+            found = self._binding(name, scope, optimizer.line)
+            if found is not None:
+                yield found
+                return
 
     def _replacement(self, finding: Finding) -> Replacement:
         line = finding.span.start.line
@@ -168,11 +212,10 @@ class SymbolIndex:
             if not confirmed and not pending:
                 continue
             local = facts.classes.get(call.func.id) if isinstance(call.func, ast.Name) else None
-            holders = tuple(
-                info
-                for infos in self.optimizers.values()
-                for info in infos
-                if any(m == name or m.startswith(name + ".") for m in info.models)
+            factory = (
+                facts.functions.get(call.func.id)
+                if isinstance(call.func, ast.Name) and local is None
+                else None
             )
             self.models.setdefault(name, []).append(
                 ModelInfo(
@@ -181,18 +224,24 @@ class SymbolIndex:
                     class_text=self.source.node_text(call.func),
                     qualified=qualified,
                     local_class_line=local.node.lineno - 1 if local else None,
-                    optimizers=holders,
                     confirmed=confirmed,
+                    kind=kind,
+                    returned=returned_class(facts, call),
+                    factory_line=factory.lineno - 1 if factory is not None else None,
+                    scope=binding_scope(facts, node, name),
                 )
             )
+        for models in self.models.values():
+            models.sort(key=lambda m: m.line)  # ast.walk order is not line order
 
     # -- lookup -----------------------------------------------------------------------
 
-    def name_at(self, position: Position) -> tuple[str, Span] | None:
-        """The dotted variable name under the cursor (``optimizer``, ``self.opt``)."""
+    def name_at(self, position: Position) -> tuple[str, Span, ast.AST] | None:
+        """The dotted variable name under the cursor (``optimizer``, ``self.opt``), its
+        span and node."""
         if self.facts is None:
             return None
-        best: tuple[str, Span] | None = None
+        best: tuple[str, Span, ast.AST] | None = None
         for node in self._names_on(position.line):
             span = self.source.span_of(node)
             if not span.contains(position):
@@ -206,7 +255,7 @@ class SymbolIndex:
             if name is None:
                 continue
             if best is None or span.start >= best[1].start:
-                best = (name, span)
+                best = (name, span, node)
         return best
 
     def _names_on(self, line: int) -> list[ast.Name | ast.Attribute]:
@@ -222,14 +271,27 @@ class SymbolIndex:
         return self._names.get(line, [])
 
     @staticmethod
-    def _nearest(items: list, line: int) -> object | None:
-        before = [i for i in items if i.line <= line]
-        return before[-1] if before else (items[0] if items else None)
+    def _nearest(items: list, scope: ast.AST | None, line: int) -> object | None:
+        """The binding in ``scope`` the line sees: the last one before it, else (a
+        loop reaching back) the first one after it; never another scope's."""
+        same = [i for i in items if i.scope is scope]
+        before = [i for i in same if i.line <= line]
+        return before[-1] if before else (same[0] if same else None)
 
-    def optimizer(self, name: str, line: int) -> OptimizerInfo | None:
-        found = self._nearest(self.optimizers.get(name, []), line)
+    def _binding(self, name: str, scope: ast.AST | None, line: int) -> ModelInfo | None:
+        found = self._nearest(self.models.get(name, []), scope, line)
+        return found if isinstance(found, ModelInfo) else None
+
+    def optimizer(self, name: str, node: ast.AST, line: int) -> OptimizerInfo | None:
+        if self.facts is None:
+            return None
+        scope = binding_scope(self.facts, node, name)
+        found = self._nearest(self.optimizers.get(name, []), scope, line)
         return found if isinstance(found, OptimizerInfo) else None
 
-    def model(self, name: str, line: int) -> ModelInfo | None:
-        found = self._nearest(self.models.get(name, []), line)
-        return found if isinstance(found, ModelInfo) else None
+    def model(self, name: str, node: ast.AST, line: int) -> ModelInfo | None:
+        """What the model variable ``name`` at ``node`` holds: the one lookup a hover
+        makes about a model's value (the semantic model will answer it instead)."""
+        if self.facts is None:
+            return None
+        return self._binding(name, binding_scope(self.facts, node, name), line)

@@ -5,7 +5,11 @@ still used afterwards: `model = Net()` or `model = copy.deepcopy(model)` again,
 `model.fc = nn.Linear(...)`, `model.fc.weight = nn.Parameter(...)`,
 `nn.utils.parametrizations.weight_norm(model.fc)` or the older
 `torch.nn.utils.weight_norm(model.fc)`, also when the replacement happens inside a
-function of the same file that is called with the model.
+function of the same file that is called with the model. The model is followed through
+names: a layer built in a local first (`head = nn.Linear(4, 3); model.fc = head`), an
+alias of the model (`net = model`, or `inner = m.backbone` in a helper), a name rebound
+later (`params = a.parameters()` then `params = b.parameters()`: the optimizer keeps
+`a`'s), and a function that rebinds the module-level model with `global model`.
 
 ## Why is this bad?
 An optimizer holds references to the Parameter objects it was given when it was
@@ -25,8 +29,11 @@ Not flagged, because the parameters stay the same objects: `load_state_dict`, `.
 `.cuda()`, `.double()`, `.half()`, `nn.DataParallel(model)`, `reset_parameters()`,
 `torch.nn.utils.prune.*`, `requires_grad_(False)`, an in-place `copy_` under
 `torch.no_grad()`, `spectral_norm` and `orthogonal` (their `original` is the old
-Parameter). Nor is a replacement followed by `add_param_group` for the new part, or an
-optimizer created again after the replacement.
+Parameter), nor a container rebuilt from the model's own children
+(`nn.Sequential(*list(model.classifier.children())[:-1])`), nor a layer moved from another
+part of the same model. Nor is a replacement followed by `add_param_group` for the new
+part (directly, or in a same-file function given the optimizer), or an optimizer created
+again after the replacement.
 
 ## Example
 ```python
@@ -98,7 +105,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import insert_statements_after, last_line, move_statement
@@ -106,290 +112,11 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.names import names_bound, names_read, reads_dotted
 from gradguard.analysis.optimizer_uses import OptimizerTimeline, related_names
 from gradguard.analysis.optimizers import OptimizerCreation, models_in
-from gradguard.analysis.parameters import PARAMETERLESS_LAYERS
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
-
-# Wrappers share the wrapped model's parameters: assigning them is not a replacement.
-_WRAPPERS = frozenset(
-    {
-        "torch.nn.DataParallel",
-        "torch.nn.parallel.DataParallel",
-        "torch.nn.parallel.DistributedDataParallel",
-        "torch.nn.parallel.data_parallel.DataParallel",
-        "torch.nn.parallel.distributed.DistributedDataParallel",
-    }
-)
-# torch.nn layers without parameters: putting one in place of a layer adds nothing to train.
-# Containers are left out: `nn.Sequential(nn.Linear(...))` brings new parameters.
-_PARAMETER_FREE_LAYERS = PARAMETERLESS_LAYERS - {
-    "Module",
-    "ModuleDict",
-    "ModuleList",
-    "ParameterDict",
-    "ParameterList",
-    "Sequential",
-    "DataParallel",
-}
-# Weight normalisation registers brand-new Parameters (measured on torch 2.13.0);
-# spectral_norm / orthogonal / register_parametrization keep the original Parameter.
-_WEIGHT_NORM = {
-    "torch.nn.utils.weight_norm": "legacy",
-    "torch.nn.utils.weight_norm.weight_norm": "legacy",
-    "torch.nn.utils.parametrizations.weight_norm": "parametrization",
-}
-_FUNCTION_DEPTH = 2
-# nn.Module methods that return the module itself.
-_RETURNS_SELF = frozenset(
-    {
-        "to",
-        "cuda",
-        "cpu",
-        "double",
-        "half",
-        "bfloat16",
-        "float",
-        "train",
-        "eval",
-        "requires_grad_",
-        "share_memory",
-        "apply",
-        "type",
-        "to_empty",
-    }
-)
-
-
-@dataclass(frozen=True)
-class Replacement:
-    """One replacement of a model part, in the terms of the scope that holds it."""
-
-    node: ast.AST  # reported: the assignment, or the call that replaces
-    part: str  # dotted name of what is replaced, for matching (``model.fc``)
-    part_text: str  # how to spell the new part in code (``model.layers[0]``)
-    kind: str  # "model", "copy", "module", "parameter", "weight_norm"
-    tensor_name: str = "weight"  # weight_norm's ``name``
-    legacy: bool = False  # torch.nn.utils.weight_norm rather than parametrizations
-    via: str | None = None  # same-file function that performs it
-    via_line: int = 0  # 1-based line of the replacement inside that function
-    adds_param_group: bool = False  # that function calls add_param_group itself
-
-
-# -- finding replacements ------------------------------------------------------------------
-
-
-def replacements_in(facts: ModuleFacts, stmt: ast.stmt, depth: int = 0) -> list[Replacement]:
-    """Replacements performed by ``stmt``'s own code (and by same-file functions it calls
-    with a model, followed ``_FUNCTION_DEPTH`` levels)."""
-    found: list[Replacement] = []
-    if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        for target in targets:
-            found.extend(_assignment(facts, stmt, target, stmt.value))
-    for node in flow.own_nodes(stmt):
-        if isinstance(node, ast.Call):
-            found.extend(_call(facts, node, depth))
-    return found
-
-
-def _assignment(
-    facts: ModuleFacts, stmt: ast.stmt, target: ast.expr, value: ast.expr
-) -> list[Replacement]:
-    part, part_text = _target_part(facts, target)
-    if part is None or not isinstance(value, ast.Call):
-        return []
-    kind = _value_kind(facts, value, part, whole=isinstance(target, ast.Name))
-    return [Replacement(stmt, part, part_text, kind)] if kind else []
-
-
-def _target_part(facts: ModuleFacts, target: ast.expr) -> tuple[str | None, str]:
-    if isinstance(target, (ast.Name, ast.Attribute)):
-        dotted = flow.dotted_name(target)
-        return dotted, dotted or ""
-    if isinstance(target, ast.Subscript):
-        container = flow.dotted_name(target.value)
-        if container:
-            return container + "[]", facts.source.node_text(target)
-    return None, ""
-
-
-def _value_kind(facts: ModuleFacts, value: ast.Call, part: str, *, whole: bool) -> str | None:
-    value = _unchained(value)
-    qualified = facts.qualify(value.func) or ""
-    if qualified == "copy.deepcopy":
-        return "copy"
-    if not whole and facts.is_parameter_call(value):
-        return "parameter"
-    if qualified in _WRAPPERS or qualified.rsplit(".", 1)[-1] in _PARAMETER_FREE_LAYERS:
-        return None
-    if qualified.startswith("torch.nn.") and qualified.endswith(".Sequential") and not value.args:
-        return None  # an empty Sequential holds no parameters
-    if not facts.is_module_call(value) or _wraps(value, part):
-        return None
-    return "model" if whole else "module"
-
-
-def _unchained(value: ast.Call) -> ast.Call:
-    """``Net()`` for ``Net().to(device).train()``: these methods return the module."""
-    while (
-        flow.method_name(value) in _RETURNS_SELF
-        and isinstance(value.func, ast.Attribute)
-        and isinstance(value.func.value, ast.Call)
-    ):
-        value = value.func.value
-    return value
-
-
-def _wraps(call: ast.Call, part: str) -> bool:
-    """``Wrapper(model)``: an argument is the replaced object itself (or holds it)."""
-    for argument in [*call.args, *(k.value for k in call.keywords)]:
-        value = argument.value if isinstance(argument, ast.Starred) else argument
-        dotted = flow.dotted_name(value)
-        if dotted and (part == dotted or part.startswith((dotted + ".", dotted + "["))):
-            return True
-    return False
-
-
-def _call(facts: ModuleFacts, call: ast.Call, depth: int) -> list[Replacement]:
-    qualified = facts.qualify(call.func) or ""
-    if qualified in _WEIGHT_NORM:
-        return _weight_norm(facts, call, legacy=_WEIGHT_NORM[qualified] == "legacy")
-    if qualified in ("setattr", "builtins.setattr") or (
-        isinstance(call.func, ast.Name) and call.func.id == "setattr"
-    ):
-        return _setattr(facts, call)
-    if (
-        isinstance(call.func, ast.Name)
-        and call.func.id in facts.functions
-        and depth < _FUNCTION_DEPTH
-    ):
-        return _through_function(facts, call, facts.functions[call.func.id], depth)
-    return []
-
-
-def _weight_norm(facts: ModuleFacts, call: ast.Call, *, legacy: bool) -> list[Replacement]:
-    module = call.args[0] if call.args else _keyword(call, "module")
-    name_node = call.args[1] if len(call.args) > 1 else _keyword(call, "name")
-    if module is None:
-        return []
-    # ``weight_norm(model.fc)`` or ``weight_norm(model[2])`` (a layer of a Sequential).
-    part, part_text = _target_part(facts, module)
-    if part is None:
-        return []
-    tensor_name = "weight"
-    if name_node is not None:
-        if not (isinstance(name_node, ast.Constant) and isinstance(name_node.value, str)):
-            return []
-        tensor_name = name_node.value
-    return [Replacement(call, part, part_text, "weight_norm", tensor_name, legacy)]
-
-
-def _setattr(facts: ModuleFacts, call: ast.Call) -> list[Replacement]:
-    """``setattr(model, "fc", nn.Linear(...))``."""
-    if len(call.args) != 3 or call.keywords:
-        return []
-    owner, name, value = call.args
-    dotted = flow.dotted_name(owner)
-    if not dotted or not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
-        return []
-    if not name.value.isidentifier() or not isinstance(value, ast.Call):
-        return []
-    part = f"{dotted}.{name.value}"
-    kind = _value_kind(facts, value, part, whole=False)
-    return [Replacement(call, part, part, kind)] if kind else []
-
-
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
-
-
-def _through_function(
-    facts: ModuleFacts,
-    call: ast.Call,
-    function: ast.FunctionDef | ast.AsyncFunctionDef,
-    depth: int,
-) -> list[Replacement]:
-    """Replacements a same-file function makes on the models it is called with,
-    translated to the caller's names and reported at the call."""
-    arguments = _argument_names(call, function)
-    if not arguments:
-        return []
-    found = []
-    for root, inner in _function_replacements(facts, function, depth):
-        if root not in arguments:
-            continue
-        caller = arguments[root]
-        found.append(
-            replace(
-                inner,
-                node=call,
-                part=caller + inner.part[len(root) :],
-                part_text=caller + inner.part_text[len(root) :],
-                via=function.name,
-                via_line=inner.via_line or getattr(inner.node, "lineno", 0),
-            )
-        )
-    return found
-
-
-# Per file and function: what the function replaces on its parameters. A function
-# called from many places is analysed once.
-
-
-def _function_replacements(
-    facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
-) -> list[tuple[str, Replacement]]:
-    """``(parameter name, replacement in the function's terms)`` for replacements of
-    parts of the function's parameters, before the parameter is rebound locally."""
-    cache: dict[tuple[int, int], list] = facts.shared(_function_replacements, dict)
-    key = (id(function), depth)
-    if key in cache:
-        return cache[key]
-    cache[key] = []  # recursion guard
-    parameters = {a.arg for a in [*function.args.posonlyargs, *function.args.args]}
-    parameters |= {a.arg for a in function.args.kwonlyargs}
-    statements = facts.statements_of(function)
-    adds_groups = any(
-        isinstance(node, ast.Call) and flow.method_name(node) == "add_param_group"
-        for info in statements
-        for node in flow.own_nodes(info.node)
-    )
-    rebound: set[str] = set()
-    found = []
-    for info in statements:
-        for inner in replacements_in(facts, info.node, depth + 1):
-            root = inner.part.split(".")[0].split("[")[0]
-            if root not in parameters or root in rebound or inner.kind in ("model", "copy"):
-                continue  # a rebound parameter name no longer is the caller's model
-            if inner.part == root and inner.kind != "weight_norm":
-                continue
-            found.append(
-                (root, replace(inner, adds_param_group=inner.adds_param_group or adds_groups))
-            )
-        rebound |= {name for name in parameters if flow.assigns_name(info.node, name)}
-    cache[key] = found
-    return found
-
-
-def _argument_names(
-    call: ast.Call, function: ast.FunctionDef | ast.AsyncFunctionDef
-) -> dict[str, str]:
-    """Function parameter name -> the caller's dotted name passed for it."""
-    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    names: dict[str, str] = {}
-    for parameter, argument in zip(positional, call.args, strict=False):
-        if isinstance(argument, ast.Starred):
-            break
-        dotted = flow.dotted_name(argument)
-        if dotted:
-            names[parameter] = dotted
-    accepted = set(positional) | {a.arg for a in function.args.kwonlyargs}
-    for keyword in call.keywords:
-        dotted = flow.dotted_name(keyword.value)
-        if keyword.arg in accepted and dotted:
-            names[keyword.arg] = dotted
-    return names
-
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import UNKNOWN
+from gradguard.semantic.replacements import Replacement, replacements_in
 
 # -- the check ------------------------------------------------------------------------------
 
@@ -422,11 +149,12 @@ def _check_creation(
     candidates: list[tuple[flow.StatementInfo, Replacement]],
 ) -> Iterator[Finding]:
     creation = timeline.creation
+    held = _held_objects(context.facts, creation)
     related = [
         (info, found, model)
         for info, found in candidates
-        if timeline.follows_creation(info)
-        for model in [_model_of(found, creation)]
+        if timeline.follows_creation(info) and not found.new_objects & held
+        for model in [_model_of(context.facts, found, creation, held)]
         if model is not None
     ]
     reorder = _reorder_fix(context, timeline, [info for info, _, _ in related])
@@ -452,12 +180,34 @@ def _check_creation(
         )
 
 
-def _model_of(found: Replacement, creation: OptimizerCreation) -> str | None:
-    """The optimizer's model that the replacement touches, if any."""
-    for model in sorted(creation.models):
-        if related_names(found.part.removesuffix("[]"), model) or related_names(found.part, model):
-            return model
-    return None
+def _held_objects(facts: ModuleFacts, creation: OptimizerCreation) -> frozenset:
+    """The modules whose parameters the optimizer holds and the layers inside them, as
+    far as the semantic model knows them."""
+    if creation.params is None:
+        return frozenset()
+    semantic = SemanticModel.of(facts)
+    held: set = set()
+    for owner in semantic.parameter_owners(creation.params) - {UNKNOWN}:
+        held |= semantic.gradients.reachable(owner)
+    return frozenset(held)
+
+
+def _model_of(
+    facts: ModuleFacts, found: Replacement, creation: OptimizerCreation, held: frozenset
+) -> str | None:
+    """The optimizer's model that the replacement touches, if any: by name, or because
+    the replaced field belongs to an object the optimizer's model holds (an alias, a
+    local in a helper)."""
+    if not (found.untranslated and found.owner is not None):
+        for model in sorted(creation.models):
+            if related_names(found.part.removesuffix("[]"), model) or related_names(
+                found.part, model
+            ):
+                return model
+    if found.owner is None or not held:
+        return None
+    owner = SemanticModel.of(facts).evaluator.value_of(found.owner, found.frame)
+    return min(creation.models) if owner & held else None
 
 
 def _is_stale(timeline: OptimizerTimeline, info: flow.StatementInfo, found: Replacement) -> bool:

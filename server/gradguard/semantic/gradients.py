@@ -80,7 +80,7 @@ class Gradients:
         module class's methods are that class's (``_class_gap``)."""
         reachable: set[AbstractObject] = set()
         for owner in owners:
-            reachable |= self._reachable(owner, 0)
+            reachable |= self.reachable(owner, 0)
         for node, receiver in self.freezes:
             if self._class_of(node) is not None:
                 continue
@@ -109,8 +109,9 @@ class Gradients:
                 found.add(obj)
         return found
 
-    def _reachable(self, obj: AbstractObject, depth: int) -> set[AbstractObject]:
-        """``obj`` and the layers it holds (fields, ``nn.Sequential`` parts)."""
+    def reachable(self, obj: AbstractObject, depth: int = 0) -> set[AbstractObject]:
+        """``obj`` and the layers it is built with (the fields its class sets,
+        ``nn.Sequential`` parts), not those code puts in it later."""
         found = {obj}
         if depth > _DEPTH or not isinstance(obj, ModuleObject):
             return found
@@ -118,11 +119,11 @@ class Gradients:
         parts = heap.container_parts(obj)
         values = [self.evaluator.value_of(p) for p in parts or []]
         if not obj.torch_layer:
-            values += [heap.field(obj, attr) for attr, _ in self._members(obj)]
+            values += [heap.field(obj, attr, built=True) for attr, _ in self._members(obj)]
         for value in values:
             for inner in value:
                 if isinstance(inner, ModuleObject):
-                    found |= self._reachable(inner, depth + 1)
+                    found |= self.reachable(inner, depth + 1)
         return found
 
     def _class_of(self, node: ast.AST) -> str | None:

@@ -56,9 +56,11 @@ class Heap:
             found |= self.field(obj, attr)
         return frozenset(found) or UNKNOWN_VALUE
 
-    def field(self, obj: AbstractObject, attr: str) -> Value:
+    def field(self, obj: AbstractObject, attr: str, *, built: bool = False) -> Value:
+        """What ``obj.attr`` may hold; with ``built``, only what the object's own class
+        stores in it (the layers it is built with, not what code replaces later)."""
         if isinstance(obj, ModuleObject) and obj.torch_layer:
-            stored = self._stored(obj, attr)
+            stored = self._stored(obj, attr, built)
             if stored:
                 return stored
             if torchnames.is_layer_parameter_name(attr):
@@ -68,14 +70,16 @@ class Heap:
             return UNKNOWN_VALUE
         self._loading.add((obj, attr))
         try:
-            return self._stored(obj, attr) or UNKNOWN_VALUE
+            return self._stored(obj, attr, built) or UNKNOWN_VALUE
         finally:
             self._loading.discard((obj, attr))
 
-    def _stored(self, obj: AbstractObject, attr: str) -> Value:
+    def _stored(self, obj: AbstractObject, attr: str, built: bool = False) -> Value:
         evaluate = self.evaluator.value_of
         found: set[AbstractObject] = set()
         for target, statement in self.stores.get(attr, []):
+            if built and not self._frame_for(obj, statement):
+                continue
             for frame in self._frames_for(obj, statement):
                 if obj in evaluate(target.value, frame):
                     found |= evaluate(statement.value, frame)  # type: ignore[attr-defined]
