@@ -68,7 +68,7 @@ from gradguard.findings import Finding, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic import grad_values
 from gradguard.semantic.grad_values import NoGrad
-from gradguard.semantic.step_queries import describe
+from gradguard.semantic.step_queries import describe, is_before
 
 _RAISES = "RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"
 # Calls whose result is usually a fresh leaf that the code means to make require grad.
@@ -152,13 +152,13 @@ def _later_backward(context: RuleContext, statement: ast.stmt, name: str) -> ast
     facts = context.facts
     scope = facts.enclosing_scope(statement)
     for info in facts.statements_of(scope):
-        if _position(info.node) <= _position(statement):
+        if not is_before(statement, info.node):
             continue
         for node in flow.own_nodes(info.node):
             subject = grad_values.backward_subject(node) if isinstance(node, ast.Call) else None
             if subject is not None and _reads_only(subject, name):
                 bindings = grad_values.reaching(facts, name, info.node) or []
-                if all(_position(b.statement) < _position(statement) for b in bindings):
+                if all(is_before(b.statement, statement) for b in bindings):
                     return node  # type: ignore[return-value]
     return None
 
@@ -195,10 +195,6 @@ def _computed(context: RuleContext, name: str, statement: ast.stmt) -> bool:
 
 def _line(node: ast.AST) -> int:
     return getattr(node, "lineno", 0)
-
-
-def _position(node: ast.AST) -> tuple[int, int]:
-    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
 RULE = Rule(

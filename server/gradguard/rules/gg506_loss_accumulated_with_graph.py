@@ -339,7 +339,7 @@ def _combined_later(context: RuleContext, accumulation: _Accumulation, loop: ast
         if (
             isinstance(node, ast.Call)
             and is_before(loop, node)
-            and not _inside(context, node, loop)
+            and not grad_values.inside(context.facts, node, loop)
         ):
             name = context.facts.qualify(node.func) or flow.dotted_name(node.func) or ""
             if name.rsplit(".", 1)[-1] in ("stack", "cat", "sum", "mean") and any(
@@ -347,10 +347,6 @@ def _combined_later(context: RuleContext, accumulation: _Accumulation, loop: ast
             ):
                 return True
     return False
-
-
-def _inside(context: RuleContext, node: ast.AST, outer: ast.AST) -> bool:
-    return any(a is outer for a in context.facts.ancestors(node))
 
 
 def _evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) -> bool:

@@ -186,7 +186,10 @@ def _loop_not_recomputing(context: RuleContext, loss: str, call: ast.Call) -> as
         if isinstance(parent, flow.SCOPE_TYPES):
             return None
         if isinstance(parent, flow.LOOP_TYPES):
-            if any(b.statement is parent or _inside(facts, b.statement, parent) for b in bindings):
+            if any(
+                b.statement is parent or grad_values.inside(facts, b.statement, parent)
+                for b in bindings
+            ):
                 return None
             if any(isinstance(n, (ast.Break, ast.Return)) for n in flow.walk_local(parent)):
                 return None
@@ -196,10 +199,6 @@ def _loop_not_recomputing(context: RuleContext, loss: str, call: ast.Call) -> as
 
 def _statements(bindings: list[grad_values.Binding]) -> set[int]:
     return {id(b.statement) for b in bindings}
-
-
-def _inside(facts, node: ast.AST, outer: ast.AST) -> bool:  # type: ignore[no-untyped-def]
-    return any(a is outer for a in facts.ancestors(node))
 
 
 def _twice_finding(

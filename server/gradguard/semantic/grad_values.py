@@ -481,6 +481,11 @@ def backward_calls(facts: ModuleFacts) -> list[ast.Call]:
     return facts.shared("grad_values.backward calls", build)
 
 
+def inside(facts: ModuleFacts, node: ast.AST, outer: ast.AST) -> bool:
+    """``node`` is somewhere below ``outer``."""
+    return any(parent is outer for parent in facts.ancestors(node))
+
+
 def _in_region(facts: ModuleFacts, node: ast.AST, region: ast.AST) -> bool:
     """``node`` is inside ``region``, not inside a function nested in it."""
     for parent in facts.ancestors(node):
