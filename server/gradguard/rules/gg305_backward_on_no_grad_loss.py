@@ -66,7 +66,7 @@ from gradguard.analysis import flow
 from gradguard.analysis.tensors import factory_name
 from gradguard.findings import Finding, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
-from gradguard.semantic import grad_values
+from gradguard.semantic import backwards, grad_mode, grad_values
 from gradguard.semantic.grad_values import NoGrad
 from gradguard.semantic.step_queries import describe, is_before
 
@@ -90,10 +90,10 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             if setting is not None:
                 settings.append((node, *setting))  # type: ignore[arg-type]
     switches = any(facts.mentions(w) for w in ("no_grad", "inference_mode", "set_grad_enabled"))
-    for node in grad_values.backward_calls(facts) if switches else ():
-        subject = grad_values.backward_subject(node)
+    for node in backwards.backward_calls(facts) if switches else ():
+        subject = backwards.backward_subject(node)
         statement = facts.enclosing_statement(node)
-        if subject is None or statement is None or grad_values.expects_an_error(facts, node):
+        if subject is None or statement is None or grad_mode.expects_an_error(facts, node):
             continue
         reason = grad_values.computed_without_grad(facts, subject, statement)
         if reason is not None:
@@ -106,7 +106,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
 def _backward_finding(rule: Rule, context: RuleContext, call: ast.Call, reason: NoGrad) -> Finding:
     source = context.source
-    subject = grad_values.backward_subject(call)
+    subject = backwards.backward_subject(call)
     receiver = describe(source.node_text(subject), "the loss") if subject else "the loss"
     switch = describe(source.node_text(reason.switch), "`torch.no_grad()`")
     message = (
@@ -155,7 +155,7 @@ def _later_backward(context: RuleContext, statement: ast.stmt, name: str) -> ast
         if not is_before(statement, info.node):
             continue
         for node in flow.own_nodes(info.node):
-            subject = grad_values.backward_subject(node) if isinstance(node, ast.Call) else None
+            subject = backwards.backward_subject(node) if isinstance(node, ast.Call) else None
             if subject is not None and _reads_only(subject, name):
                 bindings = grad_values.reaching(facts, name, info.node) or []
                 if all(is_before(b.statement, statement) for b in bindings):

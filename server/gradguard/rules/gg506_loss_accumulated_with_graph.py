@@ -83,7 +83,7 @@ from dataclasses import dataclass
 from gradguard.analysis import flow
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
-from gradguard.semantic import grad_values
+from gradguard.semantic import backwards, grad_mode, grad_values
 from gradguard.semantic.step_queries import describe, is_before
 
 _DATA_LOOP = re.compile(r"load|data|batch|(^|\W|_)(val|valid|test|eval)", re.IGNORECASE)
@@ -145,9 +145,9 @@ def _may_report(context: RuleContext, accumulation: _Accumulation, loop: ast.stm
     """Cheap tests first: a training loop that backward-s a name the value reads, or an
     evaluation loop."""
     facts = context.facts
-    if grad_values.has_backward(facts, loop):
+    if backwards.has_backward(facts, loop):
         read = {n.id for n in ast.walk(accumulation.value) if isinstance(n, ast.Name)}
-        return any(grad_values.backward_through(facts, name, loop) for name in read)
+        return any(backwards.backward_through(facts, name, loop) for name in read)
     return _evaluation_loop(context, loop, facts.enclosing_scope(loop))
 
 
@@ -229,14 +229,14 @@ def _finding(
 ) -> Finding | None:
     facts, source = context.facts, context.source
     statement = accumulation.statement
-    backward = grad_values.backward_through(facts, name.id, loop)
+    backward = backwards.backward_through(facts, name.id, loop)
     scope = facts.enclosing_scope(statement)
-    training = grad_values.has_backward(facts, loop)
+    training = backwards.has_backward(facts, loop)
     if training and backward is None:
         return None  # activations are freed by backward: only backward-ed values count
     if not training and not _evaluation_loop(context, loop, scope):
         return None
-    if not isinstance(statement, ast.Expr) and grad_values.grad_disabled_by(facts, statement):
+    if not isinstance(statement, ast.Expr) and grad_mode.grad_disabled_by(facts, statement):
         return None  # a sum computed under no_grad records no graph
     if backward is not None:
         if not _same_value(context, name.id, statement, backward):
@@ -301,7 +301,7 @@ def _accumulator_backwarded(
     root = accumulation.accumulator.split(".", 1)[0]
     if "." in accumulation.accumulator:
         return True  # an attribute may be backward-ed by another method: unknown
-    return grad_values.backward_through(context.facts, root, scope) is not None or _returned(
+    return backwards.backward_through(context.facts, root, scope) is not None or _returned(
         scope, root, context
     )
 
@@ -365,7 +365,7 @@ def _is_evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) ->
             if grad_values.same_file_function(context.facts, call) is not scope:
                 continue
             statement = context.facts.enclosing_statement(call)
-            if statement is not None and grad_values.grad_disabled_by(context.facts, statement):
+            if statement is not None and grad_mode.grad_disabled_by(context.facts, statement):
                 return False
     return True
 

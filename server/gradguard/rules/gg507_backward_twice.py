@@ -88,7 +88,7 @@ from gradguard.analysis import names as names_of
 from gradguard.analysis.tensors import factory_name, is_grad_factory
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
-from gradguard.semantic import grad_values
+from gradguard.semantic import backwards, grad_mode, grad_values
 from gradguard.semantic.step_queries import describe, is_before
 
 _RAISES = "RuntimeError: Trying to backward through the graph a second time"
@@ -128,7 +128,7 @@ def _repeated_backwards(
         statement = facts.enclosing_statement(call)
         if loss is None or statement is None or _retains(call) is not False:
             continue
-        if grad_values.expects_an_error(facts, call):
+        if grad_mode.expects_an_error(facts, call):
             continue
         by_loss.setdefault((facts.enclosing_scope(statement), loss), []).append(call)
     for (_, loss), calls in by_loss.items():
@@ -145,7 +145,7 @@ def _repeated_backwards(
 def _loss_name(call: ast.Call) -> str | None:
     """``loss`` for ``loss.backward()``, ``scaler.scale(loss).backward()``, ``(loss / k)``,
     ``accelerator.backward(loss)``."""
-    receiver = grad_values.backward_subject(call)
+    receiver = backwards.backward_subject(call)
     if isinstance(receiver, ast.BinOp) and isinstance(receiver.right, ast.Constant):
         receiver = receiver.left
     return receiver.id if isinstance(receiver, ast.Name) else None

@@ -20,13 +20,12 @@ import re
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
-from gradguard.analysis.edits import containing_block
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.tensors import factory_name
 from gradguard.analysis.values import ValueKinds
 from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition
-from gradguard.semantic.catalogue import training
+from gradguard.semantic.grad_mode import grad_disabled_by, switch_state
 from gradguard.semantic.model import SemanticModel
 
 # Tensor methods whose result may be the receiver itself or a view of it: under
@@ -75,94 +74,6 @@ class NoGrad:
 
     switch: ast.AST  # the ``with`` item's expression, the decorator or the global call
     computed_at: ast.stmt
-
-
-# -- grad mode -----------------------------------------------------------------------
-
-
-def switch_state(facts: ModuleFacts, expr: ast.AST) -> bool | None:
-    """False for an expression that turns recording off (``torch.no_grad()``), True for
-    one that turns it on, None for anything else or an unknown argument."""
-    call = expr if isinstance(expr, ast.Call) else None
-    func = call.func if call is not None else expr
-    qualified = _context_name(facts, func)
-    if qualified in training.NO_GRAD_CONTEXTS:
-        argument = _first_argument(call, "mode")
-        if argument is None:
-            return False
-        return None if not isinstance(argument, ast.Constant) else not bool(argument.value)
-    if qualified in training.ENABLE_GRAD_CONTEXTS:
-        return True
-    if qualified in training.SET_GRAD_ENABLED and call is not None:
-        argument = _first_argument(call, "mode")
-        if isinstance(argument, ast.Constant) and isinstance(argument.value, bool):
-            return argument.value
-    return None
-
-
-def _context_name(facts: ModuleFacts, func: ast.AST) -> str:
-    """The qualified name of a grad-mode switch; a bare ``no_grad`` the file cannot
-    resolve is read as torch's (no other library spells these names)."""
-    qualified = facts.qualify(func)
-    if qualified is not None:
-        return qualified
-    last = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
-    return f"torch.{last}"
-
-
-def grad_disabled_by(facts: ModuleFacts, stmt: ast.stmt) -> ast.AST | None:
-    """The switch that turns recording off where ``stmt`` runs, innermost first; None
-    when recording is on or unknown. Stops at the enclosing function (its callers'
-    mode is the caller's business)."""
-    current: ast.AST = stmt
-    while True:
-        state, switch = _preceding_global_switch(facts, current)
-        if state is not None:
-            return switch if state is False else None
-        parent = facts.parents.get(current)
-        if parent is None:
-            return None
-        if isinstance(parent, (ast.With, ast.AsyncWith)) and current in parent.body:
-            for item in reversed(parent.items):
-                state = switch_state(facts, item.context_expr)
-                if state is not None:
-                    return item.context_expr if state is False else None
-        if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for decorator in parent.decorator_list:
-                if switch_state(facts, decorator) is False:
-                    return decorator
-            return None
-        if isinstance(parent, (ast.ClassDef, ast.Lambda)):
-            return None
-        current = parent
-
-
-def _preceding_global_switch(facts: ModuleFacts, stmt: ast.AST) -> tuple[bool | None, ast.AST]:
-    """The nearest earlier ``torch.set_grad_enabled(<bool>)`` statement of the block."""
-    block = _block_of(facts, stmt)
-    if block is None:
-        return None, stmt
-    index = next((i for i, s in enumerate(block) if s is stmt), 0)
-    for previous in reversed(block[:index]):
-        call = previous.value if isinstance(previous, ast.Expr) else None
-        if (
-            isinstance(call, ast.Call)
-            and _context_name(facts, call.func) in training.SET_GRAD_ENABLED
-        ):
-            return switch_state(facts, call), call
-    return None, stmt
-
-
-def _first_argument(call: ast.Call | None, keyword: str) -> ast.expr | None:
-    if call is None:
-        return None
-    if call.args:
-        return call.args[0]
-    return next((k.value for k in call.keywords if k.arg == keyword), None)
-
-
-def _block_of(facts: ModuleFacts, stmt: ast.AST) -> list[ast.stmt] | None:
-    return containing_block(facts.parents, stmt)  # type: ignore[arg-type]
 
 
 # -- reaching bindings -----------------------------------------------------------------
@@ -455,96 +366,6 @@ def _model_call_in(facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int) 
     return None
 
 
-def backward_through(facts: ModuleFacts, name: str, region: ast.AST) -> ast.Call | None:
-    """A ``backward()`` call in ``region`` whose receiver carries ``name``'s history
-    (``name.backward()``, ``scaler.scale(name).backward()``, ``(name / k).backward()``)."""
-    return _backwards_by_name(facts, region).get(name)
-
-
-def has_backward(facts: ModuleFacts, region: ast.AST) -> bool:
-    """Some backward call in ``region`` (outside nested functions)."""
-    return any(_in_region(facts, call, region) for call in backward_calls(facts))
-
-
-def backward_calls(facts: ModuleFacts) -> list[ast.Call]:
-    """Every backward call of the file (one pass over the calls, shared)."""
-
-    def build() -> list[ast.Call]:
-        if not facts.mentions("backward"):
-            return []
-        return [
-            n  # type: ignore[misc]
-            for n in facts.nodes_of(ast.Call)
-            if backward_subject(n) is not None  # type: ignore[arg-type]
-        ]
-
-    return facts.shared("grad_values.backward calls", build)
-
-
 def inside(facts: ModuleFacts, node: ast.AST, outer: ast.AST) -> bool:
     """``node`` is somewhere below ``outer``."""
     return any(parent is outer for parent in facts.ancestors(node))
-
-
-def _in_region(facts: ModuleFacts, node: ast.AST, region: ast.AST) -> bool:
-    """``node`` is inside ``region``, not inside a function nested in it."""
-    for parent in facts.ancestors(node):
-        if parent is region:
-            return True
-        if isinstance(parent, flow.SCOPE_TYPES):
-            return False
-    return isinstance(region, ast.Module)
-
-
-def _backwards_by_name(facts: ModuleFacts, region: ast.AST) -> dict[str, ast.Call]:
-    """``{name: first backward call through it}`` for the region, built once."""
-
-    def build() -> dict[str, ast.Call]:
-        found: dict[str, ast.Call] = {}
-        for call in backward_calls(facts):
-            if _in_region(facts, call, region):
-                subject = backward_subject(call)
-                for read in carries_history(facts, subject) if subject is not None else ():
-                    found.setdefault(read.id, call)
-        return found
-
-    return facts.shared(("grad_values.backwards", region), build)
-
-
-# Receivers whose ``backward(loss)`` takes the loss as its argument (Accelerate, Fabric,
-# DeepSpeed engines, ``torch.autograd.backward``, Lightning's ``manual_backward``).
-_BACKWARD_WRAPPER = re.compile(
-    r"accelerat|engine|fabric|trainer|model|strategy|deepspeed|autograd|^self$|^ds", re.I
-)
-
-
-def backward_subject(call: ast.Call) -> ast.expr | None:
-    """The tensor a backward call differentiates: ``loss`` for ``loss.backward()``,
-    ``scaler.scale(loss).backward()``, ``accelerator.backward(loss)``,
-    ``self.manual_backward(loss)``; None when it is not a backward call."""
-    method = flow.method_name(call)
-    if method not in ("backward", "manual_backward"):
-        return None
-    receiver = call.func.value  # type: ignore[attr-defined]
-    wrapper = (flow.dotted_name(receiver) or "").rsplit(".", 1)[-1]
-    if method == "manual_backward" or (call.args and _BACKWARD_WRAPPER.search(wrapper)):
-        return call.args[0] if call.args else None
-    if isinstance(receiver, ast.Call) and flow.method_name(receiver) == "scale":
-        return receiver.args[0] if len(receiver.args) == 1 else None
-    return receiver  # type: ignore[no-any-return]
-
-
-def expects_an_error(facts: ModuleFacts, node: ast.AST) -> bool:
-    """``node`` runs inside ``with pytest.raises(...)`` / ``self.assertRaises(...)``: test
-    code that means to trigger the error."""
-    for parent in facts.ancestors(node):
-        if isinstance(parent, (ast.With, ast.AsyncWith)):
-            for item in parent.items:
-                call = item.context_expr
-                func = call.func if isinstance(call, ast.Call) else call
-                name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
-                if name in ("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"):
-                    return True
-        if isinstance(parent, flow.SCOPE_TYPES):
-            return False
-    return False
