@@ -360,29 +360,7 @@ def _evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) -> bo
 def _is_evaluation_loop(context: RuleContext, loop: ast.stmt, scope: ast.AST) -> bool:
     if not (_over_data(context, loop) or _calls_eval(context, scope)):
         return False
-    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        for call in _calls_named(context, scope.name):
-            if grad_values.same_file_function(context.facts, call) is not scope:
-                continue
-            statement = context.facts.enclosing_statement(call)
-            if statement is not None and grad_mode.grad_disabled_by(context.facts, statement):
-                return False
-    return True
-
-
-def _calls_named(context: RuleContext, name: str) -> list[ast.Call]:
-    """Calls of ``name(...)`` / ``x.name(...)`` in the file (one index, shared)."""
-
-    def build() -> dict[str, list[ast.Call]]:
-        index: dict[str, list[ast.Call]] = {}
-        for node in context.facts.nodes_of(ast.Call):
-            func = node.func  # type: ignore[attr-defined]
-            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if called:
-                index.setdefault(called, []).append(node)  # type: ignore[arg-type]
-        return index
-
-    return context.facts.shared("GG506 calls by name", build).get(name, [])
+    return not grad_values.called_without_grad(context.facts, scope)
 
 
 def _calls_eval(context: RuleContext, scope: ast.AST) -> bool:

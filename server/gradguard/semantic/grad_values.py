@@ -186,6 +186,37 @@ def same_file_function(
     return None
 
 
+def called_without_grad(facts: ModuleFacts, scope: ast.AST) -> bool:
+    """Some same-file call of the function ``scope`` runs with recording off
+    (``with torch.no_grad(): validate(model, loader)``)."""
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    for call in _calls_named(facts, scope.name):
+        statement = facts.enclosing_statement(call)
+        if (
+            same_file_function(facts, call) is scope
+            and statement is not None
+            and grad_disabled_by(facts, statement) is not None
+        ):
+            return True
+    return False
+
+
+def _calls_named(facts: ModuleFacts, name: str) -> list[ast.Call]:
+    """Calls of ``name(...)`` / ``x.name(...)`` in the file (one index, shared)."""
+
+    def build() -> dict[str, list[ast.Call]]:
+        index: dict[str, list[ast.Call]] = {}
+        for node in facts.nodes_of(ast.Call):
+            func = node.func  # type: ignore[attr-defined]
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if called:
+                index.setdefault(called, []).append(node)  # type: ignore[arg-type]
+        return index
+
+    return facts.shared("grad_values.calls by name", build).get(name, [])
+
+
 def requires_grad_setting(facts: ModuleFacts, stmt: ast.stmt) -> tuple[str, bool] | None:
     """``(name, is_assignment)`` for ``name.requires_grad = True`` (True) and
     ``name.requires_grad_()`` (False) statements."""
