@@ -24,9 +24,8 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.tensors import factory_name
 from gradguard.analysis.values import ValueKinds
 from gradguard.semantic import control
-from gradguard.semantic.bindings import Definition
+from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.grad_mode import grad_disabled_by, switch_state
-from gradguard.semantic.model import SemanticModel
 
 # Tensor methods whose result may be the receiver itself or a view of it: under
 # ``no_grad`` a view of a tensor that requires grad still requires grad (measured).
@@ -83,7 +82,10 @@ def reaching(facts: ModuleFacts, name: str, at: ast.stmt) -> list[Binding] | Non
     """The bindings of ``name`` that may reach ``at`` (the semantic model's reaching
     definitions); None when the name may also hold something from outside the scope (a
     parameter, a global, nothing bound on some path)."""
-    definitions = SemanticModel.of(facts).reaching(name, at)
+    scope = facts.enclosing_scope(at)
+    # The semantic model's bindings alone: these questions need no abstract values.
+    bindings = facts.shared(("grad_values.bindings", scope), lambda: ScopeBindings(facts, scope))
+    definitions = bindings.reaching(name, at)
     if not definitions or any(d.statement is None for d in definitions):
         return None
     if not any(control.dominates(facts, d.statement, at) for d in definitions):  # type: ignore[arg-type]
