@@ -285,6 +285,30 @@ async def test_notebook_fix_all_fixes_every_cell(client: LanguageClient, root):
     notebook.close()
 
 
+async def test_fix_of_a_cells_last_line_adds_no_line_break(client: LanguageClient, root):
+    """VS Code's cell documents end without a line break; the joined program's one after
+    the cell is not the cell's, so a fix rewriting the last line must not add it."""
+    cells = ["import torch", "w = torch.randn(3, requires_grad=True)\nw.grad.zero_()"]
+    notebook = Notebook(client, root / "last_line.ipynb", cells).open()
+    (finding,) = await notebook.diagnostics(1)
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=notebook.cell_uri(1)),
+            range=finding.range,
+            context=types.CodeActionContext(diagnostics=[finding], only=["quickfix"]),
+        )
+    )
+    (guard,) = [a for a in result if "if w.grad is not None" in a.title]
+    for change in guard.edit.document_changes:
+        notebook.edit_cell(change.text_document.uri, list(change.edits))
+    fixed = notebook.cells[notebook.cell_uri(1)]
+    assert fixed == (
+        "w = torch.randn(3, requires_grad=True)\nif w.grad is not None:\n    w.grad.zero_()"
+    )
+    await wait_for(lambda: codes(current_cell(client, notebook, 1)) == [])
+    notebook.close()
+
+
 def current_cell(client: LanguageClient, notebook: Notebook, index: int) -> list:
     published = client.recorder.published.get(notebook.cell_uri(index), [])
     return list(published[-1].diagnostics) if published else []

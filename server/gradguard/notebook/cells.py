@@ -117,11 +117,11 @@ def edit_cells(
         if key in past_end:
             # The replaced text ended with the program's line break between cells, which
             # the cell's own last line (as Jupyter saves it) does not have.
-            changed[key] = _without_final_line_break(changed[key])
+            changed[key] = without_final_line_break(changed[key])
     return changed
 
 
-def _without_final_line_break(text: str) -> str:
+def without_final_line_break(text: str) -> str:
     match = FINAL_LINE_BREAK.search(text)
     return text[: match.start()] if match else text
 
