@@ -96,6 +96,9 @@ def test_corrupt_and_truncated_entries_do_not_change_the_run(project, tmp_path):
     (cache / "answers-v2.sqlite3").write_bytes(b"not a database" * 100)
     for name in ("answers-v2.sqlite3-wal", "answers-v2.sqlite3-shm"):
         (cache / name).unlink(missing_ok=True)
+    # Without the kept results, so that the files are analysed and jedi asked again.
+    for name in ("results-v1.sqlite3", "results-v1.sqlite3-wal", "results-v1.sqlite3-shm"):
+        (cache / name).unlink(missing_ok=True)
     code, out, err = _check(project, home, cache)
     assert (code, out) == first[:2], err
     assert "Traceback" not in err

@@ -36,6 +36,8 @@ BAD = "f07.py"
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # Twenty small files: worth workers only when the size threshold says so.
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
     for n in range(FILES):
         (tmp_path / f"f{n:02}.py").write_text(BUGGY)
     return tmp_path
@@ -207,6 +209,23 @@ def _reason(path: Path, reason: str) -> str:
     return reason
 
 
-def test_results_keep_the_order_of_the_paths():
+def _pid(path: Path) -> int:
+    return os.getpid()
+
+
+def test_results_keep_the_order_of_the_paths(monkeypatch):
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
     paths = [Path(f"p{n}") for n in range(40)]
     assert runner.run_all(paths, runner.Job(str, _reason), jobs=2) == [str(p) for p in paths]
+    assert os.getpid() not in runner.run_all(paths, runner.Job(_pid, _reason), jobs=2)
+
+
+def test_files_too_small_for_a_worker_are_analysed_in_the_parent(tmp_path):
+    paths = [tmp_path / f"f{n}.py" for n in range(40)]
+    for path in paths:
+        path.write_text(BUGGY)
+    assert set(runner.run_all(paths, runner.Job(_pid, _reason), jobs=2)) == {os.getpid()}
+    big = tmp_path / "big.py"
+    big.write_text(BUGGY * (runner.PARALLEL_MIN_BYTES // len(BUGGY) + 1))
+    pids = runner.run_all([*paths, big], runner.Job(_pid, _reason), jobs=2)
+    assert os.getpid() not in pids

@@ -59,6 +59,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -206,6 +208,38 @@ class _Job:
     task: Callable[[], None] | None = None  # housekeeping run on the worker instead
 
 
+@dataclass(frozen=True)
+class Traced:
+    """An answer and what it came from: the files (path, st_mtime_ns or None) it
+    depends on; ``settled`` False when the caller gave up waiting; ``unknown`` when
+    jedi found nothing (a module installed later may change that)."""
+
+    kind: SymbolKind | None
+    deps: tuple[tuple[str, int | None], ...]
+    settled: bool
+    unknown: bool
+
+
+_trace: ContextVar[list[Traced] | None] = ContextVar("gradguard_jedi_trace", default=None)
+
+
+@contextmanager
+def tracing() -> Iterator[list[Traced]]:
+    """Every answer :meth:`JediResolver.classify` gives on this thread meanwhile."""
+    answers: list[Traced] = []
+    token = _trace.set(answers)
+    try:
+        yield answers
+    finally:
+        _trace.reset(token)
+
+
+def _traced(answer: _Answer | None, settled: bool) -> Traced:
+    if answer is None:  # never asked (a deny-listed name) or given up on
+        return Traced(None, (), settled=settled, unknown=False)
+    return Traced(answer.kind, answer.deps, settled=True, unknown=answer.kind is None)
+
+
 # -- the resolver -----------------------------------------------------------------------
 
 
@@ -285,7 +319,10 @@ class JediResolver:
     # -- public API ---------------------------------------------------------------
 
     def classify(self, qualified_name: str, path: str) -> SymbolKind | None:
-        answer = self._ask(qualified_name, path)
+        answer, settled = self._answer(qualified_name, path)
+        trace = _trace.get()
+        if trace is not None:
+            trace.append(_traced(answer, settled))
         return answer.kind if answer else None
 
     def describe_class(self, qualified_name: str, path: str) -> str | None:
@@ -333,27 +370,32 @@ class JediResolver:
     # -- asking -------------------------------------------------------------------
 
     def _ask(self, qualified: str, path: str) -> _Answer | None:
+        return self._answer(qualified, path)[0]
+
+    def _answer(self, qualified: str, path: str) -> tuple[_Answer | None, bool]:
+        """The answer (None: unknown) and whether it is final (False: the caller gave
+        up waiting, so a later run may know more)."""
         if not _valid_qualified(qualified) or self._is_denied(qualified):
-            return None
+            return None, True
         real_path = _real_path(path)
         context = os.path.dirname(real_path) if real_path else (self.project_root or "")
         if self.skip_stdlib and self._is_unshadowed_stdlib(qualified, context):
-            return _STDLIB_ANSWER
+            return _STDLIB_ANSWER, True
         key = (self._answer_context(qualified, context), qualified)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 if cached.is_valid():
                     self._cache.move_to_end(key)
-                    return cached
+                    return cached, True
                 del self._cache[key]
         stored = self._stored(key)
         with self._lock:
             if stored is not None:
                 self._cache[key] = stored
-                return stored
+                return stored, True
             if self._closed:
-                return None
+                return None, False
             job = self._pending.get(key)
             if job is None:
                 job = self._pending[key] = _Job(key, qualified, real_path)
@@ -364,12 +406,12 @@ class JediResolver:
         if self.mode == "blocking" and stalled:
             wait = 0.0
         if job.done.wait(wait):
-            return job.answer
+            return job.answer, True
         with self._lock:
             if not job.done.is_set():
                 job.late = True
-                return None
-        return job.answer
+                return None, False
+        return job.answer, True
 
     def _answer_context(self, qualified: str, context: str) -> str:
         """The directory an answer about ``qualified`` asked from ``context`` depends on.

@@ -38,6 +38,9 @@ T = TypeVar("T")
 
 #: Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 16
+#: ... and below this many bytes in all: a worker's start (a fork, its jedi) costs
+#: about what analysing this much takes in the parent.
+PARALLEL_MIN_BYTES = 256 * 1024
 #: Files handed to the pool per worker before one comes back (hides the hand-over).
 _IN_FLIGHT_PER_WORKER = 2
 
@@ -53,10 +56,13 @@ class Job(Generic[T]):
 
 
 def run_all(paths: Sequence[Path], job: Job[T], jobs: int) -> list[T]:
-    if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD:
+    sizes = {path: _size(path) for path in paths}
+    if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sum(sizes.values()) < PARALLEL_MIN_BYTES:
         return [guarded(job.analyse, job.failed, path) for path in paths]
     results: dict[Path, T] = {}
-    remaining = list(paths)
+    # Largest first: the last file handed out is a small one, so no worker is left
+    # alone with a big file at the end.
+    remaining = sorted(paths, key=lambda path: -sizes[path])
     while remaining:
         held = _run_pool(remaining, job, jobs, results)
         if held:
@@ -67,6 +73,13 @@ def run_all(paths: Sequence[Path], job: Job[T], jobs: int) -> list[T]:
             results[path] = _run_alone(path, job)
         remaining = [path for path in remaining if path not in results]
     return [results[path] for path in paths]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def guarded(analyse: Callable[[Path], T], failed: Callable[[Path, str], T], path: Path) -> T:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from pathlib import Path
 
 import pytest
 from lsp_helpers import FIX_ALL, GG102_CODE, GG201_CODE, GG204_CODE, Doc, codes
@@ -83,7 +84,9 @@ async def test_gg201_remove_the_none_assignment(client: LanguageClient, root):
     assert "GG201" not in codes(await doc.diagnostics())
 
 
-SAMPLES = [GG204_CODE, GG102_CODE, GG201_CODE]
+# The training-step hazards (GG403, GG501-GG504), each with its quick fix.
+AMP_CODE = (Path(__file__).resolve().parents[2] / "examples" / "amp_training.py").read_text()
+SAMPLES = [GG204_CODE, GG102_CODE, GG201_CODE, AMP_CODE]
 
 
 @pytest.mark.parametrize("sample", range(len(SAMPLES)))

@@ -12,7 +12,8 @@ from typing import Any
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.findings import Position
 from gradguard.lsp import actions, hover
-from gradguard.lsp.documents import Workspace
+from gradguard.lsp.converted import diagnostics_of
+from gradguard.lsp.workspace import Workspace
 
 USES_NET = """\
 import torch
@@ -95,7 +96,7 @@ def _workspace(tmp_path: Path) -> tuple[Workspace, FakeHost, FakeResolver]:
     workspace = Workspace(host)
     resolver = FakeResolver()
     workspace.resolver_for = lambda uri, settings: resolver  # type: ignore[method-assign]
-    workspace.settings_ready.set()
+    workspace.config.settings_ready.set()
     return workspace, host, resolver
 
 
@@ -116,7 +117,7 @@ def _run(tmp_path: Path, scenario: Callable[..., Awaitable[None]]) -> None:
 async def _settle(workspace: Workspace) -> None:
     for _ in range(200):
         await asyncio.sleep(0.02)
-        if not workspace._tasks and not workspace._refresh_pending:
+        if not workspace.scheduler.tasks and not workspace.answers.refresh_pending:
             return
 
 
@@ -133,8 +134,8 @@ def test_an_answer_reanalyses_only_the_documents_that_asked(tmp_path: Path) -> N
         host.published.clear()
         # Several answers in a burst: one re-analysis of the one document.
         resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
-        workspace._resolved("mypkg.models.Net")
-        workspace._resolved("mypkg.models.Net")
+        workspace.answers.resolved("mypkg.models.Net")
+        workspace.answers.resolved("mypkg.models.Net")
         await _settle(workspace)
 
         assert workspace.snapshots[net] is not first_net
@@ -142,11 +143,11 @@ def test_an_answer_reanalyses_only_the_documents_that_asked(tmp_path: Path) -> N
         assert [uri for uri, _ in host.published].count(net) == 1
         assert other not in [uri for uri, _ in host.published]
         # The settings generation is untouched: nothing else went stale.
-        assert workspace.generation == first_net.generation
+        assert workspace.config.generation == first_net.context.generation
 
         # A name nobody asked about re-analyses nothing.
         host.published.clear()
-        workspace._resolved("unrelated.Thing")
+        workspace.answers.resolved("unrelated.Thing")
         await _settle(workspace)
         assert host.published == []
 
@@ -160,11 +161,11 @@ def test_an_answer_during_an_analysis_keeps_its_result_and_refines_it(tmp_path: 
         # The answer arrives while the analysis may still be running.
         await asyncio.sleep(0)
         resolver.answers["mypkg.models.Net"] = SymbolKind.MODULE_CLASS
-        workspace._resolved("mypkg.models.Net")
+        workspace.answers.resolved("mypkg.models.Net")
         await _settle(workspace)
         versions = [version for uri, version in host.published if uri == net]
         assert versions and all(v == 1 for v in versions)
-        assert workspace.snapshots[net].epoch == workspace._epochs.get(net, 0)
+        assert workspace.snapshots[net].context.epoch == workspace.answers.epochs.get(net, 0)
 
     _run(tmp_path, scenario)
 
@@ -186,7 +187,7 @@ def test_noqa_comments_are_read_per_line(tmp_path: Path) -> None:
         assert snapshot is not None
         # No noqa on the line: nothing tokenized, no map built.
         assert snapshot.noqa_comments_on(5) == []
-        assert snapshot._comments is None
+        assert not snapshot.derived.has("noqa")
         assert [c.text for c in snapshot.noqa_comments_on(1)] == ["# noqa: GG101"]
         # A line of a multi-line string holds no comment.
         assert snapshot.noqa_comments_on(3) == []
@@ -220,12 +221,12 @@ def test_facts_stay_alive_for_the_latest_version_of_the_last_four_documents(
         for version in (2, 3, 4, 5, 6):  # many versions of one document
             host.open("doc5.py", USES_OTHER + f"\nx = {version}\n", version)
             await workspace.refresh(edited)  # incremental: a partial tree, not kept
-            await workspace._check_in_full(edited)  # the check once typing pauses
-        kept = [uri for uri in uris if workspace.snapshots[uri].facts is not None]
+            await workspace.check_in_full(edited)  # the check once typing pauses
+        kept = [uri for uri in uris if workspace.snapshots[uri].kept.facts is not None]
         assert kept == uris[2:]  # four documents, not four versions of one
-        assert old.facts is None  # a superseded version lets its tree go
+        assert old.kept.facts is None  # a superseded version lets its tree go
         workspace.closed(uris[2])
-        assert uris[2] not in workspace._recent_facts
+        assert uris[2] not in workspace.kept.facts
 
     _run(tmp_path, scenario)
 
@@ -266,19 +267,19 @@ def test_an_edit_publishes_a_partial_result_that_the_full_check_confirms(
 ) -> None:
     async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
         uri, _, first, partial = await _open_then_edit(workspace, host)
-        assert first.baseline is not None and partial.facts is None
+        assert first.kept.baseline is not None and partial.kept.facts is None
         assert partial.result_id.endswith(":partial")
-        assert uri in workspace._full_checks  # scheduled for when typing pauses
+        assert uri in workspace.scheduler.full_checks  # scheduled for when typing pauses
         assert host.published[-1] == (uri, 2)
 
         published = len(host.published)
-        await workspace._check_in_full(uri)
+        await workspace.check_in_full(uri)
         full = workspace.snapshots[uri]
-        assert full is not partial and full.exact and full.facts is not None
+        assert full is not partial and full.exact and full.kept.facts is not None
         assert set(full.result.findings) == set(partial.result.findings)
         assert len(host.published) == published  # the same findings: nothing to send
         # What was shown stands for the full result's findings at the next edit.
-        assert len(full.converted) == len(full.result.findings)
+        assert len(workspace.converted.shown(uri)) == len(full.result.findings)
         assert workspace.snapshots[uri] is full  # hovers get the whole tree
 
     _run(tmp_path, scenario)
@@ -289,7 +290,7 @@ def test_a_full_check_that_finds_something_else_is_published(tmp_path: Path) -> 
         uri, _, _, partial = await _open_then_edit(workspace, host)
         partial.result.findings = partial.result.findings[1:]  # as if the shortcut missed one
         published = len(host.published)
-        await workspace._check_in_full(uri)
+        await workspace.check_in_full(uri)
         full = workspace.snapshots[uri]
         assert full is not partial and full.exact
         assert host.published[published:] == [(uri, 2)]
@@ -298,9 +299,9 @@ def test_a_full_check_that_finds_something_else_is_published(tmp_path: Path) -> 
 
 
 def test_the_full_check_runs_once_typing_pauses(tmp_path: Path, monkeypatch: Any) -> None:
-    from gradguard.lsp import documents
+    from gradguard.lsp import scheduler
 
-    monkeypatch.setattr(documents, "FULL_CHECK_IDLE_S", 0.05)
+    monkeypatch.setattr(scheduler, "FULL_CHECK_IDLE_S", 0.05)
 
     async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
         text = _long_script()
@@ -315,7 +316,7 @@ def test_the_full_check_runs_once_typing_pauses(tmp_path: Path, monkeypatch: Any
                 break
         snapshot = workspace.snapshots[uri]
         assert snapshot.version == (2,) and snapshot.exact
-        assert uri not in workspace._full_checks
+        assert uri not in workspace.scheduler.full_checks
 
     _run(tmp_path, scenario)
 
@@ -324,10 +325,10 @@ def test_incremental_false_analyses_the_whole_file_on_every_edit(tmp_path: Path)
     from gradguard.lsp.settings import Settings
 
     async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
-        workspace.init_settings = Settings(incremental=False)
+        workspace.config.init_settings = Settings(incremental=False)
         uri, _, _, snapshot = await _open_then_edit(workspace, host, incremental=False)
-        assert snapshot.facts is not None
-        assert uri not in workspace._full_checks
+        assert snapshot.kept.facts is not None
+        assert uri not in workspace.scheduler.full_checks
 
     _run(tmp_path, scenario)
 
@@ -337,15 +338,15 @@ def test_after_an_answer_the_next_analysis_builds_on_the_last_one(tmp_path: Path
     async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
         uri = host.open("train_net.py", USES_NET)
         first = await workspace.refresh(uri)
-        assert first is not None and first.baseline is not None
-        workspace._answered = {"mypkg.models.Net"}
-        workspace._refresh_answered()
+        assert first is not None and first.kept.baseline is not None
+        workspace.answers.answered = {"mypkg.models.Net"}
+        workspace.answers.refresh_answered()
         request = workspace.make_request(uri)
-        assert request is not None and request.baseline is first.baseline
+        assert request is not None and request.baseline is first.kept.baseline
         assert request.answered == {"mypkg.models.Net"}
 
-        workspace._answered = {"*"}  # an answer about no particular name
-        workspace._refresh_answered()
+        workspace.answers.answered = {"*"}  # an answer about no particular name
+        workspace.answers.refresh_answered()
         request = workspace.make_request(uri)
         assert request is not None and request.baseline is None
 
@@ -353,7 +354,7 @@ def test_after_an_answer_the_next_analysis_builds_on_the_last_one(tmp_path: Path
 
 
 def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> None:
-    from gradguard.lsp.documents import run_analysis
+    from gradguard.lsp.worker import run_analysis
 
     async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
         uri, text, _, partial = await _open_then_edit(workspace, host)
@@ -362,7 +363,7 @@ def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> 
         assert run_analysis(request, lambda: True) is None  # stopped before any rule
 
         started = asyncio.Event()
-        real = workspace._analyse
+        real = workspace.analyse
 
         async def analyse_then_type(key: str, request: Any, cancelled: Any = None) -> Any:
             started.set()
@@ -371,11 +372,11 @@ def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> 
             assert cancelled is not None and cancelled()
             return await real(key, request, cancelled)
 
-        workspace._analyse = analyse_then_type  # type: ignore[method-assign]
-        await workspace._check_in_full(uri)
+        workspace.analyse = analyse_then_type  # type: ignore[method-assign]
+        await workspace.check_in_full(uri)
         assert started.is_set()
         assert workspace.snapshots[uri] is partial  # the abandoned check changed nothing
-        assert uri not in workspace._checks_running
+        assert uri not in workspace.scheduler.checks_running
 
     _run(tmp_path, scenario)
 
@@ -383,14 +384,12 @@ def test_a_full_check_is_abandoned_when_the_user_types_again(tmp_path: Path) -> 
 def test_findings_carried_over_reuse_their_diagnostics_with_the_new_version(
     tmp_path: Path,
 ) -> None:
-    import dataclasses
-
     async def scenario(workspace: Workspace, host: FakeHost, _resolver: FakeResolver) -> None:
         uri, _, _, partial = await _open_then_edit(workspace, host)
-        reused = partial.converted_before  # the first version's, as it was published
+        reused = workspace.converted.before(uri)  # the first version's, as it was published
         assert reused  # handed over from the previous version
-        published = partial.diagnostics()[uri]
-        fresh = dataclasses.replace(partial, converted_before={}).diagnostics()[uri]
+        published = workspace.converted.diagnostics(partial)[uri]
+        fresh = diagnostics_of(partial, {})[0][uri]
         assert published == fresh  # the same as converting everything again
         assert {d.data["version"] for d in published} == {2}
         carried = [f for f in partial.result.findings if id(f) in reused]

@@ -82,9 +82,9 @@ def main() -> None:
             required_words=(),
         )
     if args.time_limit is not None:
-        from gradguard.lsp import documents
+        from gradguard.lsp import worker
 
-        documents.ANALYSIS_TIME_LIMIT = args.time_limit
+        worker.ANALYSIS_TIME_LIMIT = args.time_limit
     from gradguard.cli import main as cli_main
 
     sys.exit(cli_main(["server"]))

@@ -730,3 +730,72 @@ def test_does_not_flag(code):
 )
 def test_odd_shapes_do_not_crash(code):
     only(code, "GG101")
+
+
+# -- issue 11, shape 6 ---------------------------------------------------------------------
+
+
+def test_an_iterator_returned_by_a_helper_given_to_two_optimizers():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def params_of(m):
+        return m.parameters()
+
+
+    def build_optimizers(model):
+        params = params_of(model)
+        actor_opt = torch.optim.SGD(params, lr=0.1)
+        critic_opt = torch.optim.Adam(params, lr=1e-3)
+        return actor_opt, critic_opt
+
+
+    build_optimizers(nn.Linear(4, 2))
+    """
+    (finding,) = only(code, "GG101")
+    assert finding.span.start.line + 1 == 13
+    assert "one-shot iterator already consumed on line 12" in finding.message
+
+
+def test_a_helper_returning_a_list_of_parameters_is_left_alone():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def params_of(m):
+        return list(m.parameters())
+
+
+    model = nn.Linear(4, 2)
+    params = params_of(model)
+    actor_opt = torch.optim.SGD(params, lr=0.1)
+    critic_opt = torch.optim.Adam(params, lr=1e-3)
+    """
+    assert only(code, "GG101") == []
+
+
+@pytest.mark.parametrize("operation", ["w.neg()", "w.narrow(0, 0, 1)", "w.clone()", "w.sum()"])
+def test_an_operation_on_a_parameter_is_a_non_leaf(operation):
+    code = f"""
+    import torch
+    from torch import nn
+
+    w = nn.Parameter(torch.randn(3, 3))
+    optimizer = torch.optim.SGD([{operation}], lr=0.1)
+    """
+    (finding,) = only(code, "GG101")
+    assert "non-leaf" in finding.message
+
+
+def test_the_parameter_itself_is_left_alone():
+    code = """
+    import torch
+    from torch import nn
+
+    w = nn.Parameter(torch.randn(3, 3))
+    optimizer = torch.optim.SGD([w], lr=0.1)
+    """
+    assert only(code, "GG101") == []

@@ -512,3 +512,85 @@ def test_flags_bias_of_a_head_set_earlier_in_the_scope():
         return model
     """
     assert lines_of(code, "GG201") == [8]
+
+
+# -- issue 11: through names and containers (shapes 3 and 9) --------------------------------
+
+
+def test_none_through_a_name():
+    code = """
+    import torch.nn as nn
+
+    layer = nn.Linear(4, 2)
+    nothing = None
+    layer.bias = nothing
+    """
+    (finding,) = only(code, "GG201")
+    assert finding.span.start.line + 1 == 6
+    assert "silently runs without it" in finding.message
+
+
+def test_a_name_that_may_hold_a_tensor_is_left_alone():
+    code = """
+    import torch
+    import torch.nn as nn
+
+    layer = nn.Linear(4, 2)
+    new_bias = None
+    if keep:
+        new_bias = nn.Parameter(torch.zeros(2))
+    layer.bias = new_bias
+    """
+    assert only(code, "GG201") == []
+
+
+def test_layer_of_a_sequential_by_index():
+    code = """
+    import torch.nn as nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    model[0].bias = None
+    model[2].weight = None
+    """
+    first, second = only(code, "GG201")
+    assert first.span.start.line + 1 == 5
+    assert "`model[0].bias`" in first.message
+    assert "silently runs without it" in first.message
+    assert "next forward raises `TypeError`" in second.message
+
+
+def test_sequential_layer_without_a_bias_or_without_parameters_is_left_alone():
+    code = """
+    import torch.nn as nn
+
+    model = nn.Sequential(nn.Linear(4, 8, bias=False), nn.ReLU(), nn.Linear(8, 2))
+    model[0].bias = None
+    model[1].weight = None
+    model[5].bias = None
+    """
+    assert only(code, "GG201") == []
+
+
+def test_a_layer_reached_through_an_alias_in_a_function():
+    code = """
+    import torch.nn as nn
+
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.proj(x)
+
+
+    def strip_bias(head):
+        proj = head.proj
+        proj.bias = None
+
+
+    strip_bias(Head())
+    """
+    (finding,) = only(code, "GG201")
+    assert finding.span.start.line + 1 == 16

@@ -575,3 +575,33 @@ def test_silent_when_both_branches_clear_or_clearing_is_accumulation():
     """
     for code in (both, accumulation, outside):
         assert only(code, "GG402") == []
+
+
+def test_silent_on_a_test_loop_building_a_wrapped_optimizer_per_case():
+    code = """
+    from torch.optim import SGD
+
+    def run_strategy(self):
+        for skip_init, cfg in [(True, "local"), (False, "full")]:
+            model = ToyModel()
+            optim = OptimWrapper(SGD(model.parameters(), lr=0.1))
+            model, optim = strategy.prepare(model=model, optim_wrapper=optim)
+            loss = model(data)["loss"]
+            loss.backward()
+            optim.step()
+    """
+    assert only(code, "GG402") == []
+
+
+def test_still_flags_an_optimizer_rebuilt_around_a_persisting_model():
+    code = """
+    import torch
+
+    def fine_tune(model, data):
+        for inputs, targets in data:
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+            loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+    """
+    assert lines_of(code, "GG402") == [9]

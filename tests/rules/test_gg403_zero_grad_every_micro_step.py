@@ -126,3 +126,45 @@ def test_silent_on_gan_critic_loop():
             optimizer_G.step()
     """
     assert only(code, "GG403") == []
+
+
+def test_flags_zero_grad_inside_a_micro_step_loop_before_one_step():
+    code = """
+    import torch
+
+    def train(model, get_batch, optimizer, scaler, max_iters, gradient_accumulation_steps):
+        for it in range(max_iters):
+            for micro_step in range(gradient_accumulation_steps):
+                optimizer.zero_grad(set_to_none=True)
+                x, y = get_batch("train")
+                with torch.autocast("cuda"):
+                    loss = model(x, y) / gradient_accumulation_steps
+                scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+    """
+    (finding,) = only(code, "GG403")
+    assert finding.span.start.line + 1 == 7
+    assert "every pass of the loop on line 6" in finding.message
+
+
+def test_silent_on_a_micro_step_loop_that_steps_inside_and_on_gan_critic_loops():
+    steps_inside = """
+    for batch in loader:
+        for chunk in batch.split(4):
+            optimizer.zero_grad()
+            model(chunk).sum().backward()
+            optimizer.step()
+    """
+    critic = """
+    for real in loader:
+        for _ in range(n_critic):
+            opt_d.zero_grad()
+            critic_loss(real).backward()
+            opt_d.step()
+        opt_g.zero_grad()
+        generator_loss().backward()
+        opt_g.step()
+    """
+    assert only(steps_inside, "GG403") == []
+    assert only(critic, "GG403") == []

@@ -183,3 +183,20 @@ for x in loader:
 """
     )
     assert only(code, "GG501") == []
+
+
+def test_silent_when_the_top_of_epoch_step_skips_the_first_epoch():
+    code = (
+        HEADER
+        + """
+scheduler = StepLR(optimizer, step_size=10)
+for epoch in range(start_epoch, 100):
+    if epoch > start_epoch:
+        scheduler.step()
+    for x, y in loader:
+        optimizer.zero_grad()
+        model(x).sum().backward()
+        optimizer.step()
+"""
+    )
+    assert only(code, "GG501") == []

@@ -156,3 +156,36 @@ def test_silent_on_the_two_branches_of_amp_and_correlated_ifs():
                 scaler.update()
     """
     assert lines_of(code, "GG504") == []
+
+
+def test_flags_update_once_after_the_loop_but_not_an_update_in_a_hook():
+    after_loop = """
+    import torch
+
+    def train(model, loader, optimizer):
+        scaler = torch.amp.GradScaler("cuda")
+        for batch in loader:
+            optimizer.zero_grad()
+            scaler.scale(model(batch)).backward()
+            scaler.step(optimizer)
+        scaler.update()
+    """
+    hook = """
+    import torch
+
+    class Trainer:
+        def __init__(self):
+            self.scaler = torch.amp.GradScaler("cuda")
+
+        def on_after_step(self):
+            self.scaler.update()
+
+        def fit(self, loader):
+            for batch in loader:
+                self.optimizer.zero_grad()
+                self.scaler.scale(self.model(batch)).backward()
+                self.scaler.step(self.optimizer)
+                self.callbacks.run("after_step")
+    """
+    assert lines_of(after_loop, "GG504") == [9]
+    assert only(hook, "GG504") == []

@@ -198,3 +198,12 @@ def test_names_bound_to_something_else_are_not_guessed():
     assert analysis.roles.scaler("scaler") is None
     assert analysis.roles.scheduler("sched") is None
     assert analysis.roles.scheduler("lr_scheduler") is not None  # a parameter, by its spelling
+
+
+def test_a_scaler_that_may_be_none_is_still_a_scaler():
+    analysis = _analysis(
+        "import torch\nscaler = torch.amp.GradScaler('cuda') if args.amp else None\n"
+        "sched = None if args.fixed else torch.optim.lr_scheduler.StepLR(opt, 3)\n"
+    )
+    assert analysis.roles.scaler("scaler") is not None
+    assert analysis.roles.scheduler("sched").class_name == "StepLR"

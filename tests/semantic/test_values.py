@@ -260,3 +260,16 @@ def test_a_recursive_helper_is_unknown_not_endless():
         "def build(n):\n    return build(n - 1) if n else nn.Linear(2, 2)\nm = build(3)\nprint(m)\n"
     )
     assert LINEAR in holds(code, 4, "m")
+
+
+def test_a_long_chain_of_rebindings_is_unknown_not_a_recursion_error():
+    code = "x = None\n" + "x = x + 1\n" * 3000 + "print(x)\n"
+    assert holds(code, 3002, "x") == "Unknown"
+
+
+def test_rules_on_a_long_chain_report_no_internal_error():
+    from helpers import findings
+
+    code = "import torch.nn as nn\nlayer = nn.Linear(2, 2)\nx = None\n"
+    code += "x = x + 1\n" * 3000 + "layer.bias = x\n"
+    findings(code)  # asserts no notice (no rule skipped or failed)

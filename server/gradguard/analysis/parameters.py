@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
+from gradguard.semantic.objects import ModuleObject
 
 # torch.nn classes that register no parameters of their own (containers, activations,
 # pooling, dropout, wrappers): ``seq.weight = None`` on them sets a plain attribute.
@@ -178,6 +179,10 @@ def _disabled_by_flag(call: ast.Call | None, name: str) -> bool:
     return False
 
 
+def _has_parameter_flag(call: ast.Call) -> bool:
+    return any((k.arg or "") in torchnames.OPTIONAL_PARAMETER_FLAGS for k in call.keywords)
+
+
 class ParameterIndex:
     """Answers "is ``base.attr`` a registered parameter here?" for one file."""
 
@@ -204,6 +209,26 @@ class ParameterIndex:
             assigned = self._attribute_assigned_before(expr)
             if assigned is not None:
                 return self._type_of_call(assigned, _depth + 1)
+        return self._type_from_model(expr) if _depth == 0 else None
+
+    def _type_from_model(self, expr: ast.AST) -> ModuleType | None:
+        """What the semantic model says ``expr`` holds, when the names above do not:
+        ``model[0]`` of an ``nn.Sequential``, an alias, a layer a helper returns."""
+        from gradguard.semantic.model import SemanticModel  # the model builds on facts
+
+        value = SemanticModel.of(self.facts).value_of(expr)
+        modules = [o for o in value if isinstance(o, ModuleObject)]
+        if not modules or len(modules) != len(value):
+            return None
+        calls = [o.site for o in modules if isinstance(o.site, ast.Call)]
+        call = calls[0] if len(calls) == 1 == len(modules) else None
+        if call is None and any(_has_parameter_flag(c) for c in calls):
+            return None  # several layers, some maybe built without a bias: not known
+        if all(o.torch_layer for o in modules):
+            return ModuleType(layers=tuple(sorted({o.layer for o in modules})), call=call)
+        names = {o.class_name for o in modules}
+        if len(names) == 1 and (name := names.pop()) in self.facts.classes:
+            return ModuleType(info=self.facts.classes[name], call=call)
         return None
 
     def _attribute_assigned_before(self, expr: ast.Attribute) -> ast.Call | None:

@@ -12,6 +12,7 @@ from functools import cached_property
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
 from gradguard.semantic.catalogue.tensors import GRAD_LEAF_FACTORIES
+from gradguard.semantic.objects import ModuleObject, ParameterIterable
 
 # nn.Module methods that return one-shot generators.
 GENERATOR_METHODS = frozenset(
@@ -235,6 +236,8 @@ class ValueKinds:
             return True
         if isinstance(func, ast.Attribute) and func.attr in GENERATOR_METHODS:
             return True
+        if isinstance(func, ast.Name) and func.id in self.facts.functions:
+            return True  # a helper returning one: ``params_of(model)``
         return self.facts.qualify(func) in _ITERTOOLS
 
     def is_one_shot_iterator(self, expr: ast.AST, scope: flow.Scope) -> bool:
@@ -244,6 +247,8 @@ class ValueKinds:
         if not isinstance(expr, ast.Call):
             return True  # a generator expression
         func = expr.func
+        if isinstance(func, ast.Name) and func.id in self.facts.functions:
+            return self.returns_parameter_generator(expr)
         if isinstance(func, ast.Name) and func.id in _ITERATOR_BUILTINS:
             return self.is_builtin(func.id)
         if self.facts.qualify(func) in _ITERTOOLS:
@@ -254,6 +259,22 @@ class ValueKinds:
         return not self.non_module_parameter_methods and func.attr in (  # type: ignore[attr-defined]
             "parameters",
             "named_parameters",
+        )
+
+    def returns_parameter_generator(self, call: ast.Call) -> bool:
+        """A same-file function that the semantic model shows returning
+        ``model.parameters()`` of a module (a generator, empty once consumed)."""
+        from gradguard.semantic.model import SemanticModel  # the model builds on facts
+
+        value = SemanticModel.of(self.facts).value_of(call)
+        return bool(value) and all(
+            isinstance(obj, ParameterIterable)
+            and obj.one_shot
+            and (
+                not self.non_module_parameter_methods
+                or all(isinstance(owner, ModuleObject) for owner in obj.owners)
+            )
+            for obj in value
         )
 
     def is_builtin(self, name: str) -> bool:

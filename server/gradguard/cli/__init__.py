@@ -1,4 +1,4 @@
-"""The ``gradguard`` command line: ``check``, ``rule`` and ``server``.
+"""The ``gradguard`` command line: ``check``, ``rule``, ``server`` and ``clean``.
 
 Exit status of ``check`` (decided in :func:`gradguard.cli.check.exit_status`): 0 when
 nothing of severity error or warning was found (information and hints do not fail a
@@ -15,12 +15,13 @@ import sys
 from collections.abc import Sequence
 
 from gradguard.cli.arguments import build_parser, parse
+from gradguard.cli.cached import run_clean
 from gradguard.cli.check import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, exit_status, run_check
 from gradguard.cli.rule import run_rule, run_server
 
 __all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "build_parser", "exit_status", "main"]
 
-_HANDLERS = {"check": run_check, "rule": run_rule, "server": run_server}
+_HANDLERS = {"check": run_check, "rule": run_rule, "server": run_server, "clean": run_clean}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

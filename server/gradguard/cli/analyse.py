@@ -284,9 +284,10 @@ def _with_newline(text: str) -> str:
     return text if text.endswith("\n") or not text else text + "\n"
 
 
-def check_file(path: Path, options: CheckOptions) -> FileOutcome:
+def check_file(path: Path, options: CheckOptions, data: bytes | None = None) -> FileOutcome:
+    """Check the file at ``path`` (whose bytes are ``data`` when already read)."""
     try:
-        source = files.read(path)
+        source = files.read(path) if data is None else files.decode(data, str(path))
     except files.UnreadableFile as error:
         return FileOutcome(FileReport(str(path), (), str(error)))
     config = config_for_file(path, options)

@@ -121,9 +121,10 @@ def _add_running(check: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--no-cache",
         action="store_true",
-        help="keep nothing on disk: neither jedi's answers nor jedi's and parso's parse "
-        "caches (default: in $GRADGUARD_CACHE_DIR, else ~/.cache/gradguard; reused while "
-        "the files they came from are unchanged)",
+        help="read and keep nothing on disk: neither each file's results nor jedi's "
+        "answers nor jedi's and parso's parse caches (default: in $GRADGUARD_CACHE_DIR, "
+        "else ~/.cache/gradguard; reused while the files they came from are unchanged; "
+        "`gradguard clean` empties it)",
     )
 
 
@@ -153,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
     # vscode-languageclient appends --stdio in its stdio transport; stdio is the default.
     server.add_argument("--stdio", action="store_true", help="use stdio (the default)")
-    parser.set_defaults(subparsers={"check": check, "rule": rule, "server": server})
+    clean = commands.add_parser("clean", help="empty GradGuard's cache directory")
+    clean.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    parser.set_defaults(subparsers={"check": check, "rule": rule, "server": server, "clean": clean})
     return parser
 
 

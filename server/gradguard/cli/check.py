@@ -7,15 +7,14 @@ import sys
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from gradguard import files, gctuning, runner
+from gradguard import files, runner
+from gradguard.cli import cached
 from gradguard.cli.analyse import (
     CheckOptions,
     FileOutcome,
-    check_file,
     check_text,
     clear_config_cache,
     config_for_file,
@@ -66,8 +65,11 @@ def _split_codes(raw: list[str] | None) -> tuple[str, ...] | None:
 
 
 def _check_cli_codes(*groups: tuple[str, ...] | None) -> str | None:
+    codes = [code for group in groups for code in group or ()]
+    if not codes:  # importing every rule costs start-up time a cached rerun would not pay
+        return None
     known_prefixes = {rule.code[:n] for rule in all_rules() for n in range(2, 6)} | {"ALL"}
-    for code in (code for group in groups for code in group or ()):
+    for code in codes:
         if code not in known_prefixes:
             return f"unknown rule code or prefix {code!r} (see `gradguard rule --all`)"
     return None
@@ -118,7 +120,7 @@ def run_check(args: argparse.Namespace) -> int:
         targets = _targets(paths, options)
         if args.add_noqa:
             return add_noqa(targets, options, quiet=args.quiet)
-        outcomes = _check_paths(targets, options, args.jobs or default_jobs())
+        outcomes = cached.check_paths(targets, options, args.jobs or default_jobs())
         config_errors = _config_errors(paths, options)
     if not _emit(args, options, outcomes, config_errors, to_stderr=reading_stdin and options.fix):
         return EXIT_ERROR
@@ -140,14 +142,6 @@ def _targets(paths: list[Path], options: CheckOptions) -> list[Path]:
 
     found = files.discover(paths, config_for_directory, force_exclude=options.force_exclude)
     return sorted(set(found), key=str)
-
-
-def _check_paths(targets: list[Path], options: CheckOptions, jobs: int) -> list[FileOutcome]:
-    gctuning.tune_for_analysis()
-    job = runner.Job(
-        partial(check_file, options=options), internal_error, gctuning.tune_for_analysis
-    )
-    return runner.run_all(targets, job, jobs)
 
 
 def _config_errors(paths: list[Path], options: CheckOptions) -> list[ConfigError]:

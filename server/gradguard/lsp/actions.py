@@ -15,7 +15,7 @@ from lsprotocol import types
 
 from gradguard.findings import DisjointSpans, Finding, Fix, Position, Span, TextEdit
 from gradguard.lsp import convert
-from gradguard.lsp.documents import Snapshot
+from gradguard.lsp.snapshot import Snapshot
 from gradguard.noqa import noqa_codes_at
 from gradguard.notebook import without_final_line_break
 
@@ -173,12 +173,10 @@ def fix_all(
     once, skipping any that would overlap (computed once per snapshot: every code
     action request offers it)."""
     key = ("fix_all", uri, document_changes, notebook)
-    if key not in snapshot.memo:
-        snapshot.memo[key] = _fix_all(
-            snapshot, uri, document_changes=document_changes, notebook=notebook
-        )
-    action: types.CodeAction | None = snapshot.memo[key]
-    return action
+    return snapshot.derived.get(
+        key,
+        lambda: _fix_all(snapshot, uri, document_changes=document_changes, notebook=notebook),
+    )
 
 
 def _fix_all(
@@ -254,7 +252,11 @@ def code_actions(
         if everything is not None:
             actions.append(everything)
     # Only when asked for (a bare request in a cell gets the cell's fix-all above).
-    if only and snapshot.notebook is not None and convert.kind_matches(NOTEBOOK_FIX_ALL, only):
+    if (
+        only
+        and snapshot.target.notebook is not None
+        and convert.kind_matches(NOTEBOOK_FIX_ALL, only)
+    ):
         whole = fix_all(snapshot, uri, document_changes=document_changes, notebook=True)
         if whole is not None:
             actions.append(whole)

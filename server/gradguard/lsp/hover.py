@@ -15,8 +15,8 @@ from gradguard.analysis.resolution import SymbolKind
 from gradguard.docs import doc_url, render_rule_page
 from gradguard.findings import Finding, Position, Span
 from gradguard.lsp.bindings import is_module_kind
-from gradguard.lsp.documents import Snapshot
-from gradguard.lsp.symbols import ModelInfo, OptimizerInfo, SymbolIndex
+from gradguard.lsp.snapshot import Snapshot
+from gradguard.lsp.symbols import ModelInfo, OptimizerInfo, SymbolIndex, index_of
 from gradguard.noqa import noqa_codes_at
 from gradguard.rules import get_rule
 
@@ -131,7 +131,7 @@ def ask_resolver(snapshot: Snapshot, info: ModelInfo) -> tuple[SymbolKind | None
     the resolver (jedi) on this worker thread. The resolver answers from its cache or
     waits briefly; a hover may wait a little longer than a keystroke would."""
     kind = info.kind if info.confirmed else None
-    resolver = snapshot.resolver
+    resolver = snapshot.context.resolver
     if info.local_class_line is not None or not info.qualified or resolver is None:
         return kind, None
     if info.qualified.startswith("torch."):
@@ -142,10 +142,10 @@ def ask_resolver(snapshot: Snapshot, info: ModelInfo) -> tuple[SymbolKind | None
     while True:
         try:
             if kind is None:
-                answer = resolver.classify(info.qualified, snapshot.path)
+                answer = resolver.classify(info.qualified, snapshot.target.path)
                 kind = answer if is_module_kind(answer) else None
             if description is None and callable(describe) and kind is not SymbolKind.MODULE_FACTORY:
-                text = describe(info.qualified, snapshot.path)
+                text = describe(info.qualified, snapshot.target.path)
                 description = str(text) if text else None
         except Exception:
             log.warning("resolving %s failed", info.qualified, exc_info=True)
@@ -158,7 +158,7 @@ def ask_resolver(snapshot: Snapshot, info: ModelInfo) -> tuple[SymbolKind | None
 
 def symbol_hover(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None:
     """Markdown and program span for the variable under the cursor (worker thread)."""
-    index: SymbolIndex = snapshot.symbols()
+    index: SymbolIndex = index_of(snapshot)
     found = index.name_at(where)
     if found is None:
         return None
@@ -176,3 +176,24 @@ def symbol_hover(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None
 
 def markup(text: str) -> types.MarkupContent:
     return types.MarkupContent(kind=types.MarkupKind.Markdown, value=text)
+
+
+def hover_text(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None:
+    """Runs on a worker thread: noqa code, then findings, then variables."""
+    code = noqa_code_at(snapshot, where)
+    if code is not None:
+        return noqa_markdown(code[0]), code[1]
+    findings = [f for f in snapshot.result.findings if f.span.contains(where)]
+    if findings:
+        text = "\n\n---\n\n".join(finding_markdown(f) for f in findings)
+        return text, findings[0].span
+    return symbol_hover(snapshot, where)
+
+
+def response(snapshot: Snapshot, uri: str, text: str, span: Span) -> types.Hover:
+    """The hover, with the range of ``span`` when it lies in the hovered document."""
+    located = snapshot.locate(span)
+    if located is None or located[0].uri != uri:
+        return types.Hover(contents=markup(text))
+    view, local = located
+    return types.Hover(contents=markup(text), range=snapshot.line_map(view).range_to_lsp(local))

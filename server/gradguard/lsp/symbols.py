@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,9 +24,13 @@ from gradguard.lsp.bindings import binding_scope, returned_class
 from gradguard.source import SourceFile
 
 if TYPE_CHECKING:
-    from gradguard.lsp.documents import Snapshot
+    from gradguard.lsp.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
 
 STALE_OPTIMIZER = "GG102"
+#: The key of a snapshot's hover index among its derived values.
+INDEX = "symbols"
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,9 @@ class SymbolIndex:
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> SymbolIndex:
-        facts = snapshot.facts or cls._facts_for(snapshot)
+        facts = snapshot.kept.facts or cls._facts_for(snapshot)
         if facts is None:
-            return cls(SourceFile(snapshot.text, snapshot.path))
+            return cls(snapshot.source)
         index = cls(facts.source, facts)
         index._collect_models(facts)
         index._collect_optimizers(facts, snapshot.result.findings)
@@ -90,14 +95,15 @@ class SymbolIndex:
     @staticmethod
     def _facts_for(snapshot: Snapshot) -> ModuleFacts | None:
         """Facts built again when the analysis's own are gone (or were never needed)."""
-        source = SourceFile(snapshot.text, snapshot.path)
-        if len(snapshot.text.encode("utf-8", "surrogatepass")) > snapshot.config.max_file_bytes:
+        source = snapshot.source
+        max_bytes = snapshot.context.config.max_file_bytes
+        if len(source.text.encode("utf-8", "surrogatepass")) > max_bytes:
             return None  # skipped by the analysis too (max-file-bytes)
         tree = parse(source)
         if not isinstance(tree, ast.Module):
             return None
         try:
-            return ModuleFacts(source, tree, snapshot.resolver)
+            return ModuleFacts(source, tree, snapshot.context.resolver)
         except RecursionError:  # nested too deeply to analyse, as in the engine
             return None
 
@@ -295,3 +301,15 @@ class SymbolIndex:
         if self.facts is None:
             return None
         return self._binding(name, binding_scope(self.facts, node, name), line)
+
+
+def index_of(snapshot: Snapshot) -> SymbolIndex:
+    """The snapshot's hover index, built on first use (on a worker thread)."""
+    return snapshot.derived.get(INDEX, lambda: SymbolIndex.build(snapshot))
+
+
+def prebuild(snapshot: Snapshot) -> None:
+    try:
+        index_of(snapshot)
+    except Exception:  # the hover builds it again and reports the failure
+        log.debug("building the hover index of %s failed", snapshot.key, exc_info=True)

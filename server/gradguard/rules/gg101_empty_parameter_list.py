@@ -449,9 +449,10 @@ class _Checker:
             name = node.targets[0].id
             uses = self.consuming_uses(statements, info, name)
             # Only iterators of parameters concern this rule (not ``iter(loader)``).
-            if _draws_parameters(node.value) or any(
-                use.kind in ("optimizer", "clip") for use in uses
-            ):
+            drawn = _draws_parameters(node.value) or self.kinds.returns_parameter_generator(
+                node.value  # type: ignore[arg-type]
+            )
+            if drawn or any(use.kind in ("optimizer", "clip") for use in uses):
                 yield from self.report_exhausted(info, name, uses)
 
     def consuming_uses(

@@ -2,7 +2,9 @@
 Checks for `None` written over a registered parameter: `model.weight = None`,
 `self.fc.weight = None` outside `__init__`, `setattr(model, "weight", None)`,
 `model.register_parameter("weight", None)` for a name that already holds a parameter,
-`del model.weight` and `model.weight.data = None`, in any branch of the code.
+`del model.weight` and `model.weight.data = None`, in any branch of the code. The
+parameter is followed through names (`nothing = None; layer.bias = nothing`, an alias of
+the layer) and containers (`model[0].bias = None` on an `nn.Sequential`).
 
 It does not flag `self.bias = None` or `self.register_parameter("bias", None)` in
 `__init__` (the idiomatic optional parameter), nor attributes that are not parameters.
@@ -86,6 +88,8 @@ from gradguard.analysis.parameters import (
 )
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import NONE_VALUE
 
 # Layers whose forward raises TypeError when a required parameter is None (measured).
 _TYPE_ERROR_LAYERS = frozenset(
@@ -142,10 +146,13 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
 
 def _removals(context: RuleContext, index: ParameterIndex, node: ast.AST) -> Iterator[_Removal]:
-    if isinstance(node, (ast.Assign, ast.AnnAssign)) and _is_none(node.value):
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        for target in targets:
-            yield from _target_removal(context, index, node, target, "none")
+        if _is_none(node.value) or (
+            any(isinstance(t, ast.Attribute) for t in targets) and _holds_none(context, node.value)
+        ):
+            for target in targets:
+                yield from _target_removal(context, index, node, target, "none")
     elif isinstance(node, ast.Delete):
         for target in node.targets:
             yield from _target_removal(context, index, node, target, "del")
@@ -194,7 +201,11 @@ def _call_removal(
         base, (name, value) = func.value, call.args
     else:
         return
-    if not (isinstance(name, ast.Constant) and isinstance(name.value, str) and _is_none(value)):
+    if not (
+        isinstance(name, ast.Constant)
+        and isinstance(name.value, str)
+        and _holds_none(context, value)
+    ):
         return
     if _idiomatic_in_init(context, call, base):
         return
@@ -243,6 +254,18 @@ def _sets_by_name(call: ast.Call, owner: str, attr: str) -> bool:
         and name.value == attr
         and not _is_none(value)
     )
+
+
+def _holds_none(context: RuleContext, value: ast.expr | None) -> bool:
+    """``None``, or a name the semantic model proves holds None (``nothing = None``)."""
+    if value is None or _is_none(value):
+        return value is not None
+    dotted = flow.dotted_name(value)
+    if dotted is None or not any(
+        _is_none(v) for v in context.facts.assigned_values.get(dotted, ())
+    ):
+        return False  # nothing in the file binds that name to None: no need to ask
+    return SemanticModel.of(context.facts).value_of(value) == NONE_VALUE
 
 
 def _is_none(value: ast.expr | None) -> bool:

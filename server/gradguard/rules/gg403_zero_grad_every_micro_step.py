@@ -2,9 +2,10 @@
 Checks for gradient-accumulation loops whose optimizer `step()` runs only under an
 accumulation condition (`if (i + 1) % k == 0:`, `if step % accum_steps == 0:`,
 `if accelerator.sync_gradients:`) while the gradients are cleared unconditionally in
-every iteration (`optimizer.zero_grad()`, `model.zero_grad()`, a `p.grad = None` loop),
-and for a module's `model.zero_grad()` inside Accelerate's
-`with accelerator.accumulate(model):` block. It is reported at the clearing.
+every iteration (`optimizer.zero_grad()`, `model.zero_grad()`, a `p.grad = None` loop);
+for a clearing inside an inner micro-step loop (`for micro_step in range(k):`) whose
+step runs once after that loop; and for a module's `model.zero_grad()` inside
+Accelerate's `with accelerator.accumulate(model):` block. It is reported at the clearing.
 
 The loop is the innermost loop around the step that also runs a backward, including
 same-file helpers it calls. Not reported: a clearing under the same condition as the
@@ -76,7 +77,9 @@ for i, (x, y) in enumerate(batches):
 The fix moves the clearing to just after the optimizer step, under its condition. It is
 unsafe: the first accumulation window now also adds any gradients left from before the
 loop, and code between the two places that reads `.grad` sees other values. It is
-offered only when both calls are statements on their own lines in the loop itself.
+offered only when both calls are statements on their own lines in the loop itself, and
+not for the micro-step loop (where the clearing belongs depends on the outer loop). For
+Accelerate, the fix calls the prepared optimizer's `zero_grad()` instead (unsafe too).
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def _findings(
                 if not _under(clear, guard):
                     yield _finding(rule, context, clear, me, guard, backwards[0]), clear
         return
+    yield from _micro_loop_findings(rule, context, analysis, events, me)
     accumulate = _accumulate_context(analysis, me)
     if accumulate is None:
         return
@@ -143,6 +147,40 @@ def _findings(
             and accumulate in clear.contexts
         ):
             yield _accelerate_finding(rule, context, clear, me, accumulate), clear
+
+
+def _micro_loop_findings(
+    rule: Rule,
+    context: RuleContext,
+    analysis: TrainingSteps,
+    events: list[StepEvent],
+    me: StepEvent,
+) -> Iterator[tuple[Finding, StepEvent]]:
+    """``for micro_step in range(k): zero_grad(); backward()`` and the step after that
+    inner loop (nanoGPT's shape): each micro-step clears what the previous one added."""
+    feeding = _feeding(events, me)
+    for clear in _every_iteration_clears(analysis, [*feeding, me], me, inner_loops=True):
+        loops = [g for g in clear.guards if g.part == "loop"]
+        if len(loops) != 1 or any(g.owner is loops[0].owner for g in me.guards):
+            continue
+        inner = loops[0]
+        after = [
+            e
+            for e in feeding[feeding.index(clear) + 1 :]
+            if e.kind is EventKind.BACKWARD and e.guards[: len(clear.guards)] == clear.guards
+        ]
+        if after:
+            loop = inner.owner
+            message = (
+                f"{_clear_text(context, clear)} clears the gradients on every pass of the loop "
+                f"on line {getattr(loop, 'lineno', '?')}, but "
+                f"{describe(context.source.node_text(me.call), '`step()`')} runs once after it: "
+                f"each {describe(context.source.node_text(after[0].call), '`backward()`')} but "
+                "the last is thrown away, so the step sees one micro-batch's gradient instead "
+                "of their sum"
+            )
+            related = [RelatedLocation(context.source.span_of(me.node), "the accumulated step")]
+            yield rule.finding(context, clear.node, message, related=related), clear
 
 
 def _feeding(events: list[StepEvent], step: StepEvent) -> list[StepEvent]:
@@ -162,13 +200,15 @@ def _under(event: StepEvent, guard: Guard) -> bool:
 
 
 def _every_iteration_clears(
-    analysis: TrainingSteps, events: list[StepEvent], step: StepEvent
+    analysis: TrainingSteps, events: list[StepEvent], step: StepEvent, *, inner_loops: bool = False
 ) -> Iterator[StepEvent]:
     """Clearings of the step's gradients that run in every iteration (in no ``if``,
-    inner loop or handler of the iteration)."""
+    inner loop or handler of the iteration; inner loops allowed with ``inner_loops``)."""
     stepped = {e.target for e in events if e.kind is EventKind.STEP}
     for event in events:
-        if event.kind is not EventKind.CLEAR or event.guards or mutually_exclusive(event, step):
+        if event.kind is not EventKind.CLEAR or mutually_exclusive(event, step):
+            continue
+        if any(g.part != "loop" or not inner_loops for g in event.guards):
             continue
         covered = clears_optimizer(analysis, event, step.target or "")
         if covered or (covered is None and event.target is not None and len(stepped) == 1):

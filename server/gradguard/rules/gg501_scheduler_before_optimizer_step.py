@@ -12,8 +12,10 @@ that the file binds to nothing else. When the file shows which optimizer the sch
 was built on, only that optimizer's steps count. Not reported: a scheduler step after
 an optimizer step of the iteration (per batch, or per epoch after the batch loop),
 `ReduceLROnPlateau.step(metric)`, a `step(epoch)` given an explicit value (it sets the
-schedule to that point), schedulers of other libraries or of the file's own classes
-that do not subclass torch's, and steps in the other branch of an `if`.
+schedule to that point), a step under a condition on the loop's counter (`if epoch > 0:`
+at the top of the epoch stands for the previous epoch's step), schedulers of other
+libraries or of the file's own classes that do not subclass torch's, and steps in the
+other branch of an `if`.
 
 ## Why is this bad?
 A torch scheduler sets the first learning rate of its schedule when it is built, and
@@ -88,7 +90,12 @@ from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severit
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic import step_fixes
 from gradguard.semantic.step_events import EventKind, StepEvent
-from gradguard.semantic.step_queries import binds_name, describe, mutually_exclusive
+from gradguard.semantic.step_queries import (
+    binds_name,
+    describe,
+    is_accumulation_test,
+    mutually_exclusive,
+)
 from gradguard.semantic.steps import TrainingSteps, training_steps
 
 
@@ -105,6 +112,8 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         me = next((e for e in events if e.call is event.call), None)
         if me is None:
             continue
+        if _counted(region, me):
+            continue  # ``if epoch > 0: scheduler.step()``: the previous epoch's step, moved
         index = events.index(me)
         optimizer = scheduler.optimizer
         if any(_steps(e, optimizer, me) for e in events[:index]):
@@ -112,6 +121,22 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         later = next((e for e in events[index + 1 :] if _steps(e, optimizer, me)), None)
         if later is not None:
             yield _finding(rule, context, analysis, me, later)
+
+
+def _counted(region: ast.AST, event: StepEvent) -> bool:
+    """The scheduler step runs under a condition on the loop's counter (``if epoch > 0``,
+    ``if i >= warmup``): it may stand for the previous iteration's step, so the file does
+    not show a shift."""
+    target = getattr(region, "target", None)
+    if target is None:
+        return False
+    counters = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return any(
+        guard.test is not None
+        and not is_accumulation_test(guard.test)  # every k-th batch: still this iteration's
+        and any(isinstance(n, ast.Name) and n.id in counters for n in ast.walk(guard.test))
+        for guard in event.guards
+    )
 
 
 def _steps(event: StepEvent, optimizer: str | None, scheduler_step: StepEvent) -> bool:

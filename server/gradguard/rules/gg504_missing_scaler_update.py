@@ -8,9 +8,11 @@ Checks the `GradScaler` calls of each training iteration:
   with no `update()` between.
 
 The iteration is the body of the innermost loop around the call that also runs a
-backward, including same-file helpers it calls (`self.optimizer_step()`); for a function
-with no such loop (one step per call), a missing `update()` is reported only when the
-file never calls `<scaler>.update` at all. A scaler is a name the file binds to
+backward, including same-file helpers it calls (`self.optimizer_step()`). A missing
+`update()` is reported only when the file calls `<scaler>.update` nowhere else (a hook or
+callback might) but in other training functions of the file (their own scaled backward),
+or only after the loop; for a function with no such loop (one step per
+call), only when the file never calls it. A scaler is a name the file binds to
 `torch.amp.GradScaler`, `torch.cuda.amp.GradScaler` or `torch.GradScaler`, or one
 spelled like a scaler that the file binds to nothing else. Not reported: a scaler built
 with `enabled=False` (a disabled scaler checks nothing), an `update()` under the same
@@ -141,15 +143,38 @@ def _covers(update: StepEvent, stateful: StepEvent) -> bool:
 def _update_surely_missing(
     analysis: TrainingSteps, region: ast.AST, scaler: str, events: list[StepEvent]
 ) -> bool:
+    """No ``update()`` in the iteration, and none elsewhere in the file that could run
+    between two iterations (a callback, a hook, the caller of a one-step function); an
+    ``update()`` after the loop in the same function does not count."""
     if any(e.kind is EventKind.OPAQUE for e in events):
         return False
-    if isinstance(region, (ast.For, ast.AsyncFor, ast.While)):
-        return True
-    # One step per call: the caller's loop may update; only a file that never does counts.
-    return not any(
-        isinstance(n, ast.Attribute) and n.attr == "update" and dotted_name(n.value) == scaler
+    stepping = {
+        analysis.facts.enclosing_scope(e.call)
+        for method in ("step", "backward")
+        for e, _ in analysis.direct_events(method)
+        if e.scaler == scaler
+    }
+    updates = [
+        n
         for n in analysis.facts.nodes_of(ast.Attribute)
+        if isinstance(n, ast.Attribute)
+        and n.attr == "update"
+        and dotted_name(n.value) == scaler
+        # Another training routine with its own steps updates after those, not these.
+        and (analysis.facts.enclosing_scope(n) not in stepping or _near(analysis, n, region))
+    ]
+    if not isinstance(region, (ast.For, ast.AsyncFor, ast.While)):
+        return not updates
+    scope = analysis.facts.enclosing_scope(region)
+    return all(
+        analysis.facts.enclosing_scope(n) is scope and n.lineno > (region.end_lineno or 0)
+        for n in updates
     )
+
+
+def _near(analysis: TrainingSteps, node: ast.AST, region: ast.AST) -> bool:
+    """``node`` is in the same function as ``region``."""
+    return analysis.facts.enclosing_scope(node) is analysis.facts.enclosing_scope(region)
 
 
 def _covered(guard: Guard, guards: tuple[Guard, ...]) -> bool:
@@ -180,8 +205,8 @@ def _twice_unscaled(
 def _missing(rule: Rule, context: RuleContext, step: StepEvent, scaler: str) -> Finding:
     source = context.source
     message = (
-        f"{describe(source.node_text(step.call), '`scaler.step()`')} runs in this loop but "
-        f"`{scaler}.update()` never does: the next step raises `RuntimeError: step() "
+        f"{describe(source.node_text(step.call), '`scaler.step()`')} runs, but "
+        f"`{scaler}.update()` is never called: the next step raises `RuntimeError: step() "
         "has already been called since the last update().` (or `unscale_() is being called "
         "after step().`), and the scale never adapts"
     )
@@ -253,5 +278,6 @@ RULE = Rule(
     example_outcome=Raises(
         "RuntimeError", "step() has already been called since the last update()."
     ),
+    reads_whole_file=r"[Ss]caler\w*\.update\(",
     required_words=("scale",),
 )

@@ -51,8 +51,9 @@ class ScopeBindings:
         if not isinstance(self.scope, ast.Module):
             for definition in _parameters(self.scope):
                 found.setdefault(definition.name, []).append(definition)
+        walrus = self.facts.mentions(":=")
         for info in self.facts.statements_of(self.scope):
-            for definition in _defined_by(info):
+            for definition in _defined_by(info, walrus):
                 found.setdefault(definition.name, []).append(definition)
         return found
 
@@ -128,7 +129,7 @@ def _parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Defini
     return [Definition(a.arg, "parameter", None, -1, default, function) for a, default in pairs]
 
 
-def _defined_by(info: flow.StatementInfo) -> list[Definition]:
+def _defined_by(info: flow.StatementInfo, walrus: bool) -> list[Definition]:
     stmt, order = info.node, info.order
     found: list[Definition] = []
 
@@ -157,7 +158,7 @@ def _defined_by(info: flow.StatementInfo) -> list[Definition]:
             add((alias.asname or alias.name).split(".")[0], "import")
     elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         add(stmt.name, "def")
-    for node in flow.own_nodes(stmt):
+    for node in flow.own_nodes(stmt) if walrus else ():
         if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             add(node.target.id, "walrus", node.value)
     return found

@@ -29,8 +29,10 @@ def _holder_and_field(facts: ModuleFacts, stmt: ast.stmt) -> tuple[ast.AST | Non
     parent = facts.parents.get(stmt)
     if parent is None or isinstance(parent, (ast.ExceptHandler, ast.match_case)):
         return parent, "body"
+    info = facts.statement_info(stmt)
     for field in ("body", "orelse", "finalbody"):
-        if any(s is stmt for s in getattr(parent, field, ()) or ()):
+        block = getattr(parent, field, None)
+        if info is not None and block is info.block:
             return parent, field
     return parent, "?"
 
@@ -74,8 +76,7 @@ def dominates(facts: ModuleFacts, a: ast.stmt, b: ast.stmt, *, loops_run: bool =
     for stmt, holder, field in _chain(facts, a):
         sibling = _sibling_in(chain_b, holder, field)
         if sibling is not None:
-            block = _block(holder, field, facts.tree)
-            return _index(block, stmt) < _index(block, sibling)
+            return _index(facts, stmt) < _index(facts, sibling)
         if id(stmt) in positions_b or not _runs_whenever(holder, field, loops_run):
             return False
     return False
@@ -96,14 +97,10 @@ def _sibling_in(
     return None
 
 
-def _block(holder: ast.AST | None, field: str, tree: ast.Module) -> list[ast.stmt]:
-    if holder is None:
-        return tree.body
-    return list(getattr(holder, field, ()) or ())
-
-
-def _index(block: list[ast.stmt], stmt: ast.stmt) -> int:
-    return next((i for i, s in enumerate(block) if s is stmt), -1)
+def _index(facts: ModuleFacts, stmt: ast.stmt) -> int:
+    """The statement's position in its block."""
+    info = facts.statement_info(stmt)
+    return info.index if info is not None else -1
 
 
 def mutually_exclusive(facts: ModuleFacts, a: ast.AST, b: ast.AST) -> bool:

@@ -11,6 +11,7 @@ a field holds every value ever stored in it. Layers' parameters (``fc.weight``),
 from __future__ import annotations
 
 import ast
+import weakref
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,9 @@ Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 class Heap:
     def __init__(self, evaluator: Evaluator) -> None:
-        self.evaluator = evaluator
+        # A proxy, not a reference: the evaluator holds the heap, and a cycle would keep
+        # every tree alive until a full garbage collection.
+        self.evaluator = weakref.proxy(evaluator)
         self.facts = evaluator.facts
         self._loading: set[tuple[AbstractObject, str]] = set()
 

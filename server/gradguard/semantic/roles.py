@@ -58,6 +58,13 @@ class Scheduler:
         return training.is_plateau(self.class_name)
 
 
+def _alternatives(value: ast.expr) -> list[ast.expr]:
+    """The values a conditional expression may give (``a if c else b``)."""
+    if isinstance(value, ast.IfExp):
+        return _alternatives(value.body) + _alternatives(value.orelse)
+    return [value]
+
+
 def roles(facts: ModuleFacts, optimizers: OptimizerIndex) -> Roles:
     return facts.shared(Roles, lambda: Roles(facts, optimizers))
 
@@ -77,11 +84,15 @@ class Roles:
         """The calls assigned to ``name`` (``x = C(...)`` and ``x = C(...).to(d)``); None
         when some assignment is not a call (unknown: an alias, a parameter default)."""
         calls = []
-        for value in self._values(name):
-            if not isinstance(value, ast.Call):
-                return None
-            calls.append(value)
-        return calls
+        values = self._values(name)
+        for value in values:
+            for part in _alternatives(value):
+                if isinstance(part, ast.Constant) and part.value is None:
+                    continue  # ``GradScaler() if args.amp else None``: used only when set
+                if not isinstance(part, ast.Call):
+                    return None
+                calls.append(part)
+        return None if values and not calls else calls
 
     # -- optimizers ----------------------------------------------------------------
 

@@ -20,17 +20,29 @@ def rebuilt_each_iteration(analysis: TrainingSteps, loop: ast.stmt, step: StepEv
     gradients still accumulate (and GG103 reports the rebuilt optimizer)."""
     if not step.target:
         return False
-    models = {m for c in analysis.optimizers.bound_to(step.target) for m in c.models}
+    fresh: set[str] = set()
+    optimizer_values: list[ast.expr] = []
     for stmt in getattr(loop, "body", []):
         for node in flow.walk_local(stmt):
-            if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
                 continue
-            value = node.value
             for target in flow.assigned_targets(node):
                 name = flow.dotted_name(target)
-                if name in models and isinstance(value, ast.Call) and not _moves(value, name):
-                    return True
-    return False
+                if name == step.target:
+                    optimizer_values.append(node.value)
+                if name and isinstance(node.value, ast.Call) and not _moves(node.value, name):
+                    fresh.add(name)
+    models = {m for c in analysis.optimizers.bound_to(step.target) for m in c.models}
+    # ``optim = Wrapper(SGD(model.parameters()))``: the models whose parameters it takes.
+    models |= {
+        owner
+        for value in optimizer_values
+        for node in ast.walk(value)
+        if isinstance(node, ast.Call)
+        and flow.method_name(node) == "parameters"
+        and (owner := flow.dotted_name(node.func.value))  # type: ignore[attr-defined]
+    }
+    return bool(models & fresh)
 
 
 def _moves(call: ast.Call, name: str) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import containing_block
@@ -61,6 +62,7 @@ class TrainingSteps:
         self._expanding: set[ast.AST] = set()
         self._steps: list[tuple[StepEvent, ast.AST]] | None = None
         self._by_method: dict[str, list[tuple[StepEvent, ast.AST]]] = {}
+        self._loop_kinds: dict[ast.stmt, frozenset[EventKind]] = {}
 
     def is_optimizer_name(self, name: str) -> bool:
         return self.roles.is_optimizer(name)
@@ -85,9 +87,8 @@ class TrainingSteps:
         """The events of the file's own ``.<method>(`` calls (not through helpers) with
         their scope, in source order: one cheap pass over the calls."""
         if method not in self._by_method:
-            calls = [n for n in self.facts.nodes_of(ast.Call) if _called_name(n) == method]
             found: list[tuple[StepEvent, ast.AST]] = []
-            for call in sorted(calls, key=_position):
+            for call in sorted(self._calls_named.get(method, ()), key=_position):
                 statement = self.facts.enclosing_statement(call)
                 if statement is None:
                     continue
@@ -96,6 +97,16 @@ class TrainingSteps:
                         found.append((event, self.facts.enclosing_scope(statement)))
             self._by_method[method] = found
         return self._by_method[method]
+
+    @cached_property
+    def _calls_named(self) -> dict[str, list[ast.AST]]:
+        """The file's calls by the name they call (one pass for every rule's method)."""
+        index: dict[str, list[ast.AST]] = {}
+        for call in self.facts.nodes_of(ast.Call):
+            name = _called_name(call)
+            if name is not None:
+                index.setdefault(name, []).append(call)
+        return index
 
     # -- same-file helpers -----------------------------------------------------------
 
@@ -240,11 +251,15 @@ class TrainingSteps:
         for parent in self.facts.ancestors(stmt):
             if isinstance(parent, flow.SCOPE_TYPES):
                 return None
-            if isinstance(parent, flow.LOOP_TYPES) and any(
-                e.kind is kind for e in self.subtree_events(parent)
-            ):
+            if isinstance(parent, flow.LOOP_TYPES) and kind in self._kinds_in(parent):
                 return parent
         return None
+
+    def _kinds_in(self, loop: ast.stmt) -> frozenset[EventKind]:
+        kinds = self._loop_kinds.get(loop)
+        if kinds is None:
+            kinds = self._loop_kinds[loop] = frozenset(e.kind for e in self.subtree_events(loop))
+        return kinds
 
     def region_of(self, event: StepEvent, scope: ast.AST) -> ast.AST:
         """The iteration of an event: its innermost backward loop, else its scope."""

@@ -33,9 +33,13 @@ from gradguard.semantic.objects import (
 
 # How many calls deep a summary follows (a helper calling a helper calling a factory).
 MAX_DEPTH = 4
+# How many evaluations may be under way at once before the rest is unknown: a bound far
+# below Python's recursion limit, whatever the shape of the file.
+MAX_NESTING = 60
 _PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
 # Calls that hand back (an iterator over) their last argument's elements.
 _PASS_THROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "filter"})
+_MATERIALISERS = frozenset({"list", "tuple", "sorted"})  # a list: iterable again and again
 _CHAINS = frozenset({"itertools.chain", "itertools.chain.from_iterable"})
 # A frame binds a summarised function's parameters to the caller's argument values.
 Frame = tuple[tuple[str, Value], ...]
@@ -47,6 +51,7 @@ class Evaluator:
         self._bindings: dict[ast.AST, ScopeBindings] = {}
         self._memo: dict[tuple[ast.AST, Frame], Value] = {}
         self._depth = 0
+        self._nesting = 0
         from gradguard.semantic.heap import Heap  # the heap evaluates through us
 
         self.heap = Heap(self)
@@ -59,8 +64,14 @@ class Evaluator:
     def value_of(self, expr: ast.AST, frame: Frame = ()) -> Value:
         key = (expr, frame)
         if key not in self._memo:
+            if self._nesting >= MAX_NESTING:
+                return UNKNOWN_VALUE  # a long chain (``x = x + 1`` a thousand times)
             self._memo[key] = UNKNOWN_VALUE  # a cycle through this expression: unknown
-            self._memo[key] = self._evaluate(expr, frame)
+            self._nesting += 1
+            try:
+                self._memo[key] = self._evaluate(expr, frame)
+            finally:
+                self._nesting -= 1
         return self._memo[key]
 
     # -- expressions ----------------------------------------------------------------
@@ -211,7 +222,10 @@ class Evaluator:
                 return frozenset(_moved_tensor(call, o) for o in receiver)  # type: ignore[arg-type]
             return UNKNOWN_VALUE
         if isinstance(func, ast.Name) and func.id in _PASS_THROUGH and call.args:
-            return self.value_of(call.args[-1], frame)
+            passed = self.value_of(call.args[-1], frame)
+            if func.id in _MATERIALISERS:
+                return frozenset(_materialised(call, obj) for obj in passed)
+            return passed
         qualified = facts.qualify(func) or ""
         if qualified in _CHAINS:
             return self._joined(call, list(call.args), frame)
@@ -319,6 +333,13 @@ def _join_iterables(site: ast.AST, parts: list[Value]) -> Value:
     if not owners or len(named) != 1:
         return UNKNOWN_VALUE
     return frozenset({ParameterIterable(site, frozenset(owners), False, named.pop())})
+
+
+def _materialised(call: ast.Call, obj: AbstractObject) -> AbstractObject:
+    """``list(model.parameters())``: the same parameters, no longer a one-shot generator."""
+    if isinstance(obj, ParameterIterable):
+        return ParameterIterable(call, obj.owners, False, obj.named)
+    return obj
 
 
 def _moved_tensor(call: ast.Call, tensor: TensorObject) -> TensorObject:

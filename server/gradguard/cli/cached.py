@@ -1,0 +1,135 @@
+"""``gradguard check`` through the result cache (:mod:`gradguard.result_cache`), and
+``gradguard clean``.
+
+The parent process looks every file up first (reading and hashing a file costs a
+small fraction of parsing it); only the misses go to the runner, whose workers
+analyse them and keep their results. ``--no-cache``, ``GRADGUARD_CACHE_DIR=off``,
+``--fix`` and ``--diff`` (which write or print new text) bypass the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from gradguard import answers, cache_paths, gctuning, result_cache, runner
+from gradguard.cli.analyse import (
+    CheckOptions,
+    FileOutcome,
+    check_file,
+    config_for_file,
+    internal_error,
+)
+
+EXIT_CLEAN = 0
+
+
+def check_paths(targets: list[Path], options: CheckOptions, jobs: int) -> list[FileOutcome]:
+    gctuning.tune_for_analysis()
+    kept: dict[Path, FileOutcome] = {}
+    cache = _open(options)
+    if cache is not None:
+        for path in targets:
+            outcome = _kept(cache, path, options)
+            if outcome is not None:
+                kept[path] = outcome
+        cache.close()  # an SQLite connection must not cross into forked workers
+    misses = [path for path in targets if path not in kept]
+    analyse = partial(check_and_keep, options=options) if cache is not None else None
+    job = runner.Job(
+        analyse or partial(check_file, options=options),
+        internal_error,
+        gctuning.tune_for_analysis,
+    )
+    analysed = dict(zip(misses, runner.run_all(misses, job, jobs), strict=True))
+    return [kept[path] if path in kept else analysed[path] for path in targets]
+
+
+def check_and_keep(path: Path, options: CheckOptions) -> FileOutcome:
+    """:func:`check_file`, keeping the outcome with the jedi answers it used."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return check_file(path, options)
+    with _tracing(options) as used:
+        outcome = check_file(path, options, data=data)
+    entry = result_cache.entry_for(outcome, used)
+    cache = _worker_cache(options)
+    if entry is not None and cache is not None and not outcome.report.internal:
+        cache.put(result_cache.entry_key(path, data, _settings(path, options)), entry)
+    return outcome
+
+
+def _kept(cache: result_cache.ResultCache, path: Path, options: CheckOptions) -> Any | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return cache.get(result_cache.entry_key(path, data, _settings(path, options)))
+
+
+def _settings(path: Path, options: CheckOptions) -> str:
+    """What besides the file decides its outcome: its effective configuration and
+    whether jedi is asked."""
+    return repr((config_for_file(path, options), options.resolve))
+
+
+def _open(options: CheckOptions) -> result_cache.ResultCache | None:
+    if not options.answer_cache or options.fix or options.diff:
+        return None
+    directory = cache_paths.cache_directory()
+    return result_cache.ResultCache(directory) if directory is not None else None
+
+
+#: This process's store for the workers' writes, by (pid, directory): a forked child
+#: opens its own, and a run in the same process with another directory another one.
+_worker_stores: dict[tuple[int, Path | None], result_cache.ResultCache | None] = {}
+
+
+def _worker_cache(options: CheckOptions) -> result_cache.ResultCache | None:
+    where = (os.getpid(), cache_paths.cache_directory())
+    if where not in _worker_stores:
+        _worker_stores[where] = _open(options)
+    return _worker_stores[where]
+
+
+@contextlib.contextmanager
+def _tracing(options: CheckOptions) -> Iterator[list[Any]]:
+    if not options.resolve:  # no jedi: nothing to trace, and jedi stays unimported
+        yield []
+        return
+    from gradguard.resolver import tracing
+
+    with tracing() as used:
+        yield used
+
+
+# -- gradguard clean ------------------------------------------------------------------
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    """Remove what GradGuard keeps in its cache directory (and only that: the
+    directory may be one the user shares with other tools)."""
+    directory = cache_paths.cache_directory()
+    if directory is None:
+        print("gradguard clean: the cache is off (GRADGUARD_CACHE_DIR); nothing to remove")
+        return EXIT_CLEAN
+    removed = 0
+    for name in (result_cache.FILE_NAME, answers.FILE_NAME):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                (directory / f"{name}{suffix}").unlink()
+                removed += 1
+    for library in ("jedi", "parso"):
+        if (directory / library).is_dir():
+            shutil.rmtree(directory / library, ignore_errors=True)
+            removed += 1
+    if not args.quiet:
+        print(f"Removing cache at: {directory}" if removed else f"No cache at: {directory}")
+    return EXIT_CLEAN
