@@ -224,3 +224,19 @@ def test_fix_of_a_cells_last_line_adds_no_line_break(project, capsys, last_line,
     assert data["cells"][1]["source"] == ["print(layer)"]
     ast.parse(parse_notebook(json.dumps(data)).joined().text)
     assert run(capsys, "-q", "train.ipynb") == (0, "", "")
+
+
+def test_fix_in_a_crlf_cell_keeps_crlf(project, capsys):
+    cell = "import torch\r\nw = torch.randn(3, requires_grad=True)\r\nw.grad.zero_()\r\nprint(w)"
+    (project / "train.ipynb").write_text(notebook_text([("code", cell)]), encoding="utf-8")
+    assert run(capsys, "--fix", "-q", "train.ipynb") == (0, "", "")
+    data = json.loads((project / "train.ipynb").read_text(encoding="utf-8"))
+    assert data["cells"][0]["source"] == [
+        "import torch\r\n",
+        "w = torch.randn(3, requires_grad=True)\r\n",
+        "if w.grad is not None:\r\n",
+        "    w.grad.zero_()\r\n",
+        "print(w)",
+    ]
+    ast.parse(parse_notebook(json.dumps(data)).joined().text)
+    assert run(capsys, "-q", "train.ipynb") == (0, "", "")

@@ -108,7 +108,8 @@ def edit_cells(
         if mapped is None:
             return None
         cell, span = mapped
-        per_cell.setdefault(cell.key, []).append(TextEdit(span, edit.new_text))
+        new_text = _in_line_breaks_of(sources[cell.key], edit.new_text)
+        per_cell.setdefault(cell.key, []).append(TextEdit(span, new_text))
         if edit.span.end.line >= cell.first_line + cell.line_count:
             past_end.add(cell.key)
     changed = dict(sources)
@@ -119,6 +120,13 @@ def edit_cells(
             # the cell's own last line (as Jupyter saves it) does not have.
             changed[key] = without_final_line_break(changed[key])
     return changed
+
+
+def _in_line_breaks_of(source: str, text: str) -> str:
+    """``text`` with the line breaks ``source`` uses (a cell saved with CRLF keeps CRLF,
+    as a fixed .py file does)."""
+    match = LINE_BREAK.search(source)
+    return LINE_BREAK.sub(match.group(), text) if match and match.group() != "\n" else text
 
 
 def without_final_line_break(text: str) -> str:
