@@ -257,3 +257,16 @@ def test_two_runs_at_once_share_the_cache(tmp_path: Path) -> None:
         (count,) = connection.execute("SELECT COUNT(*) FROM results").fetchone()
     assert count == 40
     assert _subprocess_check(root, cache, "--no-resolve").stdout == expected
+
+
+def test_clean_removes_only_what_gradguard_keeps(
+    cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (cache / "jedi").mkdir(parents=True)
+    (cache / "answers-v2.sqlite3").write_bytes(b"")
+    (cache / "someone-elses.txt").write_text("kept")  # the directory may be shared
+    assert main(["clean"]) == 0
+    assert sorted(p.name for p in cache.iterdir()) == ["someone-elses.txt"]
+    monkeypatch.setenv("GRADGUARD_CACHE_DIR", "off")
+    assert main(["clean"]) == 0
+    assert "the cache is off" in capsys.readouterr().out

@@ -744,3 +744,77 @@ def test_a_layer_moved_between_parts_of_the_model_is_no_replacement():
     model.fc = head
     """
     assert gg102_lines(body) == []
+
+
+GPT = """
+class GPT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(10, 4)
+        self.head = nn.Linear(4, 10)
+
+    def forward(self, idx):
+        return self.head(self.wte(idx))
+
+    def resize_token_embeddings(self, size):
+        new = nn.Embedding(size, 4)
+        self.wte = new
+"""
+
+
+def test_a_model_method_that_replaces_a_layer_through_a_conditional_alias():
+    """Next ring: ``m = model.module if hasattr(model, "module") else model``, then a
+    method of the model builds a layer in a local and assigns it to ``self.wte``."""
+    body = (
+        GPT
+        + """
+model = GPT()
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+m = model.module if hasattr(model, "module") else model
+m.resize_token_embeddings(12)
+"""
+    )
+    (finding,) = only(program(NN, body), "GG102")
+    assert finding.span.start.line + 1 == body_line(body, "m.resize_token_embeddings(12)")
+    assert "`resize_token_embeddings()` replaces `m.wte`" in finding.message
+
+
+def test_a_model_method_called_before_the_optimizer_is_left_alone():
+    body = (
+        GPT
+        + """
+model = GPT()
+model.resize_token_embeddings(12)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+"""
+    )
+    assert only(program(NN, body), "GG102") == []
+
+
+def test_a_method_of_another_model_is_left_alone():
+    body = (
+        GPT
+        + """
+model = GPT()
+teacher = GPT()
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+teacher.resize_token_embeddings(12)
+"""
+    )
+    assert only(program(NN, body), "GG102") == []
+
+
+def test_a_layer_of_a_base_class_put_back_is_no_replacement():
+    body = """
+    class Classifier(Net):
+        def __init__(self):
+            super().__init__()
+            self.extra = nn.Linear(2, 2)
+
+
+    model = Classifier()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    head = model.fc
+    model.fc = head
+    """
+    assert gg102_lines(body) == []

@@ -126,9 +126,6 @@ class OptimizerIndex:
         models = frozenset(models_in(params, bindings)) if params is not None else frozenset()
         return OptimizerCreation(call, info, scope, target, params, models)
 
-    def in_scope(self, scope: flow.Scope) -> list[OptimizerCreation]:
-        return [c for c in self.creations if c.scope is scope]
-
     def bound_to(self, name: str) -> list[OptimizerCreation]:
         return [c for c in self.creations if c.target == name]
 

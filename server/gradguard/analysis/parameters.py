@@ -609,10 +609,3 @@ def _aliases_of(facts: ModuleFacts, qualified: str) -> list[str]:
     last = qualified.rpartition(".")[2]
     names = [local for local, target in facts.imports.aliases.items() if target == qualified]
     return sorted(names, key=lambda local: (local != last, local))
-
-
-def parameter_attribute(target: ast.expr) -> tuple[ast.expr, str] | None:
-    """``(model.fc, "weight")`` for the target ``model.fc.weight``."""
-    if isinstance(target, ast.Attribute):
-        return target.value, target.attr
-    return None

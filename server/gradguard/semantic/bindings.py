@@ -106,13 +106,6 @@ class ScopeBindings:
             ]
         return found
 
-    def always_bound_before(self, name: str, at: ast.stmt) -> bool:
-        """Some definition of ``name`` here runs before ``at`` whenever ``at`` runs."""
-        return any(
-            d.statement is None or control.dominates(self.facts, d.statement, at)
-            for d in self.reaching(name, at)
-        )
-
 
 def _inside(facts: ModuleFacts, node: ast.AST, outer: ast.AST) -> bool:
     return any(parent is outer for parent in facts.ancestors(node))

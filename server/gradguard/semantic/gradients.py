@@ -180,7 +180,7 @@ class Gradients:
             if any(isinstance(o, (ModuleObject, ParameterObject)) for o in value):
                 layers[attr] = (store, value)
         for node, _ in self.freezes:
-            if self._class_of(node) in self._class_chain(obj.class_name):
+            if self._class_of(node) in self.evaluator.heap.lineage(obj):
                 return Gap("parameters are frozen here", node)
         methods = self._reached_methods(obj, forward)
         for method in methods:
@@ -196,21 +196,10 @@ class Gradients:
                 return gap
         return None
 
-    def _class_chain(self, class_name: str) -> list[str]:
-        """The class and its same-file bases."""
-        chain: list[str] = []
-        while class_name in self.facts.classes and class_name not in chain:
-            chain.append(class_name)
-            bases = [
-                b for b in self.facts.classes[class_name].base_names if b in self.facts.classes
-            ]
-            class_name = bases[0] if bases else ""
-        return chain
-
     def _members(self, obj: ModuleObject) -> list[tuple[str, ast.stmt]]:
         """``(attr, first store)`` for each ``self.<attr> = ...`` in the class's methods."""
         members: dict[str, ast.stmt] = {}
-        for class_name in self._class_chain(obj.class_name):
+        for class_name in self.evaluator.heap.lineage(obj):
             info = self.facts.classes[class_name]
             for stmt in self.facts.class_statements(info.node):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]  # type: ignore[attr-defined]

@@ -16,8 +16,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gradguard.analysis import flow, torchnames
+from gradguard.semantic.catalogue.modules import MODULE_ATTRIBUTES
 from gradguard.semantic.objects import (
-    UNKNOWN,
+    EMPTY,
     UNKNOWN_VALUE,
     AbstractObject,
     InstanceObject,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from gradguard.semantic.values import Evaluator, Frame
 
 _CONTAINERS = frozenset({"Sequential", "ModuleList"})
+_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
@@ -54,13 +56,15 @@ class Heap:
         return index
 
     def load(self, value: Value, attr: str, node: ast.AST | None = None) -> Value:
+        if not value:
+            return UNKNOWN_VALUE
         found: set[AbstractObject] = set()
         for obj in value:
             found |= self.field(obj, attr)
-        return frozenset(found) or UNKNOWN_VALUE
+        return frozenset(found)  # empty: no object has it (reading it raises)
 
     def field(self, obj: AbstractObject, attr: str, *, built: bool = False) -> Value:
-        """What ``obj.attr`` may hold; with ``built``, only what the object's own class
+        """What ``obj.attr`` may hold; with ``built``, only what the class's ``__init__``
         stores in it (the layers it is built with, not what code replaces later)."""
         if isinstance(obj, ModuleObject) and obj.torch_layer:
             stored = self._stored(obj, attr, built)
@@ -73,15 +77,41 @@ class Heap:
             return UNKNOWN_VALUE
         self._loading.add((obj, attr))
         try:
-            return self._stored(obj, attr, built) or UNKNOWN_VALUE
+            stored = self._stored(obj, attr, built)
+            if not stored and not built and self._absent(obj, attr):
+                return EMPTY  # reading it raises AttributeError: it holds nothing
+            return stored or UNKNOWN_VALUE
         finally:
             self._loading.discard((obj, attr))
+
+    def _absent(self, obj: AbstractObject, attr: str) -> bool:
+        """A module of a same-file class (every base in this file, down to
+        ``nn.Module``) that no code gives ``attr``, that no class body or method
+        defines, and that ``nn.Module`` does not have (``model.module`` of a model not
+        wrapped in ``DataParallel``)."""
+        if not isinstance(obj, ModuleObject) or obj.torch_layer or attr.startswith("_"):
+            return False
+        if attr in MODULE_ATTRIBUTES or attr in self.stores:
+            return False
+        class_name = obj.class_name
+        seen: set[str] = set()
+        while class_name in self.facts.classes and class_name not in seen:
+            seen.add(class_name)
+            info = self.facts.classes[class_name]
+            if attr in info.methods or attr in _class_body_names(info.node):
+                return False
+            local = [b for b in info.base_names if b in self.facts.classes]
+            others = [b for b in info.base_names if b not in self.facts.classes]
+            if any(b not in _MODULE_BASES for b in others):
+                return False  # a base class we cannot read may define it
+            class_name = local[0] if local else ""
+        return bool(seen)
 
     def _stored(self, obj: AbstractObject, attr: str, built: bool = False) -> Value:
         evaluate = self.evaluator.value_of
         found: set[AbstractObject] = set()
         for target, statement in self.stores.get(attr, []):
-            if built and not self._frame_for(obj, statement):
+            if built and not self._in_init(obj, statement):
                 continue
             for frame in self._frames_for(obj, statement):
                 if obj in evaluate(target.value, frame):
@@ -109,6 +139,26 @@ class Heap:
                 index.setdefault(func.id, []).append(node)  # type: ignore[arg-type]
         return index
 
+    def _in_init(self, obj: AbstractObject, statement: ast.stmt) -> bool:
+        """The store is in ``__init__`` of ``obj``'s class (what it is built with)."""
+        method = self.facts.enclosing_function(statement)
+        if method is None or method.name != "__init__":
+            return False
+        owner = self.facts.parents.get(method)
+        return isinstance(owner, ast.ClassDef) and owner.name in self.lineage(obj)
+
+    def lineage(self, obj: AbstractObject) -> list[str]:
+        """``obj``'s class and its same-file bases."""
+        names: list[str] = []
+        class_name = getattr(obj, "class_name", "")
+        while class_name in self.facts.classes and class_name not in names:
+            names.append(class_name)
+            bases = [
+                b for b in self.facts.classes[class_name].base_names if b in self.facts.classes
+            ]
+            class_name = bases[0] if bases else ""
+        return names
+
     def _frame_for(self, obj: AbstractObject, statement: ast.stmt) -> Frame:
         """In a method of ``obj``'s class, ``self`` is ``obj`` (and ``__init__``'s
         parameters are the arguments of the call that made it)."""
@@ -125,15 +175,10 @@ class Heap:
 
     def method(self, obj: AbstractObject, name: str) -> Function | None:
         """The same-file method ``name`` of ``obj``'s class or its same-file bases."""
-        class_name = getattr(obj, "class_name", "")
-        seen: set[str] = set()
-        while class_name in self.facts.classes and class_name not in seen:
-            seen.add(class_name)
-            info = self.facts.classes[class_name]
-            if name in info.methods:
-                return info.methods[name]
-            bases = [b for b in info.base_names if b in self.facts.classes]
-            class_name = bases[0] if bases else ""
+        for class_name in self.lineage(obj):
+            methods = self.facts.classes[class_name].methods
+            if name in methods:
+                return methods[name]
         return None
 
     def element(self, value: Value, index: ast.expr) -> Value:
@@ -179,8 +224,11 @@ class Heap:
         return arguments
 
 
-def is_unknown(value: Value) -> bool:
-    return UNKNOWN in value
-
-
-__all__ = ["Heap", "flow", "is_unknown"]
+def _class_body_names(node: ast.ClassDef) -> set[str]:
+    """Names a class body binds (``dim = 4``, ``name: str = ...``)."""
+    names: set[str] = set()
+    for stmt in node.body:
+        for target in flow.assigned_targets(stmt):
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+    return names

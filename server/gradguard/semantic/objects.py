@@ -92,12 +92,6 @@ NONE_VALUE: Value = frozenset({NONE})
 EMPTY: Value = frozenset()
 
 
-def of_type(value: Value, kind: type[AbstractObject]) -> list:
-    """The objects of ``value`` of one kind, in a stable order (by site position)."""
-    found = [obj for obj in value if isinstance(obj, kind)]
-    return sorted(found, key=position)
-
-
 def position(obj: AbstractObject) -> tuple[int, int]:
     site = obj.site
     return (getattr(site, "lineno", 0), getattr(site, "col_offset", 0))

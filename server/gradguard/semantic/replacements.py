@@ -53,6 +53,7 @@ _WEIGHT_NORM = {
     "torch.nn.utils.parametrizations.weight_norm": "parametrization",
 }
 _FUNCTION_DEPTH = 2
+Function = ast.FunctionDef | ast.AsyncFunctionDef
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 # nn.Module methods that return the module itself.
 _RETURNS_SELF = frozenset(
@@ -224,7 +225,31 @@ def _call(facts: ModuleFacts, call: ast.Call, depth: int) -> list[Replacement]:
         and depth < _FUNCTION_DEPTH
     ):
         return _through_function(facts, call, facts.functions[call.func.id], depth)
+    if isinstance(call.func, ast.Attribute) and depth < _FUNCTION_DEPTH:
+        method = _same_file_method(facts, call.func)
+        if method is not None:
+            return _through_function(facts, call, method, depth, receiver=call.func.value)
     return []
+
+
+def _same_file_method(facts: ModuleFacts, func: ast.Attribute) -> Function | None:
+    """The same-file method ``receiver.name(...)`` calls, when the model knows the
+    receiver's class (``m.resize_embeddings(n)`` with ``m`` an instance of a class here)."""
+    if func.attr not in _method_names(facts):
+        return None
+    semantic = SemanticModel.of(facts)
+    methods = {
+        semantic.evaluator.heap.method(obj, func.attr) for obj in semantic.value_of(func.value)
+    }
+    found = methods.pop() if len(methods) == 1 else None
+    return found
+
+
+def _method_names(facts: ModuleFacts) -> frozenset[str]:
+    return facts.shared(
+        "same-file method names",
+        lambda: frozenset(name for info in facts.classes.values() for name in info.methods),
+    )
 
 
 def _weight_norm(facts: ModuleFacts, call: ast.Call, *, legacy: bool) -> list[Replacement]:
@@ -266,13 +291,17 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 def _through_function(
     facts: ModuleFacts,
     call: ast.Call,
-    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    function: Function,
     depth: int,
+    receiver: ast.expr | None = None,
 ) -> list[Replacement]:
-    """Replacements a same-file function makes on the models it is called with,
-    translated to the caller's names and reported at the call."""
-    arguments = _argument_names(call, function)
-    frame = SemanticModel.of(facts).evaluator.call_frame(function, call, (), None)
+    """Replacements a same-file function (or a method, called on ``receiver``) makes on
+    the models it is called with, translated to the caller's names and reported at the
+    call."""
+    arguments = _argument_names(call, function, receiver)
+    evaluator = SemanticModel.of(facts).evaluator
+    held = evaluator.value_of(receiver) if receiver is not None else None
+    frame = evaluator.call_frame(function, call, (), held)
     found = []
     for root, inner in _function_replacements(facts, function, depth):
         via_line = inner.via_line or getattr(inner.node, "lineno", 0)
@@ -291,10 +320,17 @@ def _through_function(
                 part_text=caller + inner.part_text[len(root) :],
                 via=function.name,
                 via_line=via_line,
-                owner=None,  # the caller's names say which object it is
+                # The caller's names say which object it is; for ``self.attr`` of a
+                # method, the receiver is (``m = model.module if ... else model``).
+                owner=receiver if root == _self_name(function, receiver) else None,
             )
         )
     return found
+
+
+def _self_name(function: Function, receiver: ast.expr | None) -> str | None:
+    positional = [*function.args.posonlyargs, *function.args.args]
+    return positional[0].arg if receiver is not None and positional else None
 
 
 # Per file and function: what the function replaces on its parameters. A function
@@ -345,11 +381,17 @@ def _function_replacements(
 
 
 def _argument_names(
-    call: ast.Call, function: ast.FunctionDef | ast.AsyncFunctionDef
+    call: ast.Call, function: Function, receiver: ast.expr | None = None
 ) -> dict[str, str]:
-    """Function parameter name -> the caller's dotted name passed for it."""
+    """Function parameter name -> the caller's dotted name passed for it (a method's
+    first parameter -> the receiver's)."""
     positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
     names: dict[str, str] = {}
+    if receiver is not None and positional:
+        dotted_receiver = flow.dotted_name(receiver)
+        if dotted_receiver:
+            names[positional[0]] = dotted_receiver
+        positional = positional[1:]
     for parameter, argument in zip(positional, call.args, strict=False):
         if isinstance(argument, ast.Starred):
             break

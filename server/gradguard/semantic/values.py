@@ -10,7 +10,6 @@ parameters, to one depth bound for the whole engine (``MAX_DEPTH``). Anything el
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
@@ -348,13 +347,3 @@ def _moved_tensor(call: ast.Call, tensor: TensorObject) -> TensorObject:
     if tensor.requires_grad is False:
         return TensorObject(call, leaf=True, requires_grad=False)
     return TensorObject(call, leaf=None, requires_grad=tensor.requires_grad)
-
-
-def iterable_owners(value: Value) -> Iterator[frozenset[AbstractObject]]:
-    """The owners of each parameter iterable the value may be."""
-    for obj in value:
-        if isinstance(obj, ParameterIterable):
-            yield obj.owners
-
-
-__all__ = ["EMPTY", "MAX_DEPTH", "Evaluator", "Frame", "iterable_owners"]
