@@ -12,9 +12,9 @@ from pathlib import Path
 import jedi
 import pytest
 
+from gradguard import jedi_memory
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolKind
-from gradguard import parse_trees
 from gradguard.engine import analyze
 from gradguard.resolver import DEFAULT_DENY, JediResolver
 from gradguard.source import SourceFile
@@ -676,10 +676,10 @@ def test_parse_trees_in_memory_stay_bounded_and_answers_stay_right(tmp_path):
     limit = 3
     with JediResolver(str(tmp_path), timeout=60.0, max_parsed_modules=limit) as bounded:
         assert bounded.warm_up(timeout=120.0)
-        warm = parse_trees.parsed_count()
+        warm = jedi_memory.parsed_count()
         for qualified, kind in kinds.items():
             assert bounded.classify(qualified, str(train)) is kind
-            assert parse_trees.parsed_count() <= warm + limit
+            assert jedi_memory.parsed_count() <= warm + limit
         assert bounded.parse_tree_trims >= 2
         # After the trims, jedi re-reads dropped trees (from parso's disk cache) and
         # still answers every name the same.
@@ -687,4 +687,4 @@ def test_parse_trees_in_memory_stay_bounded_and_answers_stay_right(tmp_path):
         before = bounded.jedi_queries
         assert {q: bounded.classify(q, str(train)) for q in kinds} == kinds
         assert bounded.jedi_queries == before + len(kinds)
-        assert parse_trees.parsed_count() <= warm + limit
+        assert jedi_memory.parsed_count() <= warm + limit

@@ -49,6 +49,7 @@ Measured (2 cores, torch 2.13 source): the first query in a process costs
 
 from __future__ import annotations
 
+import gc
 import json
 import keyword
 import logging
@@ -67,8 +68,7 @@ from typing import Any, Literal
 import jedi
 import parso
 
-from gradguard import __version__, astlock, cache_paths
-from gradguard import parse_trees as parse_trees_module
+from gradguard import __version__, astlock, cache_paths, jedi_memory
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
 
@@ -106,9 +106,13 @@ _PROBE_FILE = "__gradguard_probe__.py"
 _STDLIB: frozenset[str] = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__main__"}
 
 #: Parse trees (modules) parso may hold in memory besides the warm-up's before the worker
-#: drops them between queries (gradguard.parse_trees). Measured on 100 torch source files
-#: opened in the server: MEASURED_PLACEHOLDER
-MAX_PARSED_MODULES = 150
+#: drops them between queries (gradguard.jedi_memory). Answering the names 100 torch source
+#: files import left 65 trees unbounded; 32 cost 2 trims and no time, 16 doubled the time.
+MAX_PARSED_MODULES = 32
+#: RSS growth (MiB) since the last full garbage-collector pass past which the worker runs
+#: one between queries. A pass after every query kept RSS lowest (217 MiB peak against
+#: 254-268 unbounded) but costs 170-350 ms each, holding the GIL.
+COLLECT_AFTER_GROWTH_MIB = 8.0
 
 #: Seconds a name jedi could not resolve is kept on disk (gradguard.answers) at most.
 STORED_UNKNOWN_S = 24 * 3600.0
@@ -295,6 +299,7 @@ class JediResolver:
         self._pinned_trees: frozenset[object] = frozenset()
         #: Times the worker dropped parse trees past ``max_parsed_modules``.
         self.parse_tree_trims = 0
+        self._collected_at_mib = jedi_memory.rss_mib() or 0.0
         if environment_path is not None:
             # safe=True: only a real Python executable / virtualenv is accepted.
             self._environment = jedi.create_environment(environment_path, safe=True)
@@ -358,7 +363,7 @@ class JediResolver:
             self._cache.clear()
             self._module_dirs.clear()
         if parse_trees:
-            self._run_task(lambda: parse_trees_module.drop_parse_trees(self._pinned_trees))
+            self._run_task(self._drop_unpinned_trees)
 
     def _run_task(self, task: Callable[[], None]) -> threading.Event:
         job = _Job(("<task>", ""), "<task>", None, task=task)
@@ -495,7 +500,7 @@ class JediResolver:
             except Exception:  # jedi failures are many and varied; never propagate
                 log.exception("jedi failed on %s (from %s)", job.qualified, job.path)
                 answer = _Answer(None, expires=time.monotonic() + self.negative_ttl)
-            self._bound_parse_trees()  # before answering: a caller sees memory bounded
+            self._bound_memory()  # before answering: a caller sees memory bounded
             with self._lock:
                 self._current = None
                 job.answer = answer
@@ -512,13 +517,22 @@ class JediResolver:
                 except Exception:
                     log.exception("on_resolved callback failed for %s", job.qualified)
 
-    def _bound_parse_trees(self) -> None:
+    def _drop_unpinned_trees(self) -> None:
+        jedi_memory.drop_parse_trees(self._pinned_trees)
+
+    def _bound_memory(self) -> None:
         """Between queries (no jedi Script alive, so no tree is in use: hazard 2), drop
-        parso's trees once more than ``max_parsed_modules`` besides the warm-up's."""
-        if parse_trees_module.parsed_count() - len(self._pinned_trees) > self.max_parsed_modules:
-            dropped = parse_trees_module.drop_parse_trees(self._pinned_trees)
+        parso's trees once more than ``max_parsed_modules`` besides the warm-up's, and
+        free the queries' cyclic garbage once RSS grew by ``COLLECT_AFTER_GROWTH_MIB``."""
+        if jedi_memory.parsed_count() - len(self._pinned_trees) > self.max_parsed_modules:
+            dropped = jedi_memory.drop_parse_trees(self._pinned_trees)
             self.parse_tree_trims += 1
             log.debug("dropped %d parse trees from memory", dropped)
+        elif (jedi_memory.rss_mib() or 0.0) > self._collected_at_mib + COLLECT_AFTER_GROWTH_MIB:
+            gc.collect()
+        else:
+            return
+        self._collected_at_mib = jedi_memory.rss_mib() or 0.0
 
     def _store_key(self, key: tuple[str, str]) -> str:
         return json.dumps([self._store_scope, *key])
@@ -613,7 +627,7 @@ class JediResolver:
         code = f"import torch\n{_PROBE} = torch.nn.Linear\n{_PROBE}"
         for name in self._script(code, None).infer(3, len(_PROBE)):
             _mro_qualnames(name)
-        self._pinned_trees = parse_trees_module.parsed_paths()
+        self._pinned_trees = jedi_memory.parsed_paths()
 
     def _compute(self, qualified: str, path: str | None) -> _Answer:
         self.jedi_queries += 1

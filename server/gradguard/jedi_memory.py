@@ -1,4 +1,5 @@
-"""A bound on parso's in-memory parse trees, the bulk of jedi's memory in the server.
+"""Bounds on what jedi leaves in memory between queries: parso's parse trees and
+the cyclic garbage of each query's inference state.
 
 GradGuard raises ``parso.cache._CACHED_SIZE_TRIGGER`` (hazard 2 in
 ``jedi-performance-facts.md``: parso's own eviction drops trees jedi still holds), so
@@ -11,6 +12,8 @@ from parso's disk cache (``gradguard.cache_paths``) by the next query that needs
 
 from __future__ import annotations
 
+import gc
+import os
 from collections.abc import Iterable
 
 import jedi
@@ -43,4 +46,15 @@ def drop_parse_trees(keep: Iterable[object] = ()) -> int:
             del trees[path]
             dropped += 1
     jedi.cache.clear_time_caches()
+    gc.collect()  # trees are cyclic (parent links): free them now
     return dropped
+
+
+def rss_mib() -> float | None:
+    """This process's resident memory (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
