@@ -1,4 +1,5 @@
-"""Mixed-precision training with gradient accumulation: the training-step hazards."""
+"""Mixed-precision training, distillation and a recurrent language model: the
+training-step hazards (GG305, GG403, GG501-GG508)."""
 
 import torch
 from torch import nn
@@ -27,6 +28,52 @@ def finetune(model, loader, optimizer, scaler):
         scaler.update()
 
 
+class LanguageModel(nn.Module):
+    def __init__(self, vocab_size=1000, hidden_size=128):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.rnn = nn.GRU(hidden_size, hidden_size, batch_first=True)
+        self.dropout = nn.Dropout(0.2)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, tokens, hidden):
+        output, hidden = self.rnn(self.embedding(tokens), hidden)
+        return self.decoder(self.dropout(output)), hidden
+
+
+def distill(student, teacher, loader, optimizer):
+    for inputs, _ in loader:
+        optimizer.zero_grad()
+        with torch.no_grad():
+            soft_targets = teacher(inputs).softmax(dim=-1)
+            loss = nn.functional.cross_entropy(student(inputs), soft_targets)
+        loss.backward()
+        optimizer.step()
+
+
+def train_language_model(model, batches, optimizer):
+    hidden = torch.zeros(1, 16, 128)
+    total_loss = 0.0
+    for tokens, targets in batches:
+        optimizer.zero_grad()
+        output, hidden = model(tokens, hidden)
+        loss = nn.functional.cross_entropy(output.flatten(0, 1), targets.flatten())
+        loss.backward()
+        optimizer.step()
+        nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.25)
+        total_loss += loss
+    return total_loss / len(batches)
+
+
+def evaluate(model, batches):
+    model.eval()
+    hidden = torch.zeros(1, 16, 128)
+    with torch.no_grad():
+        for tokens, targets in batches:
+            output, hidden = model(tokens, hidden)
+    return output
+
+
 def main(loader, epochs=3):
     model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -35,3 +82,8 @@ def main(loader, epochs=3):
     for epoch in range(epochs):
         train_one_epoch(model, loader, optimizer, scheduler, scaler)
     finetune(model, loader, optimizer, scaler)
+    language_model = LanguageModel()
+    lm_optimizer = torch.optim.SGD(language_model.parameters(), lr=20.0)
+    for epoch in range(epochs):
+        train_language_model(language_model, loader, lm_optimizer)
+        evaluate(language_model, loader)

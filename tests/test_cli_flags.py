@@ -49,6 +49,10 @@ def test_output_file_and_quiet(project, capsys):
 def test_summary_lines(project, capsys):
     assert run(capsys, "buggy.py")[2] == "Found 1 finding (1 fixable with `--fix`).\n"
     assert run(capsys, "clean.py")[2] == "All checks passed!\n"
+    # A file that could not be analysed is not a pass (exit 1): the summary must not say so.
+    (project / "broken.py").write_text("def (:\n")
+    code, _, err = run(capsys, "clean.py", "broken.py")
+    assert code == 1 and err == "No findings, but 1 file could not be analysed.\n"
     (project / "empty").mkdir()
     assert run(capsys, "empty") == (0, "", "No Python files or notebooks found\n")
 

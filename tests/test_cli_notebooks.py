@@ -196,3 +196,47 @@ def test_fixes_in_one_pass_keep_their_positions_across_cells(project, capsys):
     assert "        optimizer.zero_grad()\n        loss.backward()" in fixed_loop
     assert fixed_net == net.replace("_init_(self)", "__init__(self)")
     ast.parse(parse_notebook(json.dumps(data)).joined().text)
+
+
+HEAD_CELL = (
+    "import torch\nfrom torch import nn\nw = torch.randn(3, requires_grad=True)\n"
+    "layer = nn.Linear(3, 3)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("last_line", "fixed_tail"),
+    [
+        # A fix that rewrites the cell's last line (as Jupyter saves it, without a line
+        # break) must not add one: the joined program's separator is not the cell's.
+        ("w.grad.zero_()", "if w.grad is not None:\n    w.grad.zero_()"),
+        # A fix that deletes the last line leaves the line above as the cell's last.
+        ("layer.weight = None", ""),
+    ],
+)
+def test_fix_of_a_cells_last_line_adds_no_line_break(project, capsys, last_line, fixed_tail):
+    cells = [("code", HEAD_CELL + last_line), ("code", "print(layer)")]
+    (project / "train.ipynb").write_text(notebook_text(cells), encoding="utf-8")
+    assert run(capsys, "--fix", "--unsafe-fixes", "-q", "train.ipynb") == (0, "", "")
+    data = json.loads((project / "train.ipynb").read_text(encoding="utf-8"))
+    fixed = "".join(data["cells"][0]["source"])
+    assert fixed == (HEAD_CELL + fixed_tail if fixed_tail else HEAD_CELL.removesuffix("\n"))
+    assert data["cells"][1]["source"] == ["print(layer)"]
+    ast.parse(parse_notebook(json.dumps(data)).joined().text)
+    assert run(capsys, "-q", "train.ipynb") == (0, "", "")
+
+
+def test_fix_in_a_crlf_cell_keeps_crlf(project, capsys):
+    cell = "import torch\r\nw = torch.randn(3, requires_grad=True)\r\nw.grad.zero_()\r\nprint(w)"
+    (project / "train.ipynb").write_text(notebook_text([("code", cell)]), encoding="utf-8")
+    assert run(capsys, "--fix", "-q", "train.ipynb") == (0, "", "")
+    data = json.loads((project / "train.ipynb").read_text(encoding="utf-8"))
+    assert data["cells"][0]["source"] == [
+        "import torch\r\n",
+        "w = torch.randn(3, requires_grad=True)\r\n",
+        "if w.grad is not None:\r\n",
+        "    w.grad.zero_()\r\n",
+        "print(w)",
+    ]
+    ast.parse(parse_notebook(json.dumps(data)).joined().text)
+    assert run(capsys, "-q", "train.ipynb") == (0, "", "")

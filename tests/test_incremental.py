@@ -357,6 +357,8 @@ def test_edits_whose_effect_reaches_other_definitions(before: str, after: str) -
 
 def _mutations(lines: list[str], rng: random.Random) -> list[str]:
     """One keystroke-sized or paste-sized edit of ``lines``."""
+    if not lines:  # cuts emptied the file: type something again
+        return ["x = 1"]
     new = list(lines)
     i = rng.randrange(len(lines))
     line = lines[i]

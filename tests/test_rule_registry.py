@@ -25,6 +25,7 @@ CATALOGUE = {
     "GG302": "leaf-rebound-by-update",
     "GG303": "non-leaf-parameter",
     "GG304": "init-on-optional-parameter",
+    "GG305": "backward-on-no-grad-loss",
     "GG401": "zero-grad-after-backward",
     "GG402": "missing-zero-grad",
     "GG403": "zero-grad-every-micro-step",
@@ -32,6 +33,10 @@ CATALOGUE = {
     "GG502": "clip-before-unscale",
     "GG503": "step-bypasses-scaler",
     "GG504": "missing-scaler-update",
+    "GG505": "clip-outside-backward-step",
+    "GG506": "loss-accumulated-with-graph",
+    "GG507": "backward-twice",
+    "GG508": "eval-mode-not-restored",
 }
 SECTIONS = [
     "What it does",

@@ -189,18 +189,22 @@ async def test_hover_in_a_cell(client: LanguageClient, root):
     notebook.close()
 
 
+async def quick_fixes(notebook: Notebook, index: int, diagnostic: types.Diagnostic) -> list:
+    return await notebook.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=notebook.cell_uri(index)),
+            range=diagnostic.range,
+            context=types.CodeActionContext(diagnostics=[diagnostic], only=["quickfix"]),
+        )
+    )
+
+
 async def test_fix_in_a_notebook_edits_the_right_cells(client: LanguageClient, root):
     needs_gg102()
     cells = [CELLS[0], CELLS[1], "model.fc = nn.Linear(8, 2)", CELLS[3]]
     notebook = Notebook(client, root / "fix.ipynb", cells).open()
     (stale,) = [d for d in await notebook.diagnostics(2) if d.code == "GG102"]
-    result = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=notebook.cell_uri(2)),
-            range=stale.range,
-            context=types.CodeActionContext(diagnostics=[stale], only=["quickfix"]),
-        )
-    )
+    result = await quick_fixes(notebook, 2, stale)
     (reorder,) = [a for a in result if "Move the optimizer creation" in a.title]
     touched = [change.text_document.uri for change in reorder.edit.document_changes]
     assert notebook.cell_uri(1) in touched
@@ -282,6 +286,24 @@ async def test_notebook_fix_all_fixes_every_cell(client: LanguageClient, root):
         assert compile(notebook.cells[notebook.cell_uri(index)], "cell", "exec")
     for index in (1, 2):
         await wait_for(lambda i=index: codes(current_cell(client, notebook, i)) == [])
+    notebook.close()
+
+
+async def test_fix_of_a_cells_last_line_adds_no_line_break(client: LanguageClient, root):
+    """VS Code's cell documents end without a line break; the joined program's one after
+    the cell is not the cell's, so a fix rewriting the last line must not add it."""
+    cells = ["import torch", "w = torch.randn(3, requires_grad=True)\nw.grad.zero_()"]
+    notebook = Notebook(client, root / "last_line.ipynb", cells).open()
+    (finding,) = await notebook.diagnostics(1)
+    result = await quick_fixes(notebook, 1, finding)
+    (guard,) = [a for a in result if "if w.grad is not None" in a.title]
+    for change in guard.edit.document_changes:
+        notebook.edit_cell(change.text_document.uri, list(change.edits))
+    fixed = notebook.cells[notebook.cell_uri(1)]
+    assert fixed == (
+        "w = torch.randn(3, requires_grad=True)\nif w.grad is not None:\n    w.grad.zero_()"
+    )
+    await wait_for(lambda: codes(current_cell(client, notebook, 1)) == [])
     notebook.close()
 
 

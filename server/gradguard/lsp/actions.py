@@ -17,6 +17,7 @@ from gradguard.findings import DisjointSpans, Finding, Fix, Position, Span, Text
 from gradguard.lsp import convert
 from gradguard.lsp.snapshot import Snapshot
 from gradguard.noqa import noqa_codes_at
+from gradguard.notebook import without_final_line_break
 
 QUICKFIX = types.CodeActionKind.QuickFix.value
 FIX_ALL = "source.fixAll.gradguard"
@@ -48,8 +49,13 @@ def workspace_edit(
             return None
         view, local = located
         lines = snapshot.line_map(view)
+        new_text = edit.new_text
+        if local.end.line - local.start.line < edit.span.end.line - edit.span.start.line:
+            # The edit replaced the program's line break after a notebook cell, which
+            # the cell's last line does not have: adding it would grow the cell.
+            new_text = without_final_line_break(new_text)
         per_view.setdefault(view.uri, []).append(
-            types.TextEdit(range=lines.range_to_lsp(local), new_text=edit.new_text)
+            types.TextEdit(range=lines.range_to_lsp(local), new_text=new_text)
         )
         versions[view.uri] = view.version
     if not per_view:

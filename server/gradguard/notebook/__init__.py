@@ -12,6 +12,7 @@ from gradguard.notebook.cells import (
     apply_placeable,
     edit_cells,
     join_cells,
+    without_final_line_break,
 )
 from gradguard.notebook.ipynb import NOTEBOOK_SUFFIX, Notebook, NotebookError, parse_notebook
 from gradguard.notebook.masking import mask_cell
@@ -27,4 +28,5 @@ __all__ = [
     "join_cells",
     "mask_cell",
     "parse_notebook",
+    "without_final_line_break",
 ]

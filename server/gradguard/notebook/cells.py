@@ -8,12 +8,15 @@ finding back to a cell is a lookup of the cell that holds its line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gradguard.findings import Position, Span, TextEdit
 from gradguard.notebook.masking import LINE_BREAK, mask_cell
 from gradguard.source import apply_edits
+
+FINAL_LINE_BREAK = re.compile(r"(\r\n|\r|\n)\Z")
 
 
 @dataclass(frozen=True)
@@ -99,16 +102,36 @@ def edit_cells(
     """``sources`` with ``edits`` (in joined coordinates) applied to their cells; None
     when an edit crosses cells or touches a masked IPython line."""
     per_cell: dict[str, list[TextEdit]] = {}
+    past_end: set[str] = set()  # cells an edit replaced through the separator after them
     for edit in edits:
         mapped = joined.to_cell(edit.span, editable=True)
         if mapped is None:
             return None
         cell, span = mapped
-        per_cell.setdefault(cell.key, []).append(TextEdit(span, edit.new_text))
+        new_text = _in_line_breaks_of(sources[cell.key], edit.new_text)
+        per_cell.setdefault(cell.key, []).append(TextEdit(span, new_text))
+        if edit.span.end.line >= cell.first_line + cell.line_count:
+            past_end.add(cell.key)
     changed = dict(sources)
     for key, cell_edits in per_cell.items():
         changed[key] = apply_edits(sources[key], cell_edits)
+        if key in past_end:
+            # The replaced text ended with the program's line break between cells, which
+            # the cell's own last line (as Jupyter saves it) does not have.
+            changed[key] = without_final_line_break(changed[key])
     return changed
+
+
+def _in_line_breaks_of(source: str, text: str) -> str:
+    """``text`` with the line breaks ``source`` uses (a cell saved with CRLF keeps CRLF,
+    as a fixed .py file does)."""
+    match = LINE_BREAK.search(source)
+    return LINE_BREAK.sub(match.group(), text) if match and match.group() != "\n" else text
+
+
+def without_final_line_break(text: str) -> str:
+    match = FINAL_LINE_BREAK.search(text)
+    return text[: match.start()] if match else text
 
 
 def apply_placeable(

@@ -130,8 +130,10 @@ def summary_line(reports: list[FileReport], fixed: int = 0, *, fixing: bool = Fa
             f"Found {total} finding{'s' if total != 1 else ''} "
             f"({fixed} fixed, {remaining} remaining).{unanalysed}"
         )
+    if not remaining and errors:
+        return f"No findings, but {errors} file{'s' if errors != 1 else ''} could not be analysed."
     if not remaining:
-        return f"All checks passed!{unanalysed}"
+        return "All checks passed!"
     fixable = sum(1 for r in reports for located in r.located() if located.fixable)
     hint = f" ({fixable} fixable with `--fix`)" if fixable and not fixing else ""
     return f"Found {remaining} finding{'s' if remaining != 1 else ''}{hint}.{unanalysed}"

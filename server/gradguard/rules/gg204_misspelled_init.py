@@ -52,8 +52,9 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 
 ## Fix safety
 The fix renames the method to `__init__`. It is safe: the misspelled method was never
-called by Python, so the rename only restores the intended constructor. It is not offered
-when the class already defines `__init__`.
+called by Python, so the rename only restores the intended constructor. A class that
+already defines `__init__` is not reported: there the near-miss name is a helper of the
+real constructor (torch's quantized `_ConvNd._init`, which its subclasses call).
 """
 
 from __future__ import annotations
@@ -88,17 +89,20 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         if not info.is_module:
             continue
         methods = info.methods
+        # With a real constructor beside it, a near-miss name is a helper (torch's own
+        # quantized `_ConvNd._init`, called by its subclasses), not a lost constructor.
+        if "__init__" in methods:
+            continue
         for name, method in methods.items():
             if name not in MISSPELLINGS:
                 continue
             span = _name_span(context, method)
-            fixes = () if "__init__" in methods else (_rename_fix(span),)
             yield rule.finding(
                 context,
                 span,
                 f"`{info.name}.{name}` is never called: the constructor of an nn.Module is "
                 f"`__init__`, so its layers are not created and the model has no parameters",
-                fixes=fixes,
+                fixes=(_rename_fix(span),),
             )
 
 
