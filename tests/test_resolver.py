@@ -12,6 +12,7 @@ from pathlib import Path
 import jedi
 import pytest
 
+from gradguard import jedi_memory
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.engine import analyze
@@ -653,3 +654,37 @@ def test_a_name_jedi_could_not_find_is_asked_again_once_its_module_appears(tmp_p
         editor.classify("pkg.sub.mod.Gone", asking)
         editor.warm_up(timeout=60.0)  # the worker has answered once this returns
         assert editor.jedi_queries == 1  # the editor asks again: the user may be writing it
+
+
+def test_parse_trees_in_memory_stay_bounded_and_answers_stay_right(tmp_path):
+    # A workspace of many modules, as a project with one file per model/optimizer:
+    # every answer makes jedi parse another module.
+    kinds = {}
+    for index in range(12):
+        if index % 3 == 0:
+            body = f"from torch import nn\n\n\nclass Net{index}(nn.Module):\n    pass\n"
+            kinds[f"net{index}.Net{index}"] = SymbolKind.MODULE_CLASS
+        elif index % 3 == 1:
+            body = f"import torch\n\n\nclass Opt{index}(torch.optim.Optimizer):\n    pass\n"
+            kinds[f"opt{index}.Opt{index}"] = SymbolKind.OPTIMIZER_CLASS
+        else:
+            body = f"class Plain{index}:\n    pass\n"
+            kinds[f"plain{index}.Plain{index}"] = SymbolKind.OTHER
+        (tmp_path / f"{list(kinds)[-1].split('.')[0]}.py").write_text(body)
+    train = tmp_path / "train.py"
+    train.write_text("".join(f"from {q.split('.')[0]} import {q.split('.')[1]}\n" for q in kinds))
+    limit = 3
+    with JediResolver(str(tmp_path), timeout=60.0, max_parsed_modules=limit) as bounded:
+        assert bounded.warm_up(timeout=120.0)
+        warm = jedi_memory.parsed_count()
+        for qualified, kind in kinds.items():
+            assert bounded.classify(qualified, str(train)) is kind
+            assert jedi_memory.parsed_count() <= warm + limit
+        assert bounded.parse_tree_trims >= 2
+        # After the trims, jedi re-reads dropped trees (from parso's disk cache) and
+        # still answers every name the same.
+        bounded.clear_cache()
+        before = bounded.jedi_queries
+        assert {q: bounded.classify(q, str(train)) for q in kinds} == kinds
+        assert bounded.jedi_queries == before + len(kinds)
+        assert jedi_memory.parsed_count() <= warm + limit
