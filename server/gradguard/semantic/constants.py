@@ -128,9 +128,9 @@ class Constants:
                 return frozenset({Reference(qualified)})
             return self._union(self._field(i, expr.attr) for i in self.value_of(expr.value))
         if isinstance(expr, ast.Subscript):
-            key = expr.slice.value if isinstance(expr.slice, ast.Constant) else None
-            found, _ = self.lookup(self.value_of(expr.value), key)
-            return found or UNKNOWN_CONSTANT  # absent: a KeyError, not a value
+            mapping = self.value_of(expr.value)
+            found = [self.lookup(mapping, key)[0] for key in self._keys(expr.slice)]
+            return self._union(found)  # an absent key is a KeyError, not a value
         if isinstance(expr, ast.Call):
             return self._call(expr)
         if isinstance(expr, ast.Dict):
@@ -142,6 +142,13 @@ class Constants:
         if isinstance(expr, ast.NamedExpr):
             return self.value_of(expr.value)
         return UNKNOWN_CONSTANT
+
+    def _keys(self, expr: ast.expr) -> list[object]:
+        """The literal keys ``expr`` may hold (``[None]``: any key)."""
+        value = self.value_of(expr)
+        if value and all(isinstance(i, Literal) for i in value):
+            return [i.value for i in value]  # type: ignore[union-attr]
+        return [None]
 
     @staticmethod
     def _union(values: Iterable[Constant]) -> Constant:
@@ -200,7 +207,12 @@ class Constants:
         return self._union(values)
 
     def _argument(
-        self, function: Function, call: ast.Call, implicit: bool, name: str, default: ast.expr | None
+        self,
+        function: Function,
+        call: ast.Call,
+        implicit: bool,
+        name: str,
+        default: ast.expr | None,
     ) -> Constant:
         """What ``call`` passes as parameter ``name`` (``implicit``: the first parameter,
         ``self``, is bound by the call itself)."""
@@ -257,7 +269,9 @@ class Constants:
             receiver = call.func.value  # type: ignore[attr-defined]
             if not (isinstance(receiver, ast.Call) and flow.dotted_name(receiver.func) == "super"):
                 continue
-            owner = next((p for p in self.facts.ancestors(call) if isinstance(p, ast.ClassDef)), None)
+            owner = next(
+                (p for p in self.facts.ancestors(call) if isinstance(p, ast.ClassDef)), None
+            )
             if owner is not None and base.name in _base_names(owner):
                 found.append(call)
         return found
@@ -321,8 +335,11 @@ class Constants:
         if isinstance(func, ast.Name) and func.id in facts.classes:
             return self.evaluator.value_of(call)  # an instance: its fields are read
         if isinstance(func, ast.Attribute) and func.attr == "get" and call.args:
-            key = call.args[0].value if isinstance(call.args[0], ast.Constant) else None
-            found, absent = self.lookup(self.value_of(func.value), key)
+            mapping = self.value_of(func.value)
+            found, absent = frozenset(), False
+            for key in self._keys(call.args[0]):
+                more, may_be_absent = self.lookup(mapping, key)
+                found, absent = found | more, absent or may_be_absent
             if absent:
                 otherwise = call.args[1] if len(call.args) > 1 else None
                 found |= self.value_of(otherwise) if otherwise else {Literal(None, call)}

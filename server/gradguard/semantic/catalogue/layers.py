@@ -56,7 +56,9 @@ LAYER_FLAGS: dict[str, tuple[Flag, ...]] = {
 # Layers whose ``weight`` / ``bias`` attribute always exists (``None`` when switched off),
 # so ``m.bias is not None`` is a complete guard for them.
 HAS_ATTRIBUTE: dict[str, frozenset[str]] = {
-    "bias": frozenset(c for c, flags in LAYER_FLAGS.items() if any(f.name == "bias" for f in flags)),
+    "bias": frozenset(
+        c for c, flags in LAYER_FLAGS.items() if any(f.name == "bias" for f in flags)
+    ),
     "weight": frozenset({*LAYER_FLAGS, "Embedding"}),
 }
 
