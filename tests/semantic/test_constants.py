@@ -97,6 +97,13 @@ CASES = [
         "flag",
         "False",
     ),
+    (  # a merge in a loop reads its own earlier value: no endless lookup
+        'cfg = {"bias": False}\nfor k in keys:\n    cfg = {**cfg, k: 1}\nflag = cfg["bias"]\n'
+        "print(flag)\n",
+        5,
+        "flag",
+        "False | Unknown",
+    ),
     (
         'CONFIGS = {"small": {"bias": False}, "large": {"bias": True}}\n'
         'cfg = CONFIGS["small"]\nflag = cfg["bias"]\nprint(flag)\n',

@@ -11,8 +11,9 @@ Checks for initialisers and in-place calls on a layer's optional parameter
   affine=False)` kept in a variable, dict or field; the init function may be reached
   through a registry (`init = INITS["zeros"]; init(fc.bias)`). When some calls pass
   `False` and others `True`, the call is reported only where it runs for every layer
-  that construction builds (the same function, or a method of the same class), and
-  not under a test of the flag (`if bias:`);
+  that construction builds (the same function, or a method of the same class); a
+  function that tests the flag (`if bias:`) is not reported when the `False` comes
+  from elsewhere;
 - inside an init function dispatched on the layer type (`model.apply(fn)`,
   `for m in model.modules()`) that checks only `hasattr(m, "bias")`;
 - inside such a function with no check at all, for a layer type this file builds without

@@ -100,6 +100,7 @@ class Constants:
         self.facts = evaluator.facts
         self._memo: dict[ast.AST, Constant] = {}
         self._nesting = 0
+        self._looking: set[tuple[Item, object]] = set()
         # The definitions, stores and calls read so far (what an answer depends on).
         self.read: set[ast.AST] = set()
 
@@ -363,10 +364,18 @@ class Constants:
         found: set[Item] = set()
         absent = False
         for item in value:
-            if isinstance(item, Mapping):
-                more, may_be_absent = self._mapping_lookup(item, key)
-            elif isinstance(item, Keywords):
-                more, may_be_absent = self._keywords_lookup(item, key)
+            if (item, key) in self._looking:  # `d = {**d, ...}`: no more than shown
+                more, may_be_absent = UNKNOWN_CONSTANT, True
+            elif isinstance(item, (Mapping, Keywords)):
+                self._looking.add((item, key))
+                try:
+                    more, may_be_absent = (
+                        self._mapping_lookup(item, key)
+                        if isinstance(item, Mapping)
+                        else self._keywords_lookup(item, key)
+                    )
+                finally:
+                    self._looking.discard((item, key))
             else:
                 more, may_be_absent = UNKNOWN_CONSTANT, True
             found |= more
