@@ -290,3 +290,17 @@ def test_a_config_changed_after_it_is_built_is_possibly_false_and_stays_silent_o
     nn.init.zeros_(layer.bias)
     """
     assert only(code, "GG304") == []
+
+
+@pytest.mark.parametrize(
+    ("build", "flagged"),
+    [
+        ("nn.LazyLinear(10, False)", True),
+        ("nn.LazyConv2d(8, 3, 1, 0, 1, 1, False)", True),
+        ("nn.LazyLinear(10, True)", False),
+        ("nn.LazyBatchNorm2d(1e-5, 0.1, False)", True),
+    ],
+)
+def test_positional_flags_of_lazy_layers(build, flagged):
+    code = f"import torch.nn as nn\nm = {build}\nnn.init.zeros_(m.bias)\n"
+    assert bool(only(code, "GG304")) is flagged
