@@ -15,7 +15,10 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.semantic.model import SemanticModel
 from gradguard.source import SourceFile
 
-HEADER = "import functools\nfrom dataclasses import dataclass, field\nimport torch\nfrom torch import nn\n"
+HEADER = (
+    "import functools\nfrom dataclasses import dataclass, field\n"
+    + "import torch\nfrom torch import nn\n"
+)
 
 
 def model_of(code: str) -> SemanticModel:
@@ -204,7 +207,8 @@ LAYER_CASES = [
     ),
     (
         "class Net(nn.Module):\n    def __init__(self, norm_layer=nn.BatchNorm2d):\n"
-        "        super().__init__()\n        self.norm = norm_layer\n        self.bn = self.norm(8)\n"
+        "        super().__init__()\n        self.norm = norm_layer\n"
+        "        self.bn = self.norm(8)\n"
         "        print(self.bn)\n",
         6,
     ),
@@ -242,7 +246,7 @@ def test_a_callee_holding_something_else_too_is_not_a_layer():
             "other = f(True)\n",
             False,
             "bias",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_absence_of_the_bias(code, known, flag):

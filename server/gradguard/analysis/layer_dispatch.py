@@ -16,10 +16,11 @@ def applied_functions(facts: ModuleFacts) -> set[str]:
     """Names passed to ``.apply``: ``model.apply(fn)``, ``self.apply(self._init_weights)``,
     ``apply(partial(fn, ...))``."""
     names: set[str] = set()
-    for call in facts.nodes_of(ast.Call):
-        if flow.method_name(call) != "apply" or not call.args:  # type: ignore[arg-type]
+    for node in facts.nodes_of(ast.Call):
+        call: ast.Call = node  # type: ignore[assignment]
+        if flow.method_name(call) != "apply" or not call.args:
             continue
-        argument = call.args[0]  # type: ignore[attr-defined]
+        argument = call.args[0]
         if isinstance(argument, ast.Call) and argument.args:
             argument = argument.args[0]
         if isinstance(argument, ast.Name):
@@ -33,14 +34,14 @@ def is_layer_variable(facts: ModuleFacts, owner: str, node: ast.AST, applied: se
     """``owner`` is the module an init function or ``modules()`` loop receives at ``node``."""
     if "." in owner:
         return False
-    for node in facts.ancestors(node):
-        if isinstance(node, (ast.For, ast.AsyncFor)) and _iterates_modules(node, owner):
+    for ancestor in facts.ancestors(node):
+        if isinstance(ancestor, (ast.For, ast.AsyncFor)) and _iterates_modules(ancestor, owner):
             return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            arguments = [a.arg for a in node.args.posonlyargs + node.args.args]
+        if isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = [a.arg for a in ancestor.args.posonlyargs + ancestor.args.args]
             if arguments[:1] in (["self"], ["cls"]):
                 arguments = arguments[1:]
-            return node.name in applied and arguments[:1] == [owner]
+            return ancestor.name in applied and arguments[:1] == [owner]
     return False
 
 

@@ -203,17 +203,11 @@ def _built_without(
     rule: Rule, context: RuleContext, semantic: SemanticModel, use: ParameterUse
 ) -> Finding | None:
     layers = semantic.value_of(use.owner_node)
-    absences = [semantic.absence(obj, use.parameter) for obj in layers]
+    absences = [semantic.absence_at(obj, use.parameter, use.call) for obj in layers]
     if not absences or None in absences:
-        return None  # not every layer it may hold is known to lack the parameter
-    if any(semantic.reassigned(obj, use.parameter) for obj in layers):
-        return None  # `m.bias = nn.Parameter(...)` somewhere
-    absence = max(absences, key=lambda a: (a.known, a.written_at_build))  # type: ignore[arg-type, return-value]
+        return None  # not every layer it may hold lacks the parameter here
+    absence = max(absences, key=lambda a: (a.known, a.written_at_build))  # type: ignore[union-attr]
     assert absence is not None
-    if not absence.known and not _runs_for_every_build(context, absence.call, use.call):
-        return None
-    if not absence.written_at_build and _flag_tested(context, absence, use.call):
-        return None
     source = context.source
     where = source.span_of(absence.call).start.line + 1
     related = [RelatedLocation(source.span_of(absence.call), "built here")]
@@ -229,7 +223,10 @@ def _built_without(
             built = f"is built on line {where} with `{absence.flag}=False` (from line {line})"
             result = "is None"
         else:
-            built = f"is built on line {where} with `{absence.flag}=False` when it gets the value from line {line}"
+            built = (
+                f"is built on line {where} with `{absence.flag}=False` "
+                f"when it gets the value from line {line}"
+            )
             result = "is None then"
     return rule.finding(
         context,
@@ -243,51 +240,6 @@ def _built_without(
 def _flag_text(absence: Absence) -> str:
     default = " (its default)" if absence.source.default else ""
     return f"{absence.flag}=False{default}"
-
-
-def _runs_for_every_build(context: RuleContext, build: ast.Call, use: ast.Call) -> bool:
-    """The use runs for every layer ``build`` makes: in the same function, or in a
-    method of the class whose method builds it."""
-    facts = context.facts
-    if facts.enclosing_scope(build) is facts.enclosing_scope(use):
-        return True
-    owner = _enclosing_class(context, build)
-    return owner is not None and owner is _enclosing_class(context, use)
-
-
-def _enclosing_class(context: RuleContext, node: ast.AST) -> ast.ClassDef | None:
-    return next((p for p in context.facts.ancestors(node) if isinstance(p, ast.ClassDef)), None)
-
-
-def _flag_tested(context: RuleContext, absence: Absence, use: ast.Call) -> bool:
-    """The function holding the use tests the flag (``if bias:``, ``if cfg["affine"]``,
-    ``if self.use_bias``): the call may run only when it is True."""
-    names = {absence.flag}
-    for keyword in absence.call.keywords:
-        if keyword.arg in (absence.flag, None):
-            names |= _identifiers(keyword.value)
-    scope = context.facts.enclosing_scope(use)
-    for node in flow.walk_local(scope):
-        tests: list[ast.expr] = []
-        if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
-            tests = [node.test]
-        elif isinstance(node, ast.BoolOp):
-            tests = node.values
-        if any(names & _identifiers(t) for t in tests):
-            return True
-    return False
-
-
-def _identifiers(expr: ast.AST) -> set[str]:
-    found = set()
-    for node in ast.walk(expr):
-        if isinstance(node, ast.Name):
-            found.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            found.add(node.attr)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found.add(node.value)
-    return found
 
 
 # -- cases 2 and 3: init functions dispatched on the layer type ---------------------------

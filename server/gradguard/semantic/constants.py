@@ -337,7 +337,8 @@ class Constants:
             return self.evaluator.value_of(call)  # an instance: its fields are read
         if isinstance(func, ast.Attribute) and func.attr == "get" and call.args:
             mapping = self.value_of(func.value)
-            found, absent = frozenset(), False
+            found: Constant = NOTHING
+            absent = False
             for key in self._keys(call.args[0]):
                 more, may_be_absent = self.lookup(mapping, key)
                 found, absent = found | more, absent or may_be_absent

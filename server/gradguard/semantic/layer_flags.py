@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from gradguard.analysis import torchnames
+from gradguard.analysis import flow, torchnames
 from gradguard.semantic.catalogue.layers import Flag, flags_leaving_none
 from gradguard.semantic.constants import (
     UNKNOWN_CONSTANT,
@@ -92,6 +92,48 @@ class Layers:
                 return self._absence(call, qualified, partial, parameter)
         return None
 
+    def absence_at(self, obj: AbstractObject, parameter: str, use: ast.AST) -> Absence | None:
+        """Why ``obj``'s ``parameter`` can be None where ``use`` runs: a False the file
+        always gives the flag, or one of several values when ``use`` runs for every layer
+        that construction builds (the same function, or a method of the same class); not
+        in a function testing the flag (``if bias:``) unless the False is written at the
+        construction; never when some code stores the parameter (``m.bias = ...``)."""
+        absence = self.absence(obj, parameter)
+        if absence is None or self.reassigned(obj, parameter):
+            return None
+        if not absence.known and not self._runs_for_every_build(absence.call, use):
+            return None
+        if not absence.written_at_build and self._flag_tested(absence, use):
+            return None
+        return absence
+
+    def _runs_for_every_build(self, build: ast.Call, use: ast.AST) -> bool:
+        facts = self.facts
+        if facts.enclosing_scope(build) is facts.enclosing_scope(use):
+            return True
+        owner = self._enclosing_class(build)
+        return owner is not None and owner is self._enclosing_class(use)
+
+    def _enclosing_class(self, node: ast.AST) -> ast.ClassDef | None:
+        return next((p for p in self.facts.ancestors(node) if isinstance(p, ast.ClassDef)), None)
+
+    def _flag_tested(self, absence: Absence, use: ast.AST) -> bool:
+        """The function holding ``use`` tests the flag (``if bias:``, ``if cfg["affine"]``,
+        ``if self.use_bias``): the call may run only when it is True."""
+        names = {absence.flag}
+        for keyword in absence.call.keywords:
+            if keyword.arg in (absence.flag, None):
+                names |= _identifiers(keyword.value)
+        for node in flow.walk_local(self.facts.enclosing_scope(use)):
+            tests: list[ast.expr] = []
+            if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+                tests = [node.test]
+            elif isinstance(node, ast.BoolOp):
+                tests = node.values
+            if any(names & _identifiers(t) for t in tests):
+                return True
+        return False
+
     def _absence(
         self, call: ast.Call, qualified: str, partial: Partial | None, parameter: str
     ) -> Absence | None:
@@ -143,8 +185,8 @@ class Layers:
 
     @cached_property
     def _constructions(self) -> list[ast.Call]:
-        """The calls that may build a layer: a capitalised or a computed callee."""
-        found = []
+        """The calls that may build a layer: a named or a computed callee."""
+        found: list[ast.Call] = []
         for node in self.facts.nodes_of(ast.Call):
             func = node.func  # type: ignore[attr-defined]
             if isinstance(func, ast.Subscript) or (
@@ -166,3 +208,16 @@ def _may_name_a_layer(func: ast.Name | ast.Attribute) -> bool:
     """``Conv2d``, ``norm_layer`` (a name), ``nn.Conv2d``, ``self.norm``, ``cfg.norm``
     (an attribute of a name); not a chain of calls or attributes."""
     return isinstance(func, ast.Name) or isinstance(func.value, ast.Name)
+
+
+def _identifiers(expr: ast.AST) -> set[str]:
+    """Names, attribute names and string keys in ``expr``."""
+    found = set()
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+    return found

@@ -112,6 +112,10 @@ class SemanticModel:
         False), or None."""
         return self.evaluator.layers.absence(obj, parameter)
 
+    def absence_at(self, obj: AbstractObject, parameter: str, use: ast.AST) -> Absence | None:
+        """Why layer ``obj``'s ``parameter`` can be None where ``use`` runs, or None."""
+        return self.evaluator.layers.absence_at(obj, parameter, use)
+
     def every_absence(self, parameter: str) -> list[Absence]:
         """Every layer the file builds whose ``parameter`` can be None."""
         return self.evaluator.layers.every_absence(parameter)
