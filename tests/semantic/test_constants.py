@@ -7,6 +7,7 @@ False), ``Unknown`` in the mix (anything else too).
 """
 
 import ast
+import re
 import textwrap
 
 import pytest
@@ -278,3 +279,12 @@ def test_the_model_records_what_it_read():
     read_lines = sorted({getattr(n, "lineno", 0) for n in model.read})
     # the definition of `flag`, the parameter's function and the call passing False
     assert read_lines == [constant_line - 2, constant_line - 1, constant_line + 1]
+
+
+def test_a_scan_of_every_layer_is_recorded_as_a_pattern():
+    model = model_of("layer = nn.Linear(4, 4, bias=False)\n")
+    assert model.scans == set()
+    model.every_absence("bias")
+    (pattern,) = model.scans
+    assert re.search(pattern, "norm = make_norm(affine=False)")
+    assert not re.search(pattern, "norm = make_norm(affine=True)")

@@ -331,6 +331,6 @@ RULE = Rule(
     # Every finding is a call on a layer's `.bias` or `.weight`.
     required_words=(".bias", ".weight"),
     # "this file builds `Conv2d` with `bias=False` (line 24)": any layer of the file, built
-    # with a False flag (written there or arriving through a config) or as an InstanceNorm.
+    # with a literal False flag or as an InstanceNorm (its default is affine=False).
     reads_whole_file=r"\bFalse\b|InstanceNorm",
 )

@@ -101,8 +101,16 @@ class Constants:
         self._memo: dict[ast.AST, Constant] = {}
         self._nesting = 0
         self._looking: set[tuple[Item, object]] = set()
-        # The definitions, stores and calls read so far (what an answer depends on).
+        # The definitions, stores and calls read so far (what an answer depends on), and
+        # the whole-file scans made (regular expressions every place read matches).
         self.read: set[ast.AST] = set()
+        self.scans: set[str] = set()
+
+    def note_read(self, node: ast.AST) -> None:
+        self.read.add(node)
+
+    def note_scan(self, pattern: str) -> None:
+        self.scans.add(pattern)
 
     def value_of(self, expr: ast.AST) -> Constant:
         from gradguard.semantic.values import MAX_NESTING
@@ -172,7 +180,7 @@ class Constants:
         return self._union(self.definition(d) for d in definitions)
 
     def definition(self, definition: Definition) -> Constant:
-        self.read.add(definition.statement or definition.function)  # type: ignore[arg-type]
+        self.note_read(definition.statement or definition.function)  # type: ignore[arg-type]
         kind = definition.kind
         if kind == "parameter":
             return self._parameter(definition)
@@ -217,7 +225,7 @@ class Constants:
     ) -> Constant:
         """What ``call`` passes as parameter ``name`` (``implicit``: the first parameter,
         ``self``, is bound by the call itself)."""
-        self.read.add(call)
+        self.note_read(call)
         for keyword in call.keywords:
             if keyword.arg == name:
                 return self.value_of(keyword.value)
@@ -353,7 +361,7 @@ class Constants:
         if isinstance(func, ast.Name) and facts.functions.get(func.id) is not None:
             function = facts.functions[func.id]
             returns = [n.value for n in flow.walk_local(function) if isinstance(n, ast.Return)]
-            self.read.add(function)
+            self.note_read(function)
             return self._union(self.value_of(r) for r in returns if r is not None)
         return UNKNOWN_CONSTANT
 
@@ -394,7 +402,7 @@ class Constants:
         return pairs
 
     def _mapping_lookup(self, mapping: Mapping, key: object) -> tuple[Constant, bool]:
-        self.read.add(mapping.site)
+        self.note_read(mapping.site)
         found: set[Item] = set()
         present = False
         for entry_key, entry in self._entries(mapping.site):
@@ -431,7 +439,7 @@ class Constants:
         mutated = False
         for target, statement in self._subscript_stores:
             if mapping in self.value_of(target.value):
-                self.read.add(statement)
+                self.note_read(statement)
                 index = target.slice
                 if not isinstance(index, ast.Constant):
                     found.add(UNKNOWN)
@@ -471,7 +479,7 @@ class Constants:
         lineage = heap.lineage(item)
         for target, statement in heap.stores.get(attr, []):
             if self._holds(target.value, item, lineage):
-                self.read.add(statement)
+                self.note_read(statement)
                 found |= self.value_of(statement.value)  # type: ignore[attr-defined]
         if not found:
             for class_name in lineage:
@@ -498,7 +506,7 @@ class Constants:
         if attr not in fields:
             return NOTHING
         call = obj.site
-        self.read.add(call)
+        self.note_read(call)
         for keyword in call.keywords:
             if keyword.arg == attr:
                 return self.value_of(keyword.value)
@@ -526,7 +534,7 @@ class Constants:
             targets = flow.assigned_targets(statement)
             value = getattr(statement, "value", None)
             if value is not None and any(isinstance(t, ast.Name) and t.id == attr for t in targets):
-                self.read.add(statement)
+                self.note_read(statement)
                 return self._field_default(value)
         return NOTHING
 

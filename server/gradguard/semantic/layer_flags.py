@@ -33,6 +33,9 @@ from gradguard.semantic.objects import AbstractObject, ModuleObject
 if TYPE_CHECKING:
     from gradguard.semantic.values import Evaluator
 
+# Every construction that can leave a parameter None writes one of these (the False may
+# be far from the construction, but it is written somewhere in the file).
+SCAN_PATTERN = r"\bFalse\b|InstanceNorm"
 # A class a call builds, with the partial that carries some of its keywords.
 Built = tuple[str, Partial | None]
 
@@ -174,7 +177,8 @@ class Layers:
     def every_absence(self, parameter: str) -> list[Absence]:
         """Every layer construction of the file that can leave ``parameter`` None (a scan
         of the whole file: each call is a possible construction)."""
-        self.constants.read.add(self.facts.tree)
+        # An edit anywhere with a False (or an InstanceNorm) may add such a construction.
+        self.constants.note_scan(SCAN_PATTERN)
         found = []
         for call in self._constructions:
             for qualified, partial in self.built_by(call):
@@ -199,7 +203,7 @@ class Layers:
         """Some code stores ``parameter`` into ``obj`` (``m.bias = nn.Parameter(...)``)."""
         for target, statement in self.evaluator.heap.stores.get(parameter, []):
             if obj in self.evaluator.value_of(target.value):
-                self.constants.read.add(statement)
+                self.constants.note_read(statement)
                 return True
         return False
 

@@ -126,8 +126,14 @@ class SemanticModel:
     @property
     def read(self) -> set[ast.AST]:
         """What the constant and layer queries read so far: definitions, stores, calls,
-        dict literals (their nodes); the module itself for a scan of the whole file."""
+        dict literals (their nodes)."""
         return self.evaluator.layers.constants.read
+
+    @property
+    def scans(self) -> set[str]:
+        """The whole-file scans those queries made: an edit whose text matches one of
+        these patterns may change their answers."""
+        return self.evaluator.layers.constants.scans
 
     # -- gradients ----------------------------------------------------------------------
 
