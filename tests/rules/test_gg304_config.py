@@ -304,3 +304,34 @@ def test_a_config_changed_after_it_is_built_is_possibly_false_and_stays_silent_o
 def test_positional_flags_of_lazy_layers(build, flagged):
     code = f"import torch.nn as nn\nm = {build}\nnn.init.zeros_(m.bias)\n"
     assert bool(only(code, "GG304")) is flagged
+
+
+def test_odd_configuration_shapes_do_not_raise():
+    code = """
+    import functools
+    from torch import nn
+
+    a = {**a, "bias": False}
+    b = dict(*rows, **a)
+    INITS = {0: nn.init.zeros_, None: print, **b}
+    class C:
+        x = C.x
+    def f(x, *args, **kwargs):
+        return g(x, **kwargs)
+    def g(x, **kwargs):
+        return f(x, **kwargs)
+    layer = nn.Linear(2, 2, bias=f(False)["bias"])
+    INITS[0](layer.bias)
+    INITS[C.x](layer.bias)
+    f()[k](layer.bias)
+    functools.partial()(layer.bias)
+    functools.partial(**b)(layer.bias)
+    (lambda t: t)(layer.bias.zero_())
+    norm = functools.partial(nn.BatchNorm2d, 8, False)
+    bn = norm()
+    bn.bias.zero_()
+    cfg = {"bias": False}
+    cfg[cfg["bias"]] = cfg
+    nn.Linear(2, 2, **cfg).bias.zero_()
+    """
+    only(code, "GG304")
