@@ -55,7 +55,7 @@ def _isinstance_test(facts: ModuleFacts, test: ast.expr, name: str) -> Value | N
         return None
     classes = test.args[1]
     options = list(classes.elts) if isinstance(classes, ast.Tuple) else [classes]
-    return _classes(facts, options, test)
+    return _classes(facts, options, classes)  # not the call: no constructor flags
 
 
 def _classes(facts: ModuleFacts, options: list[ast.expr], site: ast.AST) -> Value | None:
