@@ -604,7 +604,7 @@ def test_flags_dict_of_dicts_filled_in_loops_and_through_a_local():
             super().__init__()
             experts = {}
             for group, count in groups.items():
-                experts[group] = {f"e{i}": nn.Parameter(torch.randn(dim, dim)) for i in range(count)}
+                experts[group] = {f"e{i}": nn.Parameter(torch.randn(dim)) for i in range(count)}
             self.experts = experts
     """
     findings = only(code, "GG203")

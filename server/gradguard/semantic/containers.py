@@ -170,7 +170,7 @@ def _element_kinds(
         return {None}
     values = [d.value for d in model.reaching(element.id, statement) if d.kind == "assign"]
     kinds = [_element_kinds(model, v, inner, depth + 1) for v in values if v is not None]
-    found = set().union(*kinds) if kinds else {None}
+    found: set[str | None] = set().union(*kinds) if kinds else {None}
     return found if len(found) == 1 else {None}
 
 
