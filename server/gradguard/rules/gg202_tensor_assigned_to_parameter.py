@@ -1,7 +1,10 @@
 """## What it does
 Checks for a plain tensor expression assigned to a registered parameter:
 `model.weight = torch.randn(...)`, `self.w = F.softmax(self.w, 0)` in `forward`,
-`model.fc.weight = model.fc.weight - lr * g`.
+`model.fc.weight = model.fc.weight - lr * g`, and `setattr(layer, name, t)` where `name`
+is a literal or runs over the layer's own parameter names (`for name, p in
+layer.named_parameters()`, `for name in ("weight", "bias")`, `layer._parameters`): the
+weight-loading and quantisation loops.
 
 ## Why is this bad?
 A module attribute that holds a parameter only accepts an `nn.Parameter` or `None`.
@@ -13,8 +16,13 @@ it in place; values computed in `forward` belong in a local variable.
 ## What PyTorch does
 The assignment raises a `TypeError` whose message reads
 `cannot assign 'torch.FloatTensor' as parameter 'weight' (torch.nn.Parameter or None expected)`
-(the type name follows the tensor's dtype), also under `torch.no_grad()`. In `forward`,
-`self.w = F.softmax(self.w, 0)` raises the same error on the first call.
+(the type name follows the tensor's dtype: `'torch.HalfTensor'` after `.half()`), also
+under `torch.no_grad()` and also for a `bias` that `bias=False` left as None. In `forward`,
+`self.w = F.softmax(self.w, 0)` raises the same error on the first call. `setattr` raises
+it the same way. A loop over the `named_parameters()` of a model with submodules yields
+dotted names (`fc.weight`), which `setattr` stores as plain attributes without an error;
+that loop is not reported. After `del layer._parameters[name]` (pruning's
+reparametrization) a plain tensor is accepted.
 
 ## Example
 ```python

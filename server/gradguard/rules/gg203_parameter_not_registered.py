@@ -7,6 +7,9 @@ Checks for parameters and layers that a module will not register, so that
   `__init__` (`self.layers = [nn.Linear(4, 4), nn.Linear(4, 4)]`), also when it starts
   empty and layers are appended or assigned into it later (reported at the attribute's
   assignment);
+- a dict of dicts (or any nesting of plain containers) of parameters or layers:
+  `self.heads = {task: {"w": nn.Parameter(...)} for task in tasks}`, or
+  `self.adapters[name]["down"] = nn.Parameter(...)` in a loop;
 - `self.scale = nn.Parameter(...)` inside `forward`.
 
 ## Why is this bad?
@@ -21,8 +24,11 @@ is a new, untrained tensor on every call.
 and `named_parameters()` does not list it. `nn.Parameter(t).to("cpu")` returns the
 Parameter itself when nothing changes, so on CPU the bug stays hidden until the device
 or dtype differs. A plain list of layers registers 0 parameters: those layers are never
-updated by the optimizer. `self.scale = nn.Parameter(...)` in `forward` makes a new
-Parameter every call, which no optimizer built before holds.
+updated by the optimizer. The Parameters of a dict of dicts are missing from
+`named_parameters()` and `state_dict()`, an optimizer built from `model.parameters()` does
+not hold them, and `model.to(torch.float64)` leaves them `float32`.
+`self.scale = nn.Parameter(...)` in `forward` makes a new Parameter every call, which no
+optimizer built before holds.
 
 ## Example
 ```python
@@ -85,7 +91,7 @@ Moving the conversion inside, `nn.Parameter(t.double())`, is safe: the attribute
 intended dtype or device and is registered. Wrapping a list or dict in `nn.ModuleList`,
 `nn.ModuleDict`, `nn.ParameterList` or `nn.ParameterDict` is safe; it is offered only
 when every use of the attribute in the class is supported by the wrapper (and dict keys
-are strings). Moving a Parameter's creation from `forward` to the end of `__init__` is
+are strings); none is offered for a nested container. Moving a Parameter's creation from `forward` to the end of `__init__` is
 unsafe (the value is then created once, and trained); it is offered only when the
 creation reads nothing that `__init__` does not have. The wrapper fix writes the name
 the file already uses for `torch.nn` (`nn`, an alias, `torch.nn`, or a directly imported
