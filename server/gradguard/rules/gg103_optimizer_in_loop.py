@@ -56,26 +56,30 @@ from collections.abc import Iterator
 from gradguard.analysis import edits, flow
 from gradguard.analysis.names import any_overlap, bound_chains, loaded_chains, repeats_in
 from gradguard.analysis.optimizers import OptimizerCreation
-from gradguard.findings import Finding, Fix, FixSafety, Severity
+from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic import per_iteration
+from gradguard.semantic.model import SemanticModel
 
-# Statements between the loop and the creation that make the creation conditional.
-_GUARDS = (ast.If, ast.Match, ast.ExceptHandler)
+_RESET = (
+    "so a new optimizer with empty state (momentum, Adam moments, step count) replaces "
+    "the previous one on every iteration"
+)
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
+    semantic = SemanticModel.of(context.facts)
     for creation in context.optimizers.creations:
-        loop = _reset_loop(context, creation)
-        if loop is None:
-            continue
         name = flow.dotted_name(creation.call.func) or "The optimizer"
+        loop = _reset_loop(context, semantic, creation)
+        if loop is None:
+            yield from _reset_by_caller(rule, context, semantic, creation, name)
+            continue
         fixes = tuple(_hoist_fixes(context, creation, loop))
         yield rule.finding(
             context,
             creation.call,
-            f"`{name}` is constructed inside the training loop on line {loop.lineno}, so a "
-            "new optimizer with empty state (momentum, Adam moments, step count) replaces "
-            "the previous one on every iteration",
+            f"`{name}` is constructed inside the training loop on line {loop.lineno}, {_RESET}",
             fixes=fixes,
         )
 
@@ -91,7 +95,9 @@ def _enclosing_loops(context: RuleContext, creation: OptimizerCreation) -> tuple
     )
 
 
-def _reset_loop(context: RuleContext, creation: OptimizerCreation) -> ast.stmt | None:
+def _reset_loop(
+    context: RuleContext, semantic: SemanticModel, creation: OptimizerCreation
+) -> ast.stmt | None:
     """The innermost training loop that rebuilds the optimizer for the same parameters
     on each pass (None when the parameters' owner, or the construction itself, is
     conditional or re-created inside the loop: a fold, a trial, a lazy init)."""
@@ -102,25 +108,128 @@ def _reset_loop(context: RuleContext, creation: OptimizerCreation) -> ast.stmt |
     if _is_guarded(context, creation.call, innermost):
         return None
     params = creation.params
-    if params is None:
+    if params is None or not _reads_a_name(params):
         return None
-    reads = loaded_chains(params)
-    if not reads:
-        return None
-    if any_overlap(reads, _bound_in(innermost)):
+    if per_iteration.varies_in(semantic, params, innermost, made_by=creation.statement.node):
         return None
     return innermost
 
 
+def _reads_a_name(expr: ast.expr) -> bool:
+    """``SGD([])``: nothing to keep between iterations."""
+    return any(isinstance(node, ast.Name) for node in flow.walk_local(expr))
+
+
 def _is_guarded(context: RuleContext, node: ast.AST, loop: ast.stmt) -> bool:
-    """An ``if``, ``match``, ``except`` or conditional expression between the loop and
-    the node: the construction may not run on every iteration."""
-    for parent in context.facts.ancestors(node):
-        if parent is loop:
-            return False
-        if isinstance(parent, (*_GUARDS, ast.IfExp, ast.BoolOp)):
-            return True
-    return False
+    return per_iteration.guarded_within(SemanticModel.of(context.facts), node, loop)
+
+
+# -- built in a function the training loop calls ------------------------------------------
+
+
+def _reset_by_caller(
+    rule: Rule,
+    context: RuleContext,
+    semantic: SemanticModel,
+    creation: OptimizerCreation,
+    name: str,
+) -> Iterator[Finding]:
+    """``def train(net, loader, epoch, opt=None): if opt is None: opt = Adam(...)``
+    called as ``train(net, loader, epoch)`` by the epoch loop: a new optimizer per epoch."""
+    function = context.facts.enclosing_function(creation.call)
+    if function is None or creation.scope is not function or _enclosing_loops(context, creation):
+        return
+    default = _lazy_default(semantic, creation, function)
+    if default is None or not _steps(function, creation.target):
+        return
+    depends_on = per_iteration.parameter_dependencies(semantic, creation.call, function)
+    if depends_on is None:
+        return
+    for repeated in per_iteration.repeated_calls(semantic, function):
+        call, loop = repeated.call, repeated.loop
+        if per_iteration.passes_unknown_arguments(call):
+            continue
+        if default and per_iteration.argument_for(call, function, default) is not None:
+            continue
+        statement = context.facts.enclosing_statement(call)
+        arguments = [per_iteration.argument_for(call, function, p) for p in depends_on]
+        if statement is None or any(
+            a is not None and per_iteration.varies_in(semantic, a, loop, made_by=statement)
+            for a in arguments
+        ):
+            continue
+        lazily = (
+            f"; `{function.name}()` builds it when `{default}` is None, and this call never "
+            f"passes `{default}`"
+            if default
+            else ""
+        )
+        yield rule.finding(
+            context,
+            creation.call,
+            f"`{name}` is constructed in `{function.name}()`, which the training loop on line "
+            f"{loop.lineno} calls on every iteration, {_RESET}{lazily}",
+            related=[
+                RelatedLocation(
+                    context.source.span_of(call),
+                    f"`{function.name}()` is called here on every iteration",
+                )
+            ],
+        )
+        return
+
+
+def _lazy_default(
+    semantic: SemanticModel, creation: OptimizerCreation, function: ast.AST
+) -> str | None:
+    """``""`` when the construction runs on every call of the function; the parameter's
+    name for ``if opt is None: opt = ...`` with ``opt=None`` its default; None when a
+    condition may skip it."""
+    guards = [
+        parent
+        for parent in semantic.facts.ancestors(creation.call)
+        if per_iteration.inside(semantic, parent, function)
+        and parent is not function
+        and isinstance(parent, per_iteration.GUARDS)
+    ]
+    if not guards:
+        return ""
+    (guard,) = guards if len(guards) == 1 else (None,)
+    target = creation.target
+    if not isinstance(guard, ast.If) or target is None or "." in target:
+        return None
+    if not any(per_iteration.inside(semantic, creation.call, s) for s in guard.body):
+        return None
+    test = guard.test
+    is_none = (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == target
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    )
+    if not is_none:
+        return None
+    defaults = [
+        d.value
+        for d in semantic.bindings(creation.scope).definitions.get(target, [])
+        if d.kind == "parameter"
+    ]
+    if len(defaults) == 1 and isinstance(defaults[0], ast.Constant) and defaults[0].value is None:
+        return target
+    return None
+
+
+def _steps(function: ast.AST, target: str | None) -> bool:
+    """The function steps the optimizer it built (a local: gone when the call returns)."""
+    if target is None or "." in target:
+        return False
+    return any(
+        flow.method_name(call) == "step" and flow.dotted_name(call.func) == f"{target}.step"
+        for call in flow.calls_in(function)
+    )
 
 
 def _bound_in(loop: ast.stmt) -> set[str]:
