@@ -11,6 +11,14 @@ alias of the model (`net = model`, or `inner = m.backbone` in a helper), a name 
 later (`params = a.parameters()` then `params = b.parameters()`: the optimizer keeps
 `a`'s), and a function that rebinds the module-level model with `global model`.
 
+Across the methods of a class it also reports a `clone()` that builds a new instance from
+`copy.deepcopy(self._model)` and the same `self._optimizer` when the class steps that
+optimizer, and a Lightning hook that replaces a layer after `configure_optimizers()` ran:
+`Trainer.fit` calls `configure_optimizers()` while setting up the strategy, before the
+callbacks' `on_fit_start(trainer, pl_module)` and the module's `on_fit_start()`,
+`on_train_start()` and `on_train_epoch_start()` (`setup()` and `configure_model()` run
+before it and are fine).
+
 ## Why is this bad?
 An optimizer holds references to the Parameter objects it was given when it was
 created. A new model, layer or Parameter brings new Parameter objects that the optimizer

@@ -1,7 +1,10 @@
 """## What it does
 Checks for optimizers constructed inside the body of a training loop (a loop that also
 calls `backward()` or `step()`), so that a new optimizer replaces the previous one on
-every iteration.
+every iteration. It also reports an optimizer built and stepped in a same-file function
+that a loop calls on every iteration with the same model (`train(net, loader, epoch)` in
+the epoch loop), including `if opt is None: opt = optim.Adam(...)` when that call never
+passes `opt`.
 
 ## Why is this bad?
 An optimizer keeps state between steps: momentum buffers, Adam's moment estimates and
