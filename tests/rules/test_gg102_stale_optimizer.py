@@ -995,9 +995,7 @@ def test_flags_the_module_s_own_on_train_start_replacing_a_layer_of_its_model():
         ),
     ],
 )
-def test_does_not_flag_hooks_before_configure_optimizers_or_without_new_parameters(
-    params, extra
-):
+def test_does_not_flag_hooks_before_configure_optimizers_or_without_new_parameters(params, extra):
     code = _LIGHTNING.format(params=params, extra=extra)
     if "self.head" in params:
         code = code.replace(

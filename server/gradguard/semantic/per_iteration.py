@@ -49,7 +49,10 @@ def varies_in(
     if any(_rebound_in(semantic, name, loop) for name in names):
         return True
     owners = semantic.parameter_owners(expr)
-    if any(isinstance(o, ModuleObject) and inside(semantic, o.site, loop) for o in owners):
+    if any(
+        isinstance(o, ModuleObject) and o.site is not None and inside(semantic, o.site, loop)
+        for o in owners
+    ):
         return True  # ``SGD(Net().parameters())``
     held: set = set()
     for owner in owners - {UNKNOWN}:
@@ -136,7 +139,9 @@ def repeated_calls(semantic: SemanticModel, function: Function) -> list[Repeated
         info = _info(semantic, statement)
         if info is None:
             continue
-        loop = next((lp for lp in reversed(info.loops) if repeats_in(call, lp, facts.parents)), None)
+        loop = next(
+            (lp for lp in reversed(info.loops) if repeats_in(call, lp, facts.parents)), None
+        )
         if loop is not None and not guarded_within(semantic, call, loop):
             found.append(RepeatedCall(call, loop))
     return found
