@@ -57,7 +57,7 @@ import ast
 from collections.abc import Iterator
 
 from gradguard.analysis import edits, flow
-from gradguard.analysis.names import any_overlap, bound_chains, loaded_chains, repeats_in
+from gradguard.analysis.names import repeats_in
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
@@ -78,7 +78,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         if loop is None:
             yield from _reset_by_caller(rule, context, semantic, creation, name)
             continue
-        fixes = tuple(_hoist_fixes(context, creation, loop))
+        fixes = tuple(_hoist_fixes(context, semantic, creation))
         yield rule.finding(
             context,
             creation.call,
@@ -235,19 +235,8 @@ def _steps(function: ast.AST, target: str | None) -> bool:
     )
 
 
-def _bound_in(loop: ast.stmt) -> set[str]:
-    """Dotted names bound anywhere in the loop, its own target included."""
-    bound: set[str] = set()
-    for node in flow.walk_local(loop):
-        if isinstance(node, ast.stmt):
-            bound |= bound_chains(node)
-        elif isinstance(node, ast.comprehension):
-            continue
-    return bound
-
-
 def _hoist_fixes(
-    context: RuleContext, creation: OptimizerCreation, innermost: ast.stmt
+    context: RuleContext, semantic: SemanticModel, creation: OptimizerCreation
 ) -> Iterator[Fix]:
     """Move the statement above the outermost enclosing loop that does not rebind
     anything it reads."""
@@ -258,17 +247,16 @@ def _hoist_fixes(
         return
     if not edits.owns_its_lines(source, node):
         return
-    reads = loaded_chains(creation.call)
-    targets = bound_chains(node)
     target_loop = None
     for loop in _enclosing_loops(context, creation):
-        bound = _bound_in(loop) - targets
-        if any_overlap(reads, bound) or _is_guarded(context, creation.call, loop):
-            break
-        if _target_rebound_elsewhere(loop, node, targets):
+        if (
+            _is_guarded(context, creation.call, loop)
+            or per_iteration.varies_in(semantic, creation.call, loop, made_by=node)
+            or _target_rebound_in(semantic, node, loop)
+        ):
             break
         target_loop = loop
-    if target_loop is None or not _defined_before(context, creation, target_loop, reads):
+    if target_loop is None or not _defined_before(semantic, creation.call, target_loop):
         return
     indent = source.indentation_of(target_loop.lineno - 1)
     moved = edits.reindented_lines(source, node, indent)
@@ -284,67 +272,47 @@ def _hoist_fixes(
     )
 
 
-def _target_rebound_elsewhere(loop: ast.stmt, node: ast.stmt, targets: set[str]) -> bool:
-    for other in flow.walk_local(loop):
-        if (
-            isinstance(other, ast.stmt)
-            and other is not node
-            and other is not loop
-            and any_overlap(targets, bound_chains(other))
-        ):
+def _target_rebound_in(semantic: SemanticModel, node: ast.stmt, loop: ast.stmt) -> bool:
+    """Another statement of the loop binds what the creation is assigned to."""
+    for target in flow.assigned_targets(node):
+        if isinstance(target, ast.Name):
+            scope = semantic.facts.enclosing_scope(node)
+            definitions = semantic.bindings(scope).definitions.get(target.id, [])
+            others = [d.statement for d in definitions if d.statement is not node]
+        elif isinstance(target, ast.Attribute):
+            stores = semantic.evaluator.heap.stores.get(target.attr, [])
+            others = [
+                s
+                for t, s in stores
+                if s is not node and per_iteration.may_be_one(semantic, t.value, target.value)
+            ]
+        else:
+            return True
+        if any(s is not None and per_iteration.inside(semantic, s, loop) for s in others):
             return True
     return False
 
 
-def _defined_before(
-    context: RuleContext, creation: OptimizerCreation, loop: ast.stmt, reads: set[str]
-) -> bool:
-    """Every name the construction reads is bound before the loop: an import, a
-    function parameter, a module-level binding, a builtin, or an earlier statement."""
-    roots = {chain.split(".")[0] for chain in reads}
-    statements = context.facts.statements_of(creation.scope)
-    loop_info = next((s for s in statements if s.node is loop), None)
-    if loop_info is None:
-        return False
-    bound: set[str] = set()
-    for info in statements[: loop_info.order]:
-        bound |= {chain.split(".")[0] for chain in bound_chains(info.node)}
-    scope = creation.scope
-    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        arguments = scope.args
-        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
-        bound |= {a.arg for a in every}
-        bound |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
-        bound |= _module_level_names(context)
-        if isinstance(context.facts.parents.get(scope), ast.ClassDef):
-            bound.add("__class__")
-    import builtins
-
-    for root in roots:
-        if root in bound or root in context.facts.imports.aliases:
+def _defined_before(semantic: SemanticModel, call: ast.Call, loop: ast.stmt) -> bool:
+    """Every name the construction reads is bound before the loop starts: an earlier
+    statement, a parameter, an import; in a function also a module-level name or a
+    builtin the file does not rebind."""
+    facts = semantic.facts
+    scope = facts.enclosing_scope(loop)
+    bindings = semantic.bindings(scope)
+    order = bindings.statements[loop].order if loop in bindings.statements else -1
+    module = semantic.bindings(facts.tree)
+    for name in (n for n in flow.walk_local(call) if isinstance(n, ast.Name)):
+        if per_iteration.bound_inside(name, call):
             continue
-        if hasattr(builtins, root) and root not in _bound_anywhere(statements):
+        if bindings.is_local(name.id):
+            if not any(d.order < order for d in bindings.reaching(name.id, loop)):
+                return False
+        elif scope is not facts.tree and module.definitions.get(name.id):
             continue
-        return False
+        elif name.id not in per_iteration.BUILTINS or name.id in module.definitions:
+            return False
     return True
-
-
-def _module_level_names(context: RuleContext) -> set[str]:
-    # Once per file (it was a walk of the module per hoist fix).
-    cached: set[str] | None = context.__dict__.get("_gg103_module_level_names")
-    if cached is None:
-        cached = set()
-        for info in context.facts.statements_of(context.facts.tree):
-            cached |= {chain.split(".")[0] for chain in bound_chains(info.node)}
-        context.__dict__["_gg103_module_level_names"] = cached
-    return set(cached)
-
-
-def _bound_anywhere(statements: list[flow.StatementInfo]) -> set[str]:
-    names: set[str] = set()
-    for info in statements:
-        names |= {chain.split(".")[0] for chain in bound_chains(info.node)}
-    return names
 
 
 RULE = Rule(

@@ -105,6 +105,11 @@ def _store_affects(
     return False
 
 
+def may_be_one(semantic: SemanticModel, first: ast.expr, second: ast.expr) -> bool:
+    """``first`` and ``second`` may hold one object."""
+    return _overlap(semantic.value_of(first), semantic.value_of(second), first, second)
+
+
 def _overlap(first: Value, second: Value, first_expr: ast.expr, second_expr: ast.expr) -> bool:
     """Two values may be one object: they share a known object, or both are unknown and
     spelled alike (an unknown object's only identity is its name)."""
@@ -170,13 +175,13 @@ def parameter_dependencies(
             continue
         seen.add(id(node))
         for name in (n for n in flow.walk_local(node) if isinstance(n, ast.Name)):
-            if _bound_inside(name, node):
+            if bound_inside(name, node):
                 continue
             statement = semantic.facts.enclosing_statement(name)
             if not bindings.is_local(name.id) or statement is None:
                 if name.id in semantic.facts.functions or name.id in semantic.facts.imports.aliases:
                     continue  # a function or an import: the same on every call
-                if name.id in _BUILTINS:
+                if name.id in BUILTINS:
                     continue
                 return None
             for definition in bindings.reaching(name.id, statement):
@@ -187,7 +192,7 @@ def parameter_dependencies(
     return found
 
 
-def _bound_inside(name: ast.Name, node: ast.AST) -> bool:
+def bound_inside(name: ast.Name, node: ast.AST) -> bool:
     """A comprehension's or lambda's own variable."""
     for child in ast.walk(node):
         if isinstance(child, ast.comprehension) and any(
@@ -214,4 +219,4 @@ def passes_unknown_arguments(call: ast.Call) -> bool:
     )
 
 
-_BUILTINS = frozenset(dir(__import__("builtins")))
+BUILTINS = frozenset(dir(__import__("builtins")))
