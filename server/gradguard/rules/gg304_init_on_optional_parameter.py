@@ -108,7 +108,11 @@ from dataclasses import dataclass
 from gradguard.analysis import edits, flow, layer_dispatch, none_guards
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
-from gradguard.semantic.catalogue.layers import HAS_ATTRIBUTE, INIT_FIRST_ATTRIBUTE, INIT_MODULE
+from gradguard.semantic.catalogue.optional_parameters import (
+    HAS_ATTRIBUTE,
+    INIT_FIRST_ATTRIBUTE,
+    INIT_MODULE,
+)
 from gradguard.semantic.constants import Partial, Reference
 from gradguard.semantic.layer_flags import Absence
 from gradguard.semantic.model import SemanticModel

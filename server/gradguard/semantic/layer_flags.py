@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gradguard.analysis import flow, torchnames
-from gradguard.semantic.catalogue.layers import Flag, flags_leaving_none
+from gradguard.semantic.catalogue.optional_parameters import Flag, flags_leaving_none
 from gradguard.semantic.constants import (
     UNKNOWN_CONSTANT,
     Constant,

@@ -1,88 +1,139 @@
-"""Layer facts: the constructor flags that leave a ``torch.nn`` layer's ``weight`` or
-``bias`` as ``None``, and what ``torch.nn.init`` functions touch first on their tensor.
-
-Measured on torch 2.13.0 (``tests/test_pytorch_facts.py`` checks every row against the
-installed torch): the flag's position among the constructor's arguments, its default, and
-which attributes are ``None`` when it is ``False`` (the attribute still exists).
-"""
+"""Layer facts: which parameters each ``torch.nn`` layer registers (measured on torch
+2.13.0: ``named_parameters(recurse=False)`` of each class built with its defaults)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from gradguard.analysis import torchnames
+
+# torch.nn classes that register no parameters of their own (containers, activations,
+# pooling, dropout, wrappers): ``seq.weight = None`` on them sets a plain attribute.
+PARAMETERLESS_LAYERS = frozenset(
+    {
+        "Sequential",
+        "ModuleList",
+        "ModuleDict",
+        "ParameterList",
+        "ParameterDict",
+        "Identity",
+        "Flatten",
+        "Unflatten",
+        "ReLU",
+        "ReLU6",
+        "LeakyReLU",
+        "ELU",
+        "SELU",
+        "CELU",
+        "GELU",
+        "SiLU",
+        "Mish",
+        "Sigmoid",
+        "Tanh",
+        "Softmax",
+        "LogSoftmax",
+        "Softplus",
+        "Softsign",
+        "Hardtanh",
+        "Hardswish",
+        "Hardsigmoid",
+        "Tanhshrink",
+        "Softshrink",
+        "Hardshrink",
+        "Threshold",
+        "GLU",
+        "Softmin",
+        "Softmax2d",
+        "LogSigmoid",
+        "Dropout",
+        "Dropout1d",
+        "Dropout2d",
+        "Dropout3d",
+        "AlphaDropout",
+        "FeatureAlphaDropout",
+        "MaxPool1d",
+        "MaxPool2d",
+        "MaxPool3d",
+        "AvgPool1d",
+        "AvgPool2d",
+        "AvgPool3d",
+        "AdaptiveAvgPool1d",
+        "AdaptiveAvgPool2d",
+        "AdaptiveAvgPool3d",
+        "AdaptiveMaxPool1d",
+        "AdaptiveMaxPool2d",
+        "AdaptiveMaxPool3d",
+        "LPPool1d",
+        "LPPool2d",
+        "LPPool3d",
+        "MaxUnpool1d",
+        "MaxUnpool2d",
+        "MaxUnpool3d",
+        "FractionalMaxPool2d",
+        "FractionalMaxPool3d",
+        "Upsample",
+        "UpsamplingNearest2d",
+        "UpsamplingBilinear2d",
+        "PixelShuffle",
+        "PixelUnshuffle",
+        "ChannelShuffle",
+        "ZeroPad1d",
+        "ZeroPad2d",
+        "ZeroPad3d",
+        "ConstantPad1d",
+        "ConstantPad2d",
+        "ConstantPad3d",
+        "ReflectionPad1d",
+        "ReflectionPad2d",
+        "ReflectionPad3d",
+        "ReplicationPad1d",
+        "ReplicationPad2d",
+        "ReplicationPad3d",
+        "CircularPad1d",
+        "CircularPad2d",
+        "CircularPad3d",
+        "CosineSimilarity",
+        "PairwiseDistance",
+        "DataParallel",
+        "Fold",
+        "Unfold",
+        "LocalResponseNorm",
+        "CrossMapLRN2d",
+        "MSELoss",
+        "L1Loss",
+        "CrossEntropyLoss",
+        "NLLLoss",
+        "BCELoss",
+        "BCEWithLogitsLoss",
+        "SmoothL1Loss",
+        "HuberLoss",
+        "KLDivLoss",
+        "Module",
+    }
+)
+RNN_LAYERS = frozenset({"RNN", "LSTM", "GRU", "RNNBase"})
+ATTENTION_LAYERS = frozenset({"MultiheadAttention"})
+# Layers whose only parameter is ``weight``.
+WEIGHT_ONLY_LAYERS = frozenset({"Embedding", "EmbeddingBag", "PReLU"})
+_ATTENTION_NAMES = frozenset(
+    {
+        "in_proj_weight",
+        "in_proj_bias",
+        "q_proj_weight",
+        "k_proj_weight",
+        "v_proj_weight",
+        "bias_k",
+        "bias_v",
+    }
+)
 
 
-@dataclass(frozen=True)
-class Flag:
-    name: str  # "bias"
-    position: int  # index among the constructor's arguments (after ``self``)
-    default: bool
-    leaves_none: tuple[str, ...]  # ("weight", "bias") for ``affine=False``
-
-
-def _conv(position: int) -> tuple[Flag, ...]:
-    return (Flag("bias", position, True, ("bias",)),)
-
-
-def _norm(affine: int, bias: int, affine_default: bool = True) -> tuple[Flag, ...]:
-    return (
-        Flag("affine", affine, affine_default, ("weight", "bias")),
-        Flag("bias", bias, True, ("bias",)),
-    )
-
-
-# Bare class names (``Conv2d``), as ``torch.nn`` exports them.
-LAYER_FLAGS: dict[str, tuple[Flag, ...]] = {
-    "Linear": _conv(2),
-    "LazyLinear": _conv(1),
-    "Bilinear": _conv(3),
-    **{f"Conv{d}d": _conv(7) for d in (1, 2, 3)},
-    **{f"ConvTranspose{d}d": _conv(7) for d in (1, 2, 3)},
-    **{f"LazyConv{d}d": _conv(6) for d in (1, 2, 3)},
-    **{f"LazyConvTranspose{d}d": _conv(6) for d in (1, 2, 3)},
-    **{f"BatchNorm{d}d": _norm(3, 7) for d in (1, 2, 3)},
-    **{f"LazyBatchNorm{d}d": _norm(2, 6) for d in (1, 2, 3)},
-    # InstanceNorm is the one layer whose `affine` is False unless asked for.
-    **{f"InstanceNorm{d}d": _norm(3, 7, affine_default=False) for d in (1, 2, 3)},
-    **{f"LazyInstanceNorm{d}d": _norm(2, 6) for d in (1, 2, 3)},
-    "SyncBatchNorm": _norm(3, 8),
-    "GroupNorm": _norm(3, 6),
-    "LayerNorm": (
-        Flag("elementwise_affine", 2, True, ("weight", "bias")),
-        Flag("bias", 3, True, ("bias",)),
-    ),
-    "RMSNorm": (Flag("elementwise_affine", 2, True, ("weight",)),),
-}
-
-# Layers whose ``weight`` / ``bias`` attribute always exists (``None`` when switched off),
-# so ``m.bias is not None`` is a complete guard for them.
-HAS_ATTRIBUTE: dict[str, frozenset[str]] = {
-    "bias": frozenset(
-        c for c, flags in LAYER_FLAGS.items() if any(f.name == "bias" for f in flags)
-    ),
-    "weight": frozenset({*LAYER_FLAGS, "Embedding"}),
-}
-
-# What each ``torch.nn.init`` function reads first on its tensor: given ``None`` it raises
-# ``AttributeError: 'NoneType' object has no attribute '<this>'``.
-INIT_FIRST_ATTRIBUTE = {
-    "zeros_": "zero_",
-    "ones_": "fill_",
-    "constant_": "fill_",
-    "normal_": "normal_",
-    "uniform_": "uniform_",
-    "trunc_normal_": "is_meta",
-    "kaiming_normal_": "shape",
-    "kaiming_uniform_": "shape",
-    "xavier_normal_": "dim",
-    "xavier_uniform_": "dim",
-    "orthogonal_": "ndimension",
-    "sparse_": "ndimension",
-    "dirac_": "ndimension",
-    "eye_": "ndimension",
-}
-INIT_MODULE = "torch.nn.init."
-
-
-def flags_leaving_none(class_name: str, parameter: str) -> tuple[Flag, ...]:
-    """The flags of layer ``class_name`` that, when False, leave ``parameter`` None."""
-    return tuple(f for f in LAYER_FLAGS.get(class_name, ()) if parameter in f.leaves_none)
+def layer_has_parameter(layer: str, name: str) -> bool:
+    """``torch.nn.<layer>`` registers a parameter called ``name`` (by default)."""
+    if layer in PARAMETERLESS_LAYERS or not torchnames.is_layer_parameter_name(name):
+        return False
+    if layer in RNN_LAYERS:
+        return name.startswith(("weight_", "bias_")) and name not in _ATTENTION_NAMES
+    if layer in ATTENTION_LAYERS:
+        return name in _ATTENTION_NAMES
+    if layer in WEIGHT_ONLY_LAYERS:
+        return name == "weight"
+    return name in ("weight", "bias")

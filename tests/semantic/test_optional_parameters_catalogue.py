@@ -1,4 +1,4 @@
-"""The layer facts of ``catalogue/layers.py``, measured against the installed torch."""
+"""The optional-parameter facts (``catalogue/optional_parameters.py``), measured on torch."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import inspect
 
 import pytest
 
-from gradguard.semantic.catalogue.layers import HAS_ATTRIBUTE, INIT_FIRST_ATTRIBUTE, LAYER_FLAGS
+from gradguard.semantic.catalogue.optional_parameters import (
+    HAS_ATTRIBUTE,
+    INIT_FIRST_ATTRIBUTE,
+    LAYER_FLAGS,
+)
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
