@@ -5,6 +5,7 @@ tests that send a layer to a branch, and ``hasattr(m, "bias")`` tests (read as t
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
@@ -59,16 +60,22 @@ def _iterates_modules(loop: ast.For | ast.AsyncFor, owner: str) -> bool:
 
 def hasattr_guard(facts: ModuleFacts, node: ast.AST, owner: str, parameter: str) -> ast.Call | None:
     """The ``hasattr(m, "bias")`` of an enclosing ``if`` test (alone or in an ``and``)."""
+    for operand in _guarding_operands(facts, node):
+        if _is_hasattr(operand, owner, parameter):
+            return operand  # type: ignore[return-value]
+    return None
+
+
+def _guarding_operands(facts: ModuleFacts, node: ast.AST) -> Iterator[ast.expr]:
+    """The operands of the ``if`` tests (alone or in an ``and``) whose body holds ``node``,
+    innermost first, up to its function."""
     child: ast.AST = node
     for parent in facts.ancestors(node):
         if isinstance(parent, flow.SCOPE_TYPES):
-            return None
+            return
         if isinstance(parent, ast.If) and child in parent.body:
-            for operand in and_operands(parent.test):
-                if _is_hasattr(operand, owner, parameter):
-                    return operand  # type: ignore[return-value]
+            yield from and_operands(parent.test)
         child = parent
-    return None
 
 
 def and_operands(test: ast.expr) -> list[ast.expr]:
@@ -92,16 +99,10 @@ def _is_hasattr(expr: ast.AST, owner: str, parameter: str) -> bool:
 def dispatch(facts: ModuleFacts, node: ast.AST, owner: str) -> tuple[set[str], bool] | None:
     """The layer class names the innermost type test sends here, and whether they are
     substrings of the class name (``classname.find("Conv") != -1``)."""
-    child: ast.AST = node
-    for parent in facts.ancestors(node):
-        if isinstance(parent, flow.SCOPE_TYPES):
-            return None
-        if isinstance(parent, ast.If) and child in parent.body:
-            for operand in and_operands(parent.test):
-                found = _type_test(facts, operand, owner)
-                if found is not None:
-                    return found
-        child = parent
+    for operand in _guarding_operands(facts, node):
+        found = _type_test(facts, operand, owner)
+        if found is not None:
+            return found
     return None
 
 

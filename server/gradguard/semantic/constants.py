@@ -306,19 +306,25 @@ class Constants:
 
     @cached_property
     def _calls(self) -> dict[str, list[ast.Call]]:
-        index: dict[str, list[ast.Call]] = {}
-        for node in self.facts.nodes_of(ast.Call):
-            if isinstance(node.func, ast.Name):  # type: ignore[attr-defined]
-                index.setdefault(node.func.id, []).append(node)  # type: ignore[attr-defined,arg-type]
-        return index
+        """Calls by the callee's name (``f(...)``)."""
+        return self._call_index[0]
 
     @cached_property
     def _method_calls(self) -> dict[str, list[ast.Call]]:
-        index: dict[str, list[ast.Call]] = {}
+        """Calls by the callee's attribute (``x.f(...)``)."""
+        return self._call_index[1]
+
+    @cached_property
+    def _call_index(self) -> tuple[dict[str, list[ast.Call]], dict[str, list[ast.Call]]]:
+        by_name: dict[str, list[ast.Call]] = {}
+        by_attribute: dict[str, list[ast.Call]] = {}
         for node in self.facts.nodes_of(ast.Call):
-            if isinstance(node.func, ast.Attribute):  # type: ignore[attr-defined]
-                index.setdefault(node.func.attr, []).append(node)  # type: ignore[attr-defined,arg-type]
-        return index
+            func = node.func  # type: ignore[attr-defined]
+            if isinstance(func, ast.Name):
+                by_name.setdefault(func.id, []).append(node)  # type: ignore[arg-type]
+            elif isinstance(func, ast.Attribute):
+                by_attribute.setdefault(func.attr, []).append(node)  # type: ignore[arg-type]
+        return by_name, by_attribute
 
     @cached_property
     def _attributes(self) -> dict[str, list[ast.Attribute]]:
