@@ -61,5 +61,6 @@ def test_setattr_with_dotted_names_and_after_unregistering_does_not_raise():
     layer = nn.Linear(2, 2)
     orig = layer.weight
     del layer._parameters["weight"]
-    setattr(layer, "weight", orig.detach() * 1)
+    name = "weight"
+    setattr(layer, name, orig.detach() * 1)
     assert type(layer.weight) is torch.Tensor
