@@ -92,9 +92,9 @@ intended dtype or device and is registered. Wrapping a list or dict in `nn.Modul
 `nn.ModuleDict`, `nn.ParameterList` or `nn.ParameterDict` is safe; it is offered only
 when every use of the attribute in the class is supported by the wrapper (and dict keys
 are strings); none is offered for a nested container. Moving a Parameter's creation from
-`forward` to the end of `__init__` is unsafe (the value is then created once, and
-trained); it is offered only when the creation reads nothing that `__init__` does not
-have. The wrapper fix writes the name
+`forward` to the end of `__init__` is unsafe (the value is then created once, and trained);
+it is offered only when the creation reads nothing that `__init__` does not have. The
+wrapper fix writes the name
 the file already uses for `torch.nn` (`nn`, an alias, `torch.nn`, or a directly imported
 `ModuleList`); when the file has none, no wrapper fix is offered.
 """
