@@ -17,6 +17,7 @@ from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
 from gradguard.semantic.bindings import Definition, ScopeBindings
+from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
 from gradguard.semantic.objects import (
     EMPTY,
@@ -286,8 +287,13 @@ class Evaluator:
         results: set[AbstractObject] = set()
         for obj in receiver:
             method = self.heap.method(obj, func.attr)
+            if method is None and isinstance(obj, ModuleObject):
+                if func.attr not in SELF_RETURNING_METHODS:
+                    return self._configured_layer(call)  # `self.norm(8)`
+                results.add(obj)  # ``model.train()`` is ``model``
+                continue
             if method is None:
-                return self._configured_layer(call)  # `self.norm(8)`, `cfg.norm(8)`
+                return self._configured_layer(call)  # `cfg.norm(8)`
             results |= self._summary(method, call, frame, frozenset({obj}))
         return frozenset(results) or UNKNOWN_VALUE
 
