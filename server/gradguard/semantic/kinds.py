@@ -13,7 +13,9 @@ from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.semantic.callers import Callers
 from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.parameter_free import ParameterFree
 from gradguard.semantic.objects import (
     ModuleObject,
     ParameterIterable,
@@ -53,6 +55,14 @@ class Kinds:
     def of(cls, facts: ModuleFacts) -> Kinds:
         return facts.shared("semantic kinds", lambda: cls(facts))
 
+    @cached_property
+    def callers(self) -> Callers:
+        return Callers(self.model.evaluator)
+
+    @cached_property
+    def parameter_free(self) -> ParameterFree:
+        return ParameterFree(self.model.evaluator)
+
     def value(self, expr: ast.AST) -> Value:
         return self.model.value_of(expr)
 
@@ -73,6 +83,22 @@ class Kinds:
         return bool(value) and all(
             isinstance(obj, ParameterObject)
             or (isinstance(obj, TensorObject) and obj.requires_grad is True)
+            for obj in value
+        )
+
+    def holds_module_parameters(self, expr: ast.AST) -> bool:
+        """``model.parameters()`` (or a list of it) of modules: every object is an
+        iterable of parameter tensors (not ``(name, parameter)`` pairs)."""
+        value = self.value(expr)
+        return bool(value) and all(
+            isinstance(obj, ParameterIterable)
+            and not obj.named
+            # ``[a.parameters(), b.parameters()]`` is a list of generators, not parameters.
+            and not isinstance(obj.site, (ast.List, ast.Tuple))
+            and (
+                not self.non_module_parameter_methods
+                or all(isinstance(owner, ModuleObject) for owner in obj.owners)
+            )
             for obj in value
         )
 
