@@ -16,6 +16,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
+from gradguard.semantic.param_groups import group_list
 from gradguard.semantic.objects import (
     EMPTY,
     NONE_VALUE,
@@ -94,6 +95,9 @@ class Evaluator:
             return self._call(expr, frame)
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
             return self._joined(expr, [expr.left, expr.right], frame)
+        groups = group_list(expr)
+        if groups is not None:  # ``[{"params": ...}, ...]``
+            return frozenset({groups})
         if isinstance(expr, (ast.List, ast.Tuple)) and expr.elts:
             parts = [e.value if isinstance(e, ast.Starred) else e for e in expr.elts]
             return self._joined(expr, parts, frame)
