@@ -161,7 +161,8 @@ def build_optimizer(config):
     assert "ValueError: optimizer got an empty parameter list" in finding.message
     (related,) = finding.related
     assert related.span.start.line + 1 == _line(code, "register_buffer")
-    _raises(code, ValueError, "optimizer got an empty parameter list", '\nbuild_optimizer({"lr": 0.1})\n')
+    call = '\nbuild_optimizer({"lr": 0.1})\n'
+    _raises(code, ValueError, "optimizer got an empty parameter list", call)
 
 
 def test_a_trainer_building_the_optimizer_of_a_buffer_only_layer():
@@ -323,9 +324,7 @@ def test_a_factory_function_given_a_layer():
     ],
 )
 def test_wrappers_given_parameters_or_unknowns_are_left_alone(construction):
-    code = WRAPPER.replace(
-        'OptimizerWrapper(self.model, config["optimizer"])', construction
-    )
+    code = WRAPPER.replace('OptimizerWrapper(self.model, config["optimizer"])', construction)
     assert only(code, "GG101") == []
 
 

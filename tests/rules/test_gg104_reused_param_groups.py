@@ -220,14 +220,15 @@ def test_groups_from_a_trainer_method_through_a_local_and_a_conditional():
             return groups
 
         def configure_optimizers(self):
-            groups = self.param_groups() if self.cfg.decay else [{"params": list(self.model.parameters())}]
+            whole = [{"params": list(self.model.parameters())}]
+            groups = self.param_groups() if self.cfg.decay else whole
             base = torch.optim.AdamW(groups, lr=1e-3)
             swa = torch.optim.SGD(groups, lr=0.05)
             return base, swa
     """
     (finding,) = only(code, "GG104")
-    assert finding.span.start.line + 1 == 19
-    assert "optimizer built on line 18" in finding.message
+    assert finding.span.start.line + 1 == 20
+    assert "optimizer built on line 19" in finding.message
     for fixed in assert_all_fixes_repair(code, "GG104"):
         assert fixed.count("[dict(g) for g in groups]") == 2
 
@@ -259,7 +260,8 @@ def test_groups_defined_in_both_branches_are_one_list_for_the_constructions_afte
         "groups = get_groups(model)\n    first = torch.optim.SGD(groups, lr=0.1)\n"
         "    groups = get_groups(model)\n    second = torch.optim.SGD(groups, lr=0.5)",
         # Only one of the two constructions runs.
-        "groups = get_groups(model)\n    if warmup:\n        opt = torch.optim.SGD(groups, lr=0.1)\n"
+        "groups = get_groups(model)\n    if warmup:\n"
+        "        opt = torch.optim.SGD(groups, lr=0.1)\n"
         "    else:\n        opt = torch.optim.SGD(groups, lr=0.5)",
     ],
 )

@@ -12,7 +12,13 @@ iterable of tensors or parameter-group dicts:
   (`SGD(model.weight)`), a dict such as `dict(model.named_parameters())`,
   `model.state_dict().values()`, and non-leaf tensor expressions (`SGD([w * 2])`);
 - `filter(lambda p: p.requires_grad, model.parameters())` (or a comprehension with the
-  same test) right after every parameter of that model was frozen.
+  same test) right after every parameter of that model was frozen;
+- `itertools.chain(*model.parameters(), w)`: the `*` hands `chain` each parameter as an
+  iterable of its own, so it yields their rows (also `chain.from_iterable(params)`);
+- `model.parameters()` of a model whose layers keep their weights as buffers
+  (`self.register_buffer("weight", ...)`), so it has no parameters at all;
+- a module that every call in the file passes to an optimizer factory or wrapper class
+  whose code builds `optim.SGD(model, ...)` from it (in one branch, say).
 
 ## Why is this bad?
 An optimizer copies its parameters once, at construction. When that input is empty,
@@ -25,12 +31,19 @@ An empty list, an exhausted generator, or a filter over fully frozen parameters 
 `ValueError: optimizer got an empty parameter list` at construction (an optimizer created
 as `SGD([], lr=0.01)` never reaches a later `add_param_group`).
 `SGD(model.parameters, lr=0.1)` raises `TypeError: 'method' object is not iterable`;
-`SGD(model, lr=0.1)` raises `TypeError: 'Linear' object is not iterable`;
+`SGD(model, lr=0.1)` raises `TypeError: 'Linear' object is not iterable` (`'Net'` for a
+model class `Net`; an `nn.Sequential` is iterable and raises `TypeError: optimizer can
+only optimize Tensors, but one of the params is torch.nn.modules.linear.Linear`);
 `SGD(model.weight, lr=0.1)` raises `TypeError: params argument given to the optimizer
 should be an iterable of Tensors or dicts, but got torch.FloatTensor`;
 `SGD(dict(model.named_parameters()), lr=0.1)` raises `TypeError: optimizer can only
 optimize Tensors, but one of the params is str`; `SGD([w * 2])` raises
-`ValueError: can't optimize a non-leaf Tensor`.
+`ValueError: can't optimize a non-leaf Tensor`, and so does
+`SGD(itertools.chain(*model.parameters(), w))`: for an `nn.Linear(4, 3)` and a `(2, 4)`
+parameter `w`, `chain` yields 8 tensors (the weight's rows, the bias's elements, `w`'s
+rows), views with `grad_fn=UnbindBackward0`. A model whose layers only register buffers
+has `list(model.parameters()) == []`, so `SGD(model.parameters())` raises
+`ValueError: optimizer got an empty parameter list` (all measured on torch 2.13.0).
 Some cases are silent: `model.state_dict().values()` holds detached copies whose `.grad`
 stays `None`, so `step()` skips them and the model never changes; `clip_grad_norm_` given
 an exhausted generator or `filter` returns `0.0` and clips nothing (only a generator
@@ -69,12 +82,19 @@ for _ in range(2):
 Adding the missing `()`, materialising a consumed generator with `list(...)` where it is
 created, passing `model.parameters()` instead of the module, and wrapping a single tensor
 in a list are safe: each turns a program that raises or silently does nothing into the
-evident intended one. For `SGD([], ...)` followed by `add_param_group({'params': X})`,
-the fix moves the optimizer creation below the statement that creates the model, passes
-`X` directly and removes the `add_param_group` call; it reorders statements, so it is
-unsafe, and it is offered only when nothing in between uses the optimizer or changes
-its inputs.
+evident intended one; so is rewriting `itertools.chain(*model.parameters(), w)` as
+`itertools.chain(model.parameters(), [w])`. Passing `model.parameters()` where a factory
+or wrapper receives the module from its callers is unsafe: callers in other files may
+pass it parameters, which the change would break. For `SGD([], ...)` followed by
+`add_param_group({'params': X})`, the fix moves the optimizer creation below the
+statement that creates the model, passes `X` directly and removes the `add_param_group`
+call; it reorders statements, so it is unsafe, and it is offered only when nothing in
+between uses the optimizer or changes its inputs.
 """
+
+# How it is built: each check is a module of ``gradguard.rules.gg101`` (see its
+# ``__init__``), a short query over the semantic model (``semantic.kinds``,
+# ``semantic.parameter_free``, ``semantic.callers``); this module orders them.
 
 from __future__ import annotations
 

@@ -86,5 +86,3 @@ def enclosing_parameter(definitions: list[Definition]) -> Definition | None:
     if len(definitions) == 1 and definitions[0].kind == "parameter":
         return definitions[0]
     return None
-
-

@@ -15,7 +15,6 @@ from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.semantic.callers import Callers
 from gradguard.semantic.model import SemanticModel
-from gradguard.semantic.parameter_free import ParameterFree
 from gradguard.semantic.objects import (
     ModuleObject,
     ParameterIterable,
@@ -23,6 +22,7 @@ from gradguard.semantic.objects import (
     TensorObject,
     Value,
 )
+from gradguard.semantic.parameter_free import ParameterFree
 
 # nn.Module methods that return one-shot generators.
 GENERATOR_METHODS = frozenset(

@@ -28,6 +28,9 @@ class ParamGroupsObject(AbstractObject):
 
     dicts: tuple[ast.expr, ...] = ()
 
+    def __repr__(self) -> str:
+        return f"ParamGroups({len(self.dicts)})"
+
 
 def group_list(expr: ast.AST) -> ParamGroupsObject | None:
     """``[{...}, ...]`` or ``[{...} for ...]``: the object it allocates."""
@@ -81,5 +84,3 @@ def _appended(model: SemanticModel, definition: Definition) -> list[ast.expr]:
                 return []
             found.append(call.args[0])
     return found
-
-

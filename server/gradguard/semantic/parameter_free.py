@@ -44,7 +44,7 @@ class ParameterFree:
     def buffer_site(self, obj: AbstractObject, depth: int = 0) -> ast.Call | None:
         """The ``register_buffer`` call of a model with no parameters (it or one of its
         sub-models keeps its weights as buffers), or None when it may have some."""
-        if not self.is_parameter_free(obj, depth):
+        if not isinstance(obj, ModuleObject) or not self.is_parameter_free(obj, depth):
             return None
         for name in self.heap.lineage(obj):
             if name in self.buffer_registrations:
@@ -155,9 +155,10 @@ class ParameterFree:
                 continue
             arguments = [*call.args, *(k.value for k in call.keywords)]  # type: ignore[attr-defined]
             for argument in arguments:
-                if isinstance(argument, (ast.Name, ast.Attribute)):
-                    if obj in self.evaluator.value_of(argument):
-                        return True
+                if isinstance(argument, (ast.Name, ast.Attribute)) and obj in (
+                    self.evaluator.value_of(argument)
+                ):
+                    return True
         return False
 
 

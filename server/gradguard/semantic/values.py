@@ -16,7 +16,6 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
-from gradguard.semantic.param_groups import group_list
 from gradguard.semantic.objects import (
     EMPTY,
     NONE_VALUE,
@@ -30,6 +29,7 @@ from gradguard.semantic.objects import (
     TensorObject,
     Value,
 )
+from gradguard.semantic.param_groups import group_list
 
 # How many calls deep a summary follows (a helper calling a helper calling a factory).
 MAX_DEPTH = 4

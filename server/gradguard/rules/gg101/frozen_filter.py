@@ -79,7 +79,9 @@ def _filtered_model(checker: Checker, expr: ast.expr) -> ast.expr | None:
     ``[p for p in model.parameters() if p.requires_grad]`` (also inside ``list(...)``)."""
     expr = checker.inside_list_call(expr)
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
-        if expr.func.id != "filter" or not checker.kinds.is_builtin("filter") or len(expr.args) != 2:
+        if expr.func.id != "filter" or len(expr.args) != 2:
+            return None
+        if not checker.kinds.is_builtin("filter"):
             return None
         test, source = expr.args
         if not (
@@ -104,7 +106,9 @@ def _filtered_model(checker: Checker, expr: ast.expr) -> ast.expr | None:
     return None
 
 
-def _parameters_receiver(expr: ast.expr, methods: tuple[str, ...] = ("parameters",)) -> ast.expr | None:
+def _parameters_receiver(
+    expr: ast.expr, methods: tuple[str, ...] = ("parameters",)
+) -> ast.expr | None:
     if isinstance(expr, ast.Call) and flow.method_name(expr) in methods:
         return expr.func.value  # type: ignore[attr-defined]
     return None

@@ -36,7 +36,8 @@ def check(checker: Checker, creation: OptimizerCreation) -> Iterator[Finding]:
     if len(classes) == 1 and not classes & _ITERABLE_MODULES:
         error = f"`TypeError: '{classes.pop()}' object is not iterable`"
     span = checker.source.span_of(params)
-    fix = Fix("Pass `.parameters()`", FixSafety.UNSAFE, (checker.source.insert_at(span.end, ".parameters()"),))
+    edit = checker.source.insert_at(span.end, ".parameters()")
+    fix = Fix("Pass `.parameters()`", FixSafety.UNSAFE, (edit,))
     yield checker.rule.finding(
         checker.context,
         creation.call,

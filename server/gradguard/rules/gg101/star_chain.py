@@ -37,7 +37,9 @@ def check(checker: Checker, creation: OptimizerCreation) -> Iterator[Finding]:
     )
 
 
-def _unpacked_parameters(checker: Checker, chain: ast.Call, qualified: str | None) -> ast.expr | None:
+def _unpacked_parameters(
+    checker: Checker, chain: ast.Call, qualified: str | None
+) -> ast.expr | None:
     """The ``model.parameters()`` that ``chain`` unpacks into single parameters."""
     if qualified == _FROM_ITERABLE and len(chain.args) == 1 and not chain.keywords:
         argument = chain.args[0]
