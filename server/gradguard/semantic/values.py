@@ -251,6 +251,8 @@ class Evaluator:
             return self._factory(call, qualified.split(".")[1])
         if qualified and torchnames.is_model_factory_qualname(qualified):
             return frozenset({ModuleObject(call, qualified)})  # torchvision.models.resnet18()
+        if qualified and facts.is_module_call(call):  # an imported model class jedi resolved
+            return frozenset({ModuleObject(call, qualified)})
         if isinstance(func, ast.Attribute):
             return self._method_call(call, func, frame)
         return UNKNOWN_VALUE
