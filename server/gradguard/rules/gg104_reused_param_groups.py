@@ -1,6 +1,9 @@
 """## What it does
 Checks for one list of parameter-group dicts passed to two optimizer constructions (or
-to one construction that runs again in a loop).
+to one construction that runs again in a loop). The list may be written in place, filled
+with `groups.append({...})`, returned by a helper or a trainer's method
+(`groups = self.param_groups()`), or chosen by a conditional expression; two calls of a
+helper make two lists and are not reported.
 
 ## Why is this bad?
 An optimizer writes its defaults into the group dicts it is given: after
