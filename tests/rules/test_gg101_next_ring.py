@@ -223,6 +223,33 @@ def build_optimizer(config, setup):
     assert only(code, "GG101") == []
 
 
+def test_a_buffer_layer_with_a_same_file_mixin_is_left_alone():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Base(nn.Module):
+        pass
+
+
+    class WithGain:
+        def add_gain(self):
+            self.gain = nn.Parameter(torch.ones(1))
+
+
+    class FixedScale(Base, WithGain):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("weight", torch.ones(4))
+            self.add_gain()
+
+
+    optimizer = torch.optim.SGD(FixedScale().parameters(), lr=0.1)
+    """
+    assert only(code, "GG101") == []
+
+
 def test_a_buffer_layer_with_an_imported_base_class_is_left_alone():
     code = """
     import torch

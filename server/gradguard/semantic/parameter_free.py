@@ -75,11 +75,13 @@ class ParameterFree:
         lineage = self.heap.lineage(obj)
         if not lineage:
             return False
-        root = self.facts.classes[lineage[-1]]
-        if any(b not in _MODULE_BASES for b in root.base_names if b not in self.facts.classes):
-            return False
         for name in lineage:
             info = self.facts.classes[name]
+            local = [b for b in info.base_names if b in self.facts.classes]
+            others = [b for b in info.base_names if b not in self.facts.classes]
+            # One chain of same-file classes down to nn.Module (no mixin we do not follow).
+            if len(local) > 1 or any(b not in _MODULE_BASES for b in others):
+                return False
             if info.parameters:
                 return False
             for node in ast.walk(info.node):
