@@ -205,6 +205,34 @@ async def test_a_lone_surrogate_keeps_the_findings_and_is_reported(client: Langu
     assert [m for m in client.messages if "surrogate.py" in m.message] == [shown]  # once
 
 
+BUFFER_ONLY_MODEL = """\
+import torch
+from torch import nn
+
+
+class FixedScale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("weight", torch.ones(4))
+
+
+def build_optimizer(lr):
+    model = FixedScale()
+    return torch.optim.SGD(model.parameters(), lr=lr)
+"""
+
+
+async def test_a_model_whose_weights_are_buffers_is_reported_with_the_buffer(
+    client: LanguageClient, root
+):
+    doc = Doc(client, root / "buffers.py", BUFFER_ONLY_MODEL).open()
+    (diagnostic,) = [d for d in await doc.diagnostics() if d.code == "GG101"]
+    assert range_text(doc.text, diagnostic.range) == "torch.optim.SGD(model.parameters(), lr=lr)"
+    assert "optimizer got an empty parameter list" in diagnostic.message
+    (related,) = diagnostic.related_information
+    assert range_text(doc.text, related.location.range).startswith("self.register_buffer(")
+
+
 CONFIGURED_BIAS = """\
 import torch
 from torch import nn

@@ -32,6 +32,7 @@ from gradguard.semantic.objects import (
     TensorObject,
     Value,
 )
+from gradguard.semantic.param_groups import group_list
 
 if TYPE_CHECKING:
     from gradguard.semantic.layer_flags import Layers
@@ -107,6 +108,9 @@ class Evaluator:
             return self._call(expr, frame)
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
             return self._joined(expr, [expr.left, expr.right], frame)
+        groups = group_list(expr)
+        if groups is not None:  # ``[{"params": ...}, ...]``
+            return frozenset({groups})
         if isinstance(expr, (ast.List, ast.Tuple)) and expr.elts:
             parts = [e.value if isinstance(e, ast.Starred) else e for e in expr.elts]
             return self._joined(expr, parts, frame)
@@ -260,6 +264,8 @@ class Evaluator:
             return self._factory(call, qualified.split(".")[1])
         if qualified and torchnames.is_model_factory_qualname(qualified):
             return frozenset({ModuleObject(call, qualified)})  # torchvision.models.resnet18()
+        if qualified and facts.is_module_call(call):  # an imported model class jedi resolved
+            return frozenset({ModuleObject(call, qualified)})
         if isinstance(func, ast.Attribute):
             return self._method_call(call, func, frame)
         return self._configured_layer(call)
