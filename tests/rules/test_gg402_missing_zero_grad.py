@@ -639,7 +639,5 @@ def test_flags_a_trainer_method_clearing_only_in_its_amp_branch():
     (finding,) = only(code, "GG402")
     assert "cleared only when `self.args.amp` is true" in finding.message
     assert code.splitlines()[finding.span.start.line].strip() == "self.optimizer.step()"
-    both = code.replace(
-        "            else:\n", "            else:\n                self.optimizer.zero_grad()\n"
-    )
+    both = code.replace("else:\n", "else:\n" + " " * 20 + "self.optimizer.zero_grad()\n")
     assert only(both, "GG402") == []
