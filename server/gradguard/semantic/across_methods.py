@@ -37,11 +37,13 @@ _REBUILDS = frozenset({"setup_optimizers", "configure_optimizers"})
 
 @dataclass(frozen=True)
 class SharedOptimizer:
-    """``Wrapper(copy.deepcopy(self._model), self._optimizer)`` in ``method``."""
+    """``Wrapper(copy.deepcopy(self._model), self._optimizer)`` in ``method``, or
+    ``new = copy.copy(self); new._model = copy.deepcopy(self._model)``."""
 
     method: Function
-    kept: ast.Attribute  # ``self._optimizer`` handed to the new instance
-    copied: ast.Attribute  # ``self._model``, deep-copied
+    node: ast.AST  # reported: the optimizer handed over, or the deep copy's assignment
+    kept: str  # ``self._optimizer``, shared with the new instance
+    copied: str  # ``self._model``, deep-copied
     step: ast.Call  # where the class steps that optimizer
 
 
@@ -52,14 +54,72 @@ def shared_optimizers(facts: ModuleFacts) -> list[SharedOptimizer]:
     for info in facts.classes.values():
         init = info.methods.get("__init__")
         fields = _parameter_fields(facts, init) if init is not None else {}
-        if not fields:
-            continue
         for method in info.methods.values():
             if method is init:
                 continue
-            for call in flow.calls_in(method):
+            found += _shallow_copies(facts, info, method)
+            for call in flow.calls_in(method) if fields else ():
                 if _makes_own_class(call, info, method) and not passes_unknown_arguments(call):
                     found += _shared(facts, info, init, fields, method, call)  # type: ignore[arg-type]
+    return found
+
+
+def _shallow_copies(facts: ModuleFacts, info: ClassInfo, method: Function) -> list[SharedOptimizer]:
+    """``new = copy.copy(self)`` then ``new._model = copy.deepcopy(self._model)``, the
+    copy's optimizer field never set in the method."""
+    self_name = _first_parameter(method)
+    copies: set[str] = set()
+    stores: dict[str, list[tuple[str, ast.stmt, ast.expr]]] = {}
+    for node in ast.walk(method):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target, value = node.targets[0], node.value
+        if (
+            isinstance(target, ast.Name)
+            and isinstance(value, ast.Call)
+            and facts.qualify(value.func) == "copy.copy"
+            and len(value.args) == 1
+            and _is_name(value.args[0], self_name)
+        ):
+            copies.add(target.id)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            stores.setdefault(target.value.id, []).append((target.attr, node, value))
+    found = []
+    for copy_name in copies:
+        written = {attr for attr, _, _ in stores.get(copy_name, [])}
+        for attr, node, value in stores.get(copy_name, []):
+            if not (
+                isinstance(value, ast.Call)
+                and facts.qualify(value.func) == "copy.deepcopy"
+                and len(value.args) == 1
+                and _self_field(value.args[0], self_name) == attr
+            ):
+                continue
+            for optimizer, step in _stepped_with(info, attr).items():
+                if optimizer not in written:
+                    found.append(
+                        SharedOptimizer(
+                            method, node, f"{self_name}.{optimizer}", f"{self_name}.{attr}", step
+                        )
+                    )
+    return found
+
+
+def _stepped_with(info: ClassInfo, model: str) -> dict[str, ast.Call]:
+    """``{field: step call}`` for each ``self.<field>.step()`` in a method that also
+    uses ``self.<model>``."""
+    found: dict[str, ast.Call] = {}
+    for method in info.methods.values():
+        self_name = _first_parameter(method)
+        for call in flow.calls_in(method):
+            func = call.func
+            if not (isinstance(func, ast.Attribute) and func.attr == "step"):
+                continue
+            field = _self_field(func.value, self_name)
+            if field is not None:
+                step = _step_of(info, field, model)
+                if step is not None:
+                    found.setdefault(field, step)
     return found
 
 
@@ -144,7 +204,10 @@ def _shared(
     for attribute in kept:
         step = _step_of(info, attribute.attr, copied.attr)
         if step is not None:
-            found.append(SharedOptimizer(method, attribute, copied, step))
+            kept_name, copied_name = flow.dotted_name(attribute), flow.dotted_name(copied)
+            found.append(
+                SharedOptimizer(method, attribute, kept_name or "", copied_name or "", step)
+            )
     return found
 
 
