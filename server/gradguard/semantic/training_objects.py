@@ -23,6 +23,9 @@ class ScalerObject(AbstractObject):
     # True/False when the constructor's ``enabled=`` is a literal; None when unknown.
     enabled: bool | None = True
 
+    def __repr__(self) -> str:
+        return f"GradScaler(enabled={self.enabled})"
+
 
 @dataclass(frozen=True)
 class SchedulerObject(AbstractObject):
@@ -33,10 +36,16 @@ class SchedulerObject(AbstractObject):
     # False for a same-file or third-party class that does not step like torch's.
     torch_semantics: bool = True
 
+    def __repr__(self) -> str:
+        return f"Scheduler({self.class_name or 'unknown class'}, optimizer={self.optimizer})"
+
 
 @dataclass(frozen=True)
 class AcceleratorObject(AbstractObject):
     """An ``accelerate.Accelerator(...)``."""
+
+    def __repr__(self) -> str:
+        return "Accelerator"
 
 
 def made_by(facts: ModuleFacts, call: ast.Call, qualified: str) -> AbstractObject | None:
