@@ -16,6 +16,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
 from gradguard.semantic import training_objects
 from gradguard.semantic.bindings import Definition, ScopeBindings
+from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
 from gradguard.semantic.objects import (
     EMPTY,
@@ -273,6 +274,11 @@ class Evaluator:
         results: set[AbstractObject] = set()
         for obj in receiver:
             method = self.heap.method(obj, func.attr)
+            if method is None and isinstance(obj, ModuleObject):
+                if func.attr not in SELF_RETURNING_METHODS:
+                    return UNKNOWN_VALUE
+                results.add(obj)  # ``model.train()`` is ``model``
+                continue
             if method is None:
                 return UNKNOWN_VALUE
             results |= self._summary(method, call, frame, frozenset({obj}))
