@@ -68,26 +68,21 @@ def _shallow_copies(facts: ModuleFacts, info: ClassInfo, method: Function) -> li
     """``new = copy.copy(self)`` then ``new._model = copy.deepcopy(self._model)``, the
     copy's optimizer field never set in the method."""
     self_name = _first_parameter(method)
-    copies: set[str] = set()
+    copies: dict[str, bool] = {}  # name: shares every field (``copy.copy``)
     stores: dict[str, list[tuple[str, ast.stmt, ast.expr]]] = {}
     for node in ast.walk(method):
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
             continue
         target, value = node.targets[0], node.value
-        if (
-            isinstance(target, ast.Name)
-            and isinstance(value, ast.Call)
-            and facts.qualify(value.func) == "copy.copy"
-            and len(value.args) == 1
-            and _is_name(value.args[0], self_name)
-        ):
-            copies.add(target.id)
+        shares = _new_instance(facts, value, info, self_name)
+        if isinstance(target, ast.Name) and shares is not None:
+            copies[target.id] = shares
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             stores.setdefault(target.value.id, []).append((target.attr, node, value))
     found = []
-    for copy_name in copies:
-        written = {attr for attr, _, _ in stores.get(copy_name, [])}
-        for attr, node, value in stores.get(copy_name, []):
+    for copy_name, shares in copies.items():
+        written = {attr: (node, value) for attr, node, value in stores.get(copy_name, [])}
+        for attr, (node, value) in written.items():
             if not (
                 isinstance(value, ast.Call)
                 and facts.qualify(value.func) == "copy.deepcopy"
@@ -96,13 +91,46 @@ def _shallow_copies(facts: ModuleFacts, info: ClassInfo, method: Function) -> li
             ):
                 continue
             for optimizer, step in _stepped_with(info, attr).items():
-                if optimizer not in written:
-                    found.append(
-                        SharedOptimizer(
-                            method, node, f"{self_name}.{optimizer}", f"{self_name}.{attr}", step
-                        )
-                    )
+                reported = _kept_optimizer(written, optimizer, node if shares else None, self_name)
+                if reported is not None:
+                    kept, copied = f"{self_name}.{optimizer}", f"{self_name}.{attr}"
+                    found.append(SharedOptimizer(method, reported, kept, copied, step))
     return found
+
+
+def _new_instance(
+    facts: ModuleFacts, value: ast.expr, info: ClassInfo, self_name: str | None
+) -> bool | None:
+    """True for ``copy.copy(self)`` (every field shared), False for
+    ``Learner.__new__(Learner)`` (no field set), None for anything else."""
+    if not isinstance(value, ast.Call) or len(value.args) != 1:
+        return None
+    if facts.qualify(value.func) == "copy.copy":
+        return True if _is_name(value.args[0], self_name) else None
+    func = value.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__new__"
+        and _is_name(func.value, info.name)
+        and _is_name(value.args[0], info.name)
+    ):
+        return False
+    return None
+
+
+def _kept_optimizer(
+    written: dict[str, tuple[ast.stmt, ast.expr]],
+    optimizer: str,
+    copy_store: ast.stmt | None,
+    self_name: str | None,
+) -> ast.AST | None:
+    """Where the new instance keeps the old optimizer: its own store of
+    ``self.<optimizer>``, or the model's deep copy when a shallow copy shares it
+    unchanged; None when the method gives it another one."""
+    if optimizer not in written:
+        return copy_store  # ``copy.copy(self)`` shares it; ``__new__`` has none (None)
+    node, value = written[optimizer]
+    return node if _self_field(value, self_name) == optimizer else None
 
 
 def _stepped_with(info: ClassInfo, model: str) -> dict[str, ast.Call]:
@@ -131,15 +159,24 @@ def _parameter_fields(facts: ModuleFacts, init: Function) -> dict[str, str]:
     for stmt in init.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target, value = stmt.targets[0], stmt.value
+            passed = _passed_value(value)
             if (
                 isinstance(target, ast.Attribute)
                 and isinstance(target.value, ast.Name)
                 and target.value.id == self_name
-                and isinstance(value, ast.Name)
+                and passed is not None
                 and _only_store(facts, target.attr, stmt)
             ):
-                fields[value.id] = target.attr
+                fields[passed] = target.attr
     return fields
+
+
+def _passed_value(value: ast.expr) -> str | None:
+    """The parameter whose value is stored: ``optimizer``, or ``optimizer or SGD(...)``
+    (the default only when nothing is passed; an optimizer is always true)."""
+    if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and value.values:
+        value = value.values[0]
+    return value.id if isinstance(value, ast.Name) else None
 
 
 def _only_store(facts: ModuleFacts, attr: str, stmt: ast.stmt) -> bool:
