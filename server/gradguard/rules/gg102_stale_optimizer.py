@@ -121,8 +121,8 @@ from gradguard.analysis.names import names_bound, names_read, reads_dotted
 from gradguard.analysis.optimizer_uses import OptimizerTimeline, related_names
 from gradguard.analysis.optimizers import OptimizerCreation, models_in
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
+from gradguard.rules import stale_across_methods
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
-from gradguard.semantic import across_methods
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN
 from gradguard.semantic.replacements import Replacement, replacements_in
@@ -149,37 +149,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             if (finding.span, finding.message) not in seen:
                 seen.add((finding.span, finding.message))
                 yield finding
-    yield from _across_methods(rule, context)
-
-
-def _across_methods(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    """A trainer's ``clone()`` sharing its optimizer; a Lightning hook replacing a layer
-    after ``configure_optimizers()`` ran."""
-    span = context.source.span_of
-    for shared in across_methods.shared_optimizers(context.facts):
-        kept, copied = flow.dotted_name(shared.kept), flow.dotted_name(shared.copied)
-        yield rule.finding(
-            context,
-            shared.kept,
-            f"`{shared.method.name}()` gives the new object a deep copy of `{copied}` but the "
-            f"same `{kept}`, which does not hold the copy's parameters (a deep copy makes new "
-            f"ones), so `{kept}.step()` on the clone never trains its model",
-            related=[RelatedLocation(span(shared.step), f"`{kept}` is stepped here")],
-        )
-    for late in across_methods.late_replacements(context.facts, context.optimizers.creations):
-        found = late.replacement
-        yield rule.finding(
-            context,
-            found.node,
-            f"`{late.hook.name}()` replaces `{found.part_text}` after Lightning called "
-            "`configure_optimizers()` (fit runs it first), so the optimizer never updates the "
-            "new parameters",
-            related=[
-                RelatedLocation(
-                    span(late.creation.call), "The optimizer is created here, before the hook"
-                )
-            ],
-        )
+    yield from stale_across_methods.findings(rule, context)
 
 
 def _check_creation(
@@ -406,6 +376,8 @@ RULE = Rule(
     fix_availability=FixAvailability.SOMETIMES,
     doc=__doc__ or "",
     check_function=check,
+    # A Lightning callback's hook is judged against the module's configure_optimizers().
+    reads_whole_file=r"\bconfigure_optimizers\b",
     example_outcome=Silent(
         check=(
             "assert model.fc.weight.grad is not None and all("
