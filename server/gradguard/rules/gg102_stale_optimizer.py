@@ -222,8 +222,9 @@ def _is_stale(timeline: OptimizerTimeline, info: flow.StatementInfo, found: Repl
 def _message(found: Replacement, optimizer: str, model: str) -> str:
     what = f"`{found.part_text}`"
     if found.via:
+        where = f"{found.via_file} line" if found.via_file else "line"
         return (
-            f"`{found.via}()` replaces {what} (line {found.via_line}) after `{optimizer}` was "
+            f"`{found.via}()` replaces {what} ({where} {found.via_line}) after `{optimizer}` was "
             f"created from the parameters of `{model}`, so `{optimizer}.step()` never updates "
             "the new parameters"
         )
