@@ -71,6 +71,9 @@ train_one_epoch(model, optimizer, [])
 """
 
 
+IMPORT_HEAD = "from utils import replace_head"
+
+
 class PathResolver:
     """The real workspace lookup behind the resolver protocol, without jedi."""
 
@@ -92,6 +95,11 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 def _train(imports: str, *, before: str = "", after: str = "") -> str:
     return NET.format(imports=imports, before=before, after=after)
+
+
+def _workspace(root: Path, imports: str, *, before: str = "", after: str = "") -> None:
+    """``utils.py`` and a ``train.py`` that imports from it."""
+    _write(root, {"utils.py": UTILS, "train.py": _train(imports, before=before, after=after)})
 
 
 def _findings(root: Path, name: str, resolver: object | None = None) -> list[Finding]:
@@ -120,24 +128,26 @@ def _codes(root: Path, name: str = "train.py") -> list[tuple[str, int]]:
 def test_a_head_replaced_by_a_helper_in_utils_after_the_optimizer_is_reported(
     tmp_path: Path, imports: str, call: str
 ) -> None:
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train(imports, after=call)})
+    _workspace(tmp_path, imports, after=call)
     found = [f for f in _findings(tmp_path, "train.py") if f.code == "GG102"]
     assert [f.span.start.line + 1 for f in found] == [25]
     assert "replaces `model.fc` (utils.py line 5) after `optimizer` was created" in found[0].message
 
 
 def test_the_same_helper_called_before_the_optimizer_is_silent(tmp_path: Path) -> None:
-    _write(
-        tmp_path,
-        {"utils.py": UTILS, "train.py": _train("from utils import replace_head", before="replace_head(model)")},
-    )
+    _workspace(tmp_path, "from utils import replace_head", before="replace_head(model)")
     assert _codes(tmp_path) == []
 
 
 @pytest.mark.parametrize("helper", ["describe", "fresh_copy", "missing_name"])
-def test_a_helper_that_replaces_nothing_of_its_argument_is_silent(tmp_path: Path, helper: str) -> None:
+def test_a_helper_that_replaces_nothing_of_its_argument_is_silent(
+    tmp_path: Path, helper: str
+) -> None:
     # ``fresh_copy`` rebinds its parameter first: the caller's model is untouched.
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train("import utils", after=f"utils.{helper}(model)")})
+    _write(
+        tmp_path,
+        {"utils.py": UTILS, "train.py": _train("import utils", after=f"utils.{helper}(model)")},
+    )
     assert _codes(tmp_path) == []
 
 
@@ -164,7 +174,7 @@ def test_the_importing_files_folder_is_searched_before_the_workspace_root(tmp_pa
         {
             "utils.py": "def replace_head(model):\n    print(model)\n",
             "scripts/utils.py": UTILS,
-            "scripts/train.py": _train("from utils import replace_head", after="replace_head(model)"),
+            "scripts/train.py": _train(IMPORT_HEAD, after="replace_head(model)"),
         },
     )
     assert _codes(tmp_path, "scripts/train.py") == [("GG102", 25)]
@@ -185,14 +195,15 @@ def test_a_module_that_cannot_be_read_or_does_not_exist_is_unknown(
         (tmp_path / "utils.py").write_bytes(utils)
     elif utils is not None:
         (tmp_path / "utils.py").write_text(utils)
-    _write(tmp_path, {"train.py": _train("from utils import replace_head", after="replace_head(model)")})
+    _write(tmp_path, {"train.py": _train(IMPORT_HEAD, after="replace_head(model)")})
     assert _codes(tmp_path) == []
 
 
 def test_installed_packages_are_not_summarised(tmp_path: Path) -> None:
     site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
     _write(site, {"headlib/__init__.py": UTILS})
-    _write(tmp_path, {"train.py": _train("from headlib import replace_head", after="replace_head(model)")})
+    imports = "from headlib import replace_head"
+    _write(tmp_path, {"train.py": _train(imports, after="replace_head(model)")})
     resolver = PathResolver(tmp_path)
     resolver.modules = WorkspaceModules(lambda: (str(tmp_path), str(site)))
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == []
@@ -216,18 +227,18 @@ def test_a_circular_import_is_summarised_once_and_still_counts(tmp_path: Path) -
 
 def test_the_file_own_function_of_the_same_name_wins_over_the_import(tmp_path: Path) -> None:
     own = "from utils import replace_head\n\n\ndef replace_head(model):\n    return model\n"
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train(own, after="replace_head(model)")})
+    _workspace(tmp_path, own, after="replace_head(model)")
     assert _codes(tmp_path) == []
 
 
 def test_without_a_resolver_the_file_alone_is_analysed(tmp_path: Path) -> None:
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train("import utils", after="utils.replace_head(model)")})
+    _workspace(tmp_path, "import utils", after="utils.replace_head(model)")
     path = tmp_path / "train.py"
     assert analyze(path.read_text(), str(path)).findings == []
 
 
 def test_summaries_are_cached_by_modification_time(tmp_path: Path) -> None:
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train("import utils", after="utils.replace_head(model)")})
+    _workspace(tmp_path, "import utils", after="utils.replace_head(model)")
     resolver = PathResolver(tmp_path)
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == ["GG102"]
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == ["GG102"]
@@ -275,7 +286,7 @@ def test_in_the_background_a_lookup_answers_unknown_then_tells_when_known(tmp_pa
 
 
 def test_gg102_fixes_at_the_helper_call_repair_the_file(tmp_path: Path) -> None:
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train("from utils import replace_head", after="replace_head(model)")})
+    _workspace(tmp_path, "from utils import replace_head", after="replace_head(model)")
     path = tmp_path / "train.py"
     text = path.read_text()
     before = Counter(f.code for f in _findings(tmp_path, "train.py"))
@@ -294,7 +305,7 @@ def test_gg102_fixes_at_the_helper_call_repair_the_file(tmp_path: Path) -> None:
 
 
 def test_a_model_moved_by_a_helper_after_the_optimizer_is_reported(tmp_path: Path) -> None:
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train("import utils", after='utils.to_device(model, "cpu")')})
+    _workspace(tmp_path, "import utils", after='utils.to_device(model, "cpu")')
     (finding,) = _findings(tmp_path, "train.py")
     assert (finding.code, finding.span.start.line + 1) == ("GG105", 25)
     assert finding.message.startswith(
@@ -315,5 +326,5 @@ def test_a_model_moved_by_a_helper_after_the_optimizer_is_reported(tmp_path: Pat
 def test_helper_moves_that_leave_the_optimizer_state_alone_are_silent(
     tmp_path: Path, before: str, after: str
 ) -> None:
-    _write(tmp_path, {"utils.py": UTILS, "train.py": _train("import utils", before=before, after=after)})
+    _workspace(tmp_path, "import utils", before=before, after=after)
     assert _codes(tmp_path) == []

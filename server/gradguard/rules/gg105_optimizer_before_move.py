@@ -85,7 +85,7 @@ from gradguard.semantic import control
 from gradguard.semantic.catalogue.tensors import STATE_MISMATCHING_MOVES
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ModuleObject
-from gradguard.semantic.workspace import bound_arguments, foreign_call
+from gradguard.semantic.workspace import argument_names, foreign_call
 
 MOVES = STATE_MISMATCHING_MOVES
 _OVERWRITE_FLAG = "set_overwrite_module_params_on_conversion"
@@ -186,10 +186,9 @@ def _helper_moves(
     foreign = foreign_call(facts, call)
     if foreign is None or not foreign.summary.moves:
         return
-    summary = foreign.summary
-    arguments = bound_arguments(call, summary.positional, summary.keyword_only)
-    for move in summary.moves:
-        receiver = flow.dotted_name(arguments[move.parameter]) if move.parameter in arguments else None
+    arguments = argument_names(call, foreign.summary)
+    for move in foreign.summary.moves:
+        receiver = arguments.get(move.parameter)
         model = next((m for m in sorted(models) if receiver and _holds(receiver, m)), None)
         if model is not None:
             yield call, model

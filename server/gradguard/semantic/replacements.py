@@ -23,7 +23,7 @@ from gradguard.analysis.parameters import PARAMETERLESS_LAYERS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN, AbstractObject, ModuleObject
 from gradguard.semantic.values import Frame
-from gradguard.semantic.workspace import ForeignCall, bound_arguments, foreign_call
+from gradguard.semantic.workspace import ForeignCall, argument_names, foreign_call
 
 # Wrappers share the wrapped model's parameters: assigning them is not a replacement.
 _WRAPPERS = frozenset(
@@ -334,11 +334,10 @@ def _through_function(
 def _through_foreign(call: ast.Call, foreign: ForeignCall) -> list[Replacement]:
     """Replacements a function of another workspace module makes on the models it is
     called with (its summary), in the caller's names, reported at the call."""
-    summary = foreign.summary
-    arguments = bound_arguments(call, summary.positional, summary.keyword_only)
+    arguments = argument_names(call, foreign.summary)
     found = []
-    for part in summary.replaced:
-        caller = flow.dotted_name(arguments[part.parameter]) if part.parameter in arguments else None
+    for part in foreign.summary.replaced:
+        caller = arguments.get(part.parameter)
         if caller is None:
             continue
         found.append(

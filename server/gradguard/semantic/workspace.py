@@ -134,12 +134,13 @@ def _moves(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef)
     rebound: set[str] = set()
     for info in facts.statements_of(function):
         for node in flow.own_nodes(info.node):
-            method = flow.method_name(node) if isinstance(node, ast.Call) else None
-            if method not in STATE_MISMATCHING_MOVES:
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
-            receiver = node.func.value  # type: ignore[attr-defined]
-            if isinstance(receiver, ast.Name) and receiver.id in parameters - rebound:
-                found.append(Move(receiver.id, method, node.lineno))  # type: ignore[arg-type]
+            receiver = node.func.value
+            if node.func.attr not in STATE_MISMATCHING_MOVES or not isinstance(receiver, ast.Name):
+                continue
+            if receiver.id in parameters - rebound:
+                found.append(Move(receiver.id, node.func.attr, node.lineno))
         rebound |= {name for name in parameters if flow.assigns_name(info.node, name)}
     return tuple(found)
 
@@ -170,18 +171,17 @@ def foreign_call(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     return ForeignCall(summary, file_name, flow.dotted_name(func) or summary.name)
 
 
-def bound_arguments(
-    call: ast.Call, positional: tuple[str, ...], keyword_only: tuple[str, ...]
-) -> dict[str, ast.expr]:
-    """The callee's parameter names bound to the call's argument expressions (up to
-    the first ``*args``; ``**kwargs`` binds nothing we can name)."""
+def argument_names(call: ast.Call, summary: FunctionSummary) -> dict[str, str]:
+    """The callee's parameter names bound to the caller's dotted names passed for them
+    (``model``, ``self.model``), up to the first ``*args``."""
     bound: dict[str, ast.expr] = {}
-    for name, argument in zip(positional, call.args, strict=False):
+    for name, argument in zip(summary.positional, call.args, strict=False):
         if isinstance(argument, ast.Starred):
             break
         bound[name] = argument
-    accepted = {*positional, *keyword_only}
+    accepted = {*summary.positional, *summary.keyword_only}
     for keyword in call.keywords:
         if keyword.arg in accepted:
             bound[keyword.arg] = keyword.value
-    return bound
+    names = {name: flow.dotted_name(argument) for name, argument in bound.items()}
+    return {name: dotted for name, dotted in names.items() if dotted}
