@@ -57,6 +57,23 @@ def test_summary_lines(project, capsys):
     assert run(capsys, "empty") == (0, "", "No Python files or notebooks found\n")
 
 
+def test_a_file_skipped_for_size_is_not_called_a_pass(project, capsys):
+    limit = len(BUGGY.encode()) + 10
+    (project / "pyproject.toml").write_text(f"[tool.gradguard]\nmax-file-bytes = {limit}\n")
+    (project / "big.py").write_text(BUGGY + "\n# padding\n" * 20)
+    code, _, err = run(capsys, "big.py")
+    assert code == 0  # skipping is the configuration's choice, not a failure
+    assert err.splitlines() == [
+        f"gradguard: big.py: skipped, {len((project / 'big.py').read_bytes())} bytes is over the "
+        f"{limit}-byte limit (max-file-bytes)",
+        "No findings, but 1 file was skipped (see the notices).",
+    ]
+    code, _, err = run(capsys, "big.py", "buggy.py")
+    assert code == 1 and err.endswith(
+        "Found 1 finding (1 fixable with `--fix`). (1 file skipped)\n"
+    )
+
+
 def test_show_fixes(project, capsys):
     _, _, err = run(capsys, "--fix", "--show-fixes", "buggy.py")
     assert "Fixed 1 finding:\nbuggy.py:\n    1 × GG204\n" in err
