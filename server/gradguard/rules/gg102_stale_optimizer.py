@@ -5,7 +5,8 @@ still used afterwards: `model = Net()` or `model = copy.deepcopy(model)` again,
 `model.fc = nn.Linear(...)`, `model.fc.weight = nn.Parameter(...)`,
 `nn.utils.parametrizations.weight_norm(model.fc)` or the older
 `torch.nn.utils.weight_norm(model.fc)`, also when the replacement happens inside a
-function of the same file that is called with the model. The model is followed through
+function called with the model, of the same file or of another module of the workspace
+(`replace_head(model)` imported from `utils.py`, when jedi is on). The model is followed through
 names: a layer built in a local first (`head = nn.Linear(4, 3); model.fc = head`), an
 alias of the model (`net = model`, or `inner = m.backbone` in a helper), a name rebound
 later (`params = a.parameters()` then `params = b.parameters()`: the optimizer keeps

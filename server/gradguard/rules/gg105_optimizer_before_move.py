@@ -1,7 +1,9 @@
 """## What it does
 Checks for `model.to(...)`, `model.cuda()`, `model.double()`, `model.half()` and
 `model.bfloat16()` called after an optimizer was created from that model's parameters,
-while the optimizer is still used afterwards.
+while the optimizer is still used afterwards, also inside a function of another module of
+the workspace that is given the model (`to_device(model, device)` from `utils.py`, when
+jedi is on).
 
 ## Why is this bad?
 On current PyTorch this is usually harmless, which is why the rule is only
