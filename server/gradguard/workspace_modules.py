@@ -34,6 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from gradguard.semantic.workspace import FunctionSummary, ModuleSummary
 
@@ -215,6 +216,20 @@ class WorkspaceModules:
                         self.on_ready(name)
                     except Exception:
                         log.exception("on_ready failed for %s", name)
+
+
+class WorkspaceOnlyResolver:
+    """A resolver that asks jedi nothing and finds other workspace modules' functions by
+    path: the summaries alone, for measuring them (``benchmarks.workspace``) and tests."""
+
+    def __init__(self, root: str, **options: Any) -> None:
+        self.workspace = WorkspaceModules(lambda: (root,), project_root=root, **options)
+
+    def classify(self, qualified_name: str, path: str) -> None:
+        return None
+
+    def workspace_function(self, qualified_name: str, path: str) -> Found | None:
+        return self.workspace.function(qualified_name, path).found
 
 
 def summarise_file(path: str) -> ModuleSummary | None:

@@ -9,27 +9,11 @@ import asyncio
 import os
 from pathlib import Path
 
-from test_reanalysis import FakeHost, FakeResolver
+from test_reanalysis import FakeHost
 
 from gradguard.lsp.workspace import Workspace
-from gradguard.workspace_modules import WorkspaceModules
+from gradguard.workspace_modules import WorkspaceOnlyResolver
 from test_result_cache import FINETUNE, HELPERS
-
-
-class BackgroundResolver(FakeResolver):
-    """jedi answers nothing; other modules are summarised as the language server's
-    resolver does (``background=True``), telling the workspace when one lands."""
-
-    def __init__(self, root: Path, workspace: Workspace) -> None:
-        super().__init__()
-        self.workspace = WorkspaceModules(
-            lambda: (str(root),),
-            background=True,
-            on_ready=workspace.answers._resolved_from_thread,
-        )
-
-    def workspace_function(self, qualified_name: str, path: str) -> object:
-        return self.workspace.function(qualified_name, path).found
 
 
 async def _until(condition, seconds: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
@@ -51,7 +35,10 @@ def test_a_helper_replacement_appears_once_summarised_and_follows_saves(tmp_path
         host = FakeHost(tmp_path)
         workspace = Workspace(host)
         workspace.loop = asyncio.get_running_loop()
-        resolver = BackgroundResolver(tmp_path, workspace)
+        # As the server's resolver does it: in the background, telling the workspace.
+        resolver = WorkspaceOnlyResolver(
+            str(tmp_path), background=True, on_ready=workspace.answers._resolved_from_thread
+        )
         workspace.resolver_for = lambda uri, settings: resolver  # type: ignore[method-assign]
         workspace.answers._resolvers[("test",)] = resolver  # where saves are announced
         workspace.config.settings_ready.set()

@@ -15,7 +15,7 @@ import pytest
 from gradguard.engine import analyze
 from gradguard.findings import Finding
 from gradguard.source import apply_edits
-from gradguard.workspace_modules import WorkspaceModules
+from gradguard.workspace_modules import WorkspaceModules, WorkspaceOnlyResolver
 
 UTILS = """\
 from torch import nn
@@ -74,19 +74,6 @@ train_one_epoch(model, optimizer, [])
 IMPORT_HEAD = "from utils import replace_head"
 
 
-class PathResolver:
-    """The real workspace lookup behind the resolver protocol, without jedi."""
-
-    def __init__(self, root: Path, **options: object) -> None:
-        self.modules = WorkspaceModules(lambda: (str(root),), project_root=str(root), **options)  # type: ignore[arg-type]
-
-    def classify(self, qualified_name: str, path: str) -> None:
-        return None
-
-    def workspace_function(self, qualified_name: str, path: str) -> object:
-        return self.modules.function(qualified_name, path).found
-
-
 def _write(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +91,9 @@ def _workspace(root: Path, imports: str, *, before: str = "", after: str = "") -
 
 def _findings(root: Path, name: str, resolver: object | None = None) -> list[Finding]:
     path = root / name
-    result = analyze(path.read_text(), str(path), resolver=resolver or PathResolver(root))  # type: ignore[arg-type]
+    result = analyze(
+        path.read_text(), str(path), resolver=resolver or WorkspaceOnlyResolver(str(root))
+    )  # type: ignore[arg-type]
     assert result.parse_error is None and not result.notices, result
     return result.findings
 
@@ -204,10 +193,10 @@ def test_installed_packages_are_not_summarised(tmp_path: Path) -> None:
     _write(site, {"headlib/__init__.py": UTILS})
     imports = "from headlib import replace_head"
     _write(tmp_path, {"train.py": _train(imports, after="replace_head(model)")})
-    resolver = PathResolver(tmp_path)
-    resolver.modules = WorkspaceModules(lambda: (str(tmp_path), str(site)))
+    resolver = WorkspaceOnlyResolver(str(tmp_path))
+    resolver.workspace = WorkspaceModules(lambda: (str(tmp_path), str(site)))
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == []
-    assert resolver.modules.summarised == 0
+    assert resolver.workspace.summarised == 0
 
 
 def test_a_circular_import_is_summarised_once_and_still_counts(tmp_path: Path) -> None:
@@ -218,11 +207,11 @@ def test_a_circular_import_is_summarised_once_and_still_counts(tmp_path: Path) -
             "train.py": _train("from utils import replace_head", after="replace_head(model)"),
         },
     )
-    resolver = PathResolver(tmp_path)
+    resolver = WorkspaceOnlyResolver(str(tmp_path))
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == ["GG102"]
     assert [f.code for f in _findings(tmp_path, "utils.py", resolver)] == []
     # utils.py's own imports are not followed while it is summarised: one level only.
-    assert resolver.modules.summarised == 1
+    assert resolver.workspace.summarised == 1
 
 
 def test_the_file_own_function_of_the_same_name_wins_over_the_import(tmp_path: Path) -> None:
@@ -239,16 +228,16 @@ def test_without_a_resolver_the_file_alone_is_analysed(tmp_path: Path) -> None:
 
 def test_summaries_are_cached_by_modification_time(tmp_path: Path) -> None:
     _workspace(tmp_path, "import utils", after="utils.replace_head(model)")
-    resolver = PathResolver(tmp_path)
+    resolver = WorkspaceOnlyResolver(str(tmp_path))
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == ["GG102"]
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == ["GG102"]
-    assert resolver.modules.summarised == 1
+    assert resolver.workspace.summarised == 1
     utils = tmp_path / "utils.py"
     utils.write_text(UTILS.replace("    model.fc = nn.Linear(4, classes)", "    print(classes)"))
     stat = utils.stat()
     os.utime(utils, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert [f.code for f in _findings(tmp_path, "train.py", resolver)] == []
-    assert resolver.modules.summarised == 2
+    assert resolver.workspace.summarised == 2
 
 
 def test_a_lookup_names_what_it_read_for_the_result_cache(tmp_path: Path) -> None:
