@@ -39,6 +39,10 @@ def fresh_copy(model):
 def to_device(model, device):
     model.to(device)
     return model
+
+
+def add_head(optimizer, head):
+    optimizer.add_param_group({"params": head.parameters()})
 """
 
 NET = """\
@@ -138,6 +142,17 @@ def test_a_helper_that_replaces_nothing_of_its_argument_is_silent(
         {"utils.py": UTILS, "train.py": _train("import utils", after=f"utils.{helper}(model)")},
     )
     assert _codes(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("helper", "codes"),
+    [("utils.add_head(optimizer, model.fc)", []), ("utils.describe(model.fc)", ["GG102"])],
+)
+def test_a_new_layer_a_helper_adds_to_the_optimizer_is_not_stale(
+    tmp_path: Path, helper: str, codes: list[str]
+) -> None:
+    _workspace(tmp_path, "import utils", after=f"model.fc = nn.Linear(4, 3)\n{helper}")
+    assert [code for code, _ in _codes(tmp_path)] == codes
 
 
 def test_a_relative_import_inside_a_package_and_a_package_reexport(tmp_path: Path) -> None:

@@ -55,6 +55,8 @@ class FunctionSummary:
     keyword_only: tuple[str, ...]
     replaced: tuple[ReplacedPart, ...] = ()
     moves: tuple[Move, ...] = ()
+    # Parameters it calls ``add_param_group`` on (``add_head(optimizer, model.fc)``).
+    adds_param_groups: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,17 @@ def _summarise_function(
                 inner.adds_param_group,
             )
         )
-    return FunctionSummary(
-        function.name, positional, keyword_only, tuple(replaced), _moves(facts, function)
+    adds = frozenset(
+        node.func.value.id
+        for node in flow.walk_local(function)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "add_param_group"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in parameters
     )
+    moves = _moves(facts, function)
+    return FunctionSummary(function.name, positional, keyword_only, tuple(replaced), moves, adds)
 
 
 def _moves(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple:
