@@ -212,6 +212,11 @@ def _subprocess_check(root: Path, cache: Path, *args: str) -> subprocess.Complet
     )
 
 
+def _touch_later(path: Path) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
 def test_an_edited_imported_module_rechecks_the_files_whose_answers_came_from_it(
     tmp_path: Path,
 ) -> None:
@@ -225,8 +230,7 @@ def test_an_edited_imported_module_rechecks_the_files_whose_answers_came_from_it
     assert _subprocess_check(root, cache).stdout == first.stdout
     # Net is no longer a Module: Bigger._init_ is no longer a misspelled __init__.
     (root / "models.py").write_text(MODELS.replace("(nn.Module)", ""))
-    stat = (root / "models.py").stat()
-    os.utime(root / "models.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    _touch_later(root / "models.py")
     after = _subprocess_check(root, cache)
     assert "GG204" not in after.stdout, after.stdout
 
@@ -256,11 +260,6 @@ FINETUNE = textwrap.dedent(
         optimizer.step()
     """
 )
-
-
-def _touch_later(path: Path) -> None:
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
 
 
 def test_an_edited_helper_module_rechecks_the_files_that_call_it(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ import parso
 from gradguard import __version__, astlock, cache_paths, jedi_memory
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
-from gradguard.workspace_modules import Found, WorkspaceModules
+from gradguard.workspace_modules import Found, WorkspaceModules, package_root
 
 log = logging.getLogger(__name__)
 
@@ -801,12 +801,4 @@ def _real_path(path: str) -> str | None:
 
 def _package_root(path: str | None) -> str | None:
     """The directory above the outermost package holding ``path``."""
-    if path is None:
-        return None
-    directory = os.path.dirname(path)
-    while os.path.isfile(os.path.join(directory, "__init__.py")):
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    return directory
+    return None if path is None else package_root(path)

@@ -141,7 +141,7 @@ class WorkspaceModules:
             for _ in range(level - 1):
                 base = os.path.dirname(base)
             return [base]
-        bases = [os.path.dirname(real), _package_root(real)] if real else []
+        bases = [os.path.dirname(real), package_root(real)] if real else []
         bases += [os.path.abspath(r) for r in self._roots() if r]
         return [b for b in dict.fromkeys(bases) if b]
 
@@ -293,7 +293,7 @@ def _in_workspace(path: str) -> bool:
     return not any(path.startswith(os.path.join(p, "lib") + os.sep) for p in prefixes)
 
 
-def _package_root(path: str) -> str:
+def package_root(path: str) -> str:
     """The folder above the outermost package holding ``path``."""
     directory = os.path.dirname(path)
     while os.path.isfile(os.path.join(directory, "__init__.py")):
