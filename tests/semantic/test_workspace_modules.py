@@ -332,3 +332,21 @@ def test_helper_moves_that_leave_the_optimizer_state_alone_are_silent(
 ) -> None:
     _workspace(tmp_path, "import utils", before=before, after=after)
     assert _codes(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("bound", "value"), [("SUMMARY_TIME_LIMIT_S", -1.0), ("MAX_MODULE_BYTES", 100)]
+)
+def test_a_module_past_the_time_or_size_bound_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: str, value: float
+) -> None:
+    from gradguard import workspace_modules
+
+    monkeypatch.setattr(workspace_modules, bound, value)
+    _workspace(tmp_path, IMPORT_HEAD, after="replace_head(model)")
+    assert _codes(tmp_path) == []
+    summary = workspace_modules.summarise_file(str(tmp_path / "utils.py"))
+    if bound == "MAX_MODULE_BYTES":
+        assert summary is None
+    else:
+        assert summary is not None and not summary.complete and summary.functions == {}
