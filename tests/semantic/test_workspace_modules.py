@@ -18,7 +18,7 @@ from gradguard.source import apply_edits
 from gradguard.workspace_modules import WorkspaceModules, WorkspaceOnlyResolver
 
 UTILS = """\
-from torch import nn
+from torch import nn, optim
 
 
 def replace_head(model, classes=3):
@@ -43,6 +43,21 @@ def to_device(model, device):
 
 def add_head(optimizer, head):
     optimizer.add_param_group({"params": head.parameters()})
+
+
+def make_optimizer(model, lr=0.1):
+    params = model.parameters()
+    return optim.SGD(params, lr=lr)
+
+
+def make_backbone_optimizer(model):
+    optimizer = optim.Adam(model.backbone.parameters())
+    return optimizer
+
+
+def make_fresh_optimizer(model):
+    model = nn.Linear(4, 2)
+    return optim.SGD(model.parameters())
 """
 
 NET = """\
@@ -76,6 +91,22 @@ train_one_epoch(model, optimizer, [])
 
 
 IMPORT_HEAD = "from utils import replace_head"
+BUILT = """\
+import torch
+from torch import nn
+
+import utils
+
+model = nn.Sequential(nn.Linear(4, 4))
+model.backbone = nn.Linear(4, 4)
+{before}
+optimizer = utils.{factory}(model)
+{after}
+for _ in range(3):
+    optimizer.zero_grad()
+    model(torch.randn(2, 4)).sum().backward()
+    optimizer.step()
+"""
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -289,20 +320,27 @@ def test_in_the_background_a_lookup_answers_unknown_then_tells_when_known(tmp_pa
 # -- the fix at the call -----------------------------------------------------------
 
 
-def test_gg102_fixes_at_the_helper_call_repair_the_file(tmp_path: Path) -> None:
-    _workspace(tmp_path, "from utils import replace_head", after="replace_head(model)")
+@pytest.mark.parametrize(
+    "train",
+    [
+        _train(IMPORT_HEAD, after="replace_head(model)"),
+        BUILT.format(factory="make_optimizer", before="", after="model.fc = nn.Linear(4, 3)"),
+    ],
+    ids=["replaced-by-helper", "optimizer-built-by-helper"],
+)
+def test_gg102_fixes_repair_the_file(tmp_path: Path, train: str) -> None:
+    _write(tmp_path, {"utils.py": UTILS, "train.py": train})
     path = tmp_path / "train.py"
-    text = path.read_text()
     before = Counter(f.code for f in _findings(tmp_path, "train.py"))
     (finding,) = [f for f in _findings(tmp_path, "train.py") if f.code == "GG102"]
     assert finding.fixes
     for fix in finding.fixes:
-        fixed = apply_edits(text, fix.edits)
+        fixed = apply_edits(train, fix.edits)
         ast.parse(fixed)
         path.write_text(fixed)
         after = Counter(f.code for f in _findings(tmp_path, "train.py"))
         assert after["GG102"] == 0 and all(after[c] <= before[c] for c in after), fixed
-        path.write_text(text)
+        path.write_text(train)
 
 
 # -- GG105 through a helper of another module ---------------------------------------
@@ -350,3 +388,28 @@ def test_a_module_past_the_time_or_size_bound_is_unknown(
         assert summary is None
     else:
         assert summary is not None and not summary.complete and summary.functions == {}
+
+
+# -- an optimizer built by a helper of another module --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("factory", "before", "after", "expected"),
+    [
+        ("make_optimizer", "", "model.fc = nn.Linear(4, 3)", [("GG102", 10)]),
+        ("make_optimizer", "", 'model.to("cpu")', [("GG105", 10)]),
+        ("make_optimizer", "model.fc = nn.Linear(4, 3)", "", []),  # replaced before
+        ("make_backbone_optimizer", "", "model.backbone = nn.Linear(4, 4)", [("GG102", 10)]),
+        ("make_backbone_optimizer", "", "model.fc = nn.Linear(4, 3)", []),  # not its part
+        ("make_fresh_optimizer", "", "model.fc = nn.Linear(4, 3)", []),  # another model's
+        ("describe", "", "model.fc = nn.Linear(4, 3)", []),  # not an optimizer
+    ],
+)
+def test_an_optimizer_built_by_a_helper_follows_the_model_it_was_given(
+    tmp_path: Path, factory: str, before: str, after: str, expected: list[tuple[str, int]]
+) -> None:
+    _write(
+        tmp_path,
+        {"utils.py": UTILS, "train.py": BUILT.format(factory=factory, before=before, after=after)},
+    )
+    assert _codes(tmp_path) == expected

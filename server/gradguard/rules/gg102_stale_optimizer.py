@@ -115,6 +115,7 @@ from gradguard.analysis.optimizer_uses import OptimizerTimeline, related_names
 from gradguard.analysis.optimizers import OptimizerCreation, models_in
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic.built_optimizers import helper_creations
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN
 from gradguard.semantic.replacements import Replacement, replacements_in
@@ -127,7 +128,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     per_scope: dict[ast.AST, list[tuple[flow.StatementInfo, Replacement]]] = {}
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[tuple[object, str]] = set()
-    for creation in context.optimizers.creations:
+    for creation in [*context.optimizers.creations, *helper_creations(facts)]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
             continue

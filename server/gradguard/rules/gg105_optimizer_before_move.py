@@ -84,6 +84,7 @@ from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic import control
+from gradguard.semantic.built_optimizers import helper_creations
 from gradguard.semantic.catalogue.tensors import STATE_MISMATCHING_MOVES
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ModuleObject
@@ -99,7 +100,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[int] = set()
     semantic = SemanticModel.of(facts)
-    for creation in context.optimizers.creations:
+    for creation in [*context.optimizers.creations, *helper_creations(facts)]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
             continue

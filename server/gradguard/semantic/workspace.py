@@ -49,6 +49,16 @@ class Move:
 
 
 @dataclass(frozen=True)
+class BuiltOptimizer:
+    """``return SGD(model.backbone.parameters())``: an optimizer the function returns,
+    built from the parameters of ``parameter`` (``suffix`` ``.backbone``)."""
+
+    parameter: str
+    suffix: str
+    line: int
+
+
+@dataclass(frozen=True)
 class FunctionSummary:
     name: str
     positional: tuple[str, ...]
@@ -57,6 +67,7 @@ class FunctionSummary:
     moves: tuple[Move, ...] = ()
     # Parameters it calls ``add_param_group`` on (``add_head(optimizer, model.fc)``).
     adds_param_groups: frozenset[str] = frozenset()
+    optimizers: tuple[BuiltOptimizer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,7 @@ def summarise(facts: ModuleFacts, path: str, deadline: float | None = None) -> M
 def _summarise_function(
     facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef
 ) -> FunctionSummary:
+    from gradguard.semantic.built_optimizers import returned_optimizers
     from gradguard.semantic.replacements import function_replacements  # it imports us
 
     positional = tuple(a.arg for a in [*function.args.posonlyargs, *function.args.args])
@@ -132,7 +144,10 @@ def _summarise_function(
         and node.func.value.id in parameters
     )
     moves = _moves(facts, function)
-    return FunctionSummary(function.name, positional, keyword_only, tuple(replaced), moves, adds)
+    built = tuple(BuiltOptimizer(*b) for b in returned_optimizers(facts, function, parameters))
+    return FunctionSummary(
+        function.name, positional, keyword_only, tuple(replaced), moves, adds, built
+    )
 
 
 def _moves(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple:
