@@ -44,6 +44,22 @@ def test_output_file_and_quiet(project, capsys):
     assert code == 2 and "--output-file" in err
     code, out, err = run(capsys, "--quiet", "buggy.py")
     assert code == 1 and out.startswith("buggy.py:5:9: GG204") and err == ""
+    # Notices (a skipped file) and noqa warnings are not findings: --quiet leaves them out too,
+    # while an invalid configuration, which changes what is found, is still reported.
+    (project / "noqa.py").write_text("import torch  # noqa: GG999\n")
+    assert "GG999" in run(capsys, "noqa.py")[2]
+    (project / "pyproject.toml").write_text("[tool.gradguard]\nmax-file-bytes = 60\n")
+    (project / "big.py").write_text("import torch\n" * 10)
+    code, out, err = run(capsys, "--quiet", "noqa.py", "big.py")
+    assert (code, out, err) == (0, "", "")
+    (project / "pyproject.toml").write_text('[tool.gradguard]\nmax-file-bytes = "big"\n')
+    code, out, err = run(capsys, "--quiet", "noqa.py")
+    assert code == 2 and out == "" and "GG999" not in err
+    assert err.endswith("[max-file-bytes]: expected a positive integer, got 'big' (default used)\n")
+    # One bad entry of a table drops that entry only: said once, not "(default used)" after it.
+    (project / "pyproject.toml").write_text('[tool.gradguard]\nseverity = {GG204 = "loud"}\n')
+    err = run(capsys, "noqa.py")[2]
+    assert "got 'loud' (entry ignored)\n" in err and "(default used)" not in err
 
 
 def test_summary_lines(project, capsys):

@@ -15,6 +15,7 @@ from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
 from gradguard.semantic.bindings import Definition, ScopeBindings
+from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
 from gradguard.semantic.objects import (
     EMPTY,
@@ -245,10 +246,10 @@ class Evaluator:
             return frozenset({ModuleObject(call, qualified, torch_layer=True)})
         if qualified.startswith("torch.") and qualified.count(".") == 1:
             return self._factory(call, qualified.split(".")[1])
+        if qualified and torchnames.is_model_factory_qualname(qualified):
+            return frozenset({ModuleObject(call, qualified)})  # torchvision.models.resnet18()
         if isinstance(func, ast.Attribute):
             return self._method_call(call, func, frame)
-        if qualified and torchnames.is_model_factory_qualname(qualified):
-            return frozenset({ModuleObject(call, qualified)})
         return UNKNOWN_VALUE
 
     def _factory(self, call: ast.Call, name: str) -> Value:
@@ -269,6 +270,11 @@ class Evaluator:
         results: set[AbstractObject] = set()
         for obj in receiver:
             method = self.heap.method(obj, func.attr)
+            if method is None and isinstance(obj, ModuleObject):
+                if func.attr not in SELF_RETURNING_METHODS:
+                    return UNKNOWN_VALUE
+                results.add(obj)  # ``model.train()`` is ``model``
+                continue
             if method is None:
                 return UNKNOWN_VALUE
             results |= self._summary(method, call, frame, frozenset({obj}))
