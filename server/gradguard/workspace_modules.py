@@ -99,12 +99,13 @@ class WorkspaceModules:
         (``utils.replace_head``, ``.utils.replace_head``)."""
         deps: dict[str, int | None] = {}
         settled = True
+        asked = qualified  # the name the caller knows, also for a re-export's module
         for _ in range(MAX_REEXPORTS + 1):
             located = self._locate(qualified, importer, deps)
             if located is None:
                 return Lookup(None, _sorted(deps))
             path, name = located
-            summary, ready = self._summary(path, qualified)
+            summary, ready = self._summary(path, asked)
             settled = settled and ready
             if summary is None:
                 return Lookup(None, _sorted(deps), settled)

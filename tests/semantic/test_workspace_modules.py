@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import os
 import textwrap
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -315,6 +316,18 @@ def test_in_the_background_a_lookup_answers_unknown_then_tells_when_known(tmp_pa
     second = modules.function("utils.replace_head", str(tmp_path / "train.py"))
     assert second.settled and second.found is not None
     assert [p.suffix for p in second.found[0].replaced] == [".fc"]
+    # Through a package's re-export the caller's own name is the one announced.
+    _write(
+        tmp_path, {"pkg/__init__.py": "from .heads import replace_head\n", "pkg/heads.py": UTILS}
+    )
+    names.clear()
+    asked = "pkg.replace_head"
+    for _ in range(1500):  # two modules to summarise: pkg/__init__.py, then pkg/heads.py
+        lookup = modules.function(asked, str(tmp_path / "train.py"))
+        if lookup.found is not None:
+            break
+        time.sleep(0.02)
+    assert lookup.settled and lookup.found is not None and set(names) == {asked}
 
 
 # -- the fix at the call -----------------------------------------------------------
