@@ -86,8 +86,10 @@ class WorkspaceModules:
         self._summaries: OrderedDict[str, tuple[tuple[int, int], ModuleSummary | None]] = (
             OrderedDict()
         )
-        self._waiting: dict[str, set[str]] = {}  # path -> names asked before its summary
-        self._asked: dict[str, set[str]] = {}  # path -> names whose lookups used it
+        # path -> (name the caller asked, name looked up in that module), for lookups
+        # waiting for its summary / that used it.
+        self._waiting: dict[str, set[tuple[str, str]]] = {}
+        self._asked: dict[str, set[tuple[str, str]]] = {}
         self._queue: queue.Queue[str] | None = None
         #: Modules parsed and summarised (tests, statistics).
         self.summarised = 0
@@ -105,7 +107,7 @@ class WorkspaceModules:
             if located is None:
                 return Lookup(None, _sorted(deps))
             path, name = located
-            summary, ready = self._summary(path, asked)
+            summary, ready = self._summary(path, (asked, name))
             settled = settled and ready
             if summary is None:
                 return Lookup(None, _sorted(deps), settled)
@@ -154,18 +156,18 @@ class WorkspaceModules:
 
     # -- summaries -----------------------------------------------------------------------
 
-    def _summary(self, path: str, qualified: str) -> tuple[ModuleSummary | None, bool]:
+    def _summary(self, path: str, asked: tuple[str, str]) -> tuple[ModuleSummary | None, bool]:
         """The module's summary for its current version, and whether it is known (in the
         background mode a new version is summarised later)."""
         version = _version(path)
         with self._lock:
-            self._asked.setdefault(path, set()).add(qualified)
+            self._asked.setdefault(path, set()).add(asked)
             kept = self._summaries.get(path)
             if kept is not None and kept[0] == version:
                 self._summaries.move_to_end(path)
                 return kept[1], True
             if self.background:
-                self._request(path, qualified)
+                self._request(path, asked)
                 return None, False
         return self._store(path, version), True
 
@@ -187,14 +189,14 @@ class WorkspaceModules:
             names = set(self._asked.get(path, ()))
             if not names or not self.background:
                 return
-            for name in names:
-                self._request(path, name)
+            for asked in names:
+                self._request(path, asked)
 
-    def _request(self, path: str, qualified: str) -> None:
+    def _request(self, path: str, asked: tuple[str, str]) -> None:
         """Queue ``path`` for the worker (under the lock)."""
         waiting = self._waiting.setdefault(path, set())
         first = not waiting
-        waiting.add(qualified)
+        waiting.add(asked)
         if self._queue is None:
             self._queue = queue.Queue()
             threading.Thread(target=self._run, name="gradguard-workspace", daemon=True).start()
@@ -205,18 +207,40 @@ class WorkspaceModules:
         assert self._queue is not None
         while True:
             path = self._queue.get()
+            with self._lock:
+                kept = self._summaries.get(path)
+            previous, summary = kept[1] if kept else None, None
             try:
-                self._store(path, _version(path))
+                summary = self._store(path, _version(path))
             except Exception:  # never let one module end the worker
                 log.exception("summarising %s failed", path)
             with self._lock:
-                names = self._waiting.pop(path, set())
+                waiting = self._waiting.pop(path, set())
+            # Only a name the summary says (or said) something about changes an analysis:
+            # a class or a function without effects would re-analyse the callers for nothing.
+            names = {
+                asked
+                for asked, name in waiting
+                if _matters(summary, name) or _matters(previous, name)
+            }
             for name in sorted(names):
                 if self.on_ready is not None:
                     try:
                         self.on_ready(name)
                     except Exception:
                         log.exception("on_ready failed for %s", name)
+
+
+def _matters(summary: ModuleSummary | None, name: str) -> bool:
+    """The summary has effects for ``name`` or leads on to another module."""
+    if summary is None:
+        return False
+    if name in summary.reexports:
+        return True
+    function = summary.functions.get(name)
+    return function is not None and bool(
+        function.replaced or function.moves or function.adds_param_groups or function.optimizers
+    )
 
 
 class WorkspaceOnlyResolver:

@@ -328,6 +328,17 @@ def test_in_the_background_a_lookup_answers_unknown_then_tells_when_known(tmp_pa
             break
         time.sleep(0.02)
     assert lookup.settled and lookup.found is not None and set(names) == {asked}
+    # A function that does nothing to its arguments re-analyses nobody when it lands.
+    _write(tmp_path, {"quiet.py": "def log(model):\n    print(model)\n"})
+    names.clear()
+    done = modules.summarised + 1
+    assert modules.function("quiet.log", str(tmp_path / "train.py")).found is None
+    for _ in range(1500):
+        if modules.summarised >= done:
+            break
+        time.sleep(0.02)
+    assert modules.function("quiet.log", str(tmp_path / "train.py")).found is not None
+    assert names == []
 
 
 # -- the fix at the call -----------------------------------------------------------
