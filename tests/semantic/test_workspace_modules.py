@@ -338,6 +338,7 @@ def test_in_the_background_a_lookup_answers_unknown_then_tells_when_known(tmp_pa
             break
         time.sleep(0.02)
     assert modules.function("quiet.log", str(tmp_path / "train.py")).found is not None
+    time.sleep(0.2)  # an announcement would follow the summary at once
     assert names == []
 
 
