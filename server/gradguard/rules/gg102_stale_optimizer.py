@@ -5,7 +5,8 @@ still used afterwards: `model = Net()` or `model = copy.deepcopy(model)` again,
 `model.fc = nn.Linear(...)`, `model.fc.weight = nn.Parameter(...)`,
 `nn.utils.parametrizations.weight_norm(model.fc)` or the older
 `torch.nn.utils.weight_norm(model.fc)`, also when the replacement happens inside a
-function of the same file that is called with the model. The model is followed through
+function called with the model, of the same file or of another module of the workspace
+(`replace_head(model)` imported from `utils.py`, when jedi is on). The model is followed through
 names: a layer built in a local first (`head = nn.Linear(4, 3); model.fc = head`), an
 alias of the model (`net = model`, or `inner = m.backbone` in a helper), a name rebound
 later (`params = a.parameters()` then `params = b.parameters()`: the optimizer keeps
@@ -123,6 +124,7 @@ from gradguard.analysis.optimizers import OptimizerCreation, models_in
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules import stale_across_methods
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic.built_optimizers import helper_creations
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN
 from gradguard.semantic.replacements import Replacement, replacements_in
@@ -135,7 +137,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     per_scope: dict[ast.AST, list[tuple[flow.StatementInfo, Replacement]]] = {}
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[tuple[object, str]] = set()
-    for creation in context.optimizers.creations:
+    for creation in [*context.optimizers.creations, *helper_creations(facts)]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
             continue
@@ -232,8 +234,9 @@ def _is_stale(timeline: OptimizerTimeline, info: flow.StatementInfo, found: Repl
 def _message(found: Replacement, optimizer: str, model: str) -> str:
     what = f"`{found.part_text}`"
     if found.via:
+        where = f"{found.via_file} line" if found.via_file else "line"
         return (
-            f"`{found.via}()` replaces {what} (line {found.via_line}) after `{optimizer}` was "
+            f"`{found.via}()` replaces {what} ({where} {found.via_line}) after `{optimizer}` was "
             f"created from the parameters of `{model}`, so `{optimizer}.step()` never updates "
             "the new parameters"
         )
