@@ -10,6 +10,7 @@ parameters, to one depth bound for the whole engine (``MAX_DEPTH``). Anything el
 from __future__ import annotations
 
 import ast
+import dataclasses
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
@@ -201,7 +202,11 @@ class Evaluator:
         if not owners or any(not isinstance(i, ParameterIterable) for i in source):
             return UNKNOWN_VALUE
         one_shot = isinstance(expr, ast.GeneratorExp)
-        return frozenset({ParameterIterable(expr, owners, one_shot)})
+        trainable = _tests_requires_grad(generator.ifs) or all(
+            i.trainable  # type: ignore[attr-defined]
+            for i in source
+        )
+        return frozenset({ParameterIterable(expr, owners, one_shot, trainable=trainable)})
 
     # -- calls ------------------------------------------------------------------------
 
@@ -222,6 +227,8 @@ class Evaluator:
             return UNKNOWN_VALUE
         if isinstance(func, ast.Name) and func.id in _PASS_THROUGH and call.args:
             passed = self.value_of(call.args[-1], frame)
+            if func.id == "filter" and _tests_requires_grad(call.args[:1]):
+                passed = frozenset(_trainable(obj) for obj in passed)
             if func.id in _MATERIALISERS:
                 return frozenset(_materialised(call, obj) for obj in passed)
             return passed
@@ -323,21 +330,39 @@ def _join_iterables(site: ast.AST, parts: list[Value]) -> Value:
     """``list(a.parameters()) + list(b.parameters())``: one list of both owners' parameters."""
     owners: set[AbstractObject] = set()
     named: set[bool] = set()
+    trainable = True
     for part in parts:
         for obj in part:
             if not isinstance(obj, ParameterIterable):
                 return UNKNOWN_VALUE
             owners |= obj.owners
             named.add(obj.named)
+            trainable = trainable and obj.trainable
     if not owners or len(named) != 1:
         return UNKNOWN_VALUE
-    return frozenset({ParameterIterable(site, frozenset(owners), False, named.pop())})
+    joined = ParameterIterable(site, frozenset(owners), False, named.pop(), trainable)
+    return frozenset({joined})
 
 
 def _materialised(call: ast.Call, obj: AbstractObject) -> AbstractObject:
     """``list(model.parameters())``: the same parameters, no longer a one-shot generator."""
     if isinstance(obj, ParameterIterable):
-        return ParameterIterable(call, obj.owners, False, obj.named)
+        return ParameterIterable(call, obj.owners, False, obj.named, obj.trainable)
+    return obj
+
+
+def _tests_requires_grad(conditions: list[ast.expr]) -> bool:
+    """``if p.requires_grad`` / ``lambda p: p.requires_grad``: frozen parameters left out."""
+    return any(
+        isinstance(node, ast.Attribute) and node.attr == "requires_grad"
+        for condition in conditions
+        for node in ast.walk(condition)
+    )
+
+
+def _trainable(obj: AbstractObject) -> AbstractObject:
+    if isinstance(obj, ParameterIterable):
+        return dataclasses.replace(obj, trainable=True)
     return obj
 
 
