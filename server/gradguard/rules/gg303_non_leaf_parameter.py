@@ -83,7 +83,6 @@ from gradguard.analysis.tensors import (
     Kind,
     NonLeafCreation,
     Origin,
-    ScopeBindings,
     chain_top,
     is_grad_factory,
     is_leaf_update,
@@ -97,6 +96,7 @@ from gradguard.analysis.tensors import (
 from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS, SHAPE_AND_SCALE_METHODS
+from gradguard.semantic.tensor_kinds import TensorKinds
 from gradguard.source import SourceFile
 
 _DTYPE_OF_METHOD = {
@@ -144,13 +144,14 @@ _RESHAPING_METHODS = MOVE_AND_CAST_METHODS | SHAPE_AND_SCALE_METHODS
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     yield from _creations_in_expressions(rule, context)
     facts = context.facts
+    kinds = TensorKinds.of(facts)
     for scope in facts.scopes_holding(_grad_spellings(facts)):
-        yield from _rebindings_and_reads(rule, context, scope, facts.statements_of(scope))
+        yield from _rebindings_and_reads(rule, context, kinds, scope)
 
 
 def _grad_spellings(facts: ModuleFacts) -> Iterator[ast.AST]:
     """Findings of a scope's bindings need a ``.grad`` read there, or a tensor made to
-    require grad there (bindings never cross scopes): only their scopes are walked."""
+    require grad there: only their scopes are looked at."""
     for node in facts.nodes_of(ast.Attribute):
         if node.attr in ("grad", "requires_grad", "requires_grad_"):  # type: ignore[attr-defined]
             yield node
@@ -225,14 +226,16 @@ def _expression_fixes(context: RuleContext, creation: NonLeafCreation) -> tuple[
 
 
 def _rebindings_and_reads(
-    rule: Rule, context: RuleContext, scope: ast.AST, statements: list[flow.StatementInfo]
+    rule: Rule, context: RuleContext, kinds: TensorKinds, scope: ast.AST
 ) -> Iterator[Finding]:
     facts = context.facts
     retained = retained_names(scope) if context.facts.mentions("retain_grad") else set()
-    for info, names in ScopeBindings(facts, statements).walk():
-        yield from _grad_reads(rule, context, info.node, names, retained)
+    for info in facts.statements_of(scope):
+        yield from _grad_reads(rule, context, kinds, info.node, retained)
         for target, value in name_assignments(info.node):
-            binding = names.get(target.id)
+            if _operation_on_name(facts, target.id, value, None) is None:
+                continue  # no operation on the name: nothing to ask
+            binding = kinds.before(target.id, info.node)
             if binding is None or not _trained_tensor(binding):
                 continue
             if is_leaf_update(target.id, value, binding, info):
@@ -265,9 +268,10 @@ def _trained_tensor(binding: Binding) -> bool:
 
 
 def _operation_on_name(
-    facts: ModuleFacts, name: str, value: ast.expr, binding: Binding
+    facts: ModuleFacts, name: str, value: ast.expr, binding: Binding | None
 ) -> tuple[ast.expr, bool] | None:
-    """The non-leaf operation applied to ``name`` whose chain makes up the whole value."""
+    """The non-leaf operation applied to ``name`` whose chain makes up the whole value
+    (with no binding: any such operation)."""
     for node in flow.walk_local(value):
         if not (isinstance(node, ast.Name) and node.id == name):
             continue
@@ -275,7 +279,7 @@ def _operation_on_name(
         if operation is None or chain_top(node, facts.parents) is not value:
             continue
         ambiguous = operation[1] or isinstance(operation[0], ast.Subscript)
-        if binding.origin is Origin.OTHER and ambiguous:
+        if binding is not None and binding.origin is Origin.OTHER and ambiguous:
             continue  # it might be a module: `.to()`/`[i]` exist there too
         return operation
     return None
@@ -284,8 +288,8 @@ def _operation_on_name(
 def _grad_reads(
     rule: Rule,
     context: RuleContext,
+    kinds: TensorKinds,
     stmt: ast.stmt,
-    names: dict[str, Binding],
     retained: set[str],
 ) -> Iterator[Finding]:
     for node in flow.own_nodes(stmt):
@@ -297,10 +301,10 @@ def _grad_reads(
         ):
             continue
         name = node.value.id
-        binding = names.get(name)
-        if binding is None or binding.kind is not Kind.COMPUTED or binding.already_reported:
-            continue
         if name in retained:
+            continue
+        binding = kinds.before(name, stmt)
+        if binding is None or binding.kind is not Kind.COMPUTED or binding.already_reported:
             continue
         yield rule.finding(
             context,
