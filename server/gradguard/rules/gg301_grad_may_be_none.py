@@ -1,15 +1,23 @@
 """## What it does
-Checks for attribute and in-place uses of a tensor's `.grad` (`p.grad.zero_()`,
-`p.grad.data.clamp_(...)`, `w.grad.norm()`) where `.grad` can still be `None` and
-nothing checks it first:
-- in a loop (or comprehension) over `model.parameters()`, or over a name holding them,
-  when the file shows a reason some parameter can lack a gradient: a layer `forward()`
-  never uses, a branch in `forward()` that decides which layers run, a layer run under
-  `torch.no_grad()`, parameters frozen anywhere in the file, one list holding several
-  models' parameters, or no `backward()` since the model was built. A loop over a model
-  every parameter of which the file shows taking part (`torch.nn` layers, a same-file
-  module whose `forward()` uses all its layers) is left alone, and so is a model the file
-  does not show (a function's parameter, an imported model) when nothing is frozen;
+Checks for uses of a tensor's `.grad` that fail when it is `None` (an attribute or method
+read on it: `p.grad.zero_()`, `p.grad.data.clamp_(...)`; an operand of arithmetic:
+`p -= lr * p.grad`; an augmented assignment: `p.grad *= 0.5`) where `.grad` can still be
+`None` and nothing checks it first:
+- in a loop (or comprehension) over `model.parameters()`, over a name holding them, or
+  over `group["params"]` in the `step()` of a same-file `Optimizer` subclass (the
+  parameters the file builds it with), when the file shows a reason some parameter can
+  lack a gradient: a layer `forward()` never uses, a branch in `forward()` that decides
+  which layers run, a layer run under `torch.no_grad()`, parameters frozen anywhere in the
+  file (`requires_grad_(False)`, `requires_grad = False`, `nn.Parameter(...,
+  requires_grad=False)`), one list holding several models' parameters, or no
+  `backward()` since the model was built. A loop over a model every parameter of which
+  the file shows taking part (`torch.nn` layers, a same-file module whose `forward()`
+  uses all its layers) is left alone, and so is a model the file does not show (a
+  function's parameter, an imported model) when nothing is frozen; parameters filtered
+  on `requires_grad` are not reported for a freeze;
+- on a parameter a same-file module class keeps in a field (`op.alpha.grad`, `op`
+  running over `self.ops`) when its `forward()` never uses it, uses it only on some
+  paths (a sampled branch, after an early `return`), or it does not require grad;
 - before the first `backward()` after the tensor or model was created;
 - after `optimizer.zero_grad()` or `model.zero_grad()` with no `backward()` in between;
 - after `x.grad = None`;
@@ -25,7 +33,12 @@ is `set_to_none=True`. This is what really produces
 ## What PyTorch does
 For a parameter without a gradient, `p.grad.zero_()` raises
 `AttributeError: 'NoneType' object has no attribute 'zero_'`, and `p.grad.data` raises
-`AttributeError: 'NoneType' object has no attribute 'data'`. `optimizer.zero_grad()` and
+`AttributeError: 'NoneType' object has no attribute 'data'`. A parameter made with
+`nn.Parameter(t, requires_grad=False)` keeps `.grad is None` after `backward()`:
+`p -= 0.01 * p.grad` then raises
+`TypeError: unsupported operand type(s) for *: 'float' and 'NoneType'`, and
+`p.grad *= 0.5` raises `TypeError: unsupported operand type(s) for *=: 'NoneType' and
+'float'`. `optimizer.zero_grad()` and
 `optimizer.step()` themselves skip parameters whose `.grad` is `None`.
 
 ## Example
@@ -87,7 +100,8 @@ for step in range(2):
 Two fixes are offered, both safe. "Wrap in `if p.grad is not None:`" puts the statement
 under that check, so it runs only when there is a gradient; it is offered only when the
 use is in a whole statement on its own lines that binds no name (an expression statement,
-or an assignment to an attribute such as `p.grad.data = ...`). For the zeroing idiom
+or an assignment to an attribute such as `p.grad.data = ...` or `p.grad /= k`; not
+`p -= lr * p.grad`, which rebinds `p`). For the zeroing idiom
 `p.grad.zero_()` / `p.grad.data.zero_()`, "Replace with `p.grad = None`" clears the
 gradient the way `zero_grad()` does by default: the next `backward()` stores a fresh
 gradient either way. One difference to know: `optimizer.step()` skips a parameter whose

@@ -139,10 +139,10 @@ class TensorKinds:
             return _tensor_or_none(self.facts, value, stmt)
         if contains_non_leaf_creation(self.facts, value):
             return Binding(Kind.COMPUTED, Origin.FACTORY, stmt, value, already_reported=True)
-        if self._computes_with_grad(value, stmt) or self._returns_computed(value):
+        if self._computes_with_grad(value, stmt):
             rebinds_itself = any(n.id == name for n in history_reads(value))
             return Binding(Kind.COMPUTED, Origin.OTHER, stmt, value, rebinds_itself)
-        return _tensor_or_none(self.facts, value, stmt)
+        return self._callee_binding(value, stmt) or _tensor_or_none(self.facts, value, stmt)
 
     def _requires_grad_result(self, call: ast.expr, stmt: ast.stmt) -> Binding | None:
         """``x.requires_grad_()`` returns ``x``: a module stays a module, and only a visible
@@ -194,28 +194,32 @@ class TensorKinds:
             return self._reads_grad_tensor(value, stmt)
         return False
 
-    def _returns_computed(self, value: ast.expr) -> bool:
+    def _callee_binding(self, value: ast.expr, stmt: ast.stmt) -> Binding | None:
         """A call of a same-file function or method every ``return`` of which is a
-        non-leaf (``def scale(self): return self.log_scale.exp()``)."""
+        non-leaf (``def scale(self): return self.log_scale.exp()``): a non-leaf here,
+        reported already when each was reported where it was made."""
         function = self._callee(value)
-        if function is None or self._depth >= MAX_DEPTH:
-            return False
+        if function is None or self._depth >= MAX_DEPTH or _no_grad_decorated(function):
+            return None
         returns = [n for n in flow.walk_local(function) if isinstance(n, ast.Return)]
         if not returns or any(r.value is None for r in returns):
-            return False
+            return None
         self._depth += 1
         try:
-            return all(self._computed_in_callee(r) for r in returns)
+            found = [self._returned(r) for r in returns]
         finally:
             self._depth -= 1
+        if not all(b is not None and b.kind is Kind.COMPUTED for b in found):
+            return None
+        reported = all(b.already_reported for b in found if b is not None)
+        return Binding(Kind.COMPUTED, Origin.OTHER, stmt, value, reported)
 
-    def _computed_in_callee(self, ret: ast.Return) -> bool:
+    def _returned(self, ret: ast.Return) -> Binding | None:
         assert ret.value is not None
         info = self.semantic.bindings(self.facts.enclosing_scope(ret)).statements.get(ret)
         if info is None or flow.is_under_no_grad(info, self.facts.parents):
-            return False
-        binding = self.classify("", ret.value, ret, under_no_grad=False)
-        return binding is not None and binding.kind is Kind.COMPUTED
+            return None
+        return self.classify("", ret.value, ret, under_no_grad=False)
 
     def _callee(self, value: ast.expr) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         if not isinstance(value, ast.Call):
@@ -255,6 +259,14 @@ class TensorKinds:
             return False
         value = self.semantic.value_of(node)
         return bool(value) and all(isinstance(obj, ParameterObject) for obj in value)
+
+
+def _no_grad_decorated(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    for decorator in function.decorator_list:
+        called = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (flow.dotted_name(called) or "").rsplit(".", 1)[-1] in ("no_grad", "inference_mode"):
+            return True
+    return False
 
 
 def _binds_plainly(statement: ast.stmt, value: ast.expr) -> bool:
