@@ -40,6 +40,7 @@ _PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
 # Calls that hand back (an iterator over) their last argument's elements.
 _PASS_THROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "filter"})
 _MATERIALISERS = frozenset({"list", "tuple", "sorted"})  # a list: iterable again and again
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _CHAINS = frozenset({"itertools.chain", "itertools.chain.from_iterable"})
 # A frame binds a summarised function's parameters to the caller's argument values.
 Frame = tuple[tuple[str, Value], ...]
@@ -106,8 +107,35 @@ class Evaluator:
         for bound, value in frame:
             if bound == name.id:
                 return value
+        generator = self._comprehension_binding(name)
+        if generator is not None:
+            return self.heap.elements(self.value_of(generator.iter, frame))
         statement = self.facts.enclosing_statement(name)
         return self.name_value(name.id, statement, self.facts.enclosing_scope(name), frame)
+
+    def _comprehension_binding(self, name: ast.Name) -> ast.comprehension | None:
+        """The ``for op in self.ops`` of a comprehension around ``name`` that binds it
+        (the innermost; a generator's own target is not bound in its iterable)."""
+        child: ast.AST = name
+        parent = self.facts.parents.get(name)
+        from_iter: ast.comprehension | None = None
+        while isinstance(parent, (ast.expr, ast.comprehension)):
+            if isinstance(parent, ast.comprehension):
+                from_iter = parent if child is parent.iter else None
+            elif isinstance(parent, _COMPREHENSIONS):
+                found = None
+                for generator in parent.generators:
+                    if generator is from_iter:
+                        break
+                    target = generator.target
+                    if isinstance(target, ast.Name) and target.id == name.id:
+                        found = generator
+                    if generator is child:
+                        break
+                if found is not None:
+                    return found
+            child, parent = parent, self.facts.parents.get(parent)
+        return None
 
     def name_value(
         self, name: str, statement: ast.stmt | None, scope: flow.Scope, frame: Frame = ()
