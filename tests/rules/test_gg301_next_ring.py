@@ -329,3 +329,53 @@ def test_custom_optimizer_given_only_trainable_parameters_is_left_alone(params):
 def test_other_rules_see_nothing_new_in_these_shapes():
     code = textwrap.dedent(MASKED.format(flag="False", update="param -= lr * param.grad"))
     assert [f.code for f in findings(code) if f.code == "GG302"] == []
+
+
+# -- `for group in optimizer.param_groups: for p in group["params"]` outside the class -----
+
+CLIP_GROUPS = """
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Embedding(100, 16), nn.Flatten(), nn.Linear(16 * 8, 2))
+{freeze}
+optimizer = torch.optim.AdamW({params}, lr=1e-3)
+
+
+def clip_per_group(optimizer, max_value):
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad.data.clamp_(-max_value, max_value)
+
+
+for tokens, labels in loader:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(tokens), labels).backward()
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad.data.clamp_(-1.0, 1.0)
+    optimizer.step()
+"""
+
+
+def test_clipping_over_param_groups_of_an_optimizer_holding_a_frozen_layer():
+    code = CLIP_GROUPS.format(freeze="model[0].requires_grad_(False)", params="model.parameters()")
+    # The loop at module level; the helper's `optimizer` is a parameter the file passes
+    # nothing for, so it stays silent.
+    (finding,) = only(code, "GG301")
+    assert code.splitlines()[finding.span.start.line].strip().startswith("p.grad.data.clamp_(-1.0")
+    assert finding.related[0].message == "parameters are frozen here"
+
+
+@pytest.mark.parametrize(
+    ("freeze", "params"),
+    [
+        ("", "model.parameters()"),
+        (
+            "model[0].requires_grad_(False)",
+            "[p for p in model.parameters() if p.requires_grad]",
+        ),
+    ],
+)
+def test_clipping_over_param_groups_left_alone(freeze, params):
+    assert only(CLIP_GROUPS.format(freeze=freeze, params=params), "GG301") == []

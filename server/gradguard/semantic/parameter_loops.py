@@ -19,7 +19,13 @@ from gradguard.semantic import control
 from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS
 from gradguard.semantic.grad_states import GradStates, Reason, State
 from gradguard.semantic.grad_uses import GradUse
-from gradguard.semantic.objects import ModuleObject, OptimizerObject, ParameterIterable, Value
+from gradguard.semantic.objects import (
+    AbstractObject,
+    ModuleObject,
+    OptimizerObject,
+    ParameterIterable,
+    Value,
+)
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 # Calls between building a model and reading its gradients that run no backward().
@@ -73,10 +79,11 @@ class ParameterLoops:
         return value if isinstance(target, ast.Name) and target.id == owner else None
 
     def _optimizer_group_parameters(self, iterable: ast.expr) -> Value | None:
-        """``group["params"]`` where ``group`` runs over ``self.param_groups`` in a method
-        of a same-file ``Optimizer`` subclass: the parameters every construction of that
-        class in the file passes (``MySGD(model.parameters())``); None when the file
-        builds none, or any with something other than parameters."""
+        """``group["params"]`` where ``group`` runs over ``<optimizer>.param_groups``: the
+        parameters the optimizer holds. In a method of a same-file ``Optimizer`` subclass
+        (``self.param_groups``), those every construction of that class in the file
+        passes (``MySGD(model.parameters())``). None when the file builds none, or any
+        with something other than parameters."""
         if not (
             isinstance(iterable, ast.Subscript)
             and isinstance(iterable.value, ast.Name)
@@ -84,42 +91,50 @@ class ParameterLoops:
             and iterable.slice.value == "params"
         ):
             return None
-        class_name = self._optimizer_class_of(iterable, iterable.value.id)
-        if class_name is None:
+        groups = self._groups_loop(iterable, iterable.value.id)
+        if groups is None:
             return None
+        optimizers = self._optimizers_of(groups)
         held: set[ParameterIterable] = set()
-        for call in self.facts.nodes_of(ast.Call):
-            func = call.func  # type: ignore[attr-defined]
-            if not (isinstance(func, ast.Name) and func.id == class_name):
-                continue
-            for obj in self.semantic.value_of(call):
-                if not isinstance(obj, OptimizerObject):
-                    return None
-                if not obj.params or not all(isinstance(p, ParameterIterable) for p in obj.params):
-                    return None
-                held |= obj.params  # type: ignore[arg-type]
+        for obj in optimizers:
+            if not isinstance(obj, OptimizerObject):
+                return None
+            if not obj.params or not all(isinstance(p, ParameterIterable) for p in obj.params):
+                return None
+            held |= obj.params  # type: ignore[arg-type]
         return frozenset(held) or None
 
-    def _optimizer_class_of(self, node: ast.AST, group: str) -> str | None:
-        """The same-file optimizer class whose method loops ``for <group> in
-        self.param_groups`` around ``node``."""
-        loop = next(
-            (
-                parent
-                for _, parent in _ancestors_in_scope(node, self.facts.parents)
-                if isinstance(parent, ast.For)
+    def _groups_loop(self, node: ast.AST, group: str) -> ast.expr | None:
+        """``<optimizer>`` of the ``for <group> in <optimizer>.param_groups`` around ``node``."""
+        for _, parent in _ancestors_in_scope(node, self.facts.parents):
+            if (
+                isinstance(parent, ast.For)
                 and isinstance(parent.target, ast.Name)
                 and parent.target.id == group
-                and flow.dotted_name(parent.iter) == "self.param_groups"
-            ),
-            None,
-        )
-        method = self.facts.enclosing_function(node) if loop is not None else None
+                and isinstance(parent.iter, ast.Attribute)
+                and parent.iter.attr == "param_groups"
+            ):
+                return parent.iter.value
+        return None
+
+    def _optimizers_of(self, expr: ast.expr) -> Value:
+        """What ``expr`` holds; ``self`` in a same-file optimizer class: every instance
+        the file builds of it."""
+        method = self.facts.enclosing_function(expr)
         owner = self.facts.parents.get(method) if method is not None else None
-        if not isinstance(owner, ast.ClassDef):
-            return None
+        if not (
+            isinstance(expr, ast.Name) and expr.id == "self" and isinstance(owner, ast.ClassDef)
+        ):
+            return self.semantic.value_of(expr)
         info = self.facts.classes.get(owner.name)
-        return owner.name if info is not None and info.is_optimizer else None
+        if info is None or not info.is_optimizer:
+            return frozenset()
+        found: set[AbstractObject] = set()
+        for call in self.facts.nodes_of(ast.Call):
+            func = call.func  # type: ignore[attr-defined]
+            if isinstance(func, ast.Name) and func.id == owner.name:
+                found |= self.semantic.value_of(call)
+        return frozenset(found)
 
     def _gap(self, loop: ast.AST, iterable: ast.expr, value: Value) -> Reason | None:
         """The reason the file shows for some parameter to have no gradient here."""
