@@ -5,8 +5,8 @@ read on it: `p.grad.zero_()`, `p.grad.data.clamp_(...)`; an operand of arithmeti
 `None` and nothing checks it first:
 - in a loop (or comprehension) over `model.parameters()`, over a name holding them, or
   over `group["params"]` for each group of `optimizer.param_groups` (also `self` in the
-  `step()` of a same-file `Optimizer` subclass: the parameters the file builds it with), when the file shows a reason some parameter can
-  lack a gradient: a layer `forward()` never uses, a branch in `forward()` that decides
+  `step()` of a same-file `Optimizer` subclass: the parameters the file builds it with),
+  when the file shows a reason some parameter can lack a gradient: a layer `forward()` never uses, a branch in `forward()` that decides
   which layers run, a layer run under `torch.no_grad()`, parameters frozen anywhere in the
   file (`requires_grad_(False)`, `requires_grad = False`, `nn.Parameter(...,
   requires_grad=False)`), one list holding several models' parameters, or no
