@@ -6,15 +6,15 @@ read on it: `p.grad.zero_()`, `p.grad.data.clamp_(...)`; an operand of arithmeti
 - in a loop (or comprehension) over `model.parameters()`, over a name holding them, or
   over `group["params"]` for each group of `optimizer.param_groups` (also `self` in the
   `step()` of a same-file `Optimizer` subclass: the parameters the file builds it with),
-  when the file shows a reason some parameter can lack a gradient: a layer `forward()` never uses, a branch in `forward()` that decides
-  which layers run, a layer run under `torch.no_grad()`, parameters frozen anywhere in the
-  file (`requires_grad_(False)`, `requires_grad = False`, `nn.Parameter(...,
-  requires_grad=False)`), one list holding several models' parameters, or no
-  `backward()` since the model was built. A loop over a model every parameter of which
-  the file shows taking part (`torch.nn` layers, a same-file module whose `forward()`
-  uses all its layers) is left alone, and so is a model the file does not show (a
-  function's parameter, an imported model) when nothing is frozen; parameters filtered
-  on `requires_grad` are not reported for a freeze;
+  when the file shows a reason some parameter can lack a gradient: a layer `forward()`
+  never uses, a branch in `forward()` that decides which layers run, a layer run under
+  `torch.no_grad()`, parameters frozen anywhere in the file (`requires_grad_(False)`,
+  `requires_grad = False`, `nn.Parameter(..., requires_grad=False)`), one list holding
+  several models' parameters, or no `backward()` since the model was built. A loop over
+  a model every parameter of which the file shows taking part (`torch.nn` layers, a
+  same-file module whose `forward()` uses all its layers) is left alone, and so is a
+  model the file does not show (a function's parameter, an imported model) when nothing
+  is frozen; parameters filtered on `requires_grad` are not reported for a freeze;
 - on a parameter a same-file module class keeps in a field (`op.alpha.grad`, `op`
   running over `self.ops`) when its `forward()` never uses it, uses it only on some
   paths (a sampled branch, after an early `return`), or it does not require grad;
