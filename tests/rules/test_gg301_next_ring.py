@@ -379,3 +379,59 @@ def test_clipping_over_param_groups_of_an_optimizer_holding_a_frozen_layer():
 )
 def test_clipping_over_param_groups_left_alone(freeze, params):
     assert only(CLIP_GROUPS.format(freeze=freeze, params=params), "GG301") == []
+
+
+# -- the parent's forward samples one op: the others' `alpha` get no gradient -------------
+
+SAMPLING_CELL = """
+import random
+
+import torch
+from torch import nn
+
+
+class MixedOp(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.op = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        return self.op(x) * self.alpha.sigmoid()
+
+
+class Cell(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.ops = nn.ModuleList(MixedOp(dim) for _ in range(4))
+
+    def forward(self, x):
+{forward}
+
+    def alpha_grads(self):
+        return [op.alpha.grad.data.clone() for op in self.ops]
+"""
+
+
+@pytest.mark.parametrize(
+    "forward",
+    [
+        "        return random.choice(self.ops)(x)",
+        "        return self.ops[random.randrange(len(self.ops))](x)",
+    ],
+)
+def test_a_forward_that_samples_one_op(forward):
+    (finding,) = only(SAMPLING_CELL.format(forward=forward), "GG301")
+    assert finding.related[0].message == "`Cell.forward()` runs only some of `self.ops`"
+
+
+@pytest.mark.parametrize(
+    "forward",
+    [
+        "        for op in self.ops:\n            x = op(x)\n        return x",
+        "        return sum(op(x) for op in self.ops)",
+        "        return self.ops[0](x) + sum(op(x) for op in self.ops[1:])",
+    ],
+)
+def test_a_forward_that_runs_every_op_is_left_alone(forward):
+    assert only(SAMPLING_CELL.format(forward=forward), "GG301") == []

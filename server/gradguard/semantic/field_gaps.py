@@ -24,6 +24,8 @@ from gradguard.semantic.values import Evaluator
 _SELF_AS_A_WHOLE = frozenset({"parameters", "named_parameters", "state_dict", "__dict__"})
 # Attributes read on a parameter that do not compute with it (no path to a loss).
 _NOT_A_COMPUTATION = frozenset({"grad", "requires_grad"})
+# Calls that pick some elements of a container (a sampled path through a supernet).
+_SELECTING_CALLS = frozenset({"random.choice", "random.sample", "numpy.random.choice"})
 
 
 def field_gap(
@@ -44,7 +46,71 @@ def field_gap(
         gap = _holder_gap(facts, evaluator, gradients, holder, expr.attr)
         if gap is not None:
             return gap
+    return _sampled_container_gap(facts, evaluator, expr.value)
+
+
+def _sampled_container_gap(
+    facts: ModuleFacts, evaluator: Evaluator, element: ast.expr
+) -> Gap | None:
+    """``for op in self.ops: op.alpha.grad`` where the class's ``forward()`` runs only
+    some of ``self.ops`` each time (``random.choice(self.ops)``, ``self.ops[i]``)."""
+    iterable = _iterated_by(facts, evaluator, element)
+    if not (
+        isinstance(iterable, ast.Attribute)
+        and _is_self(iterable.value)
+        and isinstance(iterable.ctx, ast.Load)
+    ):
+        return None
+    owners = evaluator.value_of(iterable.value)
+    if not owners or not all(_same_file_module(facts, obj) for obj in owners):
+        return None
+    for owner in owners:
+        assert isinstance(owner, ModuleObject)
+        forward = evaluator.heap.method(owner, "forward")
+        if forward is None:
+            return None
+        _, reached = _methods_from(facts, evaluator.heap, owner, forward)
+        reads = [n for m in reached for n in ast.walk(m) if _is_self_read(n, iterable.attr)]
+        kinds = [_selection(facts, read) for read in reads]
+        if "whole" in kinds or "selects" not in kinds:
+            return None
+        selecting = reads[kinds.index("selects")]
+        reason = f"`{owner.class_name}.forward()` runs only some of `self.{iterable.attr}`"
+        return Gap(reason, facts.parents.get(selecting, selecting))
     return None
+
+
+def _iterated_by(facts: ModuleFacts, evaluator: Evaluator, element: ast.expr) -> ast.expr | None:
+    """What ``for <element> in ...`` (a loop or a comprehension) runs over."""
+    if not isinstance(element, ast.Name):
+        return None
+    generator = evaluator.comprehension_binding(element)
+    if generator is not None:
+        return generator.iter
+    statement = facts.enclosing_statement(element)
+    if statement is None:
+        return None
+    scope = facts.enclosing_scope(statement)
+    reaching = evaluator.bindings(scope).reaching(element.id, statement)
+    if len(reaching) == 1 and reaching[0].kind == "for":
+        return reaching[0].value
+    return None
+
+
+def _selection(facts: ModuleFacts, read: ast.AST) -> str:
+    """How ``forward`` uses a container: ``selects`` one (``random.choice(self.ops)``,
+    ``self.ops[i]`` with a computed ``i``), only measures it (``len``), or the ``whole``."""
+    parent = facts.parents.get(read)
+    if isinstance(parent, ast.Call) and read in parent.args:
+        called = facts.qualify(parent.func) or flow.dotted_name(parent.func) or ""
+        if called in _SELECTING_CALLS:
+            return "selects"
+        if called == "len":
+            return "measures"
+    if isinstance(parent, ast.Subscript) and parent.value is read:
+        constant = isinstance(parent.slice, ast.Constant)
+        return "whole" if constant or isinstance(parent.slice, ast.Slice) else "selects"
+    return "whole"
 
 
 def _same_file_module(facts: ModuleFacts, obj: object) -> bool:

@@ -36,7 +36,7 @@ from gradguard.semantic.catalogue.tensors import (
 )
 from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS as CONVERT_METHODS
 from gradguard.semantic.model import SemanticModel
-from gradguard.semantic.objects import ParameterObject
+from gradguard.semantic.objects import ModuleObject, ParameterObject
 from gradguard.semantic.values import MAX_DEPTH
 
 # torch.nn layers that own parameters: their output requires grad.
@@ -181,6 +181,8 @@ class TensorKinds:
             func = value.func
             if isinstance(func, ast.Name) and self._kind(func.id, stmt) is Kind.MODULE:
                 return True
+            if self._is_layer_call(value):
+                return True
             if flow.method_name(value) in CONVERT_METHODS | ALWAYS_NON_LEAF_METHODS:
                 return self._reads_grad_tensor(value, stmt)
             qualified = self.facts.qualify(func) or ""
@@ -246,7 +248,25 @@ class TensorKinds:
             for read in history_reads(expr)
         ):
             return True
-        return any(self._is_parameter_field(node) for node in flow.walk_local(expr))
+        return any(
+            self._is_parameter_field(node) or self._is_layer_call(node)
+            for node in flow.walk_local(expr)
+        )
+
+    def _is_layer_call(self, node: ast.AST) -> bool:
+        """``self.table(ids)`` where ``self.table`` holds a ``torch.nn`` layer with
+        parameters (``nn.Embedding``, ``nn.Linear``...): its output requires grad."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            return False
+        if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "self"):
+            return False
+        value = self.semantic.value_of(node.func)
+        return bool(value) and all(
+            isinstance(obj, ModuleObject)
+            and obj.torch_layer
+            and _PARAMETRIC_LAYER.match(obj.class_name) is not None
+            for obj in value
+        )
 
     def _is_parameter_field(self, node: ast.AST) -> bool:
         """``self.log_scale`` holding an ``nn.Parameter`` the file shows."""

@@ -124,13 +124,13 @@ class Evaluator:
         for bound, value in frame:
             if bound == name.id:
                 return value
-        generator = self._comprehension_binding(name)
+        generator = self.comprehension_binding(name)
         if generator is not None:
             return self.heap.elements(self.value_of(generator.iter, frame))
         statement = self.facts.enclosing_statement(name)
         return self.name_value(name.id, statement, self.facts.enclosing_scope(name), frame)
 
-    def _comprehension_binding(self, name: ast.Name) -> ast.comprehension | None:
+    def comprehension_binding(self, name: ast.Name) -> ast.comprehension | None:
         """The ``for op in self.ops`` of a comprehension around ``name`` that binds it
         (the innermost; a generator's own target is not bound in its iterable)."""
         child: ast.AST = name
