@@ -17,7 +17,9 @@ read on it: `p.grad.zero_()`, `p.grad.data.clamp_(...)`; an operand of arithmeti
   is frozen; parameters filtered on `requires_grad` are not reported for a freeze;
 - on a parameter a same-file module class keeps in a field (`op.alpha.grad`, `op`
   running over `self.ops`) when its `forward()` never uses it, uses it only on some
-  paths (a sampled branch, after an early `return`), or it does not require grad;
+  paths (a sampled branch, after an early `return`), or it does not require grad; or when
+  the forward of the module holding `self.ops` runs only some of them
+  (`random.choice(self.ops)`, `self.ops[i]` with a computed `i`);
 - before the first `backward()` after the tensor or model was created;
 - after `optimizer.zero_grad()` or `model.zero_grad()` with no `backward()` in between;
 - after `x.grad = None`;
