@@ -27,8 +27,6 @@ EXPECT = re.compile(r"#\s*expect:\s*(GG\d{3}(?:\s*,\s*GG\d{3})*)")
 
 #: Programs whose marked finding is not reported yet (file name: what is missing).
 NOT_FOUND_YET: dict[str, str] = {
-    "r01_wrapper_clone_keeps_old_optimizer.py": "GG102: clone() passing self._optimizer on",
-    "r01b_wrapper_clone_via_new.py": "GG102: clone() through Learner.__new__ and field stores",
     "s08_grad_of_input_from_numpy.py": "GG301: the loss is computed from the input",
 }
 
