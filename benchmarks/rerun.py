@@ -39,7 +39,7 @@ def load_average() -> str:
         return "?"
 
 
-def _environment(cache: Path, home: Path) -> dict[str, str]:
+def first_time_environment(cache: Path, home: Path) -> dict[str, str]:
     # PYTHONDONTWRITEBYTECODE (set on the benchmark machine) makes every run compile
     # GradGuard's modules again, about 0.4 s; an installed GradGuard has its bytecode.
     dropped = ("XDG_CACHE_HOME", "GRADGUARD_LOG_LEVEL", "PYTHONDONTWRITEBYTECODE")
@@ -80,7 +80,7 @@ class Bench:
                 if is_check
                 else command
             )
-            runs.append(run_measured(full, cwd=self.root, env=_environment(cache, home)))
+            runs.append(run_measured(full, cwd=self.root, env=first_time_environment(cache, home)))
         best = median_measurement(runs)
         self.rows.append({"label": label, "wall": best.wall, "cpu": best.cpu, "load": load})
         if report.exists():

@@ -425,8 +425,10 @@ class _Checker:
 
     def may_consume_iterators(self) -> bool:
         """Only iterators drawn from ``parameters()``-like methods, or consumed by an
-        optimizer or a clipping call, are reported: without any such call, none are."""
-        if self.context.optimizers.optimizer_calls:
+        optimizer or a clipping call, are reported: without any such call, none are.
+        (A call that may build an optimizer lets them through: which ones do is asked
+        per use, by ``consumer_kind``.)"""
+        if self.context.optimizers.possible_calls:
             return True
         calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
         return any(
@@ -920,8 +922,9 @@ class _AddParamGroupMove:
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     checker = _Checker(rule, context)
-    for creation in context.optimizers.creations:
-        yield from checker.check_creation(creation)
+    # check_creation reads only its creation and the file: jedi is asked whether the
+    # call builds an optimizer only when its argument would be reported.
+    yield from context.optimizers.findings_of_each(checker.check_creation)
     yield from checker.check_iterators()
 
 

@@ -64,20 +64,26 @@ _GUARDS = (ast.If, ast.Match, ast.ExceptHandler)
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    for creation in context.optimizers.creations:
-        loop = _reset_loop(context, creation)
-        if loop is None:
-            continue
-        name = flow.dotted_name(creation.call.func) or "The optimizer"
-        fixes = tuple(_hoist_fixes(context, creation, loop))
-        yield rule.finding(
-            context,
-            creation.call,
-            f"`{name}` is constructed inside the training loop on line {loop.lineno}, so a "
-            "new optimizer with empty state (momentum, Adam moments, step count) replaces "
-            "the previous one on every iteration",
-            fixes=fixes,
-        )
+    # jedi is asked whether a call builds an optimizer only when it would be reported.
+    return context.optimizers.findings_of_each(lambda c: _check_creation(rule, context, c))
+
+
+def _check_creation(
+    rule: Rule, context: RuleContext, creation: OptimizerCreation
+) -> Iterator[Finding]:
+    loop = _reset_loop(context, creation)
+    if loop is None:
+        return
+    name = flow.dotted_name(creation.call.func) or "The optimizer"
+    fixes = tuple(_hoist_fixes(context, creation, loop))
+    yield rule.finding(
+        context,
+        creation.call,
+        f"`{name}` is constructed inside the training loop on line {loop.lineno}, so a "
+        "new optimizer with empty state (momentum, Adam moments, step count) replaces "
+        "the previous one on every iteration",
+        fixes=fixes,
+    )
 
 
 def _enclosing_loops(context: RuleContext, creation: OptimizerCreation) -> tuple[ast.stmt, ...]:

@@ -60,13 +60,24 @@ from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # Group the constructions that receive a plain name, per scope and name.
     by_scope: dict[int, tuple[flow.Scope, dict[str, list[OptimizerCreation]]]] = {}
-    for creation in context.optimizers.creations:
+    # jedi is asked whether a call builds an optimizer only when it receives a list of
+    # group dicts: no other construction takes part in a finding.
+    for creation in context.optimizers.creations_where(lambda c: _takes_group_list(context, c)):
         if isinstance(creation.params, ast.Name):
             _, by_name = by_scope.setdefault(id(creation.scope), (creation.scope, {}))
             by_name.setdefault(creation.params.id, []).append(creation)
     for scope, by_name in by_scope.values():
         for name, uses in by_name.items():
             yield from _check_list(rule, context, scope, name, uses)
+
+
+def _takes_group_list(context: RuleContext, creation: OptimizerCreation) -> bool:
+    """``SGD(groups)`` where ``groups`` was last bound to a list of group dicts."""
+    params = creation.params
+    if not isinstance(params, ast.Name):
+        return False
+    binding = _binding_before(_group_bindings(context, creation.scope, params.id), creation)
+    return binding is not None and _is_group_list(context, creation.scope, binding, params.id)
 
 
 def _group_bindings(context: RuleContext, scope: flow.Scope, name: str) -> list[flow.StatementInfo]:
