@@ -426,16 +426,16 @@ class _Checker:
     def may_consume_iterators(self) -> bool:
         """Only iterators drawn from ``parameters()``-like methods, or consumed by an
         optimizer or a clipping call, are reported: without any such call, none are.
-        (A call that may build an optimizer lets them through: which ones do is asked
-        per use, by ``consumer_kind``.)"""
-        if self.context.optimizers.possible_calls:
-            return True
+        (A call that may build an optimizer and could receive an iterator lets them
+        through: ``consumer_kind`` asks whether it does, per use.)"""
         calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
-        return any(
+        if any(
             flow.method_name(call) in GENERATOR_METHODS
             or _callee_last_name(call) in _CLIP_FUNCTIONS
             for call in calls
-        )
+        ):
+            return True
+        return any(_may_receive_params(c) for c in self.context.optimizers.possible_calls)
 
     def check_iterators_in(self, scope: flow.Scope) -> Iterator[Finding]:
         statements = self.facts.statements_of(scope)
@@ -450,12 +450,19 @@ class _Checker:
                 continue
             name = node.targets[0].id
             uses = self.consuming_uses(statements, info, name)
-            # Only iterators of parameters concern this rule (not ``iter(loader)``).
-            drawn = _draws_parameters(node.value) or self.kinds.returns_parameter_generator(
-                node.value  # type: ignore[arg-type]
-            )
-            if drawn or any(use.kind in ("optimizer", "clip") for use in uses):
-                yield from self.report_exhausted(info, name, uses)
+            found = list(self.report_exhausted(info, name, uses))
+            # Only iterators of parameters concern this rule (not ``iter(loader)``); asked
+            # last, as the semantic model's answer can cost seconds.
+            if found and (
+                any(use.kind in ("optimizer", "clip") for use in uses)
+                or self.draws_parameters(node.value)
+            ):
+                yield from found
+
+    def draws_parameters(self, value: ast.expr) -> bool:
+        return _draws_parameters(value) or self.kinds.returns_parameter_generator(
+            value  # type: ignore[arg-type]
+        )
 
     def consuming_uses(
         self, statements: list[flow.StatementInfo], binding: flow.StatementInfo, name: str
@@ -602,6 +609,12 @@ _EFFECT = {
     "list": ("this call receives an empty sequence", Severity.WARNING),
     "loop": ("this loop runs no iterations", Severity.WARNING),
 }
+
+
+def _may_receive_params(call: ast.Call) -> bool:
+    """Where ``consumer_kind`` looks for an iterator: a positional argument (or a group
+    list there) or ``params=``."""
+    return bool(call.args) or any(k.arg == "params" for k in call.keywords)
 
 
 def _draws_parameters(expr: ast.expr) -> bool:
