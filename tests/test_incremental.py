@@ -308,7 +308,50 @@ optimizer.add_param_group({"params": model.fc.parameters()})
 for _ in range(2):
     optimizer.step()
 """
+BLOCK = """\
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, bias=True):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim, bias=bias)
+        nn.init.zeros_(self.proj.bias)
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block(64, bias=True)
+"""
+NORM_CONFIG = """\
+import functools
+from torch import nn
+
+NORM = {"layer": nn.BatchNorm2d}
+
+
+def build(channels):
+    bn = NORM["layer"](channels)
+    nn.init.ones_(bn.weight)
+    return bn
+
+
+stem = build(32)
+"""
 REACHING_EDITS = {
+    # GG304 in Block reads what another class passes for its `bias`.
+    "another class passes bias=False": (
+        BLOCK,
+        BLOCK.replace("Block(64, bias=True)", "Block(64, bias=False)"),
+    ),
+    # GG304 in build() reads the config dict's entry (a partial of BatchNorm2d).
+    "a config entry becomes a partial": (
+        NORM_CONFIG,
+        NORM_CONFIG.replace(
+            '"layer": nn.BatchNorm2d', '"layer": functools.partial(nn.BatchNorm2d, affine=False)'
+        ),
+    ),
     # GG201 in strip() reads the value its caller passes.
     "the value a caller passes": (STRIP, STRIP.replace("nn.Linear(3, 2)", "nn.ReLU()")),
     # GG402 in step() reads the loop around its call, and what clear() does there.
