@@ -118,10 +118,6 @@ class Block(Attention):
 
     def forward(self, x):
         return x + self.drop(self.mlp(self.norm(x)))
-
-
-def make_blocks(depth, dim):
-    return [Block(dim, 8) for _ in range(depth)]
 """
 
 
@@ -168,7 +164,7 @@ from mylib.models import Backbone
 
 
 class Classifier(Backbone):
-    def configure_optimizers(self):
+    def make_optimizer(self):
         return Lamb(self.parameters(), lr=1e-3)
 """
 
@@ -181,7 +177,7 @@ def test_a_construction_no_rule_would_report_is_not_asked_about():
         }
     )
     assert analyze(CONFIGURE_OPTIMIZERS, "model.py", resolver=answers).findings == []
-    assert answers.asked == []
+    assert "mylib.optim.Lamb" not in answers.asked  # (what `self` is may be asked)
     broken = CONFIGURE_OPTIMIZERS.replace("self.parameters()", "self.parameters")
     found = analyze(broken, "model.py", resolver=answers).findings
     assert [f.code for f in found] == ["GG101"]
