@@ -33,7 +33,7 @@ from typing import Any
 
 from benchmarks.ast_floor import python_files
 from benchmarks.common import REPO, Measurement, median_measurement, run_measured
-from benchmarks.rerun import first_time_environment, load_average
+from benchmarks.rerun import first_time_environment, load_average, ratio_rows
 
 
 def extract_server(revision: str, into: Path) -> Path:
@@ -141,19 +141,7 @@ def _figures(measured: Measurement) -> dict[str, float]:
 
 
 def table(result: dict[str, Any]) -> str:
-    floor = result["rows"][0]
-    lines = [
-        f"{result['files']} files",
-        "",
-        "| run | wall s | CPU s | wall / ast.parse | CPU / ast.parse | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in result["rows"]:
-        lines.append(
-            f"| {row['label']} | {row['wall']:.2f} | {row['cpu']:.2f} "
-            f"| {row['wall'] / floor['wall']:.2f}x | {row['cpu'] / floor['cpu']:.2f}x "
-            f"| {row['load']} |"
-        )
+    lines = [f"{result['files']} files", "", *ratio_rows(result["rows"])]
     before, after = (result["questions"][name] for name in result["names"])
     lines += [
         "",

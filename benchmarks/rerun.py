@@ -155,20 +155,25 @@ def _identical(bench: Bench) -> dict[str, bool]:
     return out
 
 
-def table(result: dict[str, Any]) -> str:
-    floor = result["rows"][0]
+def ratio_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """A Markdown table of the runs, each against the first (the ``ast.parse`` pass)."""
+    floor = rows[0]
     lines = [
-        f"{result['files']} files; edited: `{result['edited']}`",
-        "",
         "| run | wall s | CPU s | wall / ast.parse | CPU / ast.parse | load |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for row in result["rows"]:
+    for row in rows:
         lines.append(
             f"| {row['label']} | {row['wall']:.2f} | {row['cpu']:.2f} "
             f"| {row['wall'] / floor['wall']:.2f}x | {row['cpu'] / floor['cpu']:.2f}x "
             f"| {row['load']} |"
         )
+    return lines
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{result['files']} files; edited: `{result['edited']}`", ""]
+    lines += ratio_rows(result["rows"])
     lines.append("")
     lines += [
         f"- {name}: {'yes' if same else '**NO**'}" for name, same in result["identical"].items()
