@@ -5,12 +5,14 @@ resolution (issue 16, item 1) is to bring down without changing a finding.
 process with one :class:`~gradguard.resolver.JediResolver` (the CLI's budget per name,
 answers kept only in memory) and prints the questions asked (every ``classify``
 call, answered from memory or not), the distinct names, the queries jedi really ran,
-and the files by number of questions.
+and the files by number of questions. ``--json PATH`` also writes the questions per
+file (``benchmarks.demand`` compares two versions of GradGuard with it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -39,6 +41,7 @@ def count(root: Path) -> dict[str, object]:
     resolver.close()
     asked_total = sum(per_file.values())
     return {
+        "per file": {str(Path(p).relative_to(root)): n for p, n in per_file.items()},
         "files": len(per_file),
         "findings": findings,
         "questions": asked_total,
@@ -52,13 +55,17 @@ def count(root: Path) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.questions", description=__doc__)
     parser.add_argument("root", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     sys.setrecursionlimit(20_000)
     load = load_average()
     result = count(args.root.resolve())
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(f"load average at start: {load}")
     for name, value in result.items():
-        print(f"{name}: {value}")
+        if name != "per file":
+            print(f"{name}: {value}")
     return 0
 
 

@@ -39,7 +39,7 @@ def load_average() -> str:
         return "?"
 
 
-def _environment(cache: Path, home: Path) -> dict[str, str]:
+def first_time_environment(cache: Path, home: Path) -> dict[str, str]:
     # PYTHONDONTWRITEBYTECODE (set on the benchmark machine) makes every run compile
     # GradGuard's modules again, about 0.4 s; an installed GradGuard has its bytecode.
     dropped = ("XDG_CACHE_HOME", "GRADGUARD_LOG_LEVEL", "PYTHONDONTWRITEBYTECODE")
@@ -80,7 +80,7 @@ class Bench:
                 if is_check
                 else command
             )
-            runs.append(run_measured(full, cwd=self.root, env=_environment(cache, home)))
+            runs.append(run_measured(full, cwd=self.root, env=first_time_environment(cache, home)))
         best = median_measurement(runs)
         self.rows.append({"label": label, "wall": best.wall, "cpu": best.cpu, "load": load})
         if report.exists():
@@ -155,20 +155,25 @@ def _identical(bench: Bench) -> dict[str, bool]:
     return out
 
 
-def table(result: dict[str, Any]) -> str:
-    floor = result["rows"][0]
+def ratio_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """A Markdown table of the runs, each against the first (the ``ast.parse`` pass)."""
+    floor = rows[0]
     lines = [
-        f"{result['files']} files; edited: `{result['edited']}`",
-        "",
         "| run | wall s | CPU s | wall / ast.parse | CPU / ast.parse | load |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for row in result["rows"]:
+    for row in rows:
         lines.append(
             f"| {row['label']} | {row['wall']:.2f} | {row['cpu']:.2f} "
             f"| {row['wall'] / floor['wall']:.2f}x | {row['cpu'] / floor['cpu']:.2f}x "
             f"| {row['load']} |"
         )
+    return lines
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{result['files']} files; edited: `{result['edited']}`", ""]
+    lines += ratio_rows(result["rows"])
     lines.append("")
     lines += [
         f"- {name}: {'yes' if same else '**NO**'}" for name, same in result["identical"].items()

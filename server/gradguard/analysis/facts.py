@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import sys
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
 from gradguard.analysis import flow, torchnames
+from gradguard.analysis.classes import ClassInfo, derivation_asks, derives
 from gradguard.analysis.imports import ImportTable
 from gradguard.analysis.resolution import NoResolver, SymbolKind, SymbolResolver
 from gradguard.source import SourceFile
@@ -41,30 +42,6 @@ _NEVER_RESOLVED = frozenset(
         "pytest",
     }
 )
-
-
-@dataclass
-class ClassInfo:
-    node: ast.ClassDef
-    base_names: list[str]
-    is_module: bool = False
-    is_optimizer: bool = False
-    # Attributes registered as Parameters in the class (nn.Parameter or register_parameter).
-    parameters: set[str] = field(default_factory=set)
-    # self.<attr> = <module constructor call>, first assignment in the class.
-    submodules: dict[str, ast.Call] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.node.name
-
-    @property
-    def methods(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-        return {
-            stmt.name: stmt
-            for stmt in self.node.body
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
-        }
 
 
 class ModuleFacts:
@@ -128,39 +105,35 @@ class ModuleFacts:
             return None
         return self.resolver.classify(qualified, self.source.path)
 
+    def asks_about(self, qualified: str) -> bool:
+        """Whether :meth:`classify_import` would ask the resolver about ``qualified``."""
+        if isinstance(self.resolver, NoResolver):
+            return False
+        top = qualified.split(".", 1)[0]
+        return not (top in _NEVER_RESOLVED or top in sys.stdlib_module_names)
+
     # -- classes ---------------------------------------------------------------
 
     def _collect_classes(self) -> None:
+        """Index the classes; what each is is judged when a rule asks (analysis.classes)."""
+        owner = weakref.ref(self)
         for node in self.nodes_of(ast.ClassDef):  # in ast.walk order
             if isinstance(node, ast.ClassDef):
                 bases = [self.qualify(b) or flow.dotted_name(b) or "" for b in node.bases]
-                self.classes.setdefault(node.name, ClassInfo(node, bases))
-        # Resolve inheritance to a fixed point (classes may subclass each other).
-        changed = True
-        while changed:
-            changed = False
-            for info in self.classes.values():
-                module = info.is_module or any(self._base_is_module(b) for b in info.base_names)
-                optimizer = info.is_optimizer or any(
-                    self._base_is_optimizer(b) for b in info.base_names
-                )
-                if (module, optimizer) != (info.is_module, info.is_optimizer):
-                    info.is_module, info.is_optimizer = module, optimizer
-                    changed = True
-        for info in self.classes.values():
-            if info.is_module:
-                self._collect_members(info)
+                self.classes.setdefault(node.name, ClassInfo(node, bases, owner))
+
+    def derives_from_module(self, info: ClassInfo) -> bool:
+        return derives(info, self.classes, self._base_is_module)
+
+    def derives_from_optimizer(self, info: ClassInfo) -> bool:
+        return derives(info, self.classes, self._base_is_optimizer)
 
     def _base_is_module(self, base: str) -> bool:
-        if base in self.classes:
-            return self.classes[base].is_module
         if torchnames.is_module_base_qualname(base):
             return True
         return self.classify_import(base) is SymbolKind.MODULE_CLASS if "." in base else False
 
     def _base_is_optimizer(self, base: str) -> bool:
-        if base in self.classes:
-            return self.classes[base].is_optimizer
         if torchnames.is_optimizer_base_qualname(base):
             return True
         return self.classify_import(base) is SymbolKind.OPTIMIZER_CLASS if "." in base else False
@@ -213,24 +186,27 @@ class ModuleFacts:
 
         return self.shared(("assignments_by_name", scope), build)
 
-    def _collect_members(self, info: ClassInfo) -> None:
+    def class_members(self, info: ClassInfo) -> tuple[set[str], dict[str, list[ast.Call]]]:
+        """A module class's Parameter attributes, and per other ``self.<attr>`` the calls
+        assigned to it in order (the submodule candidates), without asking jedi."""
+        parameters: set[str] = set()
+        candidates: dict[str, list[ast.Call]] = {}
         for node in self.class_statements(info.node):
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     attr = self_attribute(target)
-                    if attr and isinstance(node.value, ast.Call):
-                        self._record_member(info, attr, node.value)
+                    if not (attr and isinstance(node.value, ast.Call)):
+                        continue
+                    if self.is_parameter_call(node.value):
+                        parameters.add(attr)
+                    else:
+                        candidates.setdefault(attr, []).append(node.value)
         for call in self._registrations_in(info.node):
             value = call.args[1]
             if not (isinstance(value, ast.Constant) and value.value is None):
-                info.parameters.add(str(call.args[0].value))  # type: ignore[attr-defined]
-
-    def _record_member(self, info: ClassInfo, attr: str, call: ast.Call) -> None:
-        if self.is_parameter_call(call):
-            info.parameters.add(attr)
-        elif self.is_module_call(call):
-            info.submodules.setdefault(attr, call)
+                parameters.add(str(call.args[0].value))  # type: ignore[attr-defined]
+        return parameters, candidates
 
     def class_info_of(self, node: ast.AST) -> ClassInfo | None:
         """The module/optimizer class that lexically encloses ``node``."""
@@ -248,6 +224,40 @@ class ModuleFacts:
         """``nn.Parameter(...)`` (however imported)."""
         name = self.qualify(call.func)
         return name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
+
+    def optimizer_call_known(self, call: ast.Call) -> bool | None:
+        """:meth:`is_optimizer_call` when the file alone (or an answer already given)
+        tells; None when the resolver would have to be asked."""
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in self.classes:
+            info = self.classes[func.id]
+            if derivation_asks(info, self.classes, self._base_needs_answer):
+                return None
+        elif not (isinstance(func, ast.Name) and func.id in self.functions):
+            qualified = self.qualify(func)
+            if qualified is not None and self._qualname_needs_answer(call, qualified):
+                return None
+        return self.is_optimizer_call(call)
+
+    def _base_needs_answer(self, base: str) -> bool:
+        return (
+            "." in base
+            and not torchnames.is_module_base_qualname(base)
+            and not torchnames.is_optimizer_base_qualname(base)
+            and self.asks_about(base)
+        )
+
+    def _qualname_needs_answer(self, call: ast.Call, qualified: str) -> bool:
+        if qualified in self.__dict__.get("_qualname_kinds", ()):
+            return False  # answered earlier in this analysis
+        if qualified.startswith("torch.") or not _may_be_optimizer_class(call, qualified):
+            return False
+        known = (
+            torchnames.is_optimizer_qualname(qualified)
+            or torchnames.is_module_class_qualname(qualified)
+            or torchnames.is_model_factory_qualname(qualified)
+        )
+        return not known and self.asks_about(qualified)
 
     def is_optimizer_call(self, call: ast.Call) -> bool:
         # ``callee_kind`` without its costly branch: a call of one of the file's own

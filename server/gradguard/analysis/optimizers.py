@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import cast
+from typing import TypeVar, cast
 
 from gradguard.analysis import flow
+from gradguard.analysis.demand import reported_if
 from gradguard.analysis.facts import ModuleFacts
 
 _PARAMETER_METHODS = ("parameters", "named_parameters")
+_Found = TypeVar("_Found")
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,22 +65,33 @@ def models_in(expr: ast.AST, bindings: dict[str, ast.expr] | None = None) -> set
 
 
 class OptimizerIndex:
-    """Every optimizer construction in a file."""
+    """Every optimizer construction in a file.
+
+    Whether a call of a class from another file builds an optimizer is jedi's to say;
+    it is asked only about the constructions a rule needs (:meth:`creations_where`,
+    :meth:`findings_of_each`, :meth:`bound_to`): ``Mlp(dim, hidden)`` is never asked
+    about unless a rule would report something were it an optimizer."""
 
     def __init__(self, facts: ModuleFacts) -> None:
         self.facts = facts
 
     @cached_property
-    def optimizer_calls(self) -> frozenset[ast.Call]:
-        """Every call of an optimizer class in the file (lambdas and classes included)."""
+    def possible_calls(self) -> frozenset[ast.Call]:
+        """The calls that build an optimizer or may (jedi not asked yet)."""
         calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
-        return frozenset(c for c in calls if self.facts.is_optimizer_call(c))
+        return frozenset(c for c in calls if self.facts.optimizer_call_known(c) is not False)
 
     @cached_property
-    def creations(self) -> list[OptimizerCreation]:
-        # Find the optimizer calls from the node index first: most files have none, and
-        # then no scope needs its statements listed.
-        calls = self.optimizer_calls
+    def optimizer_calls(self) -> frozenset[ast.Call]:
+        """Every call of an optimizer class in the file (lambdas and classes included)."""
+        return frozenset(c for c in self.possible_calls if self.facts.is_optimizer_call(c))
+
+    @cached_property
+    def candidates(self) -> list[OptimizerCreation]:
+        """What :attr:`creations` would hold if every possible call built an optimizer."""
+        # Find the calls from the node index first: most files have none, and then no
+        # scope needs its statements listed.
+        calls = self.possible_calls
         if not calls:
             return []
         scopes = {self.facts.enclosing_scope(call) for call in calls}
@@ -91,6 +105,30 @@ class OptimizerIndex:
                         bindings = self._reaching_values(node, info)  # type: ignore[arg-type]
                         found.append(self._creation(node, info, scope, bindings))  # type: ignore[arg-type]
         return found
+
+    @cached_property
+    def creations(self) -> list[OptimizerCreation]:
+        """Every construction, in statement order (asks about every possible call)."""
+        return self.creations_where(lambda _: True)
+
+    def creations_where(
+        self, needed: Callable[[OptimizerCreation], bool]
+    ) -> list[OptimizerCreation]:
+        """``[c for c in creations if needed(c)]``, asking whether a call builds an
+        optimizer only where ``needed`` holds."""
+        return [c for c in self.candidates if needed(c) and self._builds_optimizer(c)]
+
+    def findings_of_each(
+        self, check: Callable[[OptimizerCreation], Iterable[_Found]]
+    ) -> Iterator[_Found]:
+        """``for c in creations: yield from check(c)``, asking whether a call builds an
+        optimizer only where ``check`` finds something. ``check`` must depend on nothing
+        but its creation and the file (no state kept from one creation to the next)."""
+        for candidate in self.candidates:
+            yield from reported_if(candidate, check, self._builds_optimizer)
+
+    def _builds_optimizer(self, creation: OptimizerCreation) -> bool:
+        return self.facts.is_optimizer_call(creation.call)
 
     def _reaching_values(self, call: ast.Call, info: flow.StatementInfo) -> dict[str, ast.expr]:
         """``name -> value`` for the names the params argument reads that have exactly one
@@ -127,7 +165,7 @@ class OptimizerIndex:
         return OptimizerCreation(call, info, scope, target, params, models)
 
     def bound_to(self, name: str) -> list[OptimizerCreation]:
-        return [c for c in self.creations if c.target == name]
+        return self.creations_where(lambda c: c.target == name)
 
 
 def is_optimizer_name(facts: ModuleFacts, index: OptimizerIndex, name: str) -> bool:

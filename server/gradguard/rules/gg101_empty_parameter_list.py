@@ -128,16 +128,21 @@ _CONTENTS: tuple[_Check, ...] = (
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     checker = Checker(rule, context)
-    for creation in context.optimizers.creations:
-        if creation.params is None:
-            continue
-        wrong = _first(checker, creation, _WRONG_KIND)
-        if wrong:
-            yield from wrong
-            continue
-        yield from _first(checker, creation, _CONTENTS)
-        yield from wrong_kind.check_groups(checker, creation)
+    # A construction's checks read only it and the file: jedi is asked whether the call
+    # builds an optimizer only when its argument would be reported.
+    yield from context.optimizers.findings_of_each(lambda c: _check_creation(checker, c))
     yield from exhausted.check(checker)
+
+
+def _check_creation(checker: Checker, creation: OptimizerCreation) -> Iterator[Finding]:
+    if creation.params is None:
+        return
+    wrong = _first(checker, creation, _WRONG_KIND)
+    if wrong:
+        yield from wrong
+        return
+    yield from _first(checker, creation, _CONTENTS)
+    yield from wrong_kind.check_groups(checker, creation)
 
 
 def _first(

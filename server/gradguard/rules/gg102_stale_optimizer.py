@@ -113,6 +113,7 @@ everything the code between did to the model.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 
 from gradguard.analysis import flow
@@ -137,20 +138,27 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     per_scope: dict[ast.AST, list[tuple[flow.StatementInfo, Replacement]]] = {}
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[tuple[object, str]] = set()
-    for creation in [*context.optimizers.creations, *helper_creations(facts)]:
+
+    def findings_of(creation: OptimizerCreation) -> Iterator[Finding]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
-            continue
-        if creation.scope not in per_scope:
+            return
+        if creation.scope not in per_scope:  # a cache: the same for every creation
             per_scope[creation.scope] = [
                 (info, found)
                 for info in facts.statements_of(creation.scope)
                 for found in replacements_in(facts, info.node)
             ]
-        for finding in _check_creation(rule, context, timeline, per_scope[creation.scope]):
-            if (finding.span, finding.message) not in seen:
-                seen.add((finding.span, finding.message))
-                yield finding
+        yield from _check_creation(rule, context, timeline, per_scope[creation.scope])
+
+    # jedi is asked whether a call builds an optimizer only when it would be reported; the
+    # optimizers other modules' helpers build are known already.
+    found = context.optimizers.findings_of_each(findings_of)
+    helpers = (f for creation in helper_creations(facts) for f in findings_of(creation))
+    for finding in itertools.chain(found, helpers):
+        if (finding.span, finding.message) not in seen:
+            seen.add((finding.span, finding.message))
+            yield finding
     yield from stale_across_methods.findings(rule, context)
 
 

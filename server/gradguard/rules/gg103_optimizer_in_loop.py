@@ -72,19 +72,27 @@ _RESET = (
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     semantic = SemanticModel.of(context.facts)
-    for creation in context.optimizers.creations:
-        name = flow.dotted_name(creation.call.func) or "The optimizer"
-        loop = _reset_loop(context, semantic, creation)
-        if loop is None:
-            yield from _reset_by_caller(rule, context, semantic, creation, name)
-            continue
-        fixes = tuple(_hoist_fixes(context, semantic, creation))
-        yield rule.finding(
-            context,
-            creation.call,
-            f"`{name}` is constructed inside the training loop on line {loop.lineno}, {_RESET}",
-            fixes=fixes,
-        )
+    # jedi is asked whether a call builds an optimizer only when it would be reported.
+    return context.optimizers.findings_of_each(
+        lambda creation: _check_creation(rule, context, semantic, creation)
+    )
+
+
+def _check_creation(
+    rule: Rule, context: RuleContext, semantic: SemanticModel, creation: OptimizerCreation
+) -> Iterator[Finding]:
+    name = flow.dotted_name(creation.call.func) or "The optimizer"
+    loop = _reset_loop(context, semantic, creation)
+    if loop is None:
+        yield from _reset_by_caller(rule, context, semantic, creation, name)
+        return
+    fixes = tuple(_hoist_fixes(context, semantic, creation))
+    yield rule.finding(
+        context,
+        creation.call,
+        f"`{name}` is constructed inside the training loop on line {loop.lineno}, {_RESET}",
+        fixes=fixes,
+    )
 
 
 def _enclosing_loops(context: RuleContext, creation: OptimizerCreation) -> tuple[ast.stmt, ...]:

@@ -69,17 +69,24 @@ _Key = tuple[Definition, ...]
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     """Constructions that receive a name, grouped by the definitions of it they see."""
     model = SemanticModel.of(context.facts)
-    by_list: dict[_Key, list[OptimizerCreation]] = {}
     dicts: dict[_Key, list[ast.expr]] = {}
-    for creation in context.optimizers.creations:
-        if not isinstance(creation.params, ast.Name):
-            continue
+
+    def key_of(creation: OptimizerCreation) -> _Key:
+        assert isinstance(creation.params, ast.Name)
         key = tuple(model.reaching(creation.params.id, creation.statement.node))
         if key not in dicts:
             found = [dicts_of(model, d) for d in key]
             dicts[key] = [d for part in found for d in part] if key and all(found) else []
-        if dicts[key]:
-            by_list.setdefault(key, []).append(creation)
+        return key
+
+    def takes_group_dicts(creation: OptimizerCreation) -> bool:
+        return isinstance(creation.params, ast.Name) and bool(dicts[key_of(creation)])
+
+    # jedi is asked whether a call builds an optimizer only when it receives a list of
+    # group dicts: no other construction takes part in a finding.
+    by_list: dict[_Key, list[OptimizerCreation]] = {}
+    for creation in context.optimizers.creations_where(takes_group_dicts):
+        by_list.setdefault(key_of(creation), []).append(creation)
     for key, uses in by_list.items():
         yield from _check_list(rule, context, key, dicts[key], uses)
 

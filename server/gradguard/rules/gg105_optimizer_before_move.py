@@ -74,6 +74,7 @@ between them. It is unsafe because it reorders statements.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 
 from gradguard.analysis import flow, torchnames
@@ -100,17 +101,18 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[int] = set()
     semantic = SemanticModel.of(facts)
-    for creation in [*context.optimizers.creations, *helper_creations(facts)]:
+
+    def moves_of(creation: OptimizerCreation) -> Iterator[tuple[ast.Call, Finding]]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
-            continue
+            return
         earlier = _moves_before(facts, creation)
         owners = _known_owners(semantic, creation)
         for info in facts.statements_of(creation.scope):
             if not timeline.follows_creation(info):
                 continue
             for call, model in _moves_in(info.node, creation.models, semantic, owners):
-                if id(call) in seen or not timeline.used_after(info):
+                if not timeline.used_after(info):
                     continue
                 if not semantic.still_bound(timeline.name, creation.statement.node, info.node):
                     continue  # the name holds a later optimizer here: that one is reported
@@ -119,22 +121,33 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
                     # brings the model back (``.cpu()`` to save a checkpoint, then
                     # ``.to(device)``), so parameters and state end up together.
                     continue
-                seen.add(id(call))
                 fix = _move_above_creation(context, timeline, info.node, call, model)
-                yield rule.finding(
-                    context,
+                yield (
                     call,
-                    _message(context, call, model, timeline.name, overwrites),
-                    severity=Severity.WARNING if overwrites else None,
-                    related=[
-                        RelatedLocation(
-                            context.source.span_of(creation.statement.node),
-                            f"`{timeline.name}` is created here from the parameters of "
-                            f"`{_written(model, creation)}`",
-                        )
-                    ],
-                    fixes=[fix] if fix else [],
+                    rule.finding(
+                        context,
+                        call,
+                        _message(context, call, model, timeline.name, overwrites),
+                        severity=Severity.WARNING if overwrites else None,
+                        related=[
+                            RelatedLocation(
+                                context.source.span_of(creation.statement.node),
+                                f"`{timeline.name}` is created here from the parameters of "
+                                f"`{_written(model, creation)}`",
+                            )
+                        ],
+                        fixes=[fix] if fix else [],
+                    ),
                 )
+
+    # jedi is asked whether a call builds an optimizer only when it would be reported; the
+    # optimizers other modules' helpers build are known already.
+    found = context.optimizers.findings_of_each(moves_of)
+    helpers = (moved for creation in helper_creations(facts) for moved in moves_of(creation))
+    for call, finding in itertools.chain(found, helpers):
+        if id(call) not in seen:
+            seen.add(id(call))
+            yield finding
 
 
 def _written(model: str, creation: OptimizerCreation) -> str:

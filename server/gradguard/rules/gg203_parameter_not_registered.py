@@ -103,8 +103,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import partial
 
 from gradguard.analysis import flow, torchnames
+from gradguard.analysis.demand import reported_if
 from gradguard.analysis.edits import containing_block, removal_edit
 from gradguard.analysis.facts import ClassInfo, ModuleFacts, self_attribute
 from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span, TextEdit
@@ -116,11 +118,19 @@ from gradguard.semantic.model import SemanticModel
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     for info in context.facts.classes.values():
-        if not info.is_module:
-            continue
-        for node in context.facts.class_statements(info.node):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                yield from _check_assignment(rule, context, info, node)
+        # Whether the class is a module may ask jedi (an imported base): asked only of a
+        # class with something to report.
+        yield from reported_if(info, partial(_check_class, rule, context), _is_module)
+
+
+def _is_module(info: ClassInfo) -> bool:
+    return info.is_module
+
+
+def _check_class(rule: Rule, context: RuleContext, info: ClassInfo) -> Iterator[Finding]:
+    for node in context.facts.class_statements(info.node):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            yield from _check_assignment(rule, context, info, node)
 
 
 def _check_assignment(

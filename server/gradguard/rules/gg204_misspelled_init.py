@@ -91,12 +91,14 @@ MISSPELLINGS = frozenset(
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     for info in context.facts.classes.values():
-        if not info.is_module:
-            continue
         methods = info.methods
         # With a real constructor beside it, a near-miss name is a helper (torch's own
         # quantized `_ConvNd._init`, called by its subclasses), not a lost constructor.
-        if "__init__" in methods or _inherits_a_constructor(context, info.name):
+        if "__init__" in methods or MISSPELLINGS.isdisjoint(methods):
+            continue
+        if _inherits_a_constructor(context, info.name):
+            continue
+        if not info.is_module:  # last: it may ask jedi about an imported base
             continue
         for name, method in methods.items():
             if name not in MISSPELLINGS or _not_a_constructor(context, method, info.name):

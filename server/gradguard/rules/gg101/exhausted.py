@@ -49,14 +49,43 @@ def check(checker: Checker) -> Iterator[Finding]:
 
 def _may_consume_iterators(checker: Checker) -> bool:
     """Only iterators drawn from ``parameters()``-like methods, or consumed by an
-    optimizer or a clipping call, are reported: without any such call, none are."""
-    if checker.context.optimizers.optimizer_calls:
-        return True
+    optimizer or a clipping call, are reported: without any such call, none are.
+    (A call that may build an optimizer and receives a name bound to what may be an
+    iterator where ``_consumer_kind`` looks lets them through: it asks whether the call
+    builds one, per use.)"""
     calls = cast(list[ast.Call], checker.facts.nodes_of(ast.Call))
-    return any(
+    if any(
         flow.method_name(call) in GENERATOR_METHODS or callee_last_name(call) in CLIP_FUNCTIONS
         for call in calls
-    )
+    ):
+        return True
+    possible = checker.context.optimizers.possible_calls
+    if not possible:
+        return False
+    iterators = {
+        node.targets[0].id
+        for node in cast(list[ast.Assign], checker.facts.nodes_of(ast.Assign))
+        if len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and checker.kinds.may_be_one_shot_iterator(node.value)
+    }
+    return any(name in iterators for call in possible for name in _consumer_names(call))
+
+
+def _consumer_names(call: ast.Call) -> Iterator[str]:
+    """The names where ``_consumer_kind`` sees an optimizer consume an iterator: the first
+    argument, ``params=``, and ``{'params': name}`` in a list or tuple argument."""
+    values = [*call.args[:1], *(k.value for k in call.keywords if k.arg == "params")]
+    for argument in call.args:
+        if isinstance(argument, (ast.List, ast.Tuple)):
+            for group in argument.elts:
+                if isinstance(group, ast.Dict):
+                    values += [
+                        v
+                        for k, v in zip(group.keys, group.values, strict=False)
+                        if isinstance(k, ast.Constant) and k.value == "params"
+                    ]
+    yield from (v.id for v in values if isinstance(v, ast.Name))
 
 
 def _check_scope(checker: Checker, scope: flow.Scope) -> Iterator[Finding]:
@@ -78,12 +107,15 @@ def _check_scope(checker: Checker, scope: flow.Scope) -> Iterator[Finding]:
         if definition is None:
             continue
         uses = _consuming_uses(checker, statements, info, definition)
-        # Only iterators of parameters concern this rule (not ``iter(loader)``).
-        drawn = _draws_parameters(node.value) or checker.kinds.returns_parameter_generator(
-            node.value  # type: ignore[arg-type]
-        )
-        if drawn or any(use.kind in ("optimizer", "clip") for use in uses):
-            yield from _report(checker, info, definition, uses)
+        found = list(_report(checker, info, definition, uses))
+        # Only iterators of parameters concern this rule (not ``iter(loader)``); asked
+        # last, as the semantic model's answer can cost seconds.
+        if found and (
+            any(use.kind in ("optimizer", "clip") for use in uses)
+            or _draws_parameters(node.value)
+            or checker.kinds.returns_parameter_generator(node.value)  # type: ignore[arg-type]
+        ):
+            yield from found
 
 
 def _consuming_uses(
