@@ -113,10 +113,19 @@ def test_units_are_top_level_definitions_and_module_statements() -> None:
 
 def test_an_edit_inside_one_function_analyses_only_that_function() -> None:
     baseline = _start(TWO_TRAININGS)
-    text = TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss")
+    text = TWO_TRAININGS.replace("ones(2)).sum()", "ones(2)).mean()")
     edit = _edit(baseline, text)
     assert edit.mode == "incremental" and edit.units_analysed == 1
     assert any(f.code == "GG101" for f in edit.result.findings)  # train_a's, carried over
+
+
+def test_a_new_assignment_of_a_name_reaches_the_code_spelling_it() -> None:
+    """The step rules read every assignment of ``opt`` in the file (is it an optimizer?):
+    editing one changes what ``train_a``'s ``opt`` may be too, not the module's classes."""
+    baseline = _start(TWO_TRAININGS)
+    text = TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss")
+    edit = _edit(baseline, text)
+    assert edit.mode == "incremental" and edit.units_analysed == 2
 
 
 def test_an_edited_class_changes_the_findings_of_the_functions_using_it() -> None:

@@ -10,11 +10,13 @@ module variable. Everything else is unknown, and unknown answers False.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
 from gradguard.semantic.objects import ModuleObject
+from gradguard.semantic.reads import ReadLog
 
 # torch.nn classes that register no parameters of their own (containers, activations,
 # pooling, dropout, wrappers): ``seq.weight = None`` on them sets a plain attribute.
@@ -405,8 +407,13 @@ class ParameterIndex:
             return None
         position = [*arguments.posonlyargs, *arguments.args].index(argument)
         values: list[ast.expr | None] = []
+        reads = ReadLog.of(self.facts)
+        if reads is not None:  # every call of it, and what the callers pass
+            reads.scan(rf"\b{re.escape(function.name)}\b", by=function)
         for node in self.facts.names_by_id.get(function.name, ()):
             call = self.facts.parents.get(node)
+            if reads is not None:
+                reads.read_calls(node, by=function)
             if not (isinstance(call, ast.Call) and call.func is node):
                 return None  # the function escapes: unknown callers
             if any(isinstance(a, ast.Starred) for a in call.args) or any(

@@ -100,6 +100,7 @@ from gradguard.analysis import edits, flow, none_guards, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.reads import ReadLog
 
 # What each torch.nn.init function touches first on its tensor (measured on torch 2.13.0).
 _INIT_FIRST_ATTRIBUTE = {
@@ -181,6 +182,9 @@ def _collect(facts: ModuleFacts) -> Collected:
     the calls that touch ``weight``/``bias``, in one walk (``facts.parents`` holds every
     node but the module)."""
     collected = Collected()
+    reads = ReadLog.of(facts)
+    if reads is not None:  # any layer's flag, `.apply(init)` or `hasattr` in the file
+        reads.scan(r"\bFalse\b|InstanceNorm|\bapply\b|\bhasattr\b")
     for node in facts.nodes_of_types(ast.Assign, ast.Call):  # the only kinds read here
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             name = flow.dotted_name(node.targets[0])
@@ -657,7 +661,4 @@ RULE = Rule(
     example_outcome=Raises("AttributeError", "'NoneType' object has no attribute 'zero_'"),
     # Every finding is a call on a layer's `.bias` or `.weight`.
     required_words=(".bias", ".weight"),
-    # "this file builds `Conv2d` with `bias=False` (line 24)": any layer of the file, built
-    # with a literal False flag or as an InstanceNorm (its default is affine=False).
-    reads_whole_file=r"\bFalse\b|InstanceNorm",
 )
