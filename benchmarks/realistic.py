@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 '''
 
-LIBRARY = '''
+LIBRARY = """
 
 @dataclass
 class Config{n}:
@@ -170,7 +170,7 @@ def log_metrics_{n}(step, metrics, every=10):
     print(f"step {{step}}: {{line}}")
     return line
 
-'''
+"""
 
 PROGRAM = '''
 
@@ -253,16 +253,16 @@ def warm_up_{n}(model, optimizer, loader, steps=5):
 
 '''
 
-MAIN_HEAD = '''
+MAIN_HEAD = """
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default="")
     parser.add_argument("--checkpoint", default="checkpoint.pt")
     args = parser.parse_args(argv)
-'''
+"""
 
-MAIN_BLOCK = '''    config_{n} = parse_config_{n}(args.config)
+MAIN_BLOCK = """    config_{n} = parse_config_{n}(args.config)
     model_{n} = build_model_{n}(config_{n})
     print(count_parameters_{n}(model_{n}))
     optimizer_{n} = build_optimizer_{n}(model_{n}, config_{n})
@@ -270,13 +270,13 @@ MAIN_BLOCK = '''    config_{n} = parse_config_{n}(args.config)
     warm_up_{n}(model_{n}, optimizer_{n}, loader_{n})
     trainer_{n} = Trainer{n}(model_{n}, optimizer_{n}, loader_{n}, config_{n})
     trainer_{n}.fit(make_loader_{n}(shuffle=False), args.checkpoint)
-'''
+"""
 
-FOOTER = '''
+FOOTER = """
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 #: What the editor benchmark types, one character per didChange, inside a function body.
 TYPED = "running = running * 0.9 + loss.item() * 0.1"

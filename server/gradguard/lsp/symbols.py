@@ -21,6 +21,8 @@ from gradguard.analysis.resolution import SymbolKind
 from gradguard.engine import parse
 from gradguard.findings import Finding, Position, Span
 from gradguard.lsp.bindings import binding_scope, returned_class
+from gradguard.lsp.held import held_here, held_models
+from gradguard.semantic.objects import ModuleObject, OptimizerObject
 from gradguard.source import SourceFile
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class ModelInfo:
     returned: str | None = None
     factory_line: int | None = None  # a same-file factory's ``def`` line
     scope: ast.AST | None = field(default=None, compare=False, repr=False)
+    #: The call that built it (the allocation site the semantic model names).
+    call: ast.AST | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -143,6 +147,8 @@ class SymbolIndex:
                 for owner in info.models:
                     for model in self._models_named_by(facts, owner, info):
                         holders.setdefault(id(model), []).append(info)
+                for model in held_models(self, info):  # aliases, helpers: the model's view
+                    holders.setdefault(id(model), []).append(info)
         for name, models in self.models.items():
             self.models[name] = [
                 dataclasses.replace(m, optimizers=tuple(dict.fromkeys(holders.get(id(m), ()))))
@@ -235,6 +241,7 @@ class SymbolIndex:
                     returned=returned_class(facts, call),
                     factory_line=factory.lineno - 1 if factory is not None else None,
                     scope=binding_scope(facts, node, name),
+                    call=call,
                 )
             )
         for models in self.models.values():
@@ -289,8 +296,13 @@ class SymbolIndex:
         return found if isinstance(found, ModelInfo) else None
 
     def optimizer(self, name: str, node: ast.AST, line: int) -> OptimizerInfo | None:
+        """The optimizer ``name`` holds at ``node``: the one the semantic model says it
+        holds there (through aliases and reaching definitions), else its binding."""
         if self.facts is None:
             return None
+        held = held_here(self, node, OptimizerObject, self.optimizers_by_call())
+        if held is not None:
+            return held
         scope = binding_scope(self.facts, node, name)
         found = self._nearest(self.optimizers.get(name, []), scope, line)
         return found if isinstance(found, OptimizerInfo) else None
@@ -300,7 +312,16 @@ class SymbolIndex:
         makes about a model's value (the semantic model will answer it instead)."""
         if self.facts is None:
             return None
+        held = held_here(self, node, ModuleObject, self.models_by_call())
+        if held is not None:
+            return held
         return self._binding(name, binding_scope(self.facts, node, name), line)
+
+    def optimizers_by_call(self) -> dict[ast.AST, OptimizerInfo]:
+        return {i.call: i for infos in self.optimizers.values() for i in infos if i.call}
+
+    def models_by_call(self) -> dict[ast.AST, ModelInfo]:
+        return {m.call: m for models in self.models.values() for m in models if m.call}
 
 
 def index_of(snapshot: Snapshot) -> SymbolIndex:
