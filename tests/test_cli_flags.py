@@ -44,6 +44,22 @@ def test_output_file_and_quiet(project, capsys):
     assert code == 2 and "--output-file" in err
     code, out, err = run(capsys, "--quiet", "buggy.py")
     assert code == 1 and out.startswith("buggy.py:5:9: GG204") and err == ""
+    # Notices (a skipped file) and noqa warnings are not findings: --quiet leaves them out too,
+    # while an invalid configuration, which changes what is found, is still reported.
+    (project / "noqa.py").write_text("import torch  # noqa: GG999\n")
+    assert "GG999" in run(capsys, "noqa.py")[2]
+    (project / "pyproject.toml").write_text("[tool.gradguard]\nmax-file-bytes = 60\n")
+    (project / "big.py").write_text("import torch\n" * 10)
+    code, out, err = run(capsys, "--quiet", "noqa.py", "big.py")
+    assert (code, out, err) == (0, "", "")
+    (project / "pyproject.toml").write_text('[tool.gradguard]\nmax-file-bytes = "big"\n')
+    code, out, err = run(capsys, "--quiet", "noqa.py")
+    assert code == 2 and out == "" and "GG999" not in err
+    assert err.endswith("[max-file-bytes]: expected a positive integer, got 'big' (default used)\n")
+    # One bad entry of a table drops that entry only: said once, not "(default used)" after it.
+    (project / "pyproject.toml").write_text('[tool.gradguard]\nseverity = {GG204 = "loud"}\n')
+    err = run(capsys, "noqa.py")[2]
+    assert "got 'loud' (entry ignored)\n" in err and "(default used)" not in err
 
 
 def test_summary_lines(project, capsys):
@@ -55,6 +71,23 @@ def test_summary_lines(project, capsys):
     assert code == 1 and err == "No findings, but 1 file could not be analysed.\n"
     (project / "empty").mkdir()
     assert run(capsys, "empty") == (0, "", "No Python files or notebooks found\n")
+
+
+def test_a_file_skipped_for_size_is_not_called_a_pass(project, capsys):
+    limit = len(BUGGY.encode()) + 10
+    (project / "pyproject.toml").write_text(f"[tool.gradguard]\nmax-file-bytes = {limit}\n")
+    (project / "big.py").write_text(BUGGY + "\n# padding\n" * 20)
+    code, _, err = run(capsys, "big.py")
+    assert code == 0  # skipping is the configuration's choice, not a failure
+    assert err.splitlines() == [
+        f"gradguard: big.py: skipped, {len((project / 'big.py').read_bytes())} bytes is over the "
+        f"{limit}-byte limit (max-file-bytes)",
+        "No findings, but 1 file was skipped (see the notices).",
+    ]
+    code, _, err = run(capsys, "big.py", "buggy.py")
+    assert code == 1 and err.endswith(
+        "Found 1 finding (1 fixable with `--fix`). (1 file skipped)\n"
+    )
 
 
 def test_show_fixes(project, capsys):

@@ -62,6 +62,9 @@ class ConfigError:
     file: str
     key: str
     message: str
+    #: False when only one entry of the key's table was dropped (the message says so): the
+    #: rest of the key is used, not its default.
+    default_used: bool = True
 
     def __str__(self) -> str:
         key = f" [{self.key}]" if self.key else ""
@@ -215,7 +218,7 @@ def config_from_mapping(
             values[key.replace("-", "_")] = parser(value)
         except _PartlyInvalid as partly:
             values[key.replace("-", "_")] = partly.value
-            errors.extend(ConfigError(origin, key, p) for p in partly.problems)
+            errors.extend(ConfigError(origin, key, p, default_used=False) for p in partly.problems)
         except ValueError as error:
             errors.append(ConfigError(origin, key, str(error)))
     values["errors"] = tuple(errors)

@@ -105,6 +105,7 @@ def analyze_with_facts(
             f"{path}: skipped, {encoded_size} bytes is over the {config.max_file_bytes}-byte "
             "limit (max-file-bytes)"
         )
+        result.skipped = True
         return result, None
     source = SourceFile(text, path)
     with _recursion_headroom():
@@ -138,6 +139,7 @@ def analyze_tree(
             facts = ModuleFacts(source, tree, resolver)
         except RecursionError:
             result.notices.append(f"{path}: skipped, nesting is too deep to analyse")
+            result.skipped = True
             return result, None
         try:
             context = RuleContext(facts)

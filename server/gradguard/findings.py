@@ -199,3 +199,5 @@ class AnalysisResult:
     parse_error: ParseError | None = None
     # Messages about the analysis itself (a rule that crashed, a file skipped for size).
     notices: list[str] = field(default_factory=list)
+    # Not analysed on purpose (over max-file-bytes, nested too deeply); a notice says why.
+    skipped: bool = False

@@ -818,3 +818,188 @@ def test_a_layer_of_a_base_class_put_back_is_no_replacement():
     model.fc = head
     """
     assert gg102_lines(body) == []
+
+
+# -- issue 11: a model and its optimizer kept in a wrapper's fields ------------------------
+
+_WRAPPER = """
+import copy
+import torch
+from torch import nn
+
+
+class ModelWrapper:
+    def __init__(self, model, optimizer):
+        self._model = model
+        self._optimizer = optimizer
+
+    def clone(self):
+        {clone}
+
+    def train_step(self, x, y):
+        self._optimizer.zero_grad()
+        loss = nn.functional.mse_loss(self._model(x), y)
+        loss.backward()
+        self._optimizer.step()
+        return loss.item()
+"""
+
+
+@pytest.mark.parametrize(
+    "clone",
+    [
+        "return ModelWrapper(copy.deepcopy(self._model), self._optimizer)",
+        "return type(self)(optimizer=self._optimizer, model=copy.deepcopy(self._model))",
+        "return self.__class__(copy.deepcopy(self._model), self._optimizer)",
+    ],
+)
+def test_flags_clone_that_shares_the_optimizer_with_a_deep_copy(clone):
+    code = _WRAPPER.format(clone=clone)
+    (finding,) = only(code, "GG102")
+    assert finding.message == (
+        "`clone()` gives the new object a deep copy of `self._model` but the same "
+        "`self._optimizer`, which does not hold the copy's parameters (a deep copy makes new "
+        "ones), so `self._optimizer.step()` on the clone never trains its model"
+    )
+    assert code.splitlines()[finding.span.start.line].strip() == clone
+    (related,) = finding.related
+    assert related.message == "`self._optimizer` is stepped here"
+    assert finding.fixes == ()
+
+
+@pytest.mark.parametrize(
+    "clone",
+    [
+        # The whole wrapper deep-copied: the copied optimizer holds the copied parameters.
+        "return copy.deepcopy(self)",
+        # A new optimizer for the copy.
+        "model = copy.deepcopy(self._model)\n"
+        "        return ModelWrapper(model, torch.optim.SGD(model.parameters(), lr=0.1))",
+        # The same model (no copy): the optimizer holds its parameters.
+        "return ModelWrapper(self._model, self._optimizer)",
+    ],
+)
+def test_does_not_flag_clones_that_keep_model_and_optimizer_together(clone):
+    assert only(_WRAPPER.format(clone=clone), "GG102") == []
+
+
+def test_does_not_flag_a_wrapper_that_never_steps_the_shared_optimizer():
+    code = """
+    import copy
+
+    class Snapshot:
+        def __init__(self, model, optimizer):
+            self._model = model
+            self._optimizer = optimizer
+
+        def clone(self):
+            return Snapshot(copy.deepcopy(self._model), self._optimizer)
+
+        def state(self):
+            return self._model.state_dict(), self._optimizer.state_dict()
+    """
+    assert only(code, "GG102") == []
+
+
+# -- issue 11: Lightning calls configure_optimizers() before on_fit_start() ----------------
+
+_LIGHTNING = """
+import pytorch_lightning as pl
+import torch
+import torchvision
+from torch import nn
+
+
+class Classifier(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.model = torchvision.models.resnet18()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.cross_entropy(self.model(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD({params}, lr=0.1)
+{extra}
+"""
+
+
+def test_flags_callback_replacing_the_head_in_on_fit_start():
+    extra = """
+class NewHead(pl.Callback):
+    def on_fit_start(self, trainer, pl_module):
+        pl_module.model.fc = nn.Linear(512, 10)
+"""
+    code = _LIGHTNING.format(params="self.parameters()", extra=extra)
+    (finding,) = only(code, "GG102")
+    assert finding.message == (
+        "`on_fit_start()` replaces `pl_module.model.fc` after Lightning called "
+        "`configure_optimizers()` (fit runs it first), so the optimizer never updates the new "
+        "parameters"
+    )
+    (related,) = finding.related
+    assert related.message == "The optimizer is created here, before the hook"
+    assert code.splitlines()[related.span.start.line].strip().startswith("return torch.optim")
+
+
+def test_flags_the_module_s_own_on_train_start_replacing_a_layer_of_its_model():
+    extra = """
+    def on_train_start(self):
+        self.model.fc = nn.Linear(512, 10)
+"""
+    code = _LIGHTNING.format(params="self.model.parameters()", extra=extra)
+    (finding,) = only(code, "GG102")
+    assert finding.message.startswith("`on_train_start()` replaces `self.model.fc` after")
+
+
+@pytest.mark.parametrize(
+    ("params", "extra"),
+    [
+        # setup() and configure_model() run before configure_optimizers().
+        (
+            "self.parameters()",
+            "\n    def setup(self, stage):\n        self.model.fc = nn.Linear(512, 10)\n",
+        ),
+        (
+            "self.parameters()",
+            "\n    def configure_model(self):\n        self.model.fc = nn.Linear(512, 10)\n",
+        ),
+        # The callback builds the optimizers again after the replacement.
+        (
+            "self.parameters()",
+            "\nclass NewHead(pl.Callback):\n"
+            "    def on_fit_start(self, trainer, pl_module):\n"
+            "        pl_module.model.fc = nn.Linear(512, 10)\n"
+            "        trainer.strategy.setup_optimizers(trainer)\n",
+        ),
+        # Only freezing, no new parameters.
+        (
+            "self.parameters()",
+            "\nclass Freeze(pl.Callback):\n"
+            "    def on_fit_start(self, trainer, pl_module):\n"
+            "        pl_module.model.fc.requires_grad_(False)\n",
+        ),
+        # The container rebuilt from its own children brings no new parameters.
+        (
+            "self.parameters()",
+            "\nclass Trim(pl.Callback):\n"
+            "    def on_fit_start(self, trainer, pl_module):\n"
+            "        pl_module.model.layer4 = nn.Sequential("
+            "*list(pl_module.model.layer4.children())[:-1])\n",
+        ),
+        # The optimizer holds only another part's parameters.
+        (
+            "self.head.parameters()",
+            "\n    def on_fit_start(self):\n        self.model.fc = nn.Linear(512, 10)\n",
+        ),
+    ],
+)
+def test_does_not_flag_hooks_before_configure_optimizers_or_without_new_parameters(params, extra):
+    code = _LIGHTNING.format(params=params, extra=extra)
+    if "self.head" in params:
+        code = code.replace(
+            "self.model = torchvision.models.resnet18()",
+            "self.model = torchvision.models.resnet18()\n        self.head = nn.Linear(512, 2)",
+        )
+    assert only(code, "GG102") == []

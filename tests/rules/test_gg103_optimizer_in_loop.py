@@ -263,3 +263,179 @@ def test_odd_shapes_do_not_crash(code):
     for finding in only(code, "GG103"):
         for fix in finding.fixes:
             assert fix.edits
+
+
+# -- issue 11: an optimizer built in a function the epoch loop calls ----------------------
+
+
+def test_flags_default_optimizer_that_the_epoch_loop_never_passes():
+    code = """
+    import torch.nn.functional as F
+    from torch import optim
+
+    def train(net, loader, epoch, opt=None):
+        if opt is None:
+            opt = optim.Adam(
+                list(net.encoder.parameters())
+                + list(net.decoder.parameters()),
+                lr=1e-3,
+            )
+        net.train()
+        for x, y in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+        print(f"epoch {epoch}: {loss.item():.3f}")
+
+    def main(net, loader, epochs):
+        for epoch in range(epochs):
+            train(net, loader, epoch)
+    """
+    (finding,) = only(code, "GG103")
+    assert finding.span.start.line == 6
+    assert finding.message == (
+        "`optim.Adam` is constructed in `train()`, which the training loop on line 21 calls on "
+        "every iteration, so a new optimizer with empty state (momentum, Adam moments, step "
+        "count) replaces the previous one on every iteration; `train()` builds it when `opt` "
+        "is None, and this call never passes `opt`"
+    )
+    (related,) = finding.related
+    assert related.span.start.line == 21
+    assert finding.fixes == ()
+
+
+def test_flags_optimizer_built_unconditionally_in_train_one_epoch():
+    code = """
+    import torch
+
+    def train_one_epoch(model, loader, lr):
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        for inputs, targets in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(inputs), targets).backward()
+            optimizer.step()
+
+    model = torch.nn.Linear(4, 1)
+    for epoch in range(10):
+        train_one_epoch(model, loader, lr=0.01)
+    """
+    (finding,) = only(code, "GG103")
+    assert finding.span.start.line == 4
+    assert "`train_one_epoch()`, which the training loop on line 12" in finding.message
+    assert "builds it when" not in finding.message
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # Every caller passes the optimizer it keeps.
+        """
+        from torch import optim
+
+        def train(net, loader, epoch, opt=None):
+            if opt is None:
+                opt = optim.Adam(net.parameters())
+            for x in loader:
+                net(x).sum().backward()
+                opt.step()
+            return opt
+
+        opt = optim.Adam(net.parameters())
+        for epoch in range(10):
+            train(net, loader, epoch, opt)
+        """,
+        """
+        from torch import optim
+
+        def train(net, loader, epoch, opt=None):
+            if opt is None:
+                opt = optim.Adam(net.parameters())
+            for x in loader:
+                net(x).sum().backward()
+                opt.step()
+            return opt
+
+        opt = None
+        for epoch in range(10):
+            opt = train(net, loader, epoch, opt=opt)
+        """,
+        # Called once, not by a loop.
+        """
+        from torch import optim
+
+        def fit(net, loader, epochs):
+            opt = optim.SGD(net.parameters(), lr=0.1)
+            for epoch in range(epochs):
+                for x in loader:
+                    net(x).sum().backward()
+                    opt.step()
+
+        fit(net, loader, 10)
+        """,
+        # A sweep: each call trains a new model, or uses another learning rate.
+        """
+        from torch import optim
+
+        def fit(net, loader, lr):
+            opt = optim.SGD(net.parameters(), lr=lr)
+            for x in loader:
+                net(x).sum().backward()
+                opt.step()
+
+        for lr in (0.1, 0.01, 0.001):
+            fit(net, loader, lr)
+        for seed in range(3):
+            net = Net()
+            fit(net, loader, 0.1)
+        for name, candidate in models.items():
+            fit(candidate, loader, 0.1)
+        """,
+        # The optimizer is kept in a global: built once.
+        """
+        from torch import optim
+        optimizer = None
+
+        def train(net, loader):
+            global optimizer
+            if optimizer is None:
+                optimizer = optim.Adam(net.parameters())
+            for x in loader:
+                net(x).sum().backward()
+                optimizer.step()
+
+        for epoch in range(10):
+            train(net, loader)
+        """,
+        # Only some epochs call it, or the arguments are unknown.
+        """
+        from torch import optim
+
+        def finetune(net, loader):
+            opt = optim.SGD(net.parameters(), lr=0.1)
+            for x in loader:
+                net(x).sum().backward()
+                opt.step()
+
+        for epoch in range(10):
+            if epoch % 5 == 0:
+                finetune(net, loader)
+            finetune(*jobs[epoch])
+        """,
+        # The function builds the optimizer but never steps it (returns it to the caller).
+        """
+        from torch import optim
+
+        def make_optimizer(net):
+            opt = optim.SGD(net.parameters(), lr=0.1)
+            return opt
+
+        for epoch in range(10):
+            optimizer = make_optimizer(net)
+            net(x).sum().backward()
+            optimizer.step()
+        """,
+    ],
+)
+def test_does_not_flag_functions_that_keep_or_rebuild_on_purpose(code):
+    assert only(code, "GG103") == []

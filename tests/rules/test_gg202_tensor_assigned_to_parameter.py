@@ -382,3 +382,147 @@ def test_does_not_flag_head_after_it_may_have_changed(between):
     model.fc.weight = torch.zeros(10, 512)
     """
     assert only(code, "GG202") == []
+
+
+# -- issue 11: setattr with a name that runs over a layer's own parameter names -----------
+
+
+def test_flags_weight_loading_loop_over_named_parameters():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def load_numpy_weights(layer: nn.Linear, arrays):
+        for name, param in layer.named_parameters():
+            setattr(layer, name, torch.from_numpy(arrays[name]))
+    """
+    (finding,) = only(code, "GG202")
+    assert finding.span.start.line == 7
+    assert finding.message == (
+        "`name` takes `'weight'`, a registered parameter of `layer`, so `setattr` with a "
+        "plain tensor raises `TypeError: cannot assign '<tensor type>' as parameter "
+        "'weight' (torch.nn.Parameter or None expected)`"
+    )
+    (fixed,) = assert_all_fixes_repair(code, "GG202")
+    assert (
+        "        with torch.no_grad():\n"
+        "            getattr(layer, name).copy_(torch.from_numpy(arrays[name]))\n"
+    ) in fixed
+
+
+def test_flags_quantisation_helper_over_literal_names():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def fake_quantize(module, bits=8):
+        for name in ("weight", "bias"):
+            w = getattr(module, name)
+            scale = w.abs().max() / (2 ** (bits - 1) - 1)
+            setattr(module, name, torch.round(w / scale) * scale)
+
+
+    model = nn.Conv2d(3, 8, 3)
+    fake_quantize(model)
+    """
+    (finding,) = only(code, "GG202")
+    assert finding.span.start.line == 9
+    assert "`name` takes `'weight'`, a registered parameter of `module`" in finding.message
+
+
+def test_flags_loop_over_parameter_slots_in_a_model_method_and_a_literal_setattr():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Student(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(8, 8)
+
+        def copy_from(self, teacher_state, mask):
+            for name, value in self.proj._parameters.items():
+                setattr(self.proj, name, torch.tensor(teacher_state[name]) * mask)
+
+
+    head = nn.Linear(4, 2)
+    setattr(head, "weight", torch.zeros(2, 4))
+    """
+    findings = only(code, "GG202")
+    assert [f.span.start.line for f in findings] == [12, 16]
+    assert "`name` takes `'weight'`, a registered parameter of `self.proj`" in findings[0].message
+    assert findings[1].message.startswith("`head.weight` is a registered parameter")
+    fixed = assert_all_fixes_repair(code, "GG202")
+    assert any('getattr(head, "weight").copy_(torch.zeros(2, 4))' in text for text in fixed)
+
+
+def test_does_not_flag_setattr_loops_that_are_fine():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def apply_masks(module, masks):
+        for name in ["weight", "bias"]:
+            orig = getattr(module, name)
+            del module._parameters[name]
+            module.register_parameter(name + "_orig", orig)
+            setattr(module, name, orig * masks[name])
+
+
+    def requantize(module):
+        for name, param in module.named_parameters():
+            setattr(module, name, nn.Parameter(torch.round(param * 127) / 127))
+
+
+    def reset_stats(bn: nn.BatchNorm2d):
+        for name in ("running_mean", "running_var"):
+            setattr(bn, name, torch.zeros(bn.num_features))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+
+    net = Net()
+    for name, param in net.named_parameters():
+        setattr(net, name, param.detach() * 0)  # dotted names: plain attributes
+    model = nn.Linear(4, 4)
+    apply_masks(model, {})
+    requantize(model)
+    """
+    assert only(code, "GG202") == []
+
+
+def test_does_not_flag_setattr_when_the_module_or_names_are_unknown():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def halve(module):
+        for name, param in module.named_parameters():
+            setattr(module, name, param.detach() / 2)
+
+
+    def init_norms(m):
+        if isinstance(m, nn.BatchNorm2d):
+            for name, param in m.named_parameters():
+                setattr(m, name, torch.ones_like(param))
+
+
+    def load(layer: nn.Linear, names, arrays):
+        for name in names:
+            setattr(layer, name, torch.from_numpy(arrays[name]))
+
+
+    model = nn.Sequential(nn.BatchNorm2d(3, affine=False))
+    model.apply(halve)
+    model.apply(init_norms)
+    """
+    assert only(code, "GG202") == []

@@ -549,3 +549,92 @@ def test_no_conversion_fix_when_the_attribute_is_assigned_again():
     """
     (finding,) = only(code, "GG203")
     assert finding.span.start.line == 8 and finding.fixes == ()
+
+
+# -- issue 11: a dict of dicts of nn.Parameter ------------------------------------------------
+
+
+def test_flags_dict_of_dicts_of_parameters_built_by_a_comprehension():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class MultiTaskHeads(nn.Module):
+        def __init__(self, tasks, dim):
+            super().__init__()
+            self.backbone = nn.Linear(dim, dim)
+            self.heads = {
+                task: {"w": nn.Parameter(torch.randn(dim, n)), "b": nn.Parameter(torch.zeros(n))}
+                for task, n in tasks.items()
+            }
+
+        def forward(self, x, task):
+            head = self.heads[task]
+            return self.backbone(x) @ head["w"] + head["b"]
+    """
+    (finding,) = only(code, "GG203")
+    assert finding.span.start.line == 9
+    assert finding.message == (
+        "`self.heads` is a plain dict of dicts, so the parameters it holds are not "
+        "registered: `parameters()`, `.to()` and the optimizer never see them, and they "
+        "are never trained"
+    )
+    assert finding.fixes == ()
+
+
+def test_flags_dict_of_dicts_filled_in_loops_and_through_a_local():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Adapters(nn.Module):
+        def __init__(self, layers, rank):
+            super().__init__()
+            self.adapters = {}
+            for name, dim in layers.items():
+                self.adapters[name] = {}
+                self.adapters[name]["down"] = nn.Parameter(torch.randn(dim, rank) * 0.01)
+                self.adapters[name]["up"] = nn.Parameter(torch.zeros(rank, dim))
+
+
+    class Experts(nn.Module):
+        def __init__(self, groups, dim):
+            super().__init__()
+            experts = {}
+            for group, count in groups.items():
+                experts[group] = {f"e{i}": nn.Parameter(torch.randn(dim)) for i in range(count)}
+            self.experts = experts
+    """
+    findings = only(code, "GG203")
+    assert [f.span.start.line for f in findings] == [8, 21]
+    assert "`self.adapters` is a plain dict of dicts" in findings[0].message
+    assert "`self.experts` is a plain dict of dicts" in findings[1].message
+
+
+def test_does_not_flag_registered_or_parameter_free_nested_containers():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Heads(nn.Module):
+        def __init__(self, tasks, dim):
+            super().__init__()
+            self.heads = nn.ModuleDict(
+                {t: nn.ParameterDict({"w": nn.Parameter(torch.randn(dim))}) for t in tasks}
+            )
+            self.schedule = {"encoder": {"lr": 1e-4, "decay": 0.01}, "head": {"lr": 1e-3}}
+            self.stats = {"train": {"mean": torch.zeros(dim)}}
+
+
+    class Registered(nn.Module):
+        def __init__(self, tasks, dim):
+            super().__init__()
+            self.table = {t: {"w": nn.Parameter(torch.randn(dim))} for t in tasks}
+            for task, slots in self.table.items():
+                for slot, parameter in slots.items():
+                    self.register_parameter(f"{task}_{slot}", parameter)
+    """
+    assert only(code, "GG203") == []

@@ -129,21 +129,75 @@ async function waitUntil(what: string, condition: () => Promise<boolean>, timeou
   throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
 }
 
-async function runCommand(title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
+/** Moves keyboard focus back to the workbench document. After a webview (the Markdown preview)
+ * or a closing editor had focus, a key press can land in a detached iframe and never reach the
+ * workbench's keybindings. */
+async function focusWorkbench(): Promise<void> {
+  await page.evaluate(() => {
+    (document.activeElement as HTMLElement | null)?.blur();
+    window.focus();
+  });
+}
+
+/** Opens the quick input with `keys`, retrying with the focus given back to the workbench. */
+async function openQuickInput(keys: string): Promise<Locator> {
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (attempt > 0) {
+      await page.keyboard.press('Escape');
+      await focusWorkbench();
+    }
+    await page.keyboard.press(keys);
+    try {
+      await input.waitFor({ state: 'visible', timeout: 4000 });
+      return input;
+    } catch {
+      console.log(`# ${keys} opened no quick input (attempt ${attempt + 1}); focusing the workbench`);
+    }
+  }
+  await input.waitFor({ state: 'visible', timeout: 4000 });
+  return input;
+}
+
+/** Closes the editor tab whose label matches `label`, retrying as `openQuickInput` does. */
+async function closeTab(label: string | RegExp): Promise<void> {
+  const tab = page.locator('.tabs-container .tab', { hasText: label });
+  for (let attempt = 0; attempt < 5 && (await tab.count()) > 0; attempt++) {
+    if (attempt > 0) await focusWorkbench();
+    await tab.first().click();
+    await page.keyboard.press('Control+W');
+    try {
+      await tab.first().waitFor({ state: 'detached', timeout: 4000 });
+    } catch {
+      console.log(`# the tab ${label} is still open (attempt ${attempt + 1}); focusing the workbench`);
+    }
+  }
+  assert.equal(await tab.count(), 0, `the tab ${label} is closed`);
+}
+
+async function runCommand(title: string): Promise<void> {
+  const input = await openQuickInput('Control+Shift+P');
   await input.fill(`>${title}`);
   await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ state: 'visible' });
   await page.keyboard.press('Enter');
 }
 
+/** Opens a workspace file through Quick Open. A file the test has just written may be missing
+ * from Quick Open's file list for a while: ask again, then by its absolute path (always listed). */
 async function openFile(name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(name);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible' });
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first();
+  for (let attempt = 0; ; attempt++) {
+    const input = await openQuickInput('Control+P');
+    await input.fill(attempt < 2 ? name : path.join(workspace, name));
+    try {
+      await row.waitFor({ state: 'visible', timeout: attempt < 5 ? 5000 : WAIT });
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      console.log(`# Quick Open does not list ${name} yet (attempt ${attempt + 1}); asking again`);
+      await page.keyboard.press('Escape');
+    }
+  }
   await page.keyboard.press('Enter');
   await editorLine('import torch').waitFor({ state: 'visible', timeout: WAIT });
 }
@@ -344,7 +398,7 @@ describe('VS Code workbench (code-server 4.100.3 + Chromium)', { timeout: 300000
     await pageTab.waitFor({ state: 'visible', timeout: WAIT });
     await page.locator('.monaco-editor .view-lines .view-line', { hasText: '# GG201 `none-assigned-to-parameter`' }).first().waitFor({ state: 'visible', timeout: WAIT });
     await screenshot('gg201-documentation-link-opened');
-    await page.keyboard.press('Control+W');
+    await closeTab('GG201.md');
     await openFile('train.py');
 
     await runCommand('GradGuard: Show Rule Documentation');
@@ -356,7 +410,7 @@ describe('VS Code workbench (code-server 4.100.3 + Chromium)', { timeout: 300000
     await tab.waitFor({ state: 'visible', timeout: WAIT });
     await page.waitForTimeout(1500); // the webview renders
     await screenshot('gg201-rule-documentation-preview');
-    await page.keyboard.press('Control+W');
+    await closeTab(/Preview GG201\.md/);
     await openFile('train.py');
   });
 

@@ -236,7 +236,12 @@ def _report(
     }
     layout = JoinedCells("", notebook.cells) if notebook is not None else None
     return FileReport(
-        path, tuple(result.findings), notebook=layout, source_lines=shown, docs_url=docs_url
+        path,
+        tuple(result.findings),
+        notebook=layout,
+        source_lines=shown,
+        docs_url=docs_url,
+        skipped=result.skipped,
     )
 
 

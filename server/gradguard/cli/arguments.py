@@ -89,7 +89,10 @@ def _add_output(check: argparse.ArgumentParser) -> None:
     )
     check.add_argument("-o", "--output-file", metavar="PATH", help="write the report to PATH")
     check.add_argument(
-        "-q", "--quiet", action="store_true", help="print findings only (no summary line)"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print findings only: no summary line, notices or noqa warnings",
     )
     check.add_argument("--statistics", action="store_true", help="print counts per rule")
 

@@ -181,8 +181,11 @@ def _emit(
     """Print everything; False when the report could not be written."""
     reports = [o.report for o in outcomes]
     for error in config_errors:
-        print(f"gradguard: invalid configuration: {error} (default used)", file=sys.stderr)
-    for outcome in outcomes:
+        consequence = " (default used)" if error.default_used else ""
+        print(f"gradguard: invalid configuration: {error}{consequence}", file=sys.stderr)
+    # --quiet (ruff's "diagnostics, but nothing else"): the configuration error stays, since it
+    # changes what the findings are; notices and noqa warnings go.
+    for outcome in [] if args.quiet else outcomes:
         for notice in outcome.notices:
             print(f"gradguard: {notice}", file=sys.stderr)
         for warning in outcome.noqa_warnings:

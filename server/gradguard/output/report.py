@@ -37,6 +37,8 @@ class FileReport:
     error_column: int = 1
     #: The error is GradGuard's own (an exception, a dead worker), not the file's.
     internal: bool = False
+    #: Not analysed on purpose (max-file-bytes, nesting too deep): no findings, no error.
+    skipped: bool = False
     # The cell layout of a notebook (its text left out: reports travel between processes).
     notebook: JoinedCells | None = None
     # The analysed text's lines that findings start on, for code frames and fingerprints.

@@ -123,17 +123,29 @@ def summary_line(reports: list[FileReport], fixed: int = 0, *, fixing: bool = Fa
         return "No Python files or notebooks found"
     remaining = sum(len(r.findings) for r in reports)
     errors = sum(1 for r in reports if r.error)
-    unanalysed = f" ({errors} file{'s' if errors != 1 else ''} not analysed)" if errors else ""
+    skipped = sum(1 for r in reports if r.skipped)
+    if not remaining and not (fixing and fixed):
+        if errors:
+            tail = f", {_files(skipped, 'skipped')}" if skipped else ""
+            return f"No findings, but {_files(errors, 'could not be analysed')}{tail}."
+        if skipped:
+            return f"No findings, but {_files(skipped, 'skipped (see the notices)', was=True)}."
+        return "All checks passed!"
+    parts = [_files(errors, "not analysed")] if errors else []
+    parts += [_files(skipped, "skipped")] if skipped else []
+    unanalysed = f" ({', '.join(parts)})" if parts else ""
     if fixing and fixed:
         total = fixed + remaining
         return (
             f"Found {total} finding{'s' if total != 1 else ''} "
             f"({fixed} fixed, {remaining} remaining).{unanalysed}"
         )
-    if not remaining and errors:
-        return f"No findings, but {errors} file{'s' if errors != 1 else ''} could not be analysed."
-    if not remaining:
-        return "All checks passed!"
     fixable = sum(1 for r in reports for located in r.located() if located.fixable)
     hint = f" ({fixable} fixable with `--fix`)" if fixable and not fixing else ""
     return f"Found {remaining} finding{'s' if remaining != 1 else ''}{hint}.{unanalysed}"
+
+
+def _files(count: int, what: str, *, was: bool = False) -> str:
+    """``1 file skipped``, ``2 files skipped``; with ``was``: ``1 file was skipped``."""
+    verb = (" was" if count == 1 else " were") if was else ""
+    return f"{count} file{'s' if count != 1 else ''}{verb} {what}"

@@ -11,6 +11,14 @@ alias of the model (`net = model`, or `inner = m.backbone` in a helper), a name 
 later (`params = a.parameters()` then `params = b.parameters()`: the optimizer keeps
 `a`'s), and a function that rebinds the module-level model with `global model`.
 
+Across the methods of a class it also reports a `clone()` that builds a new instance from
+`copy.deepcopy(self._model)` and the same `self._optimizer` when the class steps that
+optimizer, and a Lightning hook that replaces a layer after `configure_optimizers()` ran:
+`Trainer.fit` calls `configure_optimizers()` while setting up the strategy, before the
+callbacks' `on_fit_start(trainer, pl_module)` and the module's `on_fit_start()`,
+`on_train_start()` and `on_train_epoch_start()` (`setup()` and `configure_model()` run
+before it and are fine).
+
 ## Why is this bad?
 An optimizer holds references to the Parameter objects it was given when it was
 created. A new model, layer or Parameter brings new Parameter objects that the optimizer
@@ -114,6 +122,7 @@ from gradguard.analysis.optimizer_uses import OptimizerTimeline, related_names
 from gradguard.analysis.optimizers import OptimizerCreation, models_in
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic import across_methods
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN
 from gradguard.semantic.replacements import Replacement, replacements_in
@@ -140,6 +149,37 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             if (finding.span, finding.message) not in seen:
                 seen.add((finding.span, finding.message))
                 yield finding
+    yield from _across_methods(rule, context)
+
+
+def _across_methods(rule: Rule, context: RuleContext) -> Iterator[Finding]:
+    """A trainer's ``clone()`` sharing its optimizer; a Lightning hook replacing a layer
+    after ``configure_optimizers()`` ran."""
+    span = context.source.span_of
+    for shared in across_methods.shared_optimizers(context.facts):
+        kept, copied = flow.dotted_name(shared.kept), flow.dotted_name(shared.copied)
+        yield rule.finding(
+            context,
+            shared.kept,
+            f"`{shared.method.name}()` gives the new object a deep copy of `{copied}` but the "
+            f"same `{kept}`, which does not hold the copy's parameters (a deep copy makes new "
+            f"ones), so `{kept}.step()` on the clone never trains its model",
+            related=[RelatedLocation(span(shared.step), f"`{kept}` is stepped here")],
+        )
+    for late in across_methods.late_replacements(context.facts, context.optimizers.creations):
+        found = late.replacement
+        yield rule.finding(
+            context,
+            found.node,
+            f"`{late.hook.name}()` replaces `{found.part_text}` after Lightning called "
+            "`configure_optimizers()` (fit runs it first), so the optimizer never updates the "
+            "new parameters",
+            related=[
+                RelatedLocation(
+                    span(late.creation.call), "The optimizer is created here, before the hook"
+                )
+            ],
+        )
 
 
 def _check_creation(

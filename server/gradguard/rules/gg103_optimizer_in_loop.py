@@ -1,7 +1,10 @@
 """## What it does
 Checks for optimizers constructed inside the body of a training loop (a loop that also
 calls `backward()` or `step()`), so that a new optimizer replaces the previous one on
-every iteration.
+every iteration. It also reports an optimizer built and stepped in a same-file function
+that a loop calls on every iteration with the same model (`train(net, loader, epoch)` in
+the epoch loop), including `if opt is None: opt = optim.Adam(...)` when that call never
+passes `opt`.
 
 ## Why is this bad?
 An optimizer keeps state between steps: momentum buffers, Adam's moment estimates and
@@ -54,28 +57,32 @@ import ast
 from collections.abc import Iterator
 
 from gradguard.analysis import edits, flow
-from gradguard.analysis.names import any_overlap, bound_chains, loaded_chains, repeats_in
+from gradguard.analysis.names import repeats_in
 from gradguard.analysis.optimizers import OptimizerCreation
-from gradguard.findings import Finding, Fix, FixSafety, Severity
+from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic import per_iteration
+from gradguard.semantic.model import SemanticModel
 
-# Statements between the loop and the creation that make the creation conditional.
-_GUARDS = (ast.If, ast.Match, ast.ExceptHandler)
+_RESET = (
+    "so a new optimizer with empty state (momentum, Adam moments, step count) replaces "
+    "the previous one on every iteration"
+)
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
+    semantic = SemanticModel.of(context.facts)
     for creation in context.optimizers.creations:
-        loop = _reset_loop(context, creation)
-        if loop is None:
-            continue
         name = flow.dotted_name(creation.call.func) or "The optimizer"
-        fixes = tuple(_hoist_fixes(context, creation, loop))
+        loop = _reset_loop(context, semantic, creation)
+        if loop is None:
+            yield from _reset_by_caller(rule, context, semantic, creation, name)
+            continue
+        fixes = tuple(_hoist_fixes(context, semantic, creation))
         yield rule.finding(
             context,
             creation.call,
-            f"`{name}` is constructed inside the training loop on line {loop.lineno}, so a "
-            "new optimizer with empty state (momentum, Adam moments, step count) replaces "
-            "the previous one on every iteration",
+            f"`{name}` is constructed inside the training loop on line {loop.lineno}, {_RESET}",
             fixes=fixes,
         )
 
@@ -91,7 +98,9 @@ def _enclosing_loops(context: RuleContext, creation: OptimizerCreation) -> tuple
     )
 
 
-def _reset_loop(context: RuleContext, creation: OptimizerCreation) -> ast.stmt | None:
+def _reset_loop(
+    context: RuleContext, semantic: SemanticModel, creation: OptimizerCreation
+) -> ast.stmt | None:
     """The innermost training loop that rebuilds the optimizer for the same parameters
     on each pass (None when the parameters' owner, or the construction itself, is
     conditional or re-created inside the loop: a fold, a trial, a lazy init)."""
@@ -102,40 +111,132 @@ def _reset_loop(context: RuleContext, creation: OptimizerCreation) -> ast.stmt |
     if _is_guarded(context, creation.call, innermost):
         return None
     params = creation.params
-    if params is None:
+    if params is None or not _reads_a_name(params):
         return None
-    reads = loaded_chains(params)
-    if not reads:
-        return None
-    if any_overlap(reads, _bound_in(innermost)):
+    if per_iteration.varies_in(semantic, params, innermost, made_by=creation.statement.node):
         return None
     return innermost
 
 
+def _reads_a_name(expr: ast.expr) -> bool:
+    """``SGD([])``: nothing to keep between iterations."""
+    return any(isinstance(node, ast.Name) for node in flow.walk_local(expr))
+
+
 def _is_guarded(context: RuleContext, node: ast.AST, loop: ast.stmt) -> bool:
-    """An ``if``, ``match``, ``except`` or conditional expression between the loop and
-    the node: the construction may not run on every iteration."""
-    for parent in context.facts.ancestors(node):
-        if parent is loop:
-            return False
-        if isinstance(parent, (*_GUARDS, ast.IfExp, ast.BoolOp)):
-            return True
-    return False
+    return per_iteration.guarded_within(SemanticModel.of(context.facts), node, loop)
 
 
-def _bound_in(loop: ast.stmt) -> set[str]:
-    """Dotted names bound anywhere in the loop, its own target included."""
-    bound: set[str] = set()
-    for node in flow.walk_local(loop):
-        if isinstance(node, ast.stmt):
-            bound |= bound_chains(node)
-        elif isinstance(node, ast.comprehension):
+# -- built in a function the training loop calls ------------------------------------------
+
+
+def _reset_by_caller(
+    rule: Rule,
+    context: RuleContext,
+    semantic: SemanticModel,
+    creation: OptimizerCreation,
+    name: str,
+) -> Iterator[Finding]:
+    """``def train(net, loader, epoch, opt=None): if opt is None: opt = Adam(...)``
+    called as ``train(net, loader, epoch)`` by the epoch loop: a new optimizer per epoch."""
+    function = context.facts.enclosing_function(creation.call)
+    if function is None or creation.scope is not function or _enclosing_loops(context, creation):
+        return
+    default = _lazy_default(semantic, creation, function)
+    if default is None or not _steps(function, creation.target):
+        return
+    depends_on = per_iteration.parameter_dependencies(semantic, creation.call, function)
+    if depends_on is None:
+        return
+    for repeated in per_iteration.repeated_calls(semantic, function):
+        call, loop = repeated.call, repeated.loop
+        if per_iteration.passes_unknown_arguments(call):
             continue
-    return bound
+        if default and per_iteration.argument_for(call, function, default) is not None:
+            continue
+        statement = context.facts.enclosing_statement(call)
+        arguments = [per_iteration.argument_for(call, function, p) for p in depends_on]
+        if statement is None or any(
+            a is not None and per_iteration.varies_in(semantic, a, loop, made_by=statement)
+            for a in arguments
+        ):
+            continue
+        lazily = (
+            f"; `{function.name}()` builds it when `{default}` is None, and this call never "
+            f"passes `{default}`"
+            if default
+            else ""
+        )
+        yield rule.finding(
+            context,
+            creation.call,
+            f"`{name}` is constructed in `{function.name}()`, which the training loop on line "
+            f"{loop.lineno} calls on every iteration, {_RESET}{lazily}",
+            related=[
+                RelatedLocation(
+                    context.source.span_of(call),
+                    f"`{function.name}()` is called here on every iteration",
+                )
+            ],
+        )
+        return
+
+
+def _lazy_default(
+    semantic: SemanticModel, creation: OptimizerCreation, function: ast.AST
+) -> str | None:
+    """``""`` when the construction runs on every call of the function; the parameter's
+    name for ``if opt is None: opt = ...`` with ``opt=None`` its default; None when a
+    condition may skip it."""
+    guards = [
+        parent
+        for parent in semantic.facts.ancestors(creation.call)
+        if per_iteration.inside(semantic, parent, function)
+        and parent is not function
+        and isinstance(parent, per_iteration.GUARDS)
+    ]
+    if not guards:
+        return ""
+    (guard,) = guards if len(guards) == 1 else (None,)
+    target = creation.target
+    if not isinstance(guard, ast.If) or target is None or "." in target:
+        return None
+    if not any(per_iteration.inside(semantic, creation.call, s) for s in guard.body):
+        return None
+    test = guard.test
+    is_none = (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == target
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    )
+    if not is_none:
+        return None
+    defaults = [
+        d.value
+        for d in semantic.bindings(creation.scope).definitions.get(target, [])
+        if d.kind == "parameter"
+    ]
+    if len(defaults) == 1 and isinstance(defaults[0], ast.Constant) and defaults[0].value is None:
+        return target
+    return None
+
+
+def _steps(function: ast.AST, target: str | None) -> bool:
+    """The function steps the optimizer it built (a local: gone when the call returns)."""
+    if target is None or "." in target:
+        return False
+    return any(
+        flow.method_name(call) == "step" and flow.dotted_name(call.func) == f"{target}.step"
+        for call in flow.calls_in(function)
+    )
 
 
 def _hoist_fixes(
-    context: RuleContext, creation: OptimizerCreation, innermost: ast.stmt
+    context: RuleContext, semantic: SemanticModel, creation: OptimizerCreation
 ) -> Iterator[Fix]:
     """Move the statement above the outermost enclosing loop that does not rebind
     anything it reads."""
@@ -146,17 +247,16 @@ def _hoist_fixes(
         return
     if not edits.owns_its_lines(source, node):
         return
-    reads = loaded_chains(creation.call)
-    targets = bound_chains(node)
     target_loop = None
     for loop in _enclosing_loops(context, creation):
-        bound = _bound_in(loop) - targets
-        if any_overlap(reads, bound) or _is_guarded(context, creation.call, loop):
-            break
-        if _target_rebound_elsewhere(loop, node, targets):
+        if (
+            _is_guarded(context, creation.call, loop)
+            or per_iteration.varies_in(semantic, creation.call, loop, made_by=node)
+            or _target_rebound_in(semantic, node, loop)
+        ):
             break
         target_loop = loop
-    if target_loop is None or not _defined_before(context, creation, target_loop, reads):
+    if target_loop is None or not _defined_before(semantic, creation.call, target_loop):
         return
     indent = source.indentation_of(target_loop.lineno - 1)
     moved = edits.reindented_lines(source, node, indent)
@@ -172,67 +272,47 @@ def _hoist_fixes(
     )
 
 
-def _target_rebound_elsewhere(loop: ast.stmt, node: ast.stmt, targets: set[str]) -> bool:
-    for other in flow.walk_local(loop):
-        if (
-            isinstance(other, ast.stmt)
-            and other is not node
-            and other is not loop
-            and any_overlap(targets, bound_chains(other))
-        ):
+def _target_rebound_in(semantic: SemanticModel, node: ast.stmt, loop: ast.stmt) -> bool:
+    """Another statement of the loop binds what the creation is assigned to."""
+    for target in flow.assigned_targets(node):
+        if isinstance(target, ast.Name):
+            scope = semantic.facts.enclosing_scope(node)
+            definitions = semantic.bindings(scope).definitions.get(target.id, [])
+            others = [d.statement for d in definitions if d.statement is not node]
+        elif isinstance(target, ast.Attribute):
+            stores = semantic.evaluator.heap.stores.get(target.attr, [])
+            others = [
+                s
+                for t, s in stores
+                if s is not node and per_iteration.may_be_one(semantic, t.value, target.value)
+            ]
+        else:
+            return True
+        if any(s is not None and per_iteration.inside(semantic, s, loop) for s in others):
             return True
     return False
 
 
-def _defined_before(
-    context: RuleContext, creation: OptimizerCreation, loop: ast.stmt, reads: set[str]
-) -> bool:
-    """Every name the construction reads is bound before the loop: an import, a
-    function parameter, a module-level binding, a builtin, or an earlier statement."""
-    roots = {chain.split(".")[0] for chain in reads}
-    statements = context.facts.statements_of(creation.scope)
-    loop_info = next((s for s in statements if s.node is loop), None)
-    if loop_info is None:
-        return False
-    bound: set[str] = set()
-    for info in statements[: loop_info.order]:
-        bound |= {chain.split(".")[0] for chain in bound_chains(info.node)}
-    scope = creation.scope
-    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        arguments = scope.args
-        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
-        bound |= {a.arg for a in every}
-        bound |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
-        bound |= _module_level_names(context)
-        if isinstance(context.facts.parents.get(scope), ast.ClassDef):
-            bound.add("__class__")
-    import builtins
-
-    for root in roots:
-        if root in bound or root in context.facts.imports.aliases:
+def _defined_before(semantic: SemanticModel, call: ast.Call, loop: ast.stmt) -> bool:
+    """Every name the construction reads is bound before the loop starts: an earlier
+    statement, a parameter, an import; in a function also a module-level name or a
+    builtin the file does not rebind."""
+    facts = semantic.facts
+    scope = facts.enclosing_scope(loop)
+    bindings = semantic.bindings(scope)
+    order = bindings.statements[loop].order if loop in bindings.statements else -1
+    module = semantic.bindings(facts.tree)
+    for name in (n for n in flow.walk_local(call) if isinstance(n, ast.Name)):
+        if per_iteration.bound_inside(name, call):
             continue
-        if hasattr(builtins, root) and root not in _bound_anywhere(statements):
+        if bindings.is_local(name.id):
+            if not any(d.order < order for d in bindings.reaching(name.id, loop)):
+                return False
+        elif scope is not facts.tree and module.definitions.get(name.id):
             continue
-        return False
+        elif name.id not in per_iteration.BUILTINS or name.id in module.definitions:
+            return False
     return True
-
-
-def _module_level_names(context: RuleContext) -> set[str]:
-    # Once per file (it was a walk of the module per hoist fix).
-    cached: set[str] | None = context.__dict__.get("_gg103_module_level_names")
-    if cached is None:
-        cached = set()
-        for info in context.facts.statements_of(context.facts.tree):
-            cached |= {chain.split(".")[0] for chain in bound_chains(info.node)}
-        context.__dict__["_gg103_module_level_names"] = cached
-    return set(cached)
-
-
-def _bound_anywhere(statements: list[flow.StatementInfo]) -> set[str]:
-    names: set[str] = set()
-    for info in statements:
-        names |= {chain.split(".")[0] for chain in bound_chains(info.node)}
-    return names
 
 
 RULE = Rule(

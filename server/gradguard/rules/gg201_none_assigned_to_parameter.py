@@ -80,14 +80,10 @@ from dataclasses import dataclass
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import containing_block, removal_edit
-from gradguard.analysis.parameters import (
-    RNN_LAYERS,
-    ModuleType,
-    ParameterIndex,
-    parameter_index,
-)
+from gradguard.analysis.parameters import ModuleType, ParameterIndex, parameter_index
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.catalogue.layers import RNN_LAYERS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import NONE_VALUE
 

@@ -1,7 +1,10 @@
 """## What it does
 Checks for a plain tensor expression assigned to a registered parameter:
 `model.weight = torch.randn(...)`, `self.w = F.softmax(self.w, 0)` in `forward`,
-`model.fc.weight = model.fc.weight - lr * g`.
+`model.fc.weight = model.fc.weight - lr * g`, and `setattr(layer, name, t)` where `name`
+is a literal or runs over the layer's own parameter names (`for name, p in
+layer.named_parameters()`, `for name in ("weight", "bias")`, `layer._parameters`): the
+weight-loading and quantisation loops.
 
 ## Why is this bad?
 A module attribute that holds a parameter only accepts an `nn.Parameter` or `None`.
@@ -13,8 +16,13 @@ it in place; values computed in `forward` belong in a local variable.
 ## What PyTorch does
 The assignment raises a `TypeError` whose message reads
 `cannot assign 'torch.FloatTensor' as parameter 'weight' (torch.nn.Parameter or None expected)`
-(the type name follows the tensor's dtype), also under `torch.no_grad()`. In `forward`,
-`self.w = F.softmax(self.w, 0)` raises the same error on the first call.
+(the type name follows the tensor's dtype: `'torch.HalfTensor'` after `.half()`), also
+under `torch.no_grad()` and also for a `bias` that `bias=False` left as None. In `forward`,
+`self.w = F.softmax(self.w, 0)` raises the same error on the first call. `setattr` raises
+it the same way. A loop over the `named_parameters()` of a model with submodules yields
+dotted names (`fc.weight`), which `setattr` stores as plain attributes without an error;
+that loop is not reported. After `del layer._parameters[name]` (pruning's
+reparametrization) a plain tensor is accepted.
 
 ## Example
 ```python
@@ -58,113 +66,49 @@ from collections.abc import Iterator
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import indent_unit, owns_its_lines_or_semicolon
-from gradguard.analysis.parameters import ParameterIndex, local_name_for, parameter_index
+from gradguard.analysis.parameters import local_name_for
 from gradguard.findings import Finding, Fix, FixSafety, Severity, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.parameter_names import reached_parameter
+from gradguard.semantic.plain_tensors import is_plain_tensor
+from gradguard.semantic.registered import RegisteredParameters
 
-# Tensor methods that always return a new tensor (never the Parameter itself).
-_TENSOR_METHODS = frozenset(
-    {
-        "clone",
-        "detach",
-        "softmax",
-        "log_softmax",
-        "sigmoid",
-        "tanh",
-        "relu",
-        "exp",
-        "log",
-        "abs",
-        "sqrt",
-        "sum",
-        "mean",
-        "t",
-        "transpose",
-        "permute",
-        "view",
-        "reshape",
-        "flatten",
-        "squeeze",
-        "unsqueeze",
-        "expand",
-        "repeat",
-        "mul",
-        "add",
-        "sub",
-        "div",
-        "matmul",
-        "mm",
-        "norm",
-        "clamp",
-        "pow",
-        "neg",
-        "sign",
-        "round",
-        "masked_fill",
-        "index_select",
-        "mv",
-        "bmm",
-        "cumsum",
-        "flip",
-        "roll",
-        "expand_as",
-        "view_as",
-        "reshape_as",
-        "renorm",
-        "softplus",
-        "exp2",
-        "rsqrt",
-        "reciprocal",
-        "square",
-        "where",
-    }
+_ERROR = (
+    "raises `TypeError: cannot assign '<tensor type>' as parameter '{attr}' "
+    "(torch.nn.Parameter or None expected)`"
 )
-# torch namespaces whose functions return new tensors.
-_TENSOR_NAMESPACES = (
-    "torch.nn.functional.",
-    "torch.linalg.",
-    "torch.fft.",
-    "torch.special.",
-)
-# torch functions that may hand back their argument (or are not tensor functions).
-_NOT_NEW_TENSORS = frozenset(
-    {
-        "torch.load",
-        "torch.as_tensor",
-        "torch.asarray",
-        "torch.compile",
-        "torch.device",
-        "torch.no_grad",
-        "torch.enable_grad",
-        "torch.manual_seed",
-    }
-)
+# A key that names a parameter slot: ("literal", "weight") or ("name", "name").
+Key = tuple[str, str]
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    index = parameter_index(context.facts)
+    model = SemanticModel.of(context.facts)
+    registered = RegisteredParameters.of(model)
     # ``_assignments`` yields only for these, taken in ``ast.walk`` order.
     for node in context.facts.nodes_of_types(ast.Assign, ast.AnnAssign):
         for target, value in _assignments(node):
             if not isinstance(target, ast.Attribute):
                 continue
             # Both must hold; the value's shape is the cheaper question.
-            if not is_plain_tensor(context, index, value, node):
+            if not is_plain_tensor(model, value, node):  # type: ignore[arg-type]
                 continue
-            if not index.is_parameter(target.value, target.attr, node):
+            if not registered.is_parameter(target.value, target.attr, node):  # type: ignore[arg-type]
                 continue
-            if not _registered_before_in_init(context, index, node, target):
+            if not _registered_before_in_init(context, registered, node, target.value, target.attr):
                 continue
-            if _unregistered_before(context, node, target):
+            if _unregistered_before(context, node, target.value, ("literal", target.attr)):
                 continue
             yield rule.finding(
                 context,
                 node,
                 f"`{context.source.node_text(target)}` is a registered parameter, so "
-                f"assigning it a plain tensor raises `TypeError: cannot assign '<tensor "
-                f"type>' as parameter '{target.attr}' (torch.nn.Parameter or None expected)`",
+                f"assigning it a plain tensor {_ERROR.format(attr=target.attr)}",
                 fixes=_fixes(context, node, target, value),
             )
+    if context.facts.mentions("setattr"):
+        for call in context.facts.nodes_of(ast.Call):
+            yield from _check_setattr(rule, context, model, call)  # type: ignore[arg-type]
 
 
 def _assignments(node: ast.AST) -> Iterator[tuple[ast.expr, ast.expr]]:
@@ -175,54 +119,55 @@ def _assignments(node: ast.AST) -> Iterator[tuple[ast.expr, ast.expr]]:
         yield node.target, node.value
 
 
-def is_plain_tensor(
-    context: RuleContext, index: ParameterIndex, value: ast.AST, at: ast.AST, depth: int = 0
-) -> bool:
-    """The expression certainly evaluates to a new plain tensor (not a Parameter)."""
-    if depth > 4:
-        return False
-    if isinstance(value, ast.BinOp):
-        return True
-    if isinstance(value, ast.UnaryOp):
-        return isinstance(value.op, (ast.USub, ast.Invert))
-    if isinstance(value, ast.Call):
-        qualified = context.facts.qualify(value.func) or ""
-        if qualified.startswith("torch."):
-            return _is_tensor_function(qualified)
-        if flow.method_name(value) in _TENSOR_METHODS:
-            receiver = value.func.value  # type: ignore[attr-defined]
-            return _is_tensorish(context, index, receiver, at, depth + 1)
-        return False
-    if isinstance(value, ast.Attribute) and value.attr == "data":
-        return _is_tensorish(context, index, value.value, at, depth + 1)
-    if isinstance(value, ast.Name):
-        values = index.values_of(value)
-        return bool(values) and all(
-            v is not None and is_plain_tensor(context, index, v, at, depth + 1)
-            for v in values or ()
+def _check_setattr(
+    rule: Rule, context: RuleContext, model: SemanticModel, call: ast.Call
+) -> Iterator[Finding]:
+    """``setattr(layer, "weight", t)``, and ``setattr(layer, name, t)`` in a loop whose
+    ``name`` runs over the layer's own parameter names."""
+    func = call.func
+    if not (isinstance(func, ast.Name) and func.id == "setattr" and len(call.args) == 3):
+        return
+    statement = context.facts.enclosing_statement(call)
+    if statement is None or call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
+        return
+    base, name, value = call.args
+    if not is_plain_tensor(model, value, statement):
+        return
+    reached = reached_parameter(model, base, name, statement)
+    if reached is None:
+        return
+    attr, from_loop = reached
+    registered = RegisteredParameters.of(model)
+    if not _registered_before_in_init(context, registered, statement, base, attr):
+        return
+    key = _key(name)
+    if key is None or _unregistered_before(context, statement, base, key):
+        return
+    source = context.source
+    owner = source.node_text(base)
+    if from_loop:
+        message = (
+            f"`{source.node_text(name)}` takes `'{attr}'`, a registered parameter of "
+            f"`{owner}`, so `setattr` with a plain tensor {_ERROR.format(attr=attr)}"
         )
-    return False
-
-
-def _is_tensor_function(qualified: str) -> bool:
-    last = qualified.rsplit(".", 1)[-1]
-    if qualified in _NOT_NEW_TENSORS or last.endswith("_") or not last[:1].islower():
-        return False
-    if qualified.startswith(_TENSOR_NAMESPACES):
-        return True
-    return qualified.count(".") == 1
-
-
-def _is_tensorish(
-    context: RuleContext, index: ParameterIndex, expr: ast.AST, at: ast.AST, depth: int
-) -> bool:
-    if isinstance(expr, ast.Attribute) and index.is_parameter(expr.value, expr.attr, at):
-        return True
-    return is_plain_tensor(context, index, expr, at, depth)
+    else:
+        message = (
+            f"`{owner}.{attr}` is a registered parameter, so assigning it a plain tensor "
+            f"{_ERROR.format(attr=attr)}"
+        )
+    target = f"getattr({owner}, {source.node_text(name)})"
+    fix = None
+    if isinstance(statement, ast.Expr) and statement.value is call:
+        fix = _copy_fix(context, statement, target, value)
+    yield rule.finding(context, call, message, fixes=(fix,) if fix is not None else ())
 
 
 def _registered_before_in_init(
-    context: RuleContext, index: ParameterIndex, stmt: ast.AST, target: ast.Attribute
+    context: RuleContext,
+    registered: RegisteredParameters,
+    stmt: ast.AST,
+    base: ast.expr,
+    attr: str,
 ) -> bool:
     """Inside ``__init__``, ``self.w`` is a parameter only once it was registered:
     ``self.w = torch.randn(3)`` before ``self.w = nn.Parameter(self.w)`` is fine, and a
@@ -230,56 +175,71 @@ def _registered_before_in_init(
     function = context.facts.enclosing_function(stmt)
     if function is None or function.name != "__init__":
         return True
-    if not (isinstance(target.value, ast.Name) and target.value.id == "self"):
+    if not (isinstance(base, ast.Name) and base.id == "self"):
         return True
     info = context.facts.class_info_of(stmt)
     own = info is not None and any(
-        target.attr in cls.parameters for cls in index.class_lineage(info)
+        attr in context.facts.classes[name].parameters
+        for name in registered.class_lineage(info.name)
     )
     line = getattr(stmt, "lineno", 0)
     for node in flow.walk_local(function):
         if getattr(node, "lineno", line) >= line:
             continue
-        if own and _registers(context, node, target.attr):
+        if own and _registers(context, node, attr):
             return True
         if not own and isinstance(node, ast.Call) and flow.method_name(node) == "__init__":
             return True
     return False
 
 
-def _unregistered_before(context: RuleContext, stmt: ast.AST, target: ast.Attribute) -> bool:
-    """``del m.weight`` (or ``del m._parameters["weight"]``, ``m._parameters.pop("weight")``)
-    earlier in the scope: the name is free again, and a plain tensor is accepted
-    (the reparametrization pattern of pruning and weight norm)."""
-    owner = flow.dotted_name(target.value)
+def _unregistered_before(context: RuleContext, stmt: ast.AST, base: ast.expr, key: Key) -> bool:
+    """``del m.weight`` (or ``del m._parameters["weight"]``, ``m._parameters.pop("weight")``,
+    ``delattr(m, "weight")``) earlier in the scope: the name is free again, and a plain
+    tensor is accepted (the reparametrization pattern of pruning and weight norm)."""
+    owner = flow.dotted_name(base)
     if owner is None:
         return False
-    wanted = f"{owner}.{target.attr}"
     line = getattr(stmt, "lineno", 0)
     for node in flow.walk_local(context.facts.enclosing_scope(stmt)):
         if getattr(node, "lineno", line) >= line:
             continue
         if isinstance(node, ast.Delete):
             for deleted in node.targets:
-                if flow.dotted_name(deleted) == wanted:
+                if _frees(deleted, owner, key):
                     return True
-                if isinstance(deleted, ast.Subscript) and _names_parameters_slot(
-                    deleted.value, deleted.slice, owner, target.attr
-                ):
-                    return True
-        if isinstance(node, ast.Call) and flow.method_name(node) == "pop" and node.args:
-            holder = node.func.value  # type: ignore[attr-defined]
-            if _names_parameters_slot(holder, node.args[0], owner, target.attr):
-                return True
+        if isinstance(node, ast.Call) and _frees_by_call(node, owner, key):
+            return True
     return False
 
 
-def _names_parameters_slot(holder: ast.expr, key: ast.expr, owner: str, attr: str) -> bool:
-    return (
-        flow.dotted_name(holder) == f"{owner}._parameters"
-        and isinstance(key, ast.Constant)
-        and key.value == attr
-    )
+def _frees_by_call(call: ast.Call, owner: str, key: Key) -> bool:
+    """``m._parameters.pop(key)`` / ``delattr(m, key)``."""
+    if flow.method_name(call) == "pop" and call.args:
+        return _is_slots(call.func.value, owner) and _key(call.args[0]) == key  # type: ignore[attr-defined]
+    if isinstance(call.func, ast.Name) and call.func.id == "delattr" and len(call.args) == 2:
+        return flow.dotted_name(call.args[0]) == owner and _key(call.args[1]) == key
+    return False
+
+
+def _frees(deleted: ast.expr, owner: str, key: Key) -> bool:
+    if isinstance(deleted, ast.Attribute):
+        return flow.dotted_name(deleted.value) == owner and key == ("literal", deleted.attr)
+    if isinstance(deleted, ast.Subscript):
+        return _is_slots(deleted.value, owner) and _key(deleted.slice) == key
+    return False
+
+
+def _is_slots(holder: ast.expr, owner: str) -> bool:
+    return flow.dotted_name(holder) == f"{owner}._parameters"
+
+
+def _key(node: ast.expr) -> Key | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return ("literal", node.value)
+    if isinstance(node, ast.Name):
+        return ("name", node.id)
+    return None
 
 
 def _registers(context: RuleContext, node: ast.AST, attr: str) -> bool:
@@ -308,16 +268,14 @@ def _fixes(
     if in_forward and isinstance(target.value, ast.Name) and target.value.id == "self":
         fix = _local_variable_fix(context, stmt, target, function)  # type: ignore[arg-type]
     else:
-        fix = _copy_fix(context, stmt, target, value)
+        fix = _copy_fix(context, stmt, context.source.node_text(target), value)
     return (fix,) if fix is not None else ()
 
 
-def _copy_fix(
-    context: RuleContext, stmt: ast.stmt, target: ast.Attribute, value: ast.expr
-) -> Fix | None:
+def _copy_fix(context: RuleContext, stmt: ast.stmt, target: str, value: ast.expr) -> Fix | None:
     source = context.source
-    copy = f"{source.node_text(target)}.copy_({source.node_text(value)})"
-    title = f"Copy the value into `{source.node_text(target)}` in place"
+    copy = f"{target}.copy_({source.node_text(value)})"
+    title = f"Copy the value into `{target}` in place"
     if context.facts.is_under_no_grad(stmt):
         return Fix(title, FixSafety.UNSAFE, (source.replace(stmt, copy),))
     no_grad = local_name_for(context.facts, "torch.no_grad")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
-from gradguard.analysis.parameters import PARAMETERLESS_LAYERS
+from gradguard.semantic.catalogue.layers import PARAMETERLESS_LAYERS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN, AbstractObject, ModuleObject
 from gradguard.semantic.values import Frame

@@ -260,10 +260,10 @@ class Evaluator:
             return frozenset({ModuleObject(call, qualified, torch_layer=True)})
         if qualified.startswith("torch.") and qualified.count(".") == 1:
             return self._factory(call, qualified.split(".")[1])
+        if qualified and torchnames.is_model_factory_qualname(qualified):
+            return frozenset({ModuleObject(call, qualified)})  # torchvision.models.resnet18()
         if isinstance(func, ast.Attribute):
             return self._method_call(call, func, frame)
-        if qualified and torchnames.is_model_factory_qualname(qualified):
-            return frozenset({ModuleObject(call, qualified)})
         return UNKNOWN_VALUE
 
     def _factory(self, call: ast.Call, name: str) -> Value:

@@ -101,3 +101,42 @@ ALWAYS_NON_LEAF_METHODS = SHAPE_AND_SCALE_METHODS | {
 NON_LEAF_ATTRIBUTES = frozenset({"T", "mT", "H", "mH"})
 # Methods that freeze or unfreeze in place: ``requires_grad_(False)``.
 REQUIRES_GRAD_SETTER = "requires_grad_"
+# Methods whose result is a new plain tensor, never the receiver (so never a Parameter,
+# even on one: ``p.detach()`` is a ``torch.Tensor``).
+NEW_TENSOR_METHODS = ALWAYS_NON_LEAF_METHODS | {
+    "bmm",
+    "clamp",
+    "cumsum",
+    "detach",
+    "exp2",
+    "flatten",
+    "flip",
+    "index_select",
+    "masked_fill",
+    "mv",
+    "norm",
+    "reciprocal",
+    "renorm",
+    "roll",
+    "round",
+    "rsqrt",
+    "sign",
+    "softplus",
+    "square",
+    "where",
+}
+# torch namespaces whose functions return new tensors.
+NEW_TENSOR_NAMESPACES = ("torch.nn.functional.", "torch.linalg.", "torch.fft.", "torch.special.")
+# ``torch.*`` functions that may hand back their argument, or make no tensor.
+NOT_NEW_TENSOR_FUNCTIONS = frozenset(
+    {
+        "torch.load",
+        "torch.as_tensor",
+        "torch.asarray",
+        "torch.compile",
+        "torch.device",
+        "torch.no_grad",
+        "torch.enable_grad",
+        "torch.manual_seed",
+    }
+)

@@ -1,0 +1,162 @@
+"""Registered parameters: is ``base.attr`` a parameter the module registered?
+
+It is when every object ``base`` may hold registers ``attr``: a ``torch.nn`` layer's own
+parameter names (``catalogue/layers.py``), an ``nn.Parameter(...)`` or
+``register_parameter`` of a same-file module class (or of a ``torch.nn`` layer it
+subclasses), or ``<that object>.attr = nn.Parameter(...)`` earlier in the same scope.
+What ``base`` holds comes from the model, narrowed by an enclosing ``isinstance`` test
+or an annotation; in a module-level function that nothing but the file's own calls can
+reach, a parameter holds what those calls pass. Anything unknown answers False.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+
+from gradguard.analysis import flow, torchnames
+from gradguard.semantic import narrowing
+from gradguard.semantic.catalogue.layers import layer_has_parameter
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import EMPTY, UNKNOWN, AbstractObject, ModuleObject, Value
+
+
+class RegisteredParameters:
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self.facts = model.facts
+
+    @classmethod
+    def of(cls, model: SemanticModel) -> RegisteredParameters:
+        return model.facts.shared("registered parameters", lambda: cls(model))
+
+    def is_parameter(self, base: ast.expr, attr: str, at: ast.stmt) -> bool:
+        """``base.attr`` names a registered parameter when ``at`` runs."""
+        modules = self.modules(base, at)
+        return bool(modules) and all(self.registers(obj, attr, at) for obj in modules)
+
+    def modules(self, base: ast.expr, at: ast.stmt) -> Value:
+        """The modules ``base`` holds at ``at``, every one known; EMPTY otherwise."""
+        if isinstance(base, ast.Name):
+            narrowed = narrowing.isinstance_narrowed(self.facts, base)
+            if narrowed is not None:
+                return narrowed
+            declared = self._declared(base, at)
+            if declared is not None:
+                return declared
+        value = self.model.value_of(base)
+        if UNKNOWN in value:
+            value = self._from_file_callers(base, at)
+        if value and all(isinstance(obj, ModuleObject) for obj in value):
+            return value
+        return EMPTY
+
+    def registers(self, obj: AbstractObject, attr: str, at: ast.stmt) -> bool:
+        """``obj`` has ``attr`` registered as a parameter when ``at`` runs."""
+        if not isinstance(obj, ModuleObject):
+            return False
+        layers = [obj.layer] if obj.torch_layer else self._inherited_layers(obj)
+        if any(layer_has_parameter(layer, attr) for layer in layers):
+            return True
+        if any(attr in self.facts.classes[c].parameters for c in self._lineage(obj)):
+            return True
+        return self._registered_earlier(obj, attr, at)
+
+    # -- what base holds -------------------------------------------------------------
+
+    def _declared(self, name: ast.Name, at: ast.stmt) -> Value | None:
+        """An annotated parameter that nothing rebinds before ``at``."""
+        definitions = self.model.reaching(name.id, at)
+        if len(definitions) != 1:
+            return None
+        return narrowing.annotated(self.facts, definitions[0])
+
+    def _from_file_callers(self, base: ast.expr, at: ast.stmt) -> Value:
+        """``def load_head(layer, ...)`` at module level, only ever called by this file:
+        what ``base`` holds under each of those calls' arguments."""
+        function = self.facts.enclosing_function(at)
+        if function is None or function.name not in self._closed_functions:
+            return EMPTY
+        evaluator = self.model.evaluator
+        found: set[AbstractObject] = set()
+        for call in evaluator.heap.calls_of.get(function.name, []):
+            frame = evaluator.call_frame(function, call, (), None)
+            found |= evaluator.value_of(base, frame)
+        return frozenset(found)
+
+    @cached_property
+    def _closed_functions(self) -> frozenset[str]:
+        """Module-level functions the file only calls (never passes on, never decorates):
+        no other code can call them with other arguments."""
+        closed: set[str] = set()
+        for name, function in self.facts.functions.items():
+            uses = self.facts.names_by_id.get(name, [])
+            if function.decorator_list or not uses:
+                continue
+            calls = [self.facts.parents.get(use) for use in uses]
+            if all(
+                isinstance(c, ast.Call) and c.func is u for c, u in zip(calls, uses, strict=True)
+            ):
+                closed.add(name)
+        return frozenset(closed)
+
+    # -- what a module registers -----------------------------------------------------
+
+    def _lineage(self, obj: ModuleObject) -> list[str]:
+        return self.model.evaluator.heap.lineage(obj)
+
+    def class_lineage(self, class_name: str) -> list[str]:
+        """A same-file class and its same-file bases."""
+        return self.model.evaluator.heap.lineage(ModuleObject(None, class_name))
+
+    def _inherited_layers(self, obj: ModuleObject) -> list[str]:
+        """``class Scaled(nn.Linear)`` registers what ``nn.Linear`` registers."""
+        return [
+            base.rsplit(".", 1)[-1]
+            for class_name in self._lineage(obj)
+            for base in self.facts.classes[class_name].base_names
+            if torchnames.is_module_class_qualname(base)
+        ]
+
+    def _registered_earlier(self, obj: ModuleObject, attr: str, at: ast.stmt) -> bool:
+        """``model.extra = nn.Parameter(...)`` / ``model.register_parameter("extra", p)``
+        on this object, in ``at``'s scope and before it."""
+        scope = self.facts.enclosing_scope(at)
+        for target, statement in self.model.evaluator.heap.stores.get(attr, []):
+            value = getattr(statement, "value", None)
+            if (
+                isinstance(value, ast.Call)
+                and self.facts.is_parameter_call(value)
+                and self._earlier(statement, at, scope)
+                and obj in self.model.value_of(target.value)
+            ):
+                return True
+        return any(
+            self._earlier(statement, at, scope) and obj in self.model.value_of(receiver)
+            for receiver, name, statement in self._register_calls
+            if name == attr
+        )
+
+    def _earlier(self, statement: ast.stmt, at: ast.stmt, scope: ast.AST) -> bool:
+        return statement.lineno < at.lineno and self.facts.enclosing_scope(statement) is scope
+
+    @cached_property
+    def _register_calls(self) -> list[tuple[ast.expr, str, ast.stmt]]:
+        """``(receiver, name, statement)`` of ``<receiver>.register_parameter("name", p)``
+        with ``p`` not ``None``."""
+        found: list[tuple[ast.expr, str, ast.stmt]] = []
+        if not self.facts.mentions("register_parameter"):
+            return found
+        for call in self.facts.nodes_of(ast.Call):
+            assert isinstance(call, ast.Call)
+            if flow.method_name(call) != "register_parameter" or len(call.args) < 2:
+                continue
+            name, value = call.args[0], call.args[1]
+            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+                continue
+            if isinstance(value, ast.Constant) and value.value is None:
+                continue
+            statement = self.facts.enclosing_statement(call)
+            if statement is not None:
+                found.append((call.func.value, name.value, statement))  # type: ignore[attr-defined]
+        return found
