@@ -7,40 +7,48 @@ units it touches are parsed again on their own, and only the units whose
 findings the edit can change are analysed again; the other units keep their
 findings, moved by the lines the edit added or removed.
 
-What a unit's findings depend on is judged by names. A unit *exports* the names
-it binds in the module (a ``def`` or ``class`` its own name, the classes it defines,
-the globals it declares and the names it imports; module code what it assigns or
-imports), and its *words* are the names it may use (read from its text, see
-:mod:`gradguard.incremental.units`). A unit is analysed again, to a fixed point, when
+What a unit's findings depend on is read from two sources. The analysis records
+what it read (:mod:`gradguard.semantic.reads`, kept per unit in the baseline: the
+semantic model's answers with the units they were computed from, the same-file
+helpers a step expansion or a parameter's callers reached, and the patterns of
+whole-file scans such as "every assignment of ``D``" or "every layer built with
+``bias=False``"). The evaluators of ``analysis/`` that keep no record are followed by
+names: a unit *exports* the names it binds in the module (a ``def`` or ``class`` its
+own name, the classes it defines, the globals it declares and the names it imports;
+module code what it assigns or imports), and its *words* are the names it may use
+(read from its text, see :mod:`gradguard.incremental.units`). A unit is analysed
+again, to a fixed point, when
 
 * the edit touched it, or one of its findings points into or next to the edited
   lines (or quotes a line number the edit moved);
+* its recorded reads include an edited unit, or a scan whose pattern the edited
+  statements (before or after the edit) match;
+* a rule scanned the whole file for no unit in particular (``facts.assigned_values``
+  looked up from a memoised role) with a pattern the edit matches, and the rule may
+  report on the unit and the unit spells the name read;
 * it uses a name whose meaning may have changed: one exported by an edited unit,
-  by a unit that uses such a name, or by a function analysed again;
-* it is a function that an affected unit calls, or the edited code called (rules
-  read a function's callers: the values passed in, the loop around the call);
+  by a unit that uses such a name;
+* it is a function the edited code calls or called, or module code calls (the
+  values passed in, the loop around the call); a function an affected function
+  calls is not analysed again for that alone: what it reads of its callers is in
+  its recorded reads;
 * it is module code and other module code is analysed again or was removed
-  (module-level flow);
-* it may hold a finding of a rule that collects something from the whole file
-  (``Rule.reads_whole_file``: GG304's layers built without a bias) when such code
-  is edited or affected.
+  (module-level flow).
 
-Those units are analysed with the whole file's text and a tree of only what they
-need: themselves and, transitively, the units defining the names they use, the
-callers of the functions among them, the module code using the module variables
-they read, every import, and the units holding what a rule collects from the
-whole file. An edit that does not parse on its own or changes an import, a file
-with a ``from __future__`` import, an edit of a ``noqa`` comment, of the file's first
-line break or of its indentation step, or a shortcut that would need more than
-``WHOLE_FILE_SHARE`` of the file is analysed in full.
+Those units are analysed with the whole file's text and a tree of what they read:
+the units their records name, those matching their scans, and by name the units
+defining the names they use, the callers of the functions among them, the module
+code using the module variables they read and every import. An edit that does not
+parse on its own or changes an import, a file with a ``from __future__`` import, an
+edit of a ``noqa`` comment, of the file's first line break or of its indentation
+step, or a shortcut that would need more than ``WHOLE_FILE_SHARE`` of the file is
+analysed in full.
 
-This is a shortcut, not a proof: GG402 reads every assignment of a name in the
-file, wherever it is (``D = ...`` in an unrelated function can change a finding
-about a GAN's two optimizers, ``self.opt = ...`` in one class one about another
-class's ``self.opt``), which names alone do not follow. So the language server
-publishes its result at once and runs the full analysis once typing pauses
-(docs/server.md). ``tests/test_incremental.py`` checks, edit after edit, that both
-find the same on the examples and a generated script.
+The language server publishes the result at once and runs the full analysis once
+typing pauses (docs/server.md). ``tests/test_incremental.py`` checks, edit after
+edit, that both find the same on the examples, the benchmark's generated and
+realistic scripts, and edits found in review (GG402's ``D = ...`` in an unrelated
+function among them).
 """
 
 from __future__ import annotations
