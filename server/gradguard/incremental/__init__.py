@@ -85,7 +85,7 @@ from gradguard.incremental.reads import (
 )
 from gradguard.incremental.units import Unit, mentioning, unit_at, unit_text, units_of
 from gradguard.rules import all_rules
-from gradguard.semantic.reads import recording
+from gradguard.semantic.reads import is_name_scan, recording
 from gradguard.source import SourceFile, searchable_text
 
 __all__ = ["Baseline", "Reanalysis", "Unit", "analyze_edit", "units_of"]
@@ -391,14 +391,21 @@ def _scans_of(
     reads: tuple[UnitReads, ...],
     affected: set[int],
 ) -> set[str]:
-    """The patterns scanned for the affected units: theirs, and those of the rules that
-    may report on them."""
+    """The patterns scanned for the affected units (theirs, and those of the rules that
+    may report on them) whose matches the tree must hold.
+
+    Not the lookups of every assignment of a name (``is_name_scan``): ``model``,
+    ``optimizer``, ``loss`` are assigned in nearly every function, and holding them all
+    would be the whole file at every keystroke. Those scans decide what is analysed
+    again (an edit assigning ``D`` reaches the GAN loop spelling ``D``, and the edited
+    assignment is in the tree); an assignment of the name in a definition left out of
+    the tree is what the full check, once typing pauses, still covers."""
     patterns = {p for i in affected for p in reads[i].scans}
     texts = [unit_text(lines, units[i].first, units[i].last) for i in affected]
     by_code = {scan.code for scan in file_reads.rule_scans}
     applying = {r.code for r in all_rules() if r.code in by_code and any(map(r.may_apply, texts))}
     patterns |= {scan.pattern for scan in file_reads.rule_scans if scan.code in applying}
-    return patterns
+    return {p for p in patterns if not is_name_scan(p)}
 
 
 def _partial_tree(

@@ -22,10 +22,10 @@ Info = TypeVar("Info")
 def held_value(index: SymbolIndex, node: ast.AST) -> Value | None:
     """What ``node`` (a hovered name) holds where it is; for an assignment's target, what
     the statement assigns. None: the model has no answer."""
-    facts = index.facts
-    if facts is None:
+    model = semantic_model(index)
+    if model is None:
         return None
-    model = SemanticModel.of(facts)
+    facts = model.facts
     try:
         if isinstance(getattr(node, "ctx", None), ast.Load):
             return model.value_of(node)
@@ -74,9 +74,20 @@ def held_models(index: SymbolIndex, optimizer: OptimizerInfo) -> list[ModelInfo]
 
 
 def held_value_of_call(index: SymbolIndex, call: ast.AST) -> Value:
-    if index.facts is None:
+    model = semantic_model(index)
+    if model is None:
         return frozenset()
     try:
-        return SemanticModel.of(index.facts).value_of(call)
+        return model.value_of(call)
     except RecursionError:
         return frozenset()
+
+
+def semantic_model(index: SymbolIndex) -> SemanticModel | None:
+    """The index's own model of its facts: kept on the index, not in ``facts.shared``
+    (the analysis released those; storing it there again would tie the tree in a cycle)."""
+    if index.facts is None:
+        return None
+    if index.semantic is None:
+        index.semantic = SemanticModel(index.facts)
+    return index.semantic

@@ -22,6 +22,7 @@ from gradguard.engine import parse
 from gradguard.findings import Finding, Position, Span
 from gradguard.lsp.bindings import binding_scope, returned_class
 from gradguard.lsp.held import held_here, held_models
+from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ModuleObject, OptimizerObject
 from gradguard.source import SourceFile
 
@@ -85,6 +86,8 @@ class SymbolIndex:
     models: dict[str, list[ModelInfo]] = field(default_factory=dict)
     _statements: dict[int, list[ast.stmt]] | None = field(default=None, repr=False)
     _names: dict[int, list[ast.Name | ast.Attribute]] | None = field(default=None, repr=False)
+    #: The semantic model of ``facts`` the hovers ask (``gradguard.lsp.held``).
+    semantic: SemanticModel | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> SymbolIndex:
@@ -147,8 +150,9 @@ class SymbolIndex:
                 for owner in info.models:
                     for model in self._models_named_by(facts, owner, info):
                         holders.setdefault(id(model), []).append(info)
-                for model in held_models(self, info):  # aliases, helpers: the model's view
-                    holders.setdefault(id(model), []).append(info)
+                if not info.models:  # `SGD(params)`: the semantic model follows `params`
+                    for model in held_models(self, info):
+                        holders.setdefault(id(model), []).append(info)
         for name, models in self.models.items():
             self.models[name] = [
                 dataclasses.replace(m, optimizers=tuple(dict.fromkeys(holders.get(id(m), ()))))
@@ -296,26 +300,23 @@ class SymbolIndex:
         return found if isinstance(found, ModelInfo) else None
 
     def optimizer(self, name: str, node: ast.AST, line: int) -> OptimizerInfo | None:
-        """The optimizer ``name`` holds at ``node``: the one the semantic model says it
-        holds there (through aliases and reaching definitions), else its binding."""
+        """The optimizer ``name`` holds at ``node``: its binding, else the one the semantic
+        model says it holds there (an alias, ``o = opt``)."""
         if self.facts is None:
             return None
-        held = held_here(self, node, OptimizerObject, self.optimizers_by_call())
-        if held is not None:
-            return held
         scope = binding_scope(self.facts, node, name)
         found = self._nearest(self.optimizers.get(name, []), scope, line)
-        return found if isinstance(found, OptimizerInfo) else None
+        if isinstance(found, OptimizerInfo):
+            return found
+        return held_here(self, node, OptimizerObject, self.optimizers_by_call())
 
     def model(self, name: str, node: ast.AST, line: int) -> ModelInfo | None:
         """What the model variable ``name`` at ``node`` holds: the one lookup a hover
         makes about a model's value (the semantic model will answer it instead)."""
         if self.facts is None:
             return None
-        held = held_here(self, node, ModuleObject, self.models_by_call())
-        if held is not None:
-            return held
-        return self._binding(name, binding_scope(self.facts, node, name), line)
+        found = self._binding(name, binding_scope(self.facts, node, name), line)
+        return found or held_here(self, node, ModuleObject, self.models_by_call())
 
     def optimizers_by_call(self) -> dict[ast.AST, OptimizerInfo]:
         return {i.call: i for infos in self.optimizers.values() for i in infos if i.call}

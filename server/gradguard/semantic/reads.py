@@ -203,7 +203,15 @@ def name_pattern(dotted: str) -> str:
     """A pattern every assignment of ``dotted`` (``self.opt``) matches, read in the text of
     whole statements: its last part followed by ``=`` (``opt = ...``, ``opt, s = ...``,
     ``self.opt: Optimizer = ...``; not ``==``, ``<=``...)."""
-    return rf"\b{re.escape(_last(dotted))}\b[^\n=]*(?<![=<>!])=(?!=)"
+    return rf"\b{re.escape(_last(dotted))}\b{_ASSIGNED}"
+
+
+_ASSIGNED = r"[^\n=]*(?<![=<>!])=(?!=)"
+
+
+def is_name_scan(pattern: str) -> bool:
+    """``pattern`` is a :func:`name_pattern` (every assignment of one name)."""
+    return pattern.endswith(_ASSIGNED)
 
 
 def _last(dotted: str) -> str:
