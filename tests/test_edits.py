@@ -265,7 +265,7 @@ def test_wrap_in_if_refuses_bindings_and_shared_lines():
 )
 def test_names_the_fixes_write(code, torch, no_grad, nn):
     from gradguard.analysis.facts import ModuleFacts
-    from gradguard.analysis.parameters import local_name_for, no_grad_call, torch_name
+    from gradguard.analysis.spelling import local_name_for, no_grad_call, torch_name
 
     facts = ModuleFacts(SourceFile(code), ast.parse(code))
     assert torch_name(facts) == torch

@@ -339,6 +339,37 @@ def train(loader):
 def debug():
     return None
 """
+BLOCK = """\
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, bias=True):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim, bias=bias)
+        nn.init.zeros_(self.proj.bias)
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block(64, bias=True)
+"""
+NORM_CONFIG = """\
+import functools
+from torch import nn
+
+NORM = {"layer": nn.BatchNorm2d}
+
+
+def build(channels):
+    bn = NORM["layer"](channels)
+    nn.init.ones_(bn.weight)
+    return bn
+
+
+stem = build(32)
+"""
 REACHING_EDITS = {
     # GG402 reads every assignment of `D` in the file: `D = G` in a function that exports
     # nothing makes D an alias of G, so clearing opt_g may clear D's gradients (no
@@ -346,6 +377,18 @@ REACHING_EDITS = {
     "an unrelated function assigns a model's name": (
         GAN,
         GAN.replace("def debug():\n    return None", "def debug():\n    D = G\n    return D"),
+    ),
+    # GG304 in Block reads what another class passes for its `bias`.
+    "another class passes bias=False": (
+        BLOCK,
+        BLOCK.replace("Block(64, bias=True)", "Block(64, bias=False)"),
+    ),
+    # GG304 in build() reads the config dict's entry (a partial of BatchNorm2d).
+    "a config entry becomes a partial": (
+        NORM_CONFIG,
+        NORM_CONFIG.replace(
+            '"layer": nn.BatchNorm2d', '"layer": functools.partial(nn.BatchNorm2d, affine=False)'
+        ),
     ),
     # GG201 in strip() reads the value its caller passes.
     "the value a caller passes": (STRIP, STRIP.replace("nn.Linear(3, 2)", "nn.ReLU()")),
@@ -475,7 +518,7 @@ def _typing(text: str, after: int, indent: str, every: int) -> None:
     lines = text.split("\n")
     baseline = _start(text, "train.py")
     for count in range(len(TYPED) + 1):
-        typed = lines[: after + 1] + [indent + TYPED[:count]] + lines[after + 1 :]
+        typed = [*lines[: after + 1], indent + TYPED[:count], *lines[after + 1 :]]
         new_text = "\n".join(typed)
         edit = analyze_edit(new_text, "train.py", baseline=baseline, config=CONFIG)
         if count % every == 0 or count == len(TYPED):

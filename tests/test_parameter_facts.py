@@ -63,3 +63,41 @@ def test_setattr_with_dotted_names_and_after_unregistering_does_not_raise():
     del layer._parameters["weight"]
     setattr(layer, "weight", orig.detach() * 1)  # noqa: B010 (the setattr shape GG202 reads)
     assert type(layer.weight) is torch.Tensor
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: nn.Linear(2, 2),
+        lambda: nn.Conv2d(1, 1, 3),
+        lambda: nn.BatchNorm2d(2),
+        lambda: nn.LayerNorm(2),
+        lambda: nn.GroupNorm(1, 2),
+        lambda: nn.Embedding(3, 2),
+        lambda: nn.PReLU(),
+        lambda: nn.LSTM(2, 2, num_layers=2),
+        lambda: nn.GRU(2, 2),
+        lambda: nn.MultiheadAttention(4, 2),
+    ],
+)
+def test_the_layer_catalogue_names_each_layers_own_parameters(build):
+    from gradguard.semantic.catalogue.layers import layer_has_parameter
+
+    layer = build()
+    own = [name for name, _ in layer.named_parameters(recurse=False)]
+    assert own and all(layer_has_parameter(type(layer).__name__, name) for name in own)
+    assert not layer_has_parameter(type(layer).__name__, "not_a_parameter")
+
+
+def test_the_parameterless_layers_of_the_catalogue_register_none():
+    from gradguard.semantic.catalogue.layers import PARAMETERLESS_LAYERS
+
+    checked = 0
+    for name in sorted(PARAMETERLESS_LAYERS):
+        try:
+            layer = getattr(nn, name)()
+        except (TypeError, AttributeError):
+            continue  # needs constructor arguments
+        checked += 1
+        assert list(layer.named_parameters(recurse=False)) == [], name
+    assert checked > 40

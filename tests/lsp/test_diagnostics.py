@@ -203,3 +203,66 @@ async def test_a_lone_surrogate_keeps_the_findings_and_is_reported(client: Langu
     assert codes(await doc.diagnostics()) == ["GG102"]
     assert doc.text.startswith(text[:10])
     assert [m for m in client.messages if "surrogate.py" in m.message] == [shown]  # once
+
+
+BUFFER_ONLY_MODEL = """\
+import torch
+from torch import nn
+
+
+class FixedScale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("weight", torch.ones(4))
+
+
+def build_optimizer(lr):
+    model = FixedScale()
+    return torch.optim.SGD(model.parameters(), lr=lr)
+"""
+
+
+async def test_a_model_whose_weights_are_buffers_is_reported_with_the_buffer(
+    client: LanguageClient, root
+):
+    doc = Doc(client, root / "buffers.py", BUFFER_ONLY_MODEL).open()
+    (diagnostic,) = [d for d in await doc.diagnostics() if d.code == "GG101"]
+    assert range_text(doc.text, diagnostic.range) == "torch.optim.SGD(model.parameters(), lr=lr)"
+    assert "optimizer got an empty parameter list" in diagnostic.message
+    (related,) = diagnostic.related_information
+    assert range_text(doc.text, related.location.range).startswith("self.register_buffer(")
+
+
+CONFIGURED_BIAS = """\
+import torch
+from torch import nn
+
+INITS = {"zeros": nn.init.zeros_, "normal": nn.init.normal_}
+
+
+class Head(nn.Module):
+    def __init__(self, features, bias=True):
+        super().__init__()
+        self.fc = nn.Linear(features, 10, bias=bias)
+        init = INITS["zeros"]
+        init(self.fc.bias)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = Head(64, bias=True)
+"""
+
+
+async def test_a_flag_passed_by_another_class_reaches_the_init_call(client: LanguageClient, root):
+    doc = Doc(client, root / "configured_bias.py", CONFIGURED_BIAS).open()
+    assert codes(await doc.diagnostics()) == []
+    line = CONFIGURED_BIAS.splitlines().index("        self.head = Head(64, bias=True)")
+    start = types.Position(line=line, character=len("        self.head = Head(64, bias="))
+    end = types.Position(line=line, character=start.character + len("True"))
+    doc.change([(types.Range(start=start, end=end), "False")])
+    (diagnostic,) = await doc.diagnostics()
+    assert diagnostic.code == "GG304"
+    assert range_text(doc.text, diagnostic.range) == "init(self.fc.bias)"
+    assert "with `bias=False` (from line 18)" in diagnostic.message

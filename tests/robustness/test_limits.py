@@ -137,7 +137,8 @@ def test_server_time_limit_is_reported_once(tmp_path):
         assert [d["code"] for d in diagnostics] == ["GG201"], server.log_lines()
         server.change(uri, 2, [{"text": text + "\n"}])
         server.wait_published(uri, 2)
-        shown = [line for line in server.log_lines() if "time limit" in line]
+        # warm.py may hit the limit too on a loaded machine (its analysis starts everything up).
+        shown = [line for line in server.log_lines() if "time limit" in line and "slow.py" in line]
         assert len(shown) == 2, shown  # one logMessage, one showMessage: not one per edit
         assert "GG302" in shown[0] and "GG402" in shown[0]
         record("server faults injected")

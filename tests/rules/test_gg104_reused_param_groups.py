@@ -198,3 +198,84 @@ def test_does_not_flag(code):
 )
 def test_odd_shapes_do_not_crash(code):
     only(code, "GG104")
+
+
+# -- issue 11: the list is an object of the semantic model -----------------------------
+
+
+def test_groups_from_a_trainer_method_through_a_local_and_a_conditional():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Trainer:
+        def __init__(self, model, cfg):
+            self.model = model
+            self.cfg = cfg
+
+        def param_groups(self):
+            decay = [p for n, p in self.model.named_parameters() if not n.endswith("bias")]
+            groups = [{"params": decay, "weight_decay": 0.01}]
+            return groups
+
+        def configure_optimizers(self):
+            whole = [{"params": list(self.model.parameters())}]
+            groups = self.param_groups() if self.cfg.decay else whole
+            base = torch.optim.AdamW(groups, lr=1e-3)
+            swa = torch.optim.SGD(groups, lr=0.05)
+            return base, swa
+    """
+    (finding,) = only(code, "GG104")
+    assert finding.span.start.line + 1 == 20
+    assert "optimizer built on line 19" in finding.message
+    for fixed in assert_all_fixes_repair(code, "GG104"):
+        assert fixed.count("[dict(g) for g in groups]") == 2
+
+
+def test_groups_defined_in_both_branches_are_one_list_for_the_constructions_after():
+    code = """
+    import torch
+
+
+    def build(model, split):
+        if split:
+            groups = [{"params": [model.weight]}, {"params": [model.bias], "lr": 0.0}]
+        else:
+            groups = [{"params": [model.weight, model.bias]}]
+        first = torch.optim.SGD(groups, lr=0.1)
+        second = torch.optim.Adam(groups, lr=1e-3)
+        return first, second
+    """
+    assert lines_of(code, "GG104") == [11]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Two calls of the helper: two fresh lists.
+        "a = get_groups(model)\n    b = get_groups(model)\n"
+        "    first = torch.optim.SGD(a, lr=0.1)\n    second = torch.optim.SGD(b, lr=0.5)",
+        # The name is given a fresh list before the second construction.
+        "groups = get_groups(model)\n    first = torch.optim.SGD(groups, lr=0.1)\n"
+        "    groups = get_groups(model)\n    second = torch.optim.SGD(groups, lr=0.5)",
+        # Only one of the two constructions runs.
+        "groups = get_groups(model)\n    if warmup:\n"
+        "        opt = torch.optim.SGD(groups, lr=0.1)\n"
+        "    else:\n        opt = torch.optim.SGD(groups, lr=0.5)",
+    ],
+)
+def test_fresh_lists_and_exclusive_constructions_are_left_alone(body):
+    code = f"""
+import torch
+
+
+def get_groups(model):
+    groups = [{{"params": [model.weight]}}, {{"params": [model.bias]}}]
+    return groups
+
+
+def build(model, warmup):
+    {body}
+"""
+    assert only(code, "GG104") == []

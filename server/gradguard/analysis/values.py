@@ -1,5 +1,5 @@
-"""What kind of value an expression holds, as far as the file shows it: a module,
-a parameter tensor, a one-shot iterator (generator, ``filter``, ``map``).
+"""Whether an expression holds a module, as far as the file shows it (GG508 and
+``semantic.grad_values`` still ask here; GG101 reads ``semantic.kinds``).
 
 Everything answers False for unknowns: rules stay silent rather than guess.
 """
@@ -7,31 +7,9 @@ Everything answers False for unknowns: rules stay silent rather than guess.
 from __future__ import annotations
 
 import ast
-from functools import cached_property
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
-from gradguard.semantic.catalogue.tensors import GRAD_LEAF_FACTORIES
-from gradguard.semantic.objects import ModuleObject, ParameterIterable
-
-# nn.Module methods that return one-shot generators.
-GENERATOR_METHODS = frozenset(
-    {
-        "parameters",
-        "named_parameters",
-        "buffers",
-        "named_buffers",
-        "children",
-        "named_children",
-        "modules",
-        "named_modules",
-    }
-)
-# Builtins (and itertools) that return one-shot iterators.
-_ITERATOR_BUILTINS = frozenset({"filter", "map", "iter", "zip", "reversed"})
-_ITERTOOLS = frozenset({"itertools.chain", "itertools.chain.from_iterable", "itertools.islice"})
-# Torch factories that build a leaf tensor (the shared list, less the rarer ones this
-# module never needed to recognise).
 
 
 class ValueKinds:
@@ -162,129 +140,6 @@ class ValueKinds:
                     elif any(flow.dotted_name(t) == name for t in flow.assigned_targets(node)):
                         return False  # unpacked from something: unknown
         return bool(values) and all(self.is_module(v, m, _depth + 1) for v, m in values)
-
-    # -- tensors -------------------------------------------------------------------
-
-    def is_parameter_tensor(self, expr: ast.AST, scope: flow.Scope, _depth: int = 0) -> bool:
-        """A tensor that requires grad: a layer's or a module's registered parameter,
-        ``nn.Parameter(...)``, a factory with ``requires_grad=True``."""
-        if _depth > 4:
-            return False
-        if isinstance(expr, ast.Call):
-            if self.facts.is_parameter_call(expr):
-                return True
-            if flow.method_name(expr) == "requires_grad_":
-                return True
-            return self._is_grad_factory(expr)
-        if isinstance(expr, ast.Attribute):
-            owner = self.module_class(expr.value, scope)
-            if owner is not None and expr.attr in owner.parameters:
-                return True
-            layer = self._torch_layer_of(expr.value, scope)
-            return layer and torchnames.is_layer_parameter_name(expr.attr)
-        if isinstance(expr, ast.Name):
-            values = self.values_of(expr.id, scope)
-            return bool(values) and all(
-                self.is_parameter_tensor(v, scope, _depth + 1) for v in values or ()
-            )
-        return False
-
-    def _torch_layer_of(self, expr: ast.AST, scope: flow.Scope) -> bool:
-        """A ``torch.nn`` layer (not a user model, whose attributes we may not know)."""
-        if isinstance(expr, ast.Call):
-            qualified = self.facts.qualify(expr.func) or ""
-            return torchnames.is_module_class_qualname(qualified)
-        if isinstance(expr, ast.Name):
-            values = _without_self_moves(expr.id, self.values_of(expr.id, scope))
-            return bool(values) and all(self._torch_layer_of(v, scope) for v in values or ())
-        if isinstance(expr, ast.Attribute):
-            owner = self.module_class(expr.value, scope)
-            if owner is not None and expr.attr in owner.submodules:
-                return self._torch_layer_of(owner.submodules[expr.attr], scope)
-        return False
-
-    def _is_grad_factory(self, call: ast.Call) -> bool:
-        qualified = self.facts.qualify(call.func) or ""
-        if not qualified.startswith("torch.") or qualified.rsplit(".", 1)[-1] not in (
-            GRAD_LEAF_FACTORIES
-        ):
-            return False
-        return any(
-            k.arg == "requires_grad" and isinstance(k.value, ast.Constant) and k.value.value is True
-            for k in call.keywords
-        )
-
-    # -- one-shot iterators --------------------------------------------------------
-
-    @cached_property
-    def non_module_parameter_methods(self) -> bool:
-        """The file defines a class that is not a module with its own ``parameters``
-        method (micrograd style): ``x.parameters()`` may then return a list."""
-        return any(
-            not info.is_module and GENERATOR_METHODS & set(info.methods)
-            for info in self.facts.classes.values()
-        )
-
-    def may_be_one_shot_iterator(self, expr: ast.AST) -> bool:
-        """What :meth:`is_one_shot_iterator` can accept, judged without a scope."""
-        if isinstance(expr, ast.GeneratorExp):
-            return True
-        if not isinstance(expr, ast.Call):
-            return False
-        func = expr.func
-        if isinstance(func, ast.Name) and func.id in _ITERATOR_BUILTINS:
-            return True
-        if isinstance(func, ast.Attribute) and func.attr in GENERATOR_METHODS:
-            return True
-        if isinstance(func, ast.Name) and func.id in self.facts.functions:
-            return True  # a helper returning one: ``params_of(model)``
-        return self.facts.qualify(func) in _ITERTOOLS
-
-    def is_one_shot_iterator(self, expr: ast.AST, scope: flow.Scope) -> bool:
-        """A generator or iterator that is empty once consumed."""
-        if not self.may_be_one_shot_iterator(expr):
-            return False
-        if not isinstance(expr, ast.Call):
-            return True  # a generator expression
-        func = expr.func
-        if isinstance(func, ast.Name) and func.id in self.facts.functions:
-            return self.returns_parameter_generator(expr)
-        if isinstance(func, ast.Name) and func.id in _ITERATOR_BUILTINS:
-            return self.is_builtin(func.id)
-        if self.facts.qualify(func) in _ITERTOOLS:
-            return True
-        # What is left is a ``parameters()``-like method (``GENERATOR_METHODS``).
-        if self.is_module(func.value, scope):  # type: ignore[attr-defined]
-            return True
-        return not self.non_module_parameter_methods and func.attr in (  # type: ignore[attr-defined]
-            "parameters",
-            "named_parameters",
-        )
-
-    def returns_parameter_generator(self, call: ast.Call) -> bool:
-        """A same-file function that the semantic model shows returning
-        ``model.parameters()`` of a module (a generator, empty once consumed)."""
-        from gradguard.semantic.model import SemanticModel  # the model builds on facts
-
-        value = SemanticModel.of(self.facts).value_of(call)
-        return bool(value) and all(
-            isinstance(obj, ParameterIterable)
-            and obj.one_shot
-            and (
-                not self.non_module_parameter_methods
-                or all(isinstance(owner, ModuleObject) for owner in obj.owners)
-            )
-            for obj in value
-        )
-
-    def is_builtin(self, name: str) -> bool:
-        """``name`` is not shadowed by an import, a function or a module-level binding."""
-        return (
-            name not in self.facts.imports.aliases
-            and name not in self.facts.functions
-            and name not in self.facts.classes
-            and name not in self.assignments(self.facts.tree)
-        )
 
 
 def _unpacked_pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]] | None:

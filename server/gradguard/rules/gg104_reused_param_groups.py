@@ -1,6 +1,9 @@
 """## What it does
 Checks for one list of parameter-group dicts passed to two optimizer constructions (or
-to one construction that runs again in a loop).
+to one construction that runs again in a loop). The list may be written in place, filled
+with `groups.append({...})`, returned by a helper or a trainer's method
+(`groups = self.param_groups()`), or chosen by a conditional expression; two calls of a
+helper make two lists and are not reported.
 
 ## Why is this bad?
 An optimizer writes its defaults into the group dicts it is given: after
@@ -50,59 +53,58 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from gradguard.analysis import flow
-from gradguard.analysis.names import bound_chains, mutually_exclusive, repeats_in
+from gradguard.analysis.names import repeats_in
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic import control
+from gradguard.semantic.bindings import Definition
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.param_groups import dicts_of
+
+# The definitions of the list a construction receives (its identity) and their dicts.
+_Key = tuple[Definition, ...]
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    # Group the constructions that receive a plain name, per scope and name.
-    by_scope: dict[int, tuple[flow.Scope, dict[str, list[OptimizerCreation]]]] = {}
+    """Constructions that receive a name, grouped by the definitions of it they see."""
+    model = SemanticModel.of(context.facts)
+    by_list: dict[_Key, list[OptimizerCreation]] = {}
+    dicts: dict[_Key, list[ast.expr]] = {}
     for creation in context.optimizers.creations:
-        if isinstance(creation.params, ast.Name):
-            _, by_name = by_scope.setdefault(id(creation.scope), (creation.scope, {}))
-            by_name.setdefault(creation.params.id, []).append(creation)
-    for scope, by_name in by_scope.values():
-        for name, uses in by_name.items():
-            yield from _check_list(rule, context, scope, name, uses)
-
-
-def _group_bindings(context: RuleContext, scope: flow.Scope, name: str) -> list[flow.StatementInfo]:
-    return [info for info in context.facts.statements_of(scope) if name in bound_chains(info.node)]
+        if not isinstance(creation.params, ast.Name):
+            continue
+        key = tuple(model.reaching(creation.params.id, creation.statement.node))
+        if key not in dicts:
+            found = [dicts_of(model, d) for d in key]
+            dicts[key] = [d for part in found for d in part] if key and all(found) else []
+        if dicts[key]:
+            by_list.setdefault(key, []).append(creation)
+    for key, uses in by_list.items():
+        yield from _check_list(rule, context, key, dicts[key], uses)
 
 
 def _check_list(
     rule: Rule,
     context: RuleContext,
-    scope: flow.Scope,
-    name: str,
+    key: _Key,
+    dicts: list[ast.expr],
     uses: list[OptimizerCreation],
 ) -> Iterator[Finding]:
-    bindings = _group_bindings(context, scope, name)
+    name = key[0].name
+    fixes = (_copy_fix(context, name, uses),) if _groups_copyable(dicts) else ()
     for position, use in enumerate(uses):
-        binding = _binding_before(bindings, use)
-        if binding is None or not _is_group_list(context, scope, binding, name):
-            continue
         earlier = next(
             (
                 other
                 for other in uses[:position]
-                if _binding_before(bindings, other) is binding
-                and not mutually_exclusive(other.call, use.call, context.facts.parents)
+                if not control.mutually_exclusive(context.facts, other.call, use.call)
             ),
             None,
         )
-        loop = None if earlier else _repeating_loop(context, use, binding)
+        loop = None if earlier else _repeating_loop(context, use, key)
         if earlier is None and loop is None:
             continue
-        sharing = [u for u in uses if _binding_before(bindings, u) is binding]
-        fixes = (
-            (_copy_fix(context, name, sharing),)
-            if _groups_copyable(context, scope, binding, name)
-            else ()
-        )
         if earlier is not None:
             where = f"the optimizer built on line {earlier.call.lineno}"
         else:
@@ -118,103 +120,24 @@ def _check_list(
         )
 
 
-def _binding_before(
-    bindings: list[flow.StatementInfo], use: OptimizerCreation
-) -> flow.StatementInfo | None:
-    before = [b for b in bindings if b.order < use.statement.order]
-    return before[-1] if before else None
-
-
-def _repeating_loop(
-    context: RuleContext, use: OptimizerCreation, binding: flow.StatementInfo
-) -> ast.stmt | None:
+def _repeating_loop(context: RuleContext, use: OptimizerCreation, key: _Key) -> ast.stmt | None:
+    """A loop around the construction, but not around the list's definitions."""
+    facts = context.facts
+    around_lists = [
+        set(info.loops)
+        for d in key
+        if d.statement is not None and (info := facts.statement_info(d.statement)) is not None
+    ]
     for loop in reversed(use.statement.loops):
-        if loop not in binding.loops and repeats_in(use.call, loop, context.facts.parents):
+        if any(loop in loops for loops in around_lists):
+            continue
+        if repeats_in(use.call, loop, facts.parents):
             return loop
     return None
 
 
-def _is_group_list(
-    context: RuleContext, scope: flow.Scope, binding: flow.StatementInfo, name: str
-) -> bool:
-    """``name = [{...}, ...]`` (or a comprehension of dicts), or ``name = []`` filled with
-    ``name.append({...})``."""
-    return bool(_group_dicts(context, scope, binding, name))
-
-
-def _group_dicts(
-    context: RuleContext, scope: flow.Scope, binding: flow.StatementInfo, name: str
-) -> list[ast.expr]:
-    node = binding.node
-    if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
-        return []
-    value = node.value
-    if isinstance(value, ast.List) and not value.elts:
-        return _appended_dicts(context, scope, binding, name)
-    return _literal_dicts(value) or _returned_dicts(context, value)
-
-
-def _literal_dicts(value: ast.expr | None) -> list[ast.expr]:
-    """The dicts of ``[{...}, ...]`` or of a comprehension of dicts."""
-    if isinstance(value, ast.List) and value.elts:
-        dicts = [e for e in value.elts if _is_dict(e)]
-        return dicts if len(dicts) == len(value.elts) else []
-    if isinstance(value, ast.ListComp) and _is_dict(value.elt):
-        return [value.elt]
-    return []
-
-
-def _returned_dicts(context: RuleContext, value: ast.expr) -> list[ast.expr]:
-    """``get_groups(model)``: a function of this file whose every ``return`` gives a new
-    list of group dicts (and that is not a generator)."""
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
-        return []
-    function = context.facts.functions.get(value.func.id)
-    if function is None or isinstance(function, ast.AsyncFunctionDef):
-        return []
-    nodes = [n for stmt in function.body for n in flow.walk_local(stmt)]
-    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
-        return []
-    returns = [n for n in nodes if isinstance(n, ast.Return)]
-    dicts: list[ast.expr] = []
-    for ret in returns:
-        found = _literal_dicts(ret.value)
-        if not found:
-            return []
-        dicts.extend(found)
-    return dicts
-
-
-def _appended_dicts(
-    context: RuleContext, scope: flow.Scope, binding: flow.StatementInfo, name: str
-) -> list[ast.expr]:
-    found: list[ast.expr] = []
-    for info in context.facts.statements_of(scope)[binding.order + 1 :]:
-        if name in bound_chains(info.node):
-            break
-        for call in flow.calls_in(info.node) if not isinstance(info.node, flow.SCOPE_TYPES) else ():
-            if flow.method_name(call) == "append" and flow.dotted_name(call.func.value) == name:  # type: ignore[attr-defined]
-                if len(call.args) != 1 or not _is_dict(call.args[0]):
-                    return []
-                found.append(call.args[0])
-    return found
-
-
-def _is_dict(expr: ast.expr) -> bool:
-    if isinstance(expr, ast.Dict):
-        return True
-    return (
-        isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and (expr.func.id == "dict")
-    )
-
-
-def _groups_copyable(
-    context: RuleContext, scope: flow.Scope, binding: flow.StatementInfo, name: str
-) -> bool:
+def _groups_copyable(dicts: list[ast.expr]) -> bool:
     """Every group's ``params`` is a list, tuple, comprehension or tensor attribute."""
-    dicts = _group_dicts(context, scope, binding, name)
-    if not dicts:
-        return False
     for group in dicts:
         params = _params_value(group)
         if params is None or not _is_reusable(params):

@@ -80,12 +80,12 @@ from dataclasses import dataclass
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import containing_block, removal_edit
-from gradguard.analysis.parameters import ModuleType, ParameterIndex, parameter_index
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic.catalogue.layers import RNN_LAYERS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import NONE_VALUE
+from gradguard.semantic.registered import RegisteredParameters
 
 # Layers whose forward raises TypeError when a required parameter is None (measured).
 _TYPE_ERROR_LAYERS = frozenset(
@@ -121,7 +121,7 @@ class _Removal:
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    index = parameter_index(context.facts)
+    index = RegisteredParameters.of(SemanticModel.of(context.facts))
     # Only these node types can hold a removal (see ``_removals``); the engine sorts the
     # findings, so each type's nodes are taken in turn.
     candidates = itertools.chain(
@@ -141,7 +141,9 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             )
 
 
-def _removals(context: RuleContext, index: ParameterIndex, node: ast.AST) -> Iterator[_Removal]:
+def _removals(
+    context: RuleContext, index: RegisteredParameters, node: ast.AST
+) -> Iterator[_Removal]:
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if _is_none(node.value) or (
@@ -157,18 +159,18 @@ def _removals(context: RuleContext, index: ParameterIndex, node: ast.AST) -> Ite
 
 
 def _target_removal(
-    context: RuleContext, index: ParameterIndex, stmt: ast.stmt, target: ast.expr, how: str
+    context: RuleContext, index: RegisteredParameters, stmt: ast.stmt, target: ast.expr, how: str
 ) -> Iterator[_Removal]:
     if not isinstance(target, ast.Attribute):
         return
     if how == "none" and target.attr == "data" and isinstance(target.value, ast.Attribute):
         inner = target.value
-        if index.is_parameter(inner.value, inner.attr, stmt):
+        if index.holds_parameter(inner.value, inner.attr, stmt):
             yield _Removal(stmt, inner.value, inner.attr, "data")
             return
     if _idiomatic_in_init(context, stmt, target.value):
         return
-    if index.is_parameter(target.value, target.attr, stmt) and not _set_again_later(
+    if index.holds_parameter(target.value, target.attr, stmt) and not _set_again_later(
         context, stmt, target.value, target.attr
     ):
         yield _Removal(stmt, target.value, target.attr, how)
@@ -183,7 +185,7 @@ def _may_remove(call: ast.AST) -> bool:
 
 
 def _call_removal(
-    context: RuleContext, index: ParameterIndex, call: ast.Call
+    context: RuleContext, index: RegisteredParameters, call: ast.Call
 ) -> Iterator[_Removal]:
     """``setattr(model, "weight", None)`` and ``model.register_parameter("weight", None)``."""
     if call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
@@ -205,7 +207,10 @@ def _call_removal(
         return
     if _idiomatic_in_init(context, call, base):
         return
-    if index.is_parameter(base, name.value, call) and not _set_again_later(
+    statement = context.facts.enclosing_statement(call)
+    if statement is None:
+        return
+    if index.holds_parameter(base, name.value, statement) and not _set_again_later(
         context, call, base, name.value
     ):
         yield _Removal(call, base, name.value, "none")
@@ -282,35 +287,26 @@ def _idiomatic_in_init(context: RuleContext, node: ast.AST, base: ast.expr) -> b
 # -- messages ------------------------------------------------------------------------
 
 
-def _message(context: RuleContext, index: ParameterIndex, removal: _Removal) -> str:
+def _message(context: RuleContext, index: RegisteredParameters, removal: _Removal) -> str:
     owner = context.source.node_text(removal.base)
     target = f"{owner}.{removal.attr}"
     if removal.how == "data":
         return f"`{target}.data = None` raises {_DATA_MESSAGE}"
-    kind = index.module_type(removal.base)
+    at = removal.where if isinstance(removal.where, ast.stmt) else None
+    at = at or context.facts.enclosing_statement(removal.where)
+    layers = index.layers_of(removal.base, removal.attr, at) if at is not None else ()
     if removal.how == "del":
-        effect = _deleted_effect(index, kind, target, removal.attr)
+        class_name = index.class_name(removal.base, at) if at is not None else None
+        effect = _deleted_effect(layers, class_name, target, removal.attr)
         return f"`del {target}` unregisters the parameter: {effect}, {_CONSEQUENCES}"
-    effect = _none_effect(index, kind, target, removal.attr)
+    effect = _none_effect(layers, target, removal.attr)
     return (
         f"Writing `None` over the parameter `{target}` succeeds but unregisters it: "
         f"{effect}, {_CONSEQUENCES}"
     )
 
 
-def _layers(index: ParameterIndex, kind: ModuleType | None, attr: str) -> tuple[str, ...]:
-    """The torch.nn layers whose parameter this is (empty for a user parameter)."""
-    if kind is None:
-        return ()
-    if kind.info is not None and any(
-        attr in cls.parameters for cls in index.class_lineage(kind.info)
-    ):
-        return ()
-    return kind.layers or index.inherited_layers(kind.info)
-
-
-def _none_effect(index: ParameterIndex, kind: ModuleType | None, target: str, attr: str) -> str:
-    layers = _layers(index, kind, attr)
+def _none_effect(layers: tuple[str, ...], target: str, attr: str) -> str:
     if layers and all(_is_optional(layer, attr) for layer in layers):
         return "the layer silently runs without it from then on"
     if layers and all(layer in _TYPE_ERROR_LAYERS for layer in layers):
@@ -328,11 +324,9 @@ def _is_optional(layer: str, attr: str) -> bool:
     return attr.startswith("bias") or attr.endswith("_bias") or "Norm" in layer
 
 
-def _deleted_effect(index: ParameterIndex, kind: ModuleType | None, target: str, attr: str) -> str:
-    layers = _layers(index, kind, attr)
+def _deleted_effect(layers: tuple[str, ...], class_name: str | None, target: str, attr: str) -> str:
     if layers and any(layer in RNN_LAYERS for layer in layers):
         return "it disappears from `parameters()`"
-    class_name = kind.class_name if kind is not None else None
     if class_name:
         error = f"`AttributeError: '{class_name}' object has no attribute '{attr}'`"
     else:

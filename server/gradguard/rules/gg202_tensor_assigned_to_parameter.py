@@ -66,7 +66,7 @@ from collections.abc import Iterator
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import indent_unit, owns_its_lines_or_semicolon
-from gradguard.analysis.parameters import local_name_for
+from gradguard.analysis.spelling import local_name_for
 from gradguard.findings import Finding, Fix, FixSafety, Severity, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic.model import SemanticModel

@@ -7,7 +7,7 @@ import ast
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ClassInfo, self_attribute
-from gradguard.analysis.parameters import local_name_for
+from gradguard.analysis.spelling import local_name_for
 from gradguard.findings import Fix, FixSafety
 from gradguard.rules.base import RuleContext
 from gradguard.semantic.containers import (

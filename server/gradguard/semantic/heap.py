@@ -52,8 +52,12 @@ class Heap:
         for node in self.facts.nodes_of_types(ast.Assign, ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[attr-defined]
             for target in targets:
-                if isinstance(target, ast.Attribute) and node.value is not None:  # type: ignore[attr-defined]
+                if node.value is None:  # type: ignore[attr-defined]
+                    continue
+                if isinstance(target, ast.Attribute):
                     index.setdefault(target.attr, []).append((target, node))  # type: ignore[arg-type]
+                for part in _unpacked_attributes(target):  # ``self.a, self.b = f()``
+                    index.setdefault(part.attr, []).append((part, node))  # type: ignore[arg-type]
         return index
 
     def load(self, value: Value, attr: str, node: ast.AST | None = None) -> Value:
@@ -122,7 +126,9 @@ class Heap:
                 continue
             for frame in self._frames_for(obj, statement):
                 if obj in evaluate(target.value, frame):
-                    found |= evaluate(statement.value, frame)  # type: ignore[attr-defined]
+                    unpacked = target not in getattr(statement, "targets", [target])
+                    stored = UNKNOWN_VALUE if unpacked else evaluate(statement.value, frame)  # type: ignore[attr-defined]
+                    found |= stored
         return frozenset(found)
 
     def _foreign_self(self, obj: AbstractObject, target: ast.Attribute, stmt: ast.stmt) -> bool:
@@ -256,3 +262,16 @@ def _class_body_names(node: ast.ClassDef) -> set[str]:
             if isinstance(target, ast.Name):
                 names.add(target.id)
     return names
+
+
+def _unpacked_attributes(target: ast.expr) -> list[ast.Attribute]:
+    """The attribute targets inside an unpacking target (what they get is unknown)."""
+    if not isinstance(target, (ast.Tuple, ast.List)):
+        return []
+    found: list[ast.Attribute] = []
+    for element in target.elts:
+        element = element.value if isinstance(element, ast.Starred) else element
+        if isinstance(element, ast.Attribute):
+            found.append(element)
+        found += _unpacked_attributes(element)
+    return found

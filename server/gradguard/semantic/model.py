@@ -14,8 +14,17 @@ from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition, ScopeBindings
+from gradguard.semantic.constants import Constant
+from gradguard.semantic.constants import describe as describe_constant
 from gradguard.semantic.gradients import Gap, Gradients
-from gradguard.semantic.objects import UNKNOWN, ParameterIterable, Value, describe
+from gradguard.semantic.layer_flags import Absence
+from gradguard.semantic.objects import (
+    UNKNOWN,
+    AbstractObject,
+    ParameterIterable,
+    Value,
+    describe,
+)
 from gradguard.semantic.values import Evaluator
 
 
@@ -65,6 +74,9 @@ class SemanticModel:
     def describe_at(self, name: str, line: int) -> str:
         """``Module(Net)``, ``Parameters(Layer(torch.nn.Linear))``...: what ``name``
         holds at the first statement starting on 1-based ``line`` (tests, hovers)."""
+        return describe(self.value_at(name, self._statement_on(line)))
+
+    def _statement_on(self, line: int) -> ast.stmt:
         statement = next(
             (
                 info.node
@@ -76,7 +88,52 @@ class SemanticModel:
         )
         if statement is None:
             raise ValueError(f"no statement starts on line {line}")
-        return describe(self.value_at(name, statement))
+        return statement
+
+    # -- constants and configuration ----------------------------------------------------
+
+    def constant_of(self, expr: ast.AST) -> Constant:
+        """The literals (and library callables) ``expr`` may hold, as the file shows."""
+        return self.evaluator.layers.constants.value_of(expr)
+
+    def constant_at(self, name: str, line: int) -> str:
+        """``False | True``, ``partial(torch.nn.BatchNorm2d, affine=False)``: what
+        ``name`` holds at the statement starting on ``line``, as a constant (tests)."""
+        statement = self._statement_on(line)
+        constants = self.evaluator.layers.constants
+        definitions = self.reaching(name, statement)
+        if not definitions:
+            definitions = self.bindings(self.facts.tree).definitions.get(name, [])
+        values = [constants.definition(d) for d in definitions]
+        return describe_constant(frozenset().union(*values))
+
+    def absence(self, obj: AbstractObject, parameter: str) -> Absence | None:
+        """Why layer ``obj``'s ``weight``/``bias`` can be None (a flag the file makes
+        False), or None."""
+        return self.evaluator.layers.absence(obj, parameter)
+
+    def absence_at(self, obj: AbstractObject, parameter: str, use: ast.AST) -> Absence | None:
+        """Why layer ``obj``'s ``parameter`` can be None where ``use`` runs, or None."""
+        return self.evaluator.layers.absence_at(obj, parameter, use)
+
+    def every_absence(self, parameter: str) -> list[Absence]:
+        """Every layer the file builds whose ``parameter`` can be None."""
+        return self.evaluator.layers.every_absence(parameter)
+
+    def reassigned(self, obj: AbstractObject, parameter: str) -> bool:
+        return self.evaluator.layers.reassigned(obj, parameter)
+
+    @property
+    def read(self) -> set[ast.AST]:
+        """What the constant and layer queries read so far: definitions, stores, calls,
+        dict literals (their nodes)."""
+        return self.evaluator.layers.constants.read
+
+    @property
+    def scans(self) -> set[str]:
+        """The whole-file scans those queries made: an edit whose text matches one of
+        these patterns may change their answers."""
+        return self.evaluator.layers.constants.scans
 
     # -- gradients ----------------------------------------------------------------------
 

@@ -35,6 +35,36 @@ class RegisteredParameters:
         modules = self.modules(base, at)
         return bool(modules) and all(self.registers(obj, attr, at) for obj in modules)
 
+    def holds_parameter(self, base: ast.expr, attr: str, at: ast.stmt) -> bool:
+        """``base.attr`` is a registered parameter that holds one: not a ``bias`` that
+        ``nn.Linear(..., bias=False)`` registered as None."""
+        modules = self.modules(base, at)
+        if not modules or not all(self.registers(obj, attr, at) for obj in modules):
+            return False
+        calls = [c for obj in modules if isinstance(c := _layer_call(obj, attr), ast.Call)]
+        if len(modules) == 1:
+            return not any(_flag(call, attr) is False for call in calls)
+        return not any(_flag(call, attr) is not None for call in calls)
+
+    def layers_of(self, base: ast.expr, attr: str, at: ast.stmt) -> tuple[str, ...]:
+        """The ``torch.nn`` layers whose parameter ``base.attr`` is (empty for a parameter
+        a same-file class makes itself)."""
+        layers: set[str] = set()
+        for obj in self.modules(base, at):
+            assert isinstance(obj, ModuleObject)
+            if obj.torch_layer:
+                layers.add(obj.layer)
+            elif any(attr in self.facts.classes[c].parameters for c in self._lineage(obj)):
+                return ()
+            else:
+                layers.update(self._inherited_layers(obj)[:1])
+        return tuple(sorted(layers))
+
+    def class_name(self, base: ast.expr, at: ast.stmt) -> str | None:
+        """``Net`` / ``Linear``: the one class of the module ``base`` holds, if known."""
+        names = {_class_of(obj, self.facts.classes) for obj in self.modules(base, at)}
+        return names.pop() if len(names) == 1 else None
+
     def modules(self, base: ast.expr, at: ast.stmt) -> Value:
         """The modules ``base`` holds at ``at``, every one known; EMPTY otherwise."""
         if isinstance(base, ast.Name):
@@ -160,3 +190,28 @@ class RegisteredParameters:
             if statement is not None:
                 found.append((call.func.value, name.value, statement))  # type: ignore[attr-defined]
         return found
+
+
+def _layer_call(obj: AbstractObject, attr: str) -> object:
+    """The constructor call of a ``torch.nn`` layer whose parameter ``attr`` is (its flags
+    say whether the layer made it)."""
+    if isinstance(obj, ModuleObject) and obj.torch_layer and layer_has_parameter(obj.layer, attr):
+        return obj.site
+    return None
+
+
+def _flag(call: ast.Call, attr: str) -> bool | None:
+    """``False`` for ``bias=False`` (``attr`` stays None), ``True`` for another value
+    of a flag that decides ``attr``, None when no flag decides it."""
+    for keyword in call.keywords:
+        if attr in torchnames.OPTIONAL_PARAMETER_FLAGS.get(keyword.arg or "", ()):
+            value = keyword.value
+            return not (isinstance(value, ast.Constant) and value.value is False)
+    return None
+
+
+def _class_of(obj: AbstractObject, classes: dict) -> str | None:
+    if isinstance(obj, ModuleObject) and obj.torch_layer:
+        return obj.layer
+    name = getattr(obj, "class_name", None)
+    return name if name in classes else None

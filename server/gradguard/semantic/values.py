@@ -10,11 +10,14 @@ parameters, to one depth bound for the whole engine (``MAX_DEPTH``). Anything el
 from __future__ import annotations
 
 import ast
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
 from gradguard.semantic.bindings import Definition, ScopeBindings
+from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
 from gradguard.semantic.objects import (
     EMPTY,
@@ -29,7 +32,11 @@ from gradguard.semantic.objects import (
     TensorObject,
     Value,
 )
+from gradguard.semantic.param_groups import group_list
 from gradguard.semantic.reads import ReadLog
+
+if TYPE_CHECKING:
+    from gradguard.semantic.layer_flags import Layers
 
 # How many calls deep a summary follows (a helper calling a helper calling a factory).
 MAX_DEPTH = 4
@@ -56,6 +63,13 @@ class Evaluator:
         from gradguard.semantic.heap import Heap  # the heap evaluates through us
 
         self.heap = Heap(self)
+
+    @cached_property
+    def layers(self) -> Layers:
+        """Layers built through configuration (``norm_layer(8)``) and their flags."""
+        from gradguard.semantic.layer_flags import Layers
+
+        return Layers(self)
 
     def bindings(self, scope: flow.Scope) -> ScopeBindings:
         if scope not in self._bindings:
@@ -104,6 +118,9 @@ class Evaluator:
             return self._call(expr, frame)
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
             return self._joined(expr, [expr.left, expr.right], frame)
+        groups = group_list(expr)
+        if groups is not None:  # ``[{"params": ...}, ...]``
+            return frozenset({groups})
         if isinstance(expr, (ast.List, ast.Tuple)) and expr.elts:
             parts = [e.value if isinstance(e, ast.Starred) else e for e in expr.elts]
             return self._joined(expr, parts, frame)
@@ -262,9 +279,16 @@ class Evaluator:
             return self._factory(call, qualified.split(".")[1])
         if qualified and torchnames.is_model_factory_qualname(qualified):
             return frozenset({ModuleObject(call, qualified)})  # torchvision.models.resnet18()
+        if qualified and facts.is_module_call(call):  # an imported model class jedi resolved
+            return frozenset({ModuleObject(call, qualified)})
         if isinstance(func, ast.Attribute):
             return self._method_call(call, func, frame)
-        return UNKNOWN_VALUE
+        return self._configured_layer(call)
+
+    def _configured_layer(self, call: ast.Call) -> Value:
+        """``norm_layer(8)`` where ``norm_layer`` holds ``nn.BatchNorm2d`` or a partial of it."""
+        built = self.layers.built_by(call)
+        return frozenset(ModuleObject(call, q, torch_layer=True) for q, _ in built) or UNKNOWN_VALUE
 
     def _factory(self, call: ast.Call, name: str) -> Value:
         if name not in LEAF_FACTORIES:
@@ -284,8 +308,13 @@ class Evaluator:
         results: set[AbstractObject] = set()
         for obj in receiver:
             method = self.heap.method(obj, func.attr)
+            if method is None and isinstance(obj, ModuleObject):
+                if func.attr not in SELF_RETURNING_METHODS:
+                    return self._configured_layer(call)  # `self.norm(8)`
+                results.add(obj)  # ``model.train()`` is ``model``
+                continue
             if method is None:
-                return UNKNOWN_VALUE
+                return self._configured_layer(call)  # `cfg.norm(8)`
             results |= self._summary(method, call, frame, frozenset({obj}))
         return frozenset(results) or UNKNOWN_VALUE
 

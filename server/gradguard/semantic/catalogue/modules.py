@@ -62,3 +62,7 @@ MODULE_ATTRIBUTES = frozenset(
         "zero_grad",
     }
 )
+
+# ``nn.Module`` methods that return the module itself (measured on torch 2.13.0:
+# ``m.train() is m``), so ``model = model.train()`` keeps the model.
+SELF_RETURNING_METHODS = frozenset({"train", "eval", "requires_grad_", "apply", "share_memory"})

@@ -1,0 +1,148 @@
+"""Init functions dispatched on the layer type: ``model.apply(init_weights)`` and
+``for m in model.modules():`` loops, the ``isinstance`` / ``type(m) ==`` / class-name
+tests that send a layer to a branch, and ``hasattr(m, "bias")`` tests (read as text)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from gradguard.analysis import flow
+from gradguard.analysis.facts import ModuleFacts
+
+MODULE_ITERATORS = frozenset({"modules", "named_modules", "children", "named_children"})
+
+
+def applied_functions(facts: ModuleFacts) -> set[str]:
+    """Names passed to ``.apply``: ``model.apply(fn)``, ``self.apply(self._init_weights)``,
+    ``apply(partial(fn, ...))``."""
+    names: set[str] = set()
+    for node in facts.nodes_of(ast.Call):
+        call: ast.Call = node  # type: ignore[assignment]
+        if flow.method_name(call) != "apply" or not call.args:
+            continue
+        argument = call.args[0]
+        if isinstance(argument, ast.Call) and argument.args:
+            argument = argument.args[0]
+        if isinstance(argument, ast.Name):
+            names.add(argument.id)
+        elif isinstance(argument, ast.Attribute):
+            names.add(argument.attr)
+    return names
+
+
+def is_layer_variable(facts: ModuleFacts, owner: str, node: ast.AST, applied: set[str]) -> bool:
+    """``owner`` is the module an init function or ``modules()`` loop receives at ``node``."""
+    if "." in owner:
+        return False
+    for ancestor in facts.ancestors(node):
+        if isinstance(ancestor, (ast.For, ast.AsyncFor)) and _iterates_modules(ancestor, owner):
+            return True
+        if isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = [a.arg for a in ancestor.args.posonlyargs + ancestor.args.args]
+            if arguments[:1] in (["self"], ["cls"]):
+                arguments = arguments[1:]
+            return ancestor.name in applied and arguments[:1] == [owner]
+    return False
+
+
+def _iterates_modules(loop: ast.For | ast.AsyncFor, owner: str) -> bool:
+    iterable = loop.iter
+    if not (isinstance(iterable, ast.Call) and flow.method_name(iterable) in MODULE_ITERATORS):
+        return False
+    target = loop.target
+    if flow.method_name(iterable) in ("named_modules", "named_children"):
+        if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+            return False
+        target = target.elts[1]
+    return isinstance(target, ast.Name) and target.id == owner
+
+
+def hasattr_guard(facts: ModuleFacts, node: ast.AST, owner: str, parameter: str) -> ast.Call | None:
+    """The ``hasattr(m, "bias")`` of an enclosing ``if`` test (alone or in an ``and``)."""
+    for operand in _guarding_operands(facts, node):
+        if _is_hasattr(operand, owner, parameter):
+            return operand  # type: ignore[return-value]
+    return None
+
+
+def _guarding_operands(facts: ModuleFacts, node: ast.AST) -> Iterator[ast.expr]:
+    """The operands of the ``if`` tests (alone or in an ``and``) whose body holds ``node``,
+    innermost first, up to its function."""
+    child: ast.AST = node
+    for parent in facts.ancestors(node):
+        if isinstance(parent, flow.SCOPE_TYPES):
+            return
+        if isinstance(parent, ast.If) and child in parent.body:
+            yield from and_operands(parent.test)
+        child = parent
+
+
+def and_operands(test: ast.expr) -> list[ast.expr]:
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return list(test.values)
+    return [test]
+
+
+def _is_hasattr(expr: ast.AST, owner: str, parameter: str) -> bool:
+    return (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Name)
+        and expr.func.id == "hasattr"
+        and len(expr.args) == 2
+        and flow.dotted_name(expr.args[0]) == owner
+        and isinstance(expr.args[1], ast.Constant)
+        and expr.args[1].value == parameter
+    )
+
+
+def dispatch(facts: ModuleFacts, node: ast.AST, owner: str) -> tuple[set[str], bool] | None:
+    """The layer class names the innermost type test sends here, and whether they are
+    substrings of the class name (``classname.find("Conv") != -1``)."""
+    for operand in _guarding_operands(facts, node):
+        found = _type_test(facts, operand, owner)
+        if found is not None:
+            return found
+    return None
+
+
+def _type_test(facts: ModuleFacts, test: ast.AST, owner: str) -> tuple[set[str], bool] | None:
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Name):
+        if (
+            test.func.id == "isinstance"
+            and len(test.args) == 2
+            and flow.dotted_name(test.args[0]) == owner
+        ):
+            types = test.args[1].elts if isinstance(test.args[1], ast.Tuple) else [test.args[1]]
+            return {_class_name(facts, t) for t in types}, False
+        return None
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, right = test.left, test.comparators[0]
+        if isinstance(test.ops[0], (ast.Is, ast.Eq)) and _is_type_of(left, owner):
+            return {_class_name(facts, right)}, False
+        if isinstance(test.ops[0], ast.In) and isinstance(left, ast.Constant):
+            return ({str(left.value)}, True) if _is_class_name_of(right, owner) else None
+        # classname.find("Conv") != -1
+        if isinstance(left, ast.Call) and flow.method_name(left) == "find" and left.args:
+            receiver = left.func.value  # type: ignore[attr-defined]
+            if isinstance(left.args[0], ast.Constant) and _is_class_name_of(receiver, owner):
+                return {str(left.args[0].value)}, True
+    return None
+
+
+def _class_name(facts: ModuleFacts, expr: ast.AST) -> str:
+    qualified = facts.qualify(expr) or flow.dotted_name(expr) or ""
+    return qualified.rsplit(".", 1)[-1]
+
+
+def _is_type_of(expr: ast.AST, owner: str) -> bool:
+    """``type(m)`` or ``m.__class__``."""
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "type":
+        return len(expr.args) == 1 and flow.dotted_name(expr.args[0]) == owner
+    return flow.dotted_name(expr) == f"{owner}.__class__"
+
+
+def _is_class_name_of(expr: ast.AST, owner: str) -> bool:
+    """``m.__class__.__name__``, or a name the code calls ``classname`` for it."""
+    name = flow.dotted_name(expr)
+    return name in (f"{owner}.__class__.__name__", "classname", "class_name", "cls_name")
