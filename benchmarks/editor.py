@@ -39,12 +39,16 @@ def uri_of(path: Path) -> str:
     return path.resolve().as_uri()
 
 
-def start(folder: Path, *, incremental: bool = True) -> tuple[LspClient, float]:
+def start(
+    folder: Path, *, incremental: bool = True, env: dict[str, str] | None = None
+) -> tuple[LspClient, float]:
     """A server for ``folder``; (client, seconds from process start to the initialize
-    response). ``incremental``: the server's setting of that name."""
+    response). ``incremental``: the server's setting of that name; ``env``: more
+    environment (``PYTHONPATH`` of another GradGuard, for a comparison in one run)."""
     # No jedi answers kept from an earlier session (gradguard.answers): every start is cold.
     answers = tempfile.mkdtemp(prefix="gradguard-answers-")
-    client = LspClient(SERVER, cwd=folder, env={**os.environ, "GRADGUARD_CACHE_DIR": answers})
+    environment = {**os.environ, "GRADGUARD_CACHE_DIR": answers, **(env or {})}
+    client = LspClient(SERVER, cwd=folder, env=environment)
     client.request(
         "initialize",
         {

@@ -1,14 +1,17 @@
 """Language server start-up: process start to the ``initialize`` response, and to the
 first document's diagnostics (what deferring imports must not simply move there).
 
-``python -m benchmarks.startup [--runs N]`` starts the server N times in an empty
-folder (no jedi answers kept: :func:`benchmarks.editor.start`) and opens one small
-training script; it prints p50 / p95 of both and the load average at the start.
+``python -m benchmarks.startup [--runs N] [--base REF]`` starts the server N times in an
+empty folder (no jedi answers kept: :func:`benchmarks.editor.start`) and opens one small
+training script; it prints p50 / p95 of both and the load average at the start. With
+``--base``, the server of that git ref (its ``server/`` archived, first on
+``PYTHONPATH``) starts alternately with this checkout's, for the difference in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import sys
 import tempfile
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import percentile
 from benchmarks.editor import open_document, start
+from benchmarks.keystrokes import archive
 from benchmarks.rerun import compile_gradguard, load_average
 
 SCRIPT = """\
@@ -38,13 +42,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(runs: int) -> dict[str, list[float]]:
+def measure(runs: int, env: dict[str, str] | None = None) -> dict[str, list[float]]:
     folder = Path(tempfile.mkdtemp(prefix="gradguard-startup-"))
     path = folder / "train.py"
     path.write_text(SCRIPT, encoding="utf-8")
     initialize, initialize_cpu, first, first_cpu = [], [], [], []
     for _ in range(runs):
-        client, startup = start(folder)
+        client, startup = start(folder, env=env)
         try:
             initialize_cpu.append(cpu_seconds(client.process.pid))
             open_document(client, path, SCRIPT)
@@ -64,16 +68,28 @@ def measure(runs: int) -> dict[str, list[float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.startup", description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--base", help="also start this git ref's server, alternately")
     args = parser.parse_args(argv)
     compile_gradguard()  # and keep it: an installed GradGuard has its bytecode
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    servers: dict[str, dict[str, str] | None] = {"this checkout": None}
+    if args.base:
+        base = archive(args.base)
+        compileall.compile_dir(str(base), quiet=1)
+        servers = {args.base: {"PYTHONPATH": str(base)}, **servers}
     load = load_average()
-    figures = measure(args.runs)
-    print(f"load average at start: {load}; {args.runs} runs")
-    print("| from process start to | p50 s | p95 s |")
-    print("| --- | ---: | ---: |")
-    for name, values in figures.items():
-        print(f"| {name} | {percentile(values, 0.5):.3f} | {percentile(values, 0.95):.3f} |")
+    figures: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
+    for _ in range(args.runs):  # alternately, so that load changes hit both alike
+        for name, env in servers.items():
+            for key, values in measure(1, env).items():
+                figures[name].setdefault(key, []).extend(values)
+    print(f"load average at start: {load}, at the end: {load_average()}; {args.runs} runs")
+    print("| server | from process start to | p50 s | p95 s |")
+    print("| --- | --- | ---: | ---: |")
+    for server, rows in figures.items():
+        for name, values in rows.items():
+            p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+            print(f"| {server} | {name} | {p50:.3f} | {p95:.3f} |")
     return 0
 
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from benchmarks.realistic import TYPED, edit_point, realistic_script
 from benchmarks.scripts import training_script
 
 import gradguard.incremental
@@ -113,10 +114,19 @@ def test_units_are_top_level_definitions_and_module_statements() -> None:
 
 def test_an_edit_inside_one_function_analyses_only_that_function() -> None:
     baseline = _start(TWO_TRAININGS)
-    text = TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss")
+    text = TWO_TRAININGS.replace("ones(2)).sum()", "ones(2)).mean()")
     edit = _edit(baseline, text)
     assert edit.mode == "incremental" and edit.units_analysed == 1
     assert any(f.code == "GG101" for f in edit.result.findings)  # train_a's, carried over
+
+
+def test_a_new_assignment_of_a_name_reaches_the_code_spelling_it() -> None:
+    """The step rules read every assignment of ``opt`` in the file (is it an optimizer?):
+    editing one changes what ``train_a``'s ``opt`` may be too, not the module's classes."""
+    baseline = _start(TWO_TRAININGS)
+    text = TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss")
+    edit = _edit(baseline, text)
+    assert edit.mode == "incremental" and edit.units_analysed == 2
 
 
 def test_an_edited_class_changes_the_findings_of_the_functions_using_it() -> None:
@@ -308,6 +318,27 @@ optimizer.add_param_group({"params": model.fc.parameters()})
 for _ in range(2):
     optimizer.step()
 """
+GAN = """\
+import torch
+from torch import nn
+
+G = nn.Linear(4, 4)
+D = nn.Linear(4, 1)
+opt_g = torch.optim.Adam(G.parameters())
+opt_d = torch.optim.Adam(D.parameters())
+
+
+def train(loader):
+    for real in loader:
+        opt_g.zero_grad()
+        loss_d = D(real).mean() - D(G(real)).mean()
+        loss_d.backward()
+        opt_d.step()
+
+
+def debug():
+    return None
+"""
 BLOCK = """\
 from torch import nn
 
@@ -340,6 +371,13 @@ def build(channels):
 stem = build(32)
 """
 REACHING_EDITS = {
+    # GG402 reads every assignment of `D` in the file: `D = G` in a function that exports
+    # nothing makes D an alias of G, so clearing opt_g may clear D's gradients (no
+    # finding). Names alone do not follow it; the recorded scan does.
+    "an unrelated function assigns a model's name": (
+        GAN,
+        GAN.replace("def debug():\n    return None", "def debug():\n    D = G\n    return D"),
+    ),
     # GG304 in Block reads what another class passes for its `bias`.
     "another class passes bias=False": (
         BLOCK,
@@ -441,6 +479,7 @@ def _mutations(lines: list[str], rng: random.Random) -> list[str]:
 def _sources() -> list[tuple[str, str]]:
     sources = [(path.name, path.read_text(encoding="utf-8")) for path in EXAMPLES]
     sources.append(("generated.py", training_script(700)))
+    sources.append(("realistic.py", realistic_script(700)))
     tabs_crlf = EXAMPLES[0].read_text(encoding="utf-8").replace("    ", "\t").replace("\n", "\r\n")
     sources.append(("tabs_crlf.py", tabs_crlf))
     return sources
@@ -517,3 +556,33 @@ def test_a_lightning_hook_finding_follows_edits_of_the_module_and_the_callback(
     baseline = _start(LIGHTNING)
     assert [f.code for f in baseline.findings] == ["GG102"]
     _edit(baseline, LIGHTNING.replace(old, new))
+
+
+def _typing(text: str, after: int, indent: str, every: int) -> None:
+    """Type ``TYPED`` on a new line after line ``after``, one character per edit, each
+    edit building on the last; every ``every``-th is compared with a full analysis."""
+    lines = text.split("\n")
+    baseline = _start(text, "train.py")
+    for count in range(len(TYPED) + 1):
+        typed = [*lines[: after + 1], indent + TYPED[:count], *lines[after + 1 :]]
+        new_text = "\n".join(typed)
+        edit = analyze_edit(new_text, "train.py", baseline=baseline, config=CONFIG)
+        if count % every == 0 or count == len(TYPED):
+            _assert_same_as_full(edit, new_text, "train.py")
+        if edit.baseline is not None:
+            baseline = edit.baseline
+
+
+def test_typing_in_a_trainer_method_of_a_realistic_script() -> None:
+    """``main()`` calls every function and drives a trainer class (the editor benchmark's
+    realistic scripts): typing inside ``Trainer.train_one_epoch``."""
+    text = realistic_script(700)
+    after, indent = edit_point(text)
+    _typing(text, after, indent, every=5)
+
+
+def test_typing_in_a_function_main_calls() -> None:
+    text = realistic_script(700)
+    lines = text.split("\n")
+    after = next(i for i, line in enumerate(lines) if line.startswith("def warm_up_1("))
+    _typing(text, after + 3, "        ", every=5)  # inside its loop, after the break

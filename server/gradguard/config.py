@@ -21,10 +21,10 @@ import sys
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# gitwildmatch (.gitignore) semantics for exclude patterns and ignore files.
-import pathspec
+if TYPE_CHECKING:  # imported when a pattern is first compiled (not before `initialize`)
+    import pathspec
 
 from gradguard.findings import Severity
 
@@ -167,6 +167,8 @@ class Config:
 @lru_cache(maxsize=64)
 def compiled_patterns(patterns: tuple[str, ...]) -> pathspec.PathSpec:
     """gitwildmatch patterns, compiled once per list (a walk asks for every directory)."""
+    import pathspec  # gitwildmatch (.gitignore) semantics for exclude patterns
+
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 

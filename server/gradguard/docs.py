@@ -14,10 +14,12 @@ import sys
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gradguard import __version__
-from gradguard.rules import all_rules
-from gradguard.rules.base import FixAvailability, Rule
+
+if TYPE_CHECKING:  # the rules load when a page is needed (the server's start does not)
+    from gradguard.rules.base import Rule
 
 # The installed package's copy, then a development checkout's (an editable install).
 _PAGE_DIRS = (
@@ -25,11 +27,18 @@ _PAGE_DIRS = (
     Path(__file__).resolve().parents[2] / "docs" / "rules",
 )
 
+# Keyed by ``FixAvailability``'s values (a ``str`` enum: its members look these up).
 _FIX_TEXT = {
-    FixAvailability.ALWAYS: "Fix is always available.",
-    FixAvailability.SOMETIMES: "Fix is sometimes available.",
-    FixAvailability.NONE: "No fix is available.",
+    "always": "Fix is always available.",
+    "sometimes": "Fix is sometimes available.",
+    "none": "No fix is available.",
 }
+
+
+def all_rules() -> tuple[Rule, ...]:
+    from gradguard.rules import all_rules as every_rule
+
+    return every_rule()
 
 
 @cache

@@ -18,6 +18,7 @@ from gradguard.findings import AnalysisResult, Finding, ParseError, Position
 from gradguard.noqa import parse_suppressions
 from gradguard.rules import all_rules
 from gradguard.rules.base import Rule, RuleContext
+from gradguard.semantic.reads import ReadLog
 from gradguard.source import SourceFile
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ def _run_rules(
     cancelled: Callable[[], bool] | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
+    reads = ReadLog.of(context.facts)
     for index, rule in enumerate(rules):
         if cancelled is not None and cancelled():
             raise AnalysisCancelled
@@ -191,6 +193,8 @@ def _run_rules(
                 f"rules not run: {skipped}"
             )
             break
+        if reads is not None:
+            reads.rule = rule.code  # the owner of the scans no reader claims
         try:
             findings.extend(rule.check(context))
         except RecursionError:  # a limit of the input (a 20,000-term expression), not a bug

@@ -220,3 +220,68 @@ async def test_hover_never_guesses_a_factory_class_or_a_rebound_models_optimizer
     assert "optimizers holding its parameters: `optimizer` (line 15)" in first
     second = await doc.hover("model = nn", 1, occurrence=1)
     assert "no optimizer in this file holds its parameters" in text_of(second)
+
+
+# Hovers read the semantic model: what a name holds at its line, through aliases and
+# same-file helpers (issue 11).
+ALIASES = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+
+    def parameters_of(net):
+        return net.parameters()
+
+
+    def train(loader):
+        model = Net()
+        params = parameters_of(model)
+        opt = torch.optim.SGD(params, lr=0.1)
+        o = opt
+        net = model
+        for batch in loader:
+            o.zero_grad()
+            net(batch).sum().backward()
+            o.step()
+    """
+)
+
+
+async def test_hover_on_an_alias_reads_what_it_holds(client: LanguageClient, root):
+    doc = Doc(client, root / "aliases.py", ALIASES).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("o.step()", 0))
+    assert text.startswith("`o` holds the same object as `opt`")
+    assert "`opt`: `torch.optim.SGD` optimizer, built at line 21" in text
+    net = text_of(await doc.hover("net(batch)", 0))
+    assert net.startswith("`net` holds the same object as `model`")
+    assert "`model`: instance of `Net`" in net
+
+
+async def test_hover_on_a_model_lists_the_optimizer_built_from_a_helpers_parameters(
+    client: LanguageClient, root
+):
+    """``params = parameters_of(model)``: only the semantic model's summary of the
+    helper shows that ``opt`` holds ``model``'s parameters."""
+    doc = Doc(client, root / "helper_parameters.py", ALIASES).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("model = Net()", 1))
+    assert "optimizers holding its parameters: `opt` (line 21)" in text
+
+
+async def test_hover_on_a_rebound_alias_follows_its_binding(client: LanguageClient, root):
+    code = ALIASES.replace("    o = opt\n", "    o = opt\n    o = None\n")
+    doc = Doc(client, root / "rebound_alias.py", code).open()
+    await doc.diagnostics()
+    assert await doc.hover("o.step()", 0) is None  # `o` holds None there
+    assert "`opt`: `torch.optim.SGD` optimizer" in text_of(await doc.hover("opt = torch", 1))

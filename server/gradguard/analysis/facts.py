@@ -393,7 +393,10 @@ class ModuleFacts:
             names.discard(None)
             for name in names:
                 index.setdefault(name, []).append(value)  # type: ignore[arg-type]
-        return index
+        from gradguard.semantic.reads import ReadLog, ScannedNames  # the editor's reads
+
+        log = ReadLog.of(self)
+        return index if log is None else ScannedNames(index, log)
 
     # -- tree navigation ---------------------------------------------------------
 

@@ -10,18 +10,31 @@ default, so the findings are printed too).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from gradguard.cli.arguments import build_parser, parse
-from gradguard.cli.cached import run_clean
-from gradguard.cli.check import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, exit_status, run_check
-from gradguard.cli.rule import run_rule, run_server
 
 __all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "build_parser", "exit_status", "main"]
 
-_HANDLERS = {"check": run_check, "rule": run_rule, "server": run_server, "clean": run_clean}
+#: Each command's handler, imported when it runs: ``gradguard server`` does not load
+#: the batch runner, the result cache and the report formats before ``initialize``.
+_HANDLERS = {
+    "check": ("gradguard.cli.check", "run_check"),
+    "rule": ("gradguard.cli.rule", "run_rule"),
+    "server": ("gradguard.cli.serve", "run_server"),
+    "clean": ("gradguard.cli.cached", "run_clean"),
+}
+_FROM_CHECK = frozenset({"EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "exit_status"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CHECK:
+        return getattr(importlib.import_module("gradguard.cli.check"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,9 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING, stream=sys.stderr, format="gradguard: %(levelname)s: %(message)s"
     )
     args = parse(build_parser(), list(argv) if argv is not None else None)
+    module, function = _HANDLERS[args.command]
     try:
-        return int(_HANDLERS[args.command](args))
+        return int(getattr(importlib.import_module(module), function)(args))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_CLEAN
+        return 0  # EXIT_CLEAN: the reader went away

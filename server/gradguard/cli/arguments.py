@@ -6,7 +6,7 @@ import argparse
 import os
 
 from gradguard import __version__
-from gradguard.output import FORMATTERS
+from gradguard.format_names import FORMAT_NAMES
 
 
 def default_jobs() -> int:
@@ -82,10 +82,10 @@ def _add_output(check: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--format",
         "--output-format",
-        choices=sorted(FORMATTERS),
+        choices=sorted(FORMAT_NAMES),
         default="concise",
         metavar="FORMAT",
-        help=f"one of {', '.join(sorted(FORMATTERS))} (default: concise; text is its old name)",
+        help=f"one of {', '.join(sorted(FORMAT_NAMES))} (default: concise; text is its old name)",
     )
     check.add_argument("-o", "--output-file", metavar="PATH", help="write the report to PATH")
     check.add_argument(

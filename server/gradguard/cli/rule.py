@@ -36,10 +36,3 @@ def run_rule(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_rule_page(found))
     return EXIT_CLEAN
-
-
-def run_server(args: argparse.Namespace) -> int:
-    from gradguard.lsp.server import run
-
-    run(tcp=args.tcp)
-    return EXIT_CLEAN

@@ -7,40 +7,48 @@ units it touches are parsed again on their own, and only the units whose
 findings the edit can change are analysed again; the other units keep their
 findings, moved by the lines the edit added or removed.
 
-What a unit's findings depend on is judged by names. A unit *exports* the names
-it binds in the module (a ``def`` or ``class`` its own name, the classes it defines,
-the globals it declares and the names it imports; module code what it assigns or
-imports), and its *words* are the names it may use (read from its text, see
-:mod:`gradguard.incremental.units`). A unit is analysed again, to a fixed point, when
+What a unit's findings depend on is read from two sources. The analysis records
+what it read (:mod:`gradguard.semantic.reads`, kept per unit in the baseline: the
+semantic model's answers with the units they were computed from, the same-file
+helpers a step expansion or a parameter's callers reached, and the patterns of
+whole-file scans such as "every assignment of ``D``" or "every layer built with
+``bias=False``"). The evaluators of ``analysis/`` that keep no record are followed by
+names: a unit *exports* the names it binds in the module (a ``def`` or ``class`` its
+own name, the classes it defines, the globals it declares and the names it imports;
+module code what it assigns or imports), and its *words* are the names it may use
+(read from its text, see :mod:`gradguard.incremental.units`). A unit is analysed
+again, to a fixed point, when
 
 * the edit touched it, or one of its findings points into or next to the edited
   lines (or quotes a line number the edit moved);
+* its recorded reads include an edited unit, or a scan whose pattern the edited
+  statements (before or after the edit) match;
+* a rule scanned the whole file for no unit in particular (``facts.assigned_values``
+  looked up from a memoised role) with a pattern the edit matches, and the rule may
+  report on the unit and the unit spells the name read;
 * it uses a name whose meaning may have changed: one exported by an edited unit,
-  by a unit that uses such a name, or by a function analysed again;
-* it is a function that an affected unit calls, or the edited code called (rules
-  read a function's callers: the values passed in, the loop around the call);
+  by a unit that uses such a name;
+* it is a function the edited code calls or called, or module code calls (the
+  values passed in, the loop around the call); a function an affected function
+  calls is not analysed again for that alone: what it reads of its callers is in
+  its recorded reads;
 * it is module code and other module code is analysed again or was removed
-  (module-level flow);
-* it may hold a finding of a rule that collects something from the whole file
-  (``Rule.reads_whole_file``: GG304's layers built without a bias) when such code
-  is edited or affected.
+  (module-level flow).
 
-Those units are analysed with the whole file's text and a tree of only what they
-need: themselves and, transitively, the units defining the names they use, the
-callers of the functions among them, the module code using the module variables
-they read, every import, and the units holding what a rule collects from the
-whole file. An edit that does not parse on its own or changes an import, a file
-with a ``from __future__`` import, an edit of a ``noqa`` comment, of the file's first
-line break or of its indentation step, or a shortcut that would need more than
-``WHOLE_FILE_SHARE`` of the file is analysed in full.
+Those units are analysed with the whole file's text and a tree of what they read:
+the units their records name, those matching their scans, and by name the units
+defining the names they use, the callers of the functions among them, the module
+code using the module variables they read and every import. An edit that does not
+parse on its own or changes an import, a file with a ``from __future__`` import, an
+edit of a ``noqa`` comment, of the file's first line break or of its indentation
+step, or a shortcut that would need more than ``WHOLE_FILE_SHARE`` of the file is
+analysed in full.
 
-This is a shortcut, not a proof: GG402 reads every assignment of a name in the
-file, wherever it is (``D = ...`` in an unrelated function can change a finding
-about a GAN's two optimizers, ``self.opt = ...`` in one class one about another
-class's ``self.opt``), which names alone do not follow. So the language server
-publishes its result at once and runs the full analysis once typing pauses
-(docs/server.md). ``tests/test_incremental.py`` checks, edit after edit, that both
-find the same on the examples and a generated script.
+The language server publishes the result at once and runs the full analysis once
+typing pauses (docs/server.md). ``tests/test_incremental.py`` checks, edit after
+edit, that both find the same on the examples, the benchmark's generated and
+realistic scripts, and edits found in review (GG402's ``D = ...`` in an unrelated
+function among them).
 """
 
 from __future__ import annotations
@@ -66,15 +74,19 @@ from gradguard.engine import (
     applicable_rules,
 )
 from gradguard.findings import AnalysisResult, Finding, Position, Span
-from gradguard.incremental.dependencies import (
-    affected_units,
-    needed_units,
-    whole_file_readers,
-    whole_file_units,
+from gradguard.incremental.dependencies import affected_units, needed_units, scanned_units
+from gradguard.incremental.reads import (
+    NO_READS,
+    FileReads,
+    UnitReads,
+    from_log,
+    read_units,
+    readers_of,
 )
 from gradguard.incremental.units import Unit, mentioning, unit_at, unit_text, units_of
 from gradguard.rules import all_rules
-from gradguard.source import SourceFile
+from gradguard.semantic.reads import is_name_scan, recording
+from gradguard.source import SourceFile, searchable_text
 
 __all__ = ["Baseline", "Reanalysis", "Unit", "analyze_edit", "units_of"]
 
@@ -101,6 +113,8 @@ class Baseline:
     exact: bool
     #: The file's first line break: fixes write new lines with it.
     newline: str = "\n"
+    #: What each unit's analysis read (None: unknown, the next edit is analysed in full).
+    reads: FileReads | None = None
 
 
 @dataclass(frozen=True)
@@ -170,10 +184,11 @@ class _Plan:
     delta: int = 0
     first_unit: int = 0  # old units first_unit..end_unit - 1 lie in the region
     end_unit: int = 0
+    changed_text: str = ""  # the lines the edit removed and those it added
 
 
 def _plan(baseline: Baseline, source: SourceFile, answered: frozenset[str]) -> _Plan | None:
-    if not baseline.units or "__future__" in source.text:
+    if not baseline.units or baseline.reads is None or "__future__" in source.text:
         return None  # a future import must come first: only a whole parse knows
     if source.newline != baseline.newline:
         return None  # every fix writes the file's line break
@@ -203,7 +218,27 @@ def _plan(baseline: Baseline, source: SourceFile, answered: frozenset[str]) -> _
     delta = len(lines) - len(old)
     if any("noqa" in line.lower() for line in (*old[lo : hi + 1], *lines[lo : hi + delta + 1])):
         return None  # a file-wide `# gradguard: noqa` silences findings in every unit
-    return _Plan(baseline, False, answered, lo, hi, delta, first_unit, end_unit)
+    changed = [
+        *_statement_lines(old, lo, hi, prefix, changed_end - 1),
+        *_statement_lines(lines, lo, hi + delta, prefix, len(lines) - suffix - 1),
+    ]
+    changed_text = searchable_text("\n".join(changed))
+    return _Plan(baseline, False, answered, lo, hi, delta, first_unit, end_unit, changed_text)
+
+
+def _statement_lines(lines: list[str], lo: int, hi: int, first: int, last: int) -> list[str]:
+    """Lines ``first``..``last`` widened to the simple statements they touch (a changed
+    argument on a continuation line changes the whole assignment), read from the region
+    ``lo``..``hi``; just those lines when the region does not parse."""
+    tree = _parse("\n" * lo + "\n".join(lines[lo : hi + 1]))
+    start, end = first, last
+    if tree is not None:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.stmt) and not hasattr(node, "body"):
+                node_first, node_last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+                if node_first <= last and node_last >= first:
+                    start, end = min(start, node_first), max(end, node_last)
+    return lines[start : end + 1]
 
 
 def _indent_step(lines: list[str], units: list[Unit]) -> str | None:
@@ -245,28 +280,40 @@ def _reanalyse(
     if _needs_whole_file(plan, lines, units, [*removed, *edited]):
         return None
     in_region = set(range(plan.first_unit, plan.first_unit + len(edited)))
+    reads = _moved_reads(plan, len(units), len(edited))
     seeds = in_region | _units_of_stale_findings(plan, len(edited))
     seeds |= mentioning(units, {part for name in plan.answered for part in name.split(".") if part})
     edited_words = {word for unit in (*removed, *edited) for word in unit.words}
-    edited_text = "\n".join([*baseline.lines[plan.lo : plan.hi + 1], *edited_lines])
-    affected = _affected(
-        units, lines, baseline.rule_codes, seeds, removed, edited_words, edited_text
-    )
-    needed = needed_units(units, affected)
-    needed |= whole_file_units(units, lines, baseline.rule_codes, affected)
+    file_reads = baseline.reads
+    assert file_reads is not None  # _plan checked
+    readers = readers_of(units, reads, in_region, plan.changed_text)
+    readers |= _rule_scan_readers(units, lines, file_reads, plan.changed_text)
+    affected = affected_units(units, seeds, removed, edited_words, readers)
+    # What the affected units' analysis reads: by name (the evaluators of `analysis/`
+    # keep no record), what the model recorded last time, and what their scans match.
+    needed = needed_units(units, affected) | read_units(units, reads, affected)
+    needed |= scanned_units(units, lines, _scans_of(units, lines, file_reads, reads, affected))
     if sum(units[i].last - units[i].first + 1 for i in needed) > WHOLE_FILE_SHARE * len(lines):
         return None
     tree = _partial_tree(lines, units, needed - in_region, region)
     if tree is None:
         return None
-    fresh, _ = analyze_tree(source, tree, baseline.config, resolver, None, deadline, cancelled)
+    with recording() as recorder:
+        fresh, _ = analyze_tree(source, tree, baseline.config, resolver, None, deadline, cancelled)
     if fresh.notices:
         return None  # a rule failed or ran out of time: the full analysis says which
+    new_reads = from_log(recorder.logs[0] if recorder.logs else None, units)
+    if new_reads is None:
+        return None
+    merged = FileReads(
+        tuple(new_reads.per_unit[i] if i in affected else reads[i] for i in range(len(units))),
+        file_reads.rule_scans | new_reads.rule_scans,
+    )
     findings = [f for f in fresh.findings if unit_at(units, f.span.start.line) in affected]
     findings += _carried_over(plan, len(edited), affected)
     findings.sort(key=lambda f: f.sort_key)
     rebased = dataclasses.replace(
-        baseline, lines=lines, units=units, findings=findings, exact=False
+        baseline, lines=lines, units=units, findings=findings, exact=False, reads=merged
     )
     return Reanalysis(
         AnalysisResult(findings=findings), None, rebased, "incremental", len(affected), len(units)
@@ -286,26 +333,79 @@ def _needs_whole_file(
     ) != _indent_step(lines, units)
 
 
-def _affected(
+def _moved_reads(plan: _Plan, count: int, edited: int) -> tuple[UnitReads, ...]:
+    """The baseline's reads, indexed by the new units (the edited units' reads are
+    those of the units they replace: all of them, until analysed again)."""
+    old = plan.baseline.reads
+    assert old is not None
+    shift = edited - (plan.end_unit - plan.first_unit)
+    region = list(range(plan.first_unit, plan.first_unit + edited))
+    index: dict[int, list[int]] = {}
+    for i in range(len(old.per_unit)):
+        if i < plan.first_unit:
+            index[i] = [i]
+        elif i < plan.end_unit:
+            index[i] = region
+        else:
+            index[i] = [i + shift]
+    moved = [NO_READS] * count
+    for i, read in enumerate(old.per_unit):
+        for new in index[i]:
+            moved[new] = (
+                read.moved(index)
+                if moved[new] is NO_READS
+                else _union(moved[new], read.moved(index))
+            )
+    return tuple(moved)
+
+
+def _union(a: UnitReads, b: UnitReads) -> UnitReads:
+    return UnitReads(a.units | b.units, a.calls | b.calls, a.scans | b.scans)
+
+
+def _rule_scan_readers(
+    units: list[Unit], lines: list[str], reads: FileReads, changed_text: str
+) -> set[int]:
+    """The units a rule may report on whose whole-file scan the changed lines match
+    (GG304: adding ``bias=False`` anywhere changes its findings elsewhere; GG402: a new
+    assignment of ``D`` changes what the units spelling ``D`` hold)."""
+    matched = [scan for scan in reads.rule_scans if re.search(scan.pattern, changed_text)]
+    if not matched:
+        return set()
+    rules = {rule.code: rule for rule in all_rules()}
+    texts = [unit_text(lines, u.first, u.last) for u in units]
+    found = set()
+    for scan in matched:
+        rule = rules.get(scan.code)
+        spelled = re.compile(rf"\b{re.escape(scan.word)}\b") if scan.word else None
+        for i, text in enumerate(texts):
+            if rule is not None and rule.may_apply(text) and (not spelled or spelled.search(text)):
+                found.add(i)
+    return found
+
+
+def _scans_of(
     units: list[Unit],
     lines: list[str],
-    rule_codes: tuple[str, ...],
-    seeds: set[int],
-    removed: list[Unit],
-    edited_words: set[str],
-    edited_text: str,
-) -> set[int]:
-    """``affected_units``, plus the units a rule reading the whole file may report on
-    whenever code it reads there is edited or affected (GG304: adding ``bias=False``,
-    or an import changing what ``nn.Conv2d`` is, elsewhere in the file)."""
-    readers = whole_file_readers(units, lines, rule_codes, edited_text)
-    while True:
-        affected = affected_units(units, seeds | readers, removed, edited_words)
-        text = "\n".join(unit_text(lines, units[i].first, units[i].last) for i in affected)
-        more = whole_file_readers(units, lines, rule_codes, text) - readers
-        if not more:
-            return affected
-        readers |= more
+    file_reads: FileReads,
+    reads: tuple[UnitReads, ...],
+    affected: set[int],
+) -> set[str]:
+    """The patterns scanned for the affected units (theirs, and those of the rules that
+    may report on them) whose matches the tree must hold.
+
+    Not the lookups of every assignment of a name (``is_name_scan``): ``model``,
+    ``optimizer``, ``loss`` are assigned in nearly every function, and holding them all
+    would be the whole file at every keystroke. Those scans decide what is analysed
+    again (an edit assigning ``D`` reaches the GAN loop spelling ``D``, and the edited
+    assignment is in the tree); an assignment of the name in a definition left out of
+    the tree is what the full check, once typing pauses, still covers."""
+    patterns = {p for i in affected for p in reads[i].scans}
+    texts = [unit_text(lines, units[i].first, units[i].last) for i in affected]
+    by_code = {scan.code for scan in file_reads.rule_scans}
+    applying = {r.code for r in all_rules() if r.code in by_code and any(map(r.may_apply, texts))}
+    patterns |= {scan.pattern for scan in file_reads.rule_scans if scan.code in applying}
+    return {p for p in patterns if not is_name_scan(p)}
 
 
 def _partial_tree(
@@ -406,17 +506,19 @@ def _full(
     time_limit: float | None,
     cancelled: Callable[[], bool] | None,
 ) -> Reanalysis:
-    result, facts = analyze_with_facts(
-        text, path, config=config, resolver=resolver, time_limit=time_limit, cancelled=cancelled
-    )
+    with recording() as recorder:
+        result, facts = analyze_with_facts(
+            text, path, config=config, resolver=resolver, time_limit=time_limit, cancelled=cancelled
+        )
     baseline = None
     if facts is not None and not result.notices:
         source = facts.source
         units = units_of(facts.tree.body, source.lines)
         codes = _rule_codes(source, config)
         findings = list(result.findings)
+        reads = from_log(recorder.logs[0] if recorder.logs else None, units)
         baseline = Baseline(
-            path, config, codes, source.lines, units, findings, True, source.newline
+            path, config, codes, source.lines, units, findings, True, source.newline, reads
         )
     return Reanalysis(result, facts, baseline, "full")
 

@@ -10,21 +10,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gradguard.incremental.units import Unit, mentioning, unit_at, unit_text
-from gradguard.rules import all_rules
-from gradguard.rules.base import Rule
+from gradguard.incremental.units import Unit, mentioning, unit_at
 from gradguard.source import searchable_text
 
 
 def affected_units(
-    units: list[Unit], seeds: set[int], removed: Iterable[Unit], edited_words: Iterable[str]
+    units: list[Unit],
+    seeds: set[int],
+    removed: Iterable[Unit],
+    edited_words: Iterable[str],
+    readers: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> set[int]:
     """The units whose findings may change, to a fixed point: the edited ones
-    (``seeds``); every unit reading a name whose meaning may have changed (one an
-    edited, reading or called unit exports); the functions an affected unit calls, and
-    those the edited code called (``edited_words``), since rules read a function's
-    callers (the values passed in, the loop around the call); and all module code once
-    any of it is affected or removed (a module's statements are one flow)."""
+    (``seeds``); those whose recorded reads include the edit (``readers``:
+    :func:`gradguard.incremental.reads.readers_of`); every unit mentioning a name whose
+    meaning may have changed (one an edited or affected unit exports); the functions the
+    edited code calls or called (``edited_words``: the values passed in, the loop around
+    the call changed), and all module code once any of it is affected or removed (a
+    module's statements are one flow; the functions it calls too). A function an
+    affected function calls is not analysed again for that alone: what it reads of its
+    callers is in its recorded reads."""
     removed = list(removed)
     functions = {unit.name: i for i, unit in enumerate(units) if unit.is_function}
     module_code = {i for i, unit in enumerate(units) if unit.is_module_code}
@@ -32,7 +37,7 @@ def affected_units(
     exported: set[int] = set()  # units whose exports were spread
     spread: set[str] = set()  # names whose readers are known
     names = {name for unit in removed for name in unit.exports}
-    exporting = set(seeds) | {functions[w] for w in edited_words if w in functions}
+    exporting = set(seeds) | set(readers) | {functions[w] for w in edited_words if w in functions}
     new = set(exporting)
     if any(unit.is_module_code for unit in removed):
         new |= module_code
@@ -44,10 +49,12 @@ def affected_units(
         exported |= exporting
         names -= spread
         spread |= names
-        readers = mentioning(units, names) if names else set()
-        called = {functions[w] for i in new for w in units[i].words if w in functions}
-        exporting = (readers | called) - exported
-        new = (readers | called) - affected
+        mentioned = mentioning(units, names) if names else set()
+        # Module code is one flow read by the old evaluators of `analysis/` (what a
+        # module-level call passes): the functions it calls are analysed again.
+        called = {functions[w] for i in new & module_code for w in units[i].words if w in functions}
+        exporting = (mentioned | called) - exported
+        new = (mentioned | called) - affected
         names = set()
     return affected
 
@@ -81,44 +88,17 @@ def needed_units(units: list[Unit], affected: set[int]) -> set[int]:
     return needed
 
 
-def whole_file_readers(
-    units: list[Unit], lines: list[str], rule_codes: Iterable[str], edited_text: str
-) -> set[int]:
-    """The units that may hold a finding of a rule collecting code from the whole file
-    (``Rule.reads_whole_file``), when the old or new edited text (``edited_text``)
-    holds such code: adding ``bias=False`` anywhere changes GG304's findings elsewhere."""
-    edited = searchable_text(edited_text)
-    rules = [r for r in _whole_file_rules(rule_codes) if re.search(r.reads_whole_file, edited)]
-    if not rules:
-        return set()
-    texts = [unit_text(lines, u.first, u.last) for u in units]
-    return {i for i, text in enumerate(texts) if any(rule.may_apply(text) for rule in rules)}
-
-
-def whole_file_units(
-    units: list[Unit], lines: list[str], rule_codes: Iterable[str], affected: set[int]
-) -> set[int]:
-    """The units holding code a rule collects from the whole file (``Rule.reads_whole_file``),
-    when an affected unit may hold one of that rule's findings."""
-    texts = [unit_text(lines, units[i].first, units[i].last) for i in affected]
-    patterns = [
-        rule.reads_whole_file
-        for rule in _whole_file_rules(rule_codes)
-        if any(rule.may_apply(text) for text in texts)
-    ]
+def scanned_units(units: list[Unit], lines: list[str], patterns: Iterable[str]) -> set[int]:
+    """The units holding a line that matches one of ``patterns`` (what a whole-file scan
+    of the analysis read: they belong in the tree that analyses a reader again)."""
+    patterns = sorted(set(patterns))
     if not patterns:
         return set()
     search = re.compile("|".join(f"(?:{p})" for p in patterns)).search
     found = set()
     for number, line in enumerate(lines):
-        if search(line):
+        if search(searchable_text(line)):
             index = unit_at(units, number)
             if index is not None:
                 found.add(index)
     return found
-
-
-def _whole_file_rules(rule_codes: Iterable[str]) -> list[Rule]:
-    """The enabled rules that collect code from the whole file (``reads_whole_file``)."""
-    codes = set(rule_codes)
-    return [rule for rule in all_rules() if rule.code in codes and rule.reads_whole_file]

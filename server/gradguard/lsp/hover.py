@@ -165,13 +165,19 @@ def symbol_hover(snapshot: Snapshot, where: Position) -> tuple[str, Span] | None
     name, span, node = found
     optimizer = index.optimizer(name, node, where.line)
     if optimizer is not None:
-        return optimizer_markdown(snapshot, optimizer), span
+        return _alias(name, optimizer.name) + optimizer_markdown(snapshot, optimizer), span
     model = index.model(name, node, where.line)
     if model is not None:
         kind, description = ask_resolver(snapshot, model)
         if kind is not None:
-            return model_markdown(snapshot, model, description, kind), span
+            text = model_markdown(snapshot, model, description, kind)
+            return _alias(name, model.name) + text, span
     return None
+
+
+def _alias(name: str, bound: str) -> str:
+    """``o = optimizer``: the hover on ``o`` says whose object it holds."""
+    return "" if name == bound else f"`{name}` holds the same object as `{bound}`:\n\n"
 
 
 def markup(text: str) -> types.MarkupContent:

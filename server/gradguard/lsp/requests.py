@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from gradguard.lsp import actions, hover
+from gradguard.lsp import actions
 from gradguard.lsp.host import GradGuardServer, is_python
 from gradguard.lsp.snapshot import Snapshot
 
@@ -84,6 +84,8 @@ async def on_hover(ls: GradGuardServer, params: types.HoverParams) -> types.Hove
     where = snapshot.program_position(uri, params.position) if snapshot else None
     if snapshot is None or where is None:
         return None
+    from gradguard.lsp import hover  # with the first hover: not before initialize
+
     found = await ls.state.run_in_worker(hover.hover_text, snapshot, where)
     return hover.response(snapshot, uri, *found) if found is not None else None
 

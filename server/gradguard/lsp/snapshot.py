@@ -20,18 +20,20 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config
 from gradguard.findings import AnalysisResult, Position, Span
-from gradguard.incremental import Baseline
 from gradguard.lsp import convert
 from gradguard.lsp.settings import Settings
 from gradguard.lsp.targets import TargetText, View
 from gradguard.noqa import NoqaComment, comments
 from gradguard.source import SourceFile
+
+if TYPE_CHECKING:  # the engine loads with the first document, not before initialize
+    from gradguard.analysis.facts import ModuleFacts
+    from gradguard.incremental import Baseline
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,9 @@ from gradguard.analysis.resolution import SymbolKind
 from gradguard.engine import parse
 from gradguard.findings import Finding, Position, Span
 from gradguard.lsp.bindings import binding_scope, returned_class
+from gradguard.lsp.held import held_here, held_models
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import ModuleObject, OptimizerObject
 from gradguard.source import SourceFile
 
 if TYPE_CHECKING:
@@ -69,6 +72,8 @@ class ModelInfo:
     returned: str | None = None
     factory_line: int | None = None  # a same-file factory's ``def`` line
     scope: ast.AST | None = field(default=None, compare=False, repr=False)
+    #: The call that built it (the allocation site the semantic model names).
+    call: ast.AST | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -81,6 +86,8 @@ class SymbolIndex:
     models: dict[str, list[ModelInfo]] = field(default_factory=dict)
     _statements: dict[int, list[ast.stmt]] | None = field(default=None, repr=False)
     _names: dict[int, list[ast.Name | ast.Attribute]] | None = field(default=None, repr=False)
+    #: The semantic model of ``facts`` the hovers ask (``gradguard.lsp.held``).
+    semantic: SemanticModel | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> SymbolIndex:
@@ -142,6 +149,9 @@ class SymbolIndex:
             for info in infos:
                 for owner in info.models:
                     for model in self._models_named_by(facts, owner, info):
+                        holders.setdefault(id(model), []).append(info)
+                if not info.models:  # `SGD(params)`: the semantic model follows `params`
+                    for model in held_models(self, info):
                         holders.setdefault(id(model), []).append(info)
         for name, models in self.models.items():
             self.models[name] = [
@@ -235,6 +245,7 @@ class SymbolIndex:
                     returned=returned_class(facts, call),
                     factory_line=factory.lineno - 1 if factory is not None else None,
                     scope=binding_scope(facts, node, name),
+                    call=call,
                 )
             )
         for models in self.models.values():
@@ -289,18 +300,29 @@ class SymbolIndex:
         return found if isinstance(found, ModelInfo) else None
 
     def optimizer(self, name: str, node: ast.AST, line: int) -> OptimizerInfo | None:
+        """The optimizer ``name`` holds at ``node``: its binding, else the one the semantic
+        model says it holds there (an alias, ``o = opt``)."""
         if self.facts is None:
             return None
         scope = binding_scope(self.facts, node, name)
         found = self._nearest(self.optimizers.get(name, []), scope, line)
-        return found if isinstance(found, OptimizerInfo) else None
+        if isinstance(found, OptimizerInfo):
+            return found
+        return held_here(self, node, OptimizerObject, self.optimizers_by_call())
 
     def model(self, name: str, node: ast.AST, line: int) -> ModelInfo | None:
         """What the model variable ``name`` at ``node`` holds: the one lookup a hover
         makes about a model's value (the semantic model will answer it instead)."""
         if self.facts is None:
             return None
-        return self._binding(name, binding_scope(self.facts, node, name), line)
+        found = self._binding(name, binding_scope(self.facts, node, name), line)
+        return found or held_here(self, node, ModuleObject, self.models_by_call())
+
+    def optimizers_by_call(self) -> dict[ast.AST, OptimizerInfo]:
+        return {i.call: i for infos in self.optimizers.values() for i in infos if i.call}
+
+    def models_by_call(self) -> dict[ast.AST, ModelInfo]:
+        return {m.call: m for models in self.models.values() for m in models if m.call}
 
 
 def index_of(snapshot: Snapshot) -> SymbolIndex:

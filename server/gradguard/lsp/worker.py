@@ -13,9 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gradguard.analysis.resolution import SymbolResolver
-from gradguard.engine import AnalysisCancelled
 from gradguard.findings import AnalysisResult, Finding
-from gradguard.incremental import analyze_edit
 from gradguard.lsp.snapshot import AnalysisRequest, Kept, Snapshot
 
 #: Seconds after which an analysis starts no further rule (the rules left are
@@ -61,6 +59,10 @@ def run_analysis(
 ) -> Snapshot | None:
     """The engine on a snapshot of the text. None when ``cancelled()`` turned True
     between two rules."""
+    # Imported with the first document: the server answers `initialize` without them.
+    from gradguard.engine import AnalysisCancelled
+    from gradguard.incremental import analyze_edit
+
     started = time.perf_counter()
     target, context = request.target, request.context
     kept, exact, queried = Kept(), True, frozenset[str]()

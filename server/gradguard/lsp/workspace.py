@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gradguard.analysis.resolution import SymbolResolver
-from gradguard.lsp import symbols, targets
+from gradguard.lsp import targets
 from gradguard.lsp.configuration import Configuration
 from gradguard.lsp.converted import ConvertedCache
 from gradguard.lsp.jedi_answers import JediAnswers
@@ -35,6 +35,9 @@ from gradguard.lsp.scheduler import Failed, Scheduler
 from gradguard.lsp.settings import Settings
 from gradguard.lsp.snapshot import AnalysisRequest, Context, Snapshot
 from gradguard.lsp.worker import RecordingResolver, run_analysis
+
+#: ``gradguard.lsp.symbols.INDEX`` (not imported before the first hover).
+SYMBOLS_INDEX = "symbols"
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +206,7 @@ class Workspace:
         self.converted.accepted(snapshot, previous)
         self.answers.forget_up_to(key, snapshot.context.epoch)
         self.kept.keep(snapshot, previous)
-        if previous is not None and previous.derived.has(symbols.INDEX) and self.loop:
+        if previous is not None and previous.derived.has(SYMBOLS_INDEX) and self.loop:
             # A document people hover: build the new version's hover index off the
             # hot path once typing pauses, before a hover asks for it (not at once:
             # the code action that follows a publish is hotter).
@@ -228,6 +231,8 @@ class Workspace:
         busy = self.scheduler.pending(key) or key in self.answers.in_flight
         if self.snapshots.get(key) is not snapshot or busy:
             return  # superseded, or typing goes on: the next version will do
+        from gradguard.lsp import symbols  # loaded with the first hover, not before
+
         with contextlib.suppress(RuntimeError):  # shutting down
             self.executor.submit(symbols.prebuild, snapshot)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gradguard.format_names import FORMAT_NAMES
 from gradguard.output.machine import format_gitlab, format_json, format_json_lines, format_junit
 from gradguard.output.report import FileReport, Located
 from gradguard.output.sarif import format_sarif
@@ -34,5 +35,6 @@ FORMATTERS: dict[str, Callable[[list[FileReport]], str]] = {
     "sarif": format_sarif,
     "github": format_github,
 }
+assert tuple(FORMATTERS) == FORMAT_NAMES  # the command line lists FORMAT_NAMES
 #: Formats meant for people: a summary line goes to stderr after them.
 HUMAN_FORMATS = frozenset({"concise", "text", "full"})

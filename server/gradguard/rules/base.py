@@ -85,11 +85,6 @@ class Rule:
     # Substrings each of which alone satisfies ``required_text``: the common spellings,
     # found without running the pattern.
     required_text_shortcuts: tuple[str, ...] = ()
-    # A regular expression for code this rule collects from the whole file, not only
-    # from the definitions a finding's code uses (GG304: every layer built without a
-    # bias). The editor's incremental analysis (``gradguard.incremental``) keeps the
-    # top-level definitions matching it beside those it analyses again.
-    reads_whole_file: str = ""
 
     def check(self, context: RuleContext) -> Iterable[Finding]:
         return self.check_function(self, context)

@@ -387,8 +387,6 @@ RULE = Rule(
     fix_availability=FixAvailability.SOMETIMES,
     doc=__doc__ or "",
     check_function=check,
-    # A Lightning callback's hook is judged against the module's configure_optimizers().
-    reads_whole_file=r"\bconfigure_optimizers\b",
     example_outcome=Silent(
         check=(
             "assert model.fc.weight.grad is not None and all("

@@ -116,6 +116,7 @@ from gradguard.semantic.catalogue.optional_parameters import (
 from gradguard.semantic.constants import Partial, Reference
 from gradguard.semantic.layer_flags import Absence
 from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.reads import ReadLog
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ class ParameterUse:
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     facts = context.facts
     semantic = SemanticModel.of(facts)
+    reads = ReadLog.of(facts)
+    if reads is not None:  # the editor: any layer's flag, `.apply(init)`, `hasattr` in the file
+        reads.scan(r"\bFalse\b|InstanceNorm|\bapply\b|\bhasattr\b")
     uses = [u for c in facts.nodes_of(ast.Call) if (u := _use(semantic, c)) is not None]  # type: ignore[arg-type]
     applied = layer_dispatch.applied_functions(facts) if uses else set()
     for use in uses:
@@ -334,7 +338,4 @@ RULE = Rule(
     example_outcome=Raises("AttributeError", "'NoneType' object has no attribute 'zero_'"),
     # Every finding is a call on a layer's `.bias` or `.weight`.
     required_words=(".bias", ".weight"),
-    # "this file builds `Conv2d` with `bias=False` (line 24)": any layer of the file, built
-    # with a literal False flag or as an InstanceNorm (its default is affine=False).
-    reads_whole_file=r"\bFalse\b|InstanceNorm",
 )

@@ -88,6 +88,7 @@ from gradguard.analysis.flow import dotted_name
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic import step_fixes
+from gradguard.semantic.reads import ReadLog
 from gradguard.semantic.step_events import EventKind, Guard, StepEvent
 from gradguard.semantic.step_queries import describe, mutually_exclusive, same_guard
 from gradguard.semantic.steps import TrainingSteps, training_steps
@@ -154,6 +155,9 @@ def _update_surely_missing(
         for e, _ in analysis.direct_events(method)
         if e.scaler == scaler
     }
+    reads = ReadLog.of(analysis.facts)
+    if reads is not None:  # an update() anywhere in the file (the editor's dependencies)
+        reads.scan(r"\.\s*update\b")
     updates = [
         n
         for n in analysis.facts.nodes_of(ast.Attribute)
@@ -278,6 +282,5 @@ RULE = Rule(
     example_outcome=Raises(
         "RuntimeError", "step() has already been called since the last update()."
     ),
-    reads_whole_file=r"[Ss]caler\w*\.update\(",
     required_words=("scale",),
 )

@@ -9,12 +9,16 @@ from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, RelatedLocation
 from gradguard.rules.base import Rule, RuleContext
 from gradguard.semantic import across_methods
+from gradguard.semantic.reads import ReadLog
 
 
 def findings(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     """A trainer's ``clone()`` sharing its optimizer; a Lightning hook replacing a layer
     after ``configure_optimizers()`` ran."""
     span = context.source.span_of
+    reads = ReadLog.of(context.facts)
+    if reads is not None:  # the editor: a hook's finding depends on every configure_optimizers
+        reads.scan(r"\bconfigure_optimizers\b")
     for shared in across_methods.shared_optimizers(context.facts):
         kept, copied = shared.kept, shared.copied
         yield rule.finding(

@@ -11,6 +11,7 @@ a field holds every value ever stored in it. Layers' parameters (``fc.weight``),
 from __future__ import annotations
 
 import ast
+import re
 import weakref
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -62,6 +63,9 @@ class Heap:
     def load(self, value: Value, attr: str, node: ast.AST | None = None) -> Value:
         if not value:
             return UNKNOWN_VALUE
+        reads = self.evaluator.reads
+        if reads is not None:  # a store added anywhere changes what it holds
+            reads.scan(rf"\.\s*{re.escape(attr)}\b")
         found: set[AbstractObject] = set()
         for obj in value:
             found |= self.field(obj, attr)
@@ -102,6 +106,7 @@ class Heap:
         while class_name in self.facts.classes and class_name not in seen:
             seen.add(class_name)
             info = self.facts.classes[class_name]
+            self.evaluator.read(info.node)
             if attr in info.methods or attr in _class_body_names(info.node):
                 return False
             local = [b for b in info.base_names if b in self.facts.classes]
@@ -117,12 +122,30 @@ class Heap:
         for target, statement in self.stores.get(attr, []):
             if built and not self._in_init(obj, statement):
                 continue
+            if self._foreign_self(obj, target, statement):
+                continue
             for frame in self._frames_for(obj, statement):
                 if obj in evaluate(target.value, frame):
                     unpacked = target not in getattr(statement, "targets", [target])
                     stored = UNKNOWN_VALUE if unpacked else evaluate(statement.value, frame)  # type: ignore[attr-defined]
                     found |= stored
         return frozenset(found)
+
+    def _foreign_self(self, obj: AbstractObject, target: ast.Attribute, stmt: ast.stmt) -> bool:
+        """``self.attr = ...`` in a method of another same-file class than ``obj``'s (or
+        its bases): ``self`` there is never ``obj``, whatever the method does (so reading
+        a trainer's ``self.model`` does not read every other class's methods)."""
+        if not isinstance(target.value, ast.Name):
+            return False
+        method = self.facts.enclosing_function(stmt)
+        owner = self.facts.parents.get(method) if method is not None else None
+        if not isinstance(owner, ast.ClassDef) or method is None:
+            return False
+        info = self.facts.classes.get(owner.name)
+        first = [*method.args.posonlyargs, *method.args.args][:1]
+        if info is None or info.node is not owner or not first or first[0].arg != target.value.id:
+            return False
+        return owner.name not in self.lineage(obj)
 
     def _frames_for(self, obj: AbstractObject, statement: ast.stmt) -> list[Frame]:
         """The frames a store runs in: as a method of ``obj``'s class; as a module-level
@@ -182,6 +205,7 @@ class Heap:
     def method(self, obj: AbstractObject, name: str) -> Function | None:
         """The same-file method ``name`` of ``obj``'s class or its same-file bases."""
         for class_name in self.lineage(obj):
+            self.evaluator.read(self.facts.classes[class_name].node)
             methods = self.facts.classes[class_name].methods
             if name in methods:
                 return methods[name]

@@ -4,10 +4,12 @@ function is called, and the caller's names for the helper's parameters."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.semantic.reads import ReadLog
 
 # How deep same-file helpers are followed (a helper calling a helper...).
 HELPER_DEPTH = 4
@@ -21,9 +23,16 @@ class HelperCalls:
     def __init__(self, facts: ModuleFacts) -> None:
         self.facts = facts
         self._call_sites: dict[ast.AST, list[ast.Call]] | None = None
+        self.reads = ReadLog.of(facts)
 
     def helper_of(self, call: ast.Call) -> Function | None:
         """The same-file function a call runs: ``helper(...)`` or ``self.method(...)``."""
+        helper = self._helper_of(call)
+        if helper is not None and self.reads is not None:
+            self.reads.read_calls(helper, by=call)
+        return helper
+
+    def _helper_of(self, call: ast.Call) -> Function | None:
         func = call.func
         if isinstance(func, ast.Name):
             return self.facts.functions.get(func.id)
@@ -49,11 +58,16 @@ class HelperCalls:
             sites: dict[ast.AST, list[ast.Call]] = {}
             for node in self.facts.nodes_of(ast.Call):
                 if isinstance(node, ast.Call):
-                    helper = self.helper_of(node)
+                    helper = self._helper_of(node)
                     if helper is not None:
                         sites.setdefault(helper, []).append(node)
             self._call_sites = sites
-        return self._call_sites.get(function, [])
+        found = self._call_sites.get(function, [])
+        if self.reads is not None:  # the loops around the calls, and what they call
+            self.reads.scan(rf"\b{re.escape(getattr(function, 'name', ''))}\b", by=function)
+            for site in found:
+                self.reads.read_calls(site, by=function)
+        return found
 
     def any_node(self, nodes: list[ast.stmt], test: Callable[[ast.AST], bool]) -> bool:
         """Whether ``test`` holds for a node of ``nodes`` or of the helpers they call."""

@@ -35,6 +35,7 @@ from gradguard.semantic.objects import (
     Value,
 )
 from gradguard.semantic.param_groups import group_list
+from gradguard.semantic.reads import ReadLog
 
 if TYPE_CHECKING:
     from gradguard.semantic.layer_flags import Layers
@@ -61,6 +62,7 @@ class Evaluator:
         self._memo: dict[tuple[ast.AST, Frame], Value] = {}
         self._depth = 0
         self._nesting = 0
+        self.reads = ReadLog.of(facts)
         from gradguard.semantic.heap import Heap  # the heap evaluates through us
 
         self.heap = Heap(self)
@@ -79,15 +81,23 @@ class Evaluator:
 
     def value_of(self, expr: ast.AST, frame: Frame = ()) -> Value:
         key = (expr, frame)
-        if key not in self._memo:
-            if self._nesting >= MAX_NESTING:
-                return UNKNOWN_VALUE  # a long chain (``x = x + 1`` a thousand times)
-            self._memo[key] = UNKNOWN_VALUE  # a cycle through this expression: unknown
-            self._nesting += 1
-            try:
-                self._memo[key] = self._evaluate(expr, frame)
-            finally:
-                self._nesting -= 1
+        reads = self.reads
+        if key in self._memo:
+            if reads is not None:
+                reads.reuse(expr, key)
+            return self._memo[key]
+        if self._nesting >= MAX_NESTING:
+            return UNKNOWN_VALUE  # a long chain (``x = x + 1`` a thousand times)
+        self._memo[key] = UNKNOWN_VALUE  # a cycle through this expression: unknown
+        self._nesting += 1
+        if reads is not None:
+            reads.enter(expr)
+        try:
+            self._memo[key] = self._evaluate(expr, frame)
+        finally:
+            self._nesting -= 1
+            if reads is not None:
+                reads.leave(expr, key)
         return self._memo[key]
 
     # -- expressions ----------------------------------------------------------------
@@ -231,6 +241,10 @@ class Evaluator:
             self._depth -= 1
         return frozenset(found)
 
+    def read(self, node: ast.AST) -> None:
+        if self.reads is not None:
+            self.reads.read(node)
+
     def _joined(self, site: ast.AST, parts: list[ast.expr], frame: Frame) -> Value:
         return _join_iterables(site, [self.value_of(p, frame) for p in parts])
 
@@ -291,6 +305,7 @@ class Evaluator:
             return self._summary(facts.functions[func.id], call, frame, None)
         if isinstance(func, ast.Name) and func.id in facts.classes:
             info = facts.classes[func.id]
+            self.read(info.node)  # its bases say whether it is a Module
             if info.is_module:
                 return frozenset({ModuleObject(call, func.id)})
             return frozenset({InstanceObject(call, func.id)})
@@ -354,6 +369,7 @@ class Evaluator:
         if self._depth >= MAX_DEPTH:
             return UNKNOWN_VALUE
         inner = self.call_frame(function, call, frame, receiver)
+        self.read(function)  # without a return, its body still says None
         returns = [n.value for n in flow.walk_local(function) if isinstance(n, ast.Return)]
         if not returns:
             return NONE_VALUE
