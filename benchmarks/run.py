@@ -69,7 +69,7 @@ def budgets(data: dict[str, Any], main_set: str) -> list[dict[str, Any]]:
     worst = max(s["hover_warm"]["p95"] for s in sessions.values())
     add("hover p95, warm (worst script)", "<= 100 ms", worst, 100.0, f"{worst:.1f} ms")
     start = data["editor"]["startup"]
-    add("server start → initialize answered (p95)", "<= 1 s", start["p95"], 1000.0,
+    add("server start → initialize answered (p95)", "<= 0.5 s", start["p95"], 500.0,
         f"{start['p95']:.0f} ms (median {start['p50']:.0f} ms)")  # fmt: skip
     mem = data["editor"]["memory"]
     add(f"RSS after opening {mem['files']} files (server + jedi helper)", "<= 200 MB",
