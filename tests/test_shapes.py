@@ -27,14 +27,7 @@ EXPECT = re.compile(r"#\s*expect:\s*(GG\d{3}(?:\s*,\s*GG\d{3})*)")
 
 #: Programs whose marked finding is not reported yet (file name: what is missing).
 NOT_FOUND_YET: dict[str, str] = {
-    "r01_wrapper_clone_keeps_old_optimizer.py": "GG102: clone() passing self._optimizer on",
-    "r01b_wrapper_clone_via_new.py": "GG102: clone() through Learner.__new__ and field stores",
-    "r08_manual_update_with_frozen_mask.py": "GG301: `.grad` as an operand, frozen mask",
-    "r09_custom_optimizer_frozen_layer.py": "GG301: a custom Optimizer over a frozen layer",
-    "r10_scale_grads_frozen_backbone.py": "GG301: `param.grad *= k`, backbone frozen in __init__",
-    "r11_grad_of_non_leaf_from_method.py": "GG301: `.grad` of a non-leaf a method returns",
     "s08_grad_of_input_from_numpy.py": "GG301: the loss is computed from the input",
-    "s11_darts_alpha_grad.py": "GG301: a parameter of another class on a sampled path",
 }
 
 

@@ -84,6 +84,31 @@ async def test_gg201_remove_the_none_assignment(client: LanguageClient, root):
     assert "GG201" not in codes(await doc.diagnostics())
 
 
+GG202_SETATTR_CODE = """import torch
+from torch import nn
+
+
+def load_numpy_weights(layer: nn.Linear, arrays):
+    for name, param in layer.named_parameters():
+        setattr(layer, name, torch.from_numpy(arrays[name]))
+"""
+
+
+async def test_gg202_setattr_loop_copies_in_place(client: LanguageClient, root):
+    needs("GG202")
+    doc, diagnostics = await open_doc(client, root, GG202_SETATTR_CODE)
+    (gg202,) = [d for d in diagnostics if d.code == "GG202"]
+    assert "`name` takes `'weight'`" in gg202.message
+    (copy,) = quick_fixes(await doc.actions([gg202]))
+    assert copy.title == (
+        "GradGuard (GG202): Copy the value into getattr(layer, name) in place under torch.no_grad()"
+    )
+    doc.apply_edit(copy.edit)
+    assert "getattr(layer, name).copy_(torch.from_numpy(arrays[name]))" in doc.text
+    ast.parse(doc.text)
+    assert "GG202" not in codes(await doc.diagnostics())
+
+
 # The training-step hazards (GG403, GG501-GG504), each with its quick fix.
 AMP_CODE = (Path(__file__).resolve().parents[2] / "examples" / "amp_training.py").read_text()
 SAMPLES = [GG204_CODE, GG102_CODE, GG201_CODE, AMP_CODE]

@@ -87,3 +87,71 @@ def test_silent_when_a_real_constructor_exists():
 )
 def test_does_not_flag(code):
     assert only(code, "GG204") == []
+
+
+def test_does_not_flag_factories_inherited_constructors_or_called_helpers():
+    code = """
+    from abc import ABC, abstractmethod
+
+    import torch
+    from torch import nn
+
+
+    class TestModel(nn.Module, ABC):
+        @staticmethod
+        @abstractmethod
+        def init(*args, **kwargs) -> nn.Module:
+            ...
+
+
+    class Wrapped(nn.Module):
+        @classmethod
+        def init(cls, width):
+            model = cls()
+            model.fc = nn.Linear(width, width)
+            return model
+
+
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3)
+            self.init()
+
+        def init(self):
+            nn.init.zeros_(self.stem.bias)
+
+
+    class Detector(Backbone):
+        def _init_(self):
+            self.head = nn.Linear(8, 2)
+
+
+    class Lazy(nn.Module):
+        def init(self):
+            self.fc = nn.Linear(2, 2)
+
+
+    lazy = Lazy()
+    nn.Module.__init__(lazy)
+    lazy.init()
+    """
+    assert only(code, "GG204") == []
+
+
+def test_a_call_of_another_objects_init_does_not_hide_the_misspelling():
+    code = """
+    import wandb
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def init(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+
+    wandb.init(project="demo")
+    model = Net()
+    """
+    assert lines_of(code, "GG204") == [7]

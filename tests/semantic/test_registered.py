@@ -122,6 +122,14 @@ class Scaled(nn.Linear):
             "weight",
             False,
         ),
+        (
+            "def init(m):\n    if isinstance(m, nn.Linear):\n        m = m.inner\n"
+            "        m.weight = None\n",
+            4,
+            "m",
+            "weight",
+            False,
+        ),
         ("def reset(m: nn.Embedding):\n    m.weight = None\n", 2, "m", "weight", True),
         # a helper only the file calls holds what the calls pass; one given away does not
         ("def drop(m):\n    m.bias = None\n\ndrop(nn.Linear(2, 2))\n", 2, "m", "bias", True),

@@ -16,4 +16,4 @@ class Embedder(nn.Module):
 model = Embedder()
 emb = model.embed(torch.tensor([1, 2, 3]))
 emb.sum().backward()
-print(emb.grad.norm())  # expect: GG301
+print(emb.grad.norm())  # expect: GG303

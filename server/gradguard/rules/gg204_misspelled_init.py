@@ -53,8 +53,10 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 ## Fix safety
 The fix renames the method to `__init__`. It is safe: the misspelled method was never
 called by Python, so the rename only restores the intended constructor. A class that
-already defines `__init__` is not reported: there the near-miss name is a helper of the
-real constructor (torch's quantized `_ConvNd._init`, which its subclasses call).
+already defines `__init__`, or whose same-file base class does, is not reported: there the
+near-miss name is a helper of the real constructor (torch's quantized `_ConvNd._init`,
+which its subclasses call). Nor is a static or class method (`@staticmethod def init(...)`,
+a factory as in torch's FSDP tests) or a method the file calls (`self.init()`).
 """
 
 from __future__ import annotations
@@ -62,9 +64,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from gradguard.analysis import flow
 from gradguard.findings import Finding, Fix, FixSafety, Position, Severity, Span, TextEdit
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.model import SemanticModel
 
+Function = ast.FunctionDef | ast.AsyncFunctionDef
 MISSPELLINGS = frozenset(
     {
         "_init_",
@@ -89,12 +94,16 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         methods = info.methods
         # With a real constructor beside it, a near-miss name is a helper (torch's own
         # quantized `_ConvNd._init`, called by its subclasses), not a lost constructor.
-        if "__init__" in methods or MISSPELLINGS.isdisjoint(methods):
+        if (
+            "__init__" in methods
+            or MISSPELLINGS.isdisjoint(methods)
+            or _inherits_a_constructor(context, info.name)
+        ):
             continue
         if not info.is_module:  # last: it may ask jedi about an imported base
             continue
         for name, method in methods.items():
-            if name not in MISSPELLINGS:
+            if name not in MISSPELLINGS or _not_a_constructor(context, method, info.name):
                 continue
             span = _name_span(context, method)
             yield rule.finding(
@@ -104,6 +113,43 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
                 f"`__init__`, so its layers are not created and the model has no parameters",
                 fixes=(_rename_fix(span),),
             )
+
+
+def _inherits_a_constructor(context: RuleContext, class_name: str) -> bool:
+    """A same-file base class defines ``__init__``: that constructor runs, and the
+    near-miss name is a helper it may call (``self.init()``)."""
+    classes = context.facts.classes
+    seen = {class_name}
+    pending = list(classes[class_name].base_names)
+    while pending:
+        base = pending.pop()
+        if base in classes and base not in seen:
+            seen.add(base)
+            if "__init__" in classes[base].methods:
+                return True
+            pending += classes[base].base_names
+    return False
+
+
+def _not_a_constructor(context: RuleContext, method: Function, class_name: str) -> bool:
+    """A static or class method (``@staticmethod def init(...)``, a factory as in torch's
+    FSDP tests), or a method the file calls (``self.init()``): not a lost constructor."""
+    for decorator in method.decorator_list:
+        if flow.dotted_name(decorator) in ("staticmethod", "classmethod"):
+            return True
+    return any(
+        isinstance(node.func, ast.Attribute)  # type: ignore[attr-defined]
+        and node.func.attr == method.name  # type: ignore[attr-defined]
+        and _holds_instance_of(context, node.func.value, class_name)  # type: ignore[attr-defined]
+        for node in context.facts.nodes_of(ast.Call)
+    )
+
+
+def _holds_instance_of(context: RuleContext, receiver: ast.expr, class_name: str) -> bool:
+    """``self`` in the class, or a name the model says may hold an instance of it (not
+    ``wandb`` of ``wandb.init()``)."""
+    value = SemanticModel.of(context.facts).value_of(receiver)
+    return any(getattr(obj, "class_name", None) == class_name for obj in value)
 
 
 def _name_span(context: RuleContext, method: ast.FunctionDef | ast.AsyncFunctionDef) -> Span:

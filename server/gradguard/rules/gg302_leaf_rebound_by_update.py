@@ -75,7 +75,6 @@ from gradguard.analysis import flow
 from gradguard.analysis.edits import indent_unit, owns_its_lines
 from gradguard.analysis.parameters import no_grad_call
 from gradguard.analysis.tensors import (
-    ScopeBindings,
     arithmetic_terms,
     has_update_shape,
     is_leaf_update,
@@ -86,34 +85,34 @@ from gradguard.analysis.tensors import (
 )
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
+from gradguard.semantic.tensor_kinds import TensorKinds
 
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     facts = context.facts
-    # Only scopes holding something shaped like an update need their bindings.
-    updates = (
-        node
-        for node in facts.nodes_of_types(ast.Assign, ast.AnnAssign)
-        if any(has_update_shape(t.id, v) for t, v in name_assignments(node))  # type: ignore[arg-type]
-    )
-    for scope in facts.scopes_holding(updates):
-        statements = facts.statements_of(scope)
-        for info, names in ScopeBindings(facts, statements).walk():
-            for target, value in name_assignments(info.node):
-                name = target.id
-                binding = names.get(name)
-                if not is_leaf_update(name, value, binding, info):
-                    continue
-                under_no_grad = flow.is_under_no_grad(info, facts.parents)
-                if _leaf_restored_after(statements, info, name, under_no_grad):
-                    continue
-                detached = under_no_grad or _only_data_terms(name, value)
-                yield rule.finding(
-                    context,
-                    info.node,
-                    _message(name, _is_loop_variable(info, name), under_no_grad, detached),
-                    fixes=_fixes(context, info.node, name, value, under_no_grad),
-                )
+    kinds = TensorKinds.of(facts)
+    # Only statements shaped like an update need to know what their name holds.
+    for node in facts.nodes_of_types(ast.Assign, ast.AnnAssign):
+        assert isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target, value in name_assignments(node):
+            name = target.id
+            if not has_update_shape(name, value):
+                continue
+            scope = facts.enclosing_scope(node)
+            statements = facts.statements_of(scope)
+            info = kinds.semantic.bindings(scope).statements.get(node)
+            if info is None or not is_leaf_update(name, value, kinds.before(name, node), info):
+                continue
+            under_no_grad = flow.is_under_no_grad(info, facts.parents)
+            if _leaf_restored_after(statements, info, name, under_no_grad):
+                continue
+            detached = under_no_grad or _only_data_terms(name, value)
+            yield rule.finding(
+                context,
+                info.node,
+                _message(name, _is_loop_variable(info, name), under_no_grad, detached),
+                fixes=_fixes(context, info.node, name, value, under_no_grad),
+            )
 
 
 def _only_data_terms(name: str, value: ast.expr) -> bool:

@@ -44,7 +44,7 @@ class Gradients:
     def __init__(self, facts: ModuleFacts, evaluator: Evaluator) -> None:
         self.facts = facts
         self.evaluator = evaluator
-        self._gaps: dict[tuple[AbstractObject, int], Gap | None] = {}
+        self._gaps: dict[tuple[AbstractObject, int, bool], Gap | None] = {}
 
     @cached_property
     def freezes(self) -> list[tuple[ast.AST, ast.expr | None]]:
@@ -136,41 +136,43 @@ class Gradients:
             function = self.facts.enclosing_function(function)
         return None
 
-    def gap_of(self, value: Value) -> Gap | None:
+    def gap_of(self, value: Value, *, freezes: bool = True) -> Gap | None:
+        """The first gap of ``value``'s modules; with ``freezes=False`` frozen parameters
+        are no reason (the parameters were filtered on ``requires_grad``)."""
         for obj in sorted(value, key=position):
-            gap = self._gap(obj, 0)
+            gap = self._gap(obj, 0, freezes)
             if gap is not None:
                 return gap
         return None
 
-    def _gap(self, obj: AbstractObject, depth: int) -> Gap | None:
-        key = (obj, depth)
+    def _gap(self, obj: AbstractObject, depth: int, freezes: bool) -> Gap | None:
+        key = (obj, depth, freezes)
         if key not in self._gaps:
             self._gaps[key] = None  # a module holding itself: no gap from the cycle
-            self._gaps[key] = self._compute(obj, depth)
+            self._gaps[key] = self._compute(obj, depth, freezes)
         return self._gaps[key]
 
-    def _compute(self, obj: AbstractObject, depth: int) -> Gap | None:
+    def _compute(self, obj: AbstractObject, depth: int, freezes: bool) -> Gap | None:
         if depth > _DEPTH or not isinstance(obj, ModuleObject):
             return None
         if obj.torch_layer:
             parts = self.evaluator.heap.container_parts(obj)
             if obj.layer == "Sequential" and parts is not None:
                 for part in parts:
-                    gap = self._gap_of_value(self.evaluator.value_of(part), depth)
+                    gap = self._gap_of_value(self.evaluator.value_of(part), depth, freezes)
                     if gap is not None:
                         return gap
             return None
-        return self._class_gap(obj, depth)
+        return self._class_gap(obj, depth, freezes)
 
-    def _gap_of_value(self, value: Value, depth: int) -> Gap | None:
+    def _gap_of_value(self, value: Value, depth: int, freezes: bool) -> Gap | None:
         for obj in sorted(value, key=position):
-            gap = self._gap(obj, depth + 1)
+            gap = self._gap(obj, depth + 1, freezes)
             if gap is not None:
                 return gap
         return None
 
-    def _class_gap(self, obj: ModuleObject, depth: int) -> Gap | None:
+    def _class_gap(self, obj: ModuleObject, depth: int, freezes: bool) -> Gap | None:
         forward = self.evaluator.heap.method(obj, "forward")
         if forward is None:
             return None  # forward() of a class we cannot read: the file does not say
@@ -179,7 +181,7 @@ class Gradients:
             value = self.evaluator.heap.field(obj, attr)
             if any(isinstance(o, (ModuleObject, ParameterObject)) for o in value):
                 layers[attr] = (store, value)
-        for node, _ in self.freezes:
+        for node, _ in self.freezes if freezes else []:
             if self._class_of(node) in self.evaluator.heap.lineage(obj):
                 return Gap("parameters are frozen here", node)
         methods = self._reached_methods(obj, forward)
@@ -191,7 +193,7 @@ class Gradients:
         for attr, (store, value) in layers.items():
             if attr not in used:
                 return Gap(f"`{obj.class_name}.forward()` never uses `self.{attr}`", store)
-            gap = self._gap_of_value(value, depth)
+            gap = self._gap_of_value(value, depth, freezes)
             if gap is not None:
                 return gap
         return None

@@ -206,7 +206,7 @@ class Heap:
             if isinstance(obj, ParameterIterable) and not obj.named:
                 found |= {ParameterObject(obj.site, owner) for owner in obj.owners}
                 continue
-            parts = self.container_parts(obj)
+            parts = self.container_parts(obj) or _comprehended_parts(obj)
             if parts is None:
                 return UNKNOWN_VALUE
             for part in parts:
@@ -238,6 +238,20 @@ def _class_body_names(node: ast.ClassDef) -> set[str]:
             if isinstance(target, ast.Name):
                 names.add(target.id)
     return names
+
+
+def _comprehended_parts(obj: AbstractObject) -> list[ast.expr] | None:
+    """``nn.ModuleList([MixedOp(c) for _ in range(n)])``: every element is made by the
+    comprehension's element expression (how many is unknown, what they are is not)."""
+    if not (isinstance(obj, ModuleObject) and obj.torch_layer and obj.layer in _CONTAINERS):
+        return None
+    call = obj.site
+    if not isinstance(call, ast.Call) or call.keywords or len(call.args) != 1:
+        return None
+    argument = call.args[0]
+    if obj.layer != "ModuleList" or not isinstance(argument, (ast.ListComp, ast.GeneratorExp)):
+        return None
+    return [argument.elt]
 
 
 def _unpacked_attributes(target: ast.expr) -> list[ast.Attribute]:

@@ -63,13 +63,14 @@ class Layers:
         self.evaluator = weakref.proxy(evaluator)  # the evaluator holds us
         self.facts = evaluator.facts
         self.constants = Constants(evaluator)
+        self._absences: dict[str, list[Absence]] = {}
 
     def built_by(self, call: ast.Call) -> list[Built]:
         """The ``torch.nn`` layer classes (qualified) ``call`` builds; empty when unknown."""
         qualified = self.facts.qualify(call.func) or ""
         if torchnames.is_module_class_qualname(qualified):
             return [(qualified, None)]
-        if not isinstance(call.func, (ast.Name, ast.Attribute, ast.Subscript)):
+        if qualified or not self._may_hold_a_class(call.func):  # `torch.relu(x)`, `print(x)`
             return []
         built: list[Built] = []
         for item in self.constants.value_of(call.func):
@@ -174,18 +175,69 @@ class Layers:
                 return found | given[flag.name]
         return found | {Literal(flag.default, call, default=True)}
 
+    def _may_hold_a_class(self, func: ast.expr) -> bool:
+        """The callee may hold a layer class or a partial (a cheap test of the text first:
+        ``self.conv1(x)`` calls a layer stored as ``self.conv1 = nn.Conv2d(...)``, and
+        ``model(x)`` one bound as ``model = Net()``; neither is a construction)."""
+        if isinstance(func, ast.Subscript):
+            return True
+        if isinstance(func, ast.Name):
+            values = self._assigned.get(func.id)
+            if values is None:  # a parameter or loop variable may; a builtin may not
+                return func.id in self._bound_otherwise
+            return any(_may_be_a_class(v) for v in values)
+        if isinstance(func, ast.Attribute):
+            stored = self.evaluator.heap.stores.get(func.attr, [])
+            return func.attr in self._class_body_names or any(
+                _may_be_a_class(statement.value)  # type: ignore[attr-defined]
+                for _, statement in stored
+            )
+        return False
+
+    @cached_property
+    def _assigned(self) -> dict[str, list[ast.expr]]:
+        """What plain names are assigned anywhere (parameters and imports are not here)."""
+        index: dict[str, list[ast.expr]] = {}
+        for node in self.facts.nodes_of_types(ast.Assign, ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[attr-defined]
+            value = node.value  # type: ignore[attr-defined]
+            for target in targets:
+                if isinstance(target, ast.Name) and value is not None:
+                    index.setdefault(target.id, []).append(value)
+        return index
+
+    @cached_property
+    def _bound_otherwise(self) -> set[str]:
+        """Names bound other than by a plain assignment: parameters, loop and ``with``
+        targets, unpacking."""
+        names = {n.id for n in self.facts.nodes_of(ast.Name) if isinstance(n.ctx, ast.Store)}  # type: ignore[attr-defined]
+        names |= {a.arg for a in self.facts.nodes_of(ast.arg)}  # type: ignore[attr-defined]
+        return names
+
+    @cached_property
+    def _class_body_names(self) -> set[str]:
+        """Names class bodies bind (dataclass fields, config class attributes)."""
+        return {
+            target.id
+            for info in self.facts.classes.values()
+            for statement in info.node.body
+            for target in flow.assigned_targets(statement)
+            if isinstance(target, ast.Name)
+        }
+
     def every_absence(self, parameter: str) -> list[Absence]:
         """Every layer construction of the file that can leave ``parameter`` None (a scan
         of the whole file: each call is a possible construction)."""
         # An edit anywhere with a False (or an InstanceNorm) may add such a construction.
         self.constants.note_scan(SCAN_PATTERN)
-        found = []
-        for call in self._constructions:
-            for qualified, partial in self.built_by(call):
-                absence = self._absence(call, qualified, partial, parameter)
-                if absence is not None:
-                    found.append(absence)
-        return found
+        if parameter not in self._absences:
+            self._absences[parameter] = [
+                absence
+                for call in self._constructions
+                for qualified, partial in self.built_by(call)
+                if (absence := self._absence(call, qualified, partial, parameter)) is not None
+            ]
+        return self._absences[parameter]
 
     @cached_property
     def _constructions(self) -> list[ast.Call]:
@@ -225,3 +277,13 @@ def _identifiers(expr: ast.AST) -> set[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.add(node.value)
     return found
+
+
+def _may_be_a_class(value: ast.expr) -> bool:
+    """A value that may be a class or a partial: anything but a call (``Net()``,
+    ``nn.Conv2d(...)``), except calls of ``partial`` and of ``dict``-style getters
+    (``CFG.get("norm")``) and same-file factories, which may return one."""
+    if not isinstance(value, ast.Call):
+        return True
+    name = flow.dotted_name(value.func) or ""
+    return not name[:1].isupper() and not name.rsplit(".", 1)[-1][:1].isupper()

@@ -16,6 +16,7 @@ from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.constants import Constant
 from gradguard.semantic.constants import describe as describe_constant
+from gradguard.semantic.field_gaps import field_gap
 from gradguard.semantic.gradients import Gap, Gradients
 from gradguard.semantic.layer_flags import Absence
 from gradguard.semantic.objects import (
@@ -144,14 +145,24 @@ class SemanticModel:
     def parameter_gap(self, iterable: ast.expr) -> Gap | None:
         """Why a parameter of what ``iterable`` holds (``model.parameters()``, a list of
         several models' parameters) may have no gradient after a backward, or None."""
-        value = self.value_of(iterable)
+        return self.gap_of_parameters(self.value_of(iterable))
+
+    def gap_of_parameters(self, value: Value) -> Gap | None:
+        """``parameter_gap`` for a value already evaluated (``ParameterIterable``s)."""
         for obj in value:
             if isinstance(obj, ParameterIterable) and len(obj.owners - {UNKNOWN}) > 1:
                 return Gap("one list holds the parameters of several models", obj.site)  # type: ignore[arg-type]
         owners = frozenset(o for i in value if isinstance(i, ParameterIterable) for o in i.owners)
+        if all(isinstance(i, ParameterIterable) and i.trainable for i in value):
+            return self.gradients.gap_of(owners, freezes=False)  # frozen ones filtered out
         return self.gradients.gap_of(owners) or self.gradients.freeze_gap(owners)
 
     def parameter_owners(self, iterable: ast.expr) -> Value:
         """The modules whose parameters ``iterable`` holds (empty: not parameters)."""
         value = self.value_of(iterable)
         return frozenset(o for i in value if isinstance(i, ParameterIterable) for o in i.owners)
+
+    def field_gap(self, expr: ast.expr) -> Gap | None:
+        """Why ``expr`` (``op.alpha``: a parameter a same-file module class stores in
+        a field) may have no gradient after a backward through its module, or None."""
+        return field_gap(self.facts, self.evaluator, self.gradients, expr)

@@ -13,9 +13,9 @@ from gradguard.semantic.bindings import Definition
 from gradguard.semantic.objects import ModuleObject, Value
 
 
-def isinstance_narrowed(facts: ModuleFacts, name: ast.Name) -> Value | None:
+def isinstance_narrowed(facts: ModuleFacts, name: ast.Name) -> tuple[Value, ast.If] | None:
     """The modules ``if isinstance(<name>, <classes>):`` allows where ``name`` is read
-    inside that ``if``'s body; None when no such test encloses it."""
+    inside that ``if``'s body, and the ``if``; None when no such test encloses it."""
     child: ast.AST = name
     for parent in facts.ancestors(name):
         if isinstance(parent, flow.SCOPE_TYPES):
@@ -23,7 +23,7 @@ def isinstance_narrowed(facts: ModuleFacts, name: ast.Name) -> Value | None:
         if isinstance(parent, ast.If) and any(s is child for s in parent.body):
             narrowed = _isinstance_test(facts, parent.test, name.id)
             if narrowed is not None:
-                return narrowed
+                return narrowed, parent
         child = parent
     return None
 

@@ -58,6 +58,8 @@ class ParameterIterable(AbstractObject):
     owners: frozenset[AbstractObject] = frozenset()
     one_shot: bool = True
     named: bool = False  # ``named_parameters()``: ``(name, parameter)`` pairs
+    # Filtered on ``requires_grad`` (``[p for p in ... if p.requires_grad]``): no frozen ones.
+    trainable: bool = False
 
 
 @dataclass(frozen=True)

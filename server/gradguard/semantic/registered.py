@@ -70,7 +70,10 @@ class RegisteredParameters:
         if isinstance(base, ast.Name):
             narrowed = narrowing.isinstance_narrowed(self.facts, base)
             if narrowed is not None:
-                return narrowed
+                value, test = narrowed
+                # Only while the name still holds what was tested (not rebound in the body).
+                same = self.model.reaching(base.id, test) == self.model.reaching(base.id, at)
+                return value if same else EMPTY
             declared = self._declared(base, at)
             if declared is not None:
                 return declared

@@ -10,12 +10,14 @@ parameters, to one depth bound for the whole engine (``MAX_DEPTH``). Anything el
 from __future__ import annotations
 
 import ast
+import dataclasses
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
+from gradguard.semantic import training_objects
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
@@ -46,6 +48,7 @@ _PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
 # Calls that hand back (an iterator over) their last argument's elements.
 _PASS_THROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "filter"})
 _MATERIALISERS = frozenset({"list", "tuple", "sorted"})  # a list: iterable again and again
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _CHAINS = frozenset({"itertools.chain", "itertools.chain.from_iterable"})
 # A frame binds a summarised function's parameters to the caller's argument values.
 Frame = tuple[tuple[str, Value], ...]
@@ -122,8 +125,35 @@ class Evaluator:
         for bound, value in frame:
             if bound == name.id:
                 return value
+        generator = self.comprehension_binding(name)
+        if generator is not None:
+            return self.heap.elements(self.value_of(generator.iter, frame))
         statement = self.facts.enclosing_statement(name)
         return self.name_value(name.id, statement, self.facts.enclosing_scope(name), frame)
+
+    def comprehension_binding(self, name: ast.Name) -> ast.comprehension | None:
+        """The ``for op in self.ops`` of a comprehension around ``name`` that binds it
+        (the innermost; a generator's own target is not bound in its iterable)."""
+        child: ast.AST = name
+        parent = self.facts.parents.get(name)
+        from_iter: ast.comprehension | None = None
+        while isinstance(parent, (ast.expr, ast.comprehension)):
+            if isinstance(parent, ast.comprehension):
+                from_iter = parent if child is parent.iter else None
+            elif isinstance(parent, _COMPREHENSIONS):
+                found = None
+                for generator in parent.generators:
+                    if generator is from_iter:
+                        break
+                    target = generator.target
+                    if isinstance(target, ast.Name) and target.id == name.id:
+                        found = generator
+                    if generator is child:
+                        break
+                if found is not None:
+                    return found
+            child, parent = parent, self.facts.parents.get(parent)
+        return None
 
     def name_value(
         self, name: str, statement: ast.stmt | None, scope: flow.Scope, frame: Frame = ()
@@ -218,7 +248,11 @@ class Evaluator:
         if not owners or any(not isinstance(i, ParameterIterable) for i in source):
             return UNKNOWN_VALUE
         one_shot = isinstance(expr, ast.GeneratorExp)
-        return frozenset({ParameterIterable(expr, owners, one_shot)})
+        trainable = _tests_requires_grad(generator.ifs) or all(
+            i.trainable  # type: ignore[attr-defined]
+            for i in source
+        )
+        return frozenset({ParameterIterable(expr, owners, one_shot, trainable=trainable)})
 
     # -- calls ------------------------------------------------------------------------
 
@@ -239,6 +273,8 @@ class Evaluator:
             return UNKNOWN_VALUE
         if isinstance(func, ast.Name) and func.id in _PASS_THROUGH and call.args:
             passed = self.value_of(call.args[-1], frame)
+            if func.id == "filter" and _tests_requires_grad(call.args[:1]):
+                passed = frozenset(_trainable(obj) for obj in passed)
             if func.id in _MATERIALISERS:
                 return frozenset(_materialised(call, obj) for obj in passed)
             return passed
@@ -260,6 +296,9 @@ class Evaluator:
             return frozenset({InstanceObject(call, func.id)})
         if torchnames.is_module_class_qualname(qualified):
             return frozenset({ModuleObject(call, qualified, torch_layer=True)})
+        made = training_objects.made_by(facts, call, qualified) if qualified else None
+        if made is not None:
+            return frozenset({made})  # a GradScaler, a scheduler, an Accelerator
         if qualified.startswith("torch.") and qualified.count(".") == 1:
             return self._factory(call, qualified.split(".")[1])
         if qualified and torchnames.is_model_factory_qualname(qualified):
@@ -352,21 +391,39 @@ def _join_iterables(site: ast.AST, parts: list[Value]) -> Value:
     """``list(a.parameters()) + list(b.parameters())``: one list of both owners' parameters."""
     owners: set[AbstractObject] = set()
     named: set[bool] = set()
+    trainable = True
     for part in parts:
         for obj in part:
             if not isinstance(obj, ParameterIterable):
                 return UNKNOWN_VALUE
             owners |= obj.owners
             named.add(obj.named)
+            trainable = trainable and obj.trainable
     if not owners or len(named) != 1:
         return UNKNOWN_VALUE
-    return frozenset({ParameterIterable(site, frozenset(owners), False, named.pop())})
+    joined = ParameterIterable(site, frozenset(owners), False, named.pop(), trainable)
+    return frozenset({joined})
 
 
 def _materialised(call: ast.Call, obj: AbstractObject) -> AbstractObject:
     """``list(model.parameters())``: the same parameters, no longer a one-shot generator."""
     if isinstance(obj, ParameterIterable):
-        return ParameterIterable(call, obj.owners, False, obj.named)
+        return ParameterIterable(call, obj.owners, False, obj.named, obj.trainable)
+    return obj
+
+
+def _tests_requires_grad(conditions: list[ast.expr]) -> bool:
+    """``if p.requires_grad`` / ``lambda p: p.requires_grad``: frozen parameters left out."""
+    return any(
+        isinstance(node, ast.Attribute) and node.attr == "requires_grad"
+        for condition in conditions
+        for node in ast.walk(condition)
+    )
+
+
+def _trainable(obj: AbstractObject) -> AbstractObject:
+    if isinstance(obj, ParameterIterable):
+        return dataclasses.replace(obj, trainable=True)
     return obj
 
 
