@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
+from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, RelatedLocation
 from gradguard.rules.base import Rule, RuleContext
 from gradguard.semantic import across_methods
@@ -23,7 +25,10 @@ def findings(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             f"ones), so `{kept}.step()` on the clone never trains its model",
             related=[RelatedLocation(span(shared.step), f"`{kept}` is stepped here")],
         )
-    for late in across_methods.late_replacements(context.facts, context.optimizers.creations):
+    # Only constructions in a ``configure_optimizers`` method take part: jedi is asked
+    # about no other.
+    in_hook = context.optimizers.creations_where(_in_configure_optimizers)
+    for late in across_methods.late_replacements(context.facts, in_hook):
         found = late.replacement
         yield rule.finding(
             context,
@@ -37,3 +42,10 @@ def findings(rule: Rule, context: RuleContext) -> Iterator[Finding]:
                 )
             ],
         )
+
+
+def _in_configure_optimizers(creation: OptimizerCreation) -> bool:
+    scope = creation.scope
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return scope.name == "configure_optimizers" and creation.params is not None
