@@ -17,84 +17,53 @@ from __future__ import annotations
 import ast
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from gradguard.analysis import flow
 from gradguard.semantic.bindings import Definition
-from gradguard.semantic.objects import UNKNOWN, AbstractObject, InstanceObject, ModuleObject
+from gradguard.semantic.constant_items import (
+    NOTHING,
+    UNKNOWN_CONSTANT,
+    ClassReference,
+    Constant,
+    Function,
+    Item,
+    Keywords,
+    Literal,
+    Mapping,
+    Partial,
+    Reference,
+    describe,
+    false_literals,
+    only_false,
+)
+from gradguard.semantic.constant_mappings import MappingLookups
+from gradguard.semantic.objects import AbstractObject, InstanceObject, ModuleObject
 
 if TYPE_CHECKING:
     from gradguard.semantic.values import Evaluator
 
-Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+__all__ = [
+    "NOTHING",
+    "UNKNOWN_CONSTANT",
+    "ClassReference",
+    "Constant",
+    "Constants",
+    "Item",
+    "Keywords",
+    "Literal",
+    "Mapping",
+    "Partial",
+    "Reference",
+    "describe",
+    "false_literals",
+    "only_false",
+]
 
 
-@dataclass(frozen=True)
-class Literal:
-    value: object
-    site: ast.AST  # the literal; the layer call for a constructor's default
-    default: bool = False  # a library default, not written in the file
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A library callable by qualified name (``torch.nn.init.zeros_``)."""
-
-    qualified: str
-
-
-@dataclass(frozen=True)
-class Partial:
-    """``functools.partial(function, **keywords)``."""
-
-    site: ast.Call
-    function: Constant
-    keywords: tuple[tuple[str, Constant], ...]
-    positional: bool  # it binds positional arguments too
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """A dict literal or ``dict(...)`` call."""
-
-    site: ast.Dict | ast.Call
-
-
-@dataclass(frozen=True)
-class Keywords:
-    """What ``**kwargs`` of ``function`` holds at one call: the keywords naming no parameter."""
-
-    call: ast.Call
-    function: Function
-
-
-@dataclass(frozen=True)
-class ClassReference:
-    """A same-file class used as a value (``Config.bias``)."""
-
-    node: ast.ClassDef
-
-
-Item = Literal | Reference | Partial | Mapping | Keywords | ClassReference | AbstractObject
-Constant = frozenset[Item]
-UNKNOWN_CONSTANT: Constant = frozenset({UNKNOWN})
-NOTHING: Constant = frozenset()
-_MUTATORS = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
-
-
-def false_literals(value: Constant) -> list[Literal]:
-    """The ``False`` literals among ``value``'s items, in source order."""
-    found = [i for i in value if isinstance(i, Literal) and i.value is False]
-    return sorted(found, key=lambda i: (getattr(i.site, "lineno", 0), i.default))
-
-
-def only_false(value: Constant) -> bool:
-    return bool(value) and all(isinstance(i, Literal) and i.value is False for i in value)
-
-
-class Constants:
+class Constants(MappingLookups):
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = weakref.proxy(evaluator)  # the evaluator holds us
         self.facts = evaluator.facts
@@ -390,106 +359,6 @@ class Constants:
             return self._union(self.value_of(r) for r in returns if r is not None)
         return UNKNOWN_CONSTANT
 
-    # -- mappings -----------------------------------------------------------------------
-
-    def lookup(self, value: Constant, key: object) -> tuple[Constant, bool]:
-        """What ``value[key]`` may hold (``key`` None: any key), and whether the key may
-        be absent (then a default applies, or the lookup raises)."""
-        found: set[Item] = set()
-        absent = False
-        for item in value:
-            if (item, key) in self._looking:  # `d = {**d, ...}`: no more than shown
-                more, may_be_absent = UNKNOWN_CONSTANT, True
-            elif isinstance(item, (Mapping, Keywords)):
-                self._looking.add((item, key))
-                try:
-                    more, may_be_absent = (
-                        self._mapping_lookup(item, key)
-                        if isinstance(item, Mapping)
-                        else self._keywords_lookup(item, key)
-                    )
-                finally:
-                    self._looking.discard((item, key))
-            else:
-                more, may_be_absent = UNKNOWN_CONSTANT, True
-            found |= more
-            absent = absent or may_be_absent
-        return frozenset(found), absent or not value
-
-    def _entries(self, site: ast.Dict | ast.Call) -> list[tuple[ast.expr | None, ast.expr]]:
-        """``(key, value)`` pairs; a None key is a ``**`` merge of the value."""
-        if isinstance(site, ast.Dict):
-            return list(zip(site.keys, site.values, strict=True))
-        pairs: list[tuple[ast.expr | None, ast.expr]] = [(None, a) for a in site.args[:1]]
-        for keyword in site.keywords:
-            key = ast.Constant(keyword.arg) if keyword.arg else None
-            pairs.append((key, keyword.value))
-        return pairs
-
-    def _mapping_lookup(self, mapping: Mapping, key: object) -> tuple[Constant, bool]:
-        self.note_read(mapping.site)
-        found: set[Item] = set()
-        present = False
-        for entry_key, entry in self._entries(mapping.site):
-            if entry_key is None:
-                more, absent = self.lookup(self.value_of(entry), key)
-                found |= more
-                present = present or not absent
-            elif not isinstance(entry_key, ast.Constant):
-                found |= UNKNOWN_CONSTANT  # a computed key may be this one
-            elif key is None or entry_key.value == key:
-                found |= self.value_of(entry)
-                present = True
-        changed, mutated = self._changes(mapping, key)
-        return frozenset(found | changed), mutated or not present
-
-    def _keywords_lookup(self, keywords: Keywords, key: object) -> tuple[Constant, bool]:
-        named = {a.arg for a in [*keywords.function.args.args, *keywords.function.args.kwonlyargs]}
-        found: set[Item] = set()
-        present = False
-        for keyword in keywords.call.keywords:
-            if keyword.arg is None:
-                more, absent = self.lookup(self.value_of(keyword.value), key)
-                found |= more
-                present = present or not absent
-            elif keyword.arg not in named and (key is None or keyword.arg == key):
-                found |= self.value_of(keyword.value)
-                present = True
-        return frozenset(found), not present
-
-    def _changes(self, mapping: Mapping, key: object) -> tuple[Constant, bool]:
-        """Stores ``d[key] = value`` into the mapping anywhere in the file, and whether it
-        may be changed otherwise (``d.update(...)``, a computed key)."""
-        found: set[Item] = set()
-        mutated = False
-        for target, statement in self._subscript_stores:
-            if mapping in self.value_of(target.value):
-                self.note_read(statement)
-                index = target.slice
-                if not isinstance(index, ast.Constant):
-                    found.add(UNKNOWN)
-                    mutated = True
-                elif key is None or index.value == key:
-                    found |= self.value_of(statement.value)
-        for call in self._mutations:
-            if mapping in self.value_of(call.func.value):  # type: ignore[attr-defined]
-                found.add(UNKNOWN)
-                mutated = True
-        return frozenset(found), mutated
-
-    @cached_property
-    def _subscript_stores(self) -> list[tuple[ast.Subscript, ast.Assign]]:
-        return [
-            (target, node)  # type: ignore[misc]
-            for node in self.facts.nodes_of(ast.Assign)
-            for target in node.targets  # type: ignore[attr-defined]
-            if isinstance(target, ast.Subscript)
-        ]
-
-    @cached_property
-    def _mutations(self) -> list[ast.Call]:
-        return [c for name in _MUTATORS for c in self._method_calls.get(name, [])]
-
     # -- fields -------------------------------------------------------------------------
 
     def _field(self, item: Item, attr: str) -> Constant:
@@ -593,25 +462,3 @@ def _dataclass_fields(node: ast.ClassDef) -> dict[str, ast.expr | None]:
             if "ClassVar" not in annotation:
                 fields[statement.target.id] = statement.value
     return fields
-
-
-def describe(value: Constant) -> str:
-    """A short text of the value for tests and hovers: ``False | True``, ``Unknown``."""
-    return " | ".join(sorted(_describe(i) for i in value)) or "nothing"
-
-
-def _describe(item: Item) -> str:
-    if isinstance(item, Literal):
-        return repr(item.value)
-    if isinstance(item, Reference):
-        return item.qualified
-    if isinstance(item, Partial):
-        keywords = ", ".join(f"{k}={describe(v)}" for k, v in item.keywords)
-        return f"partial({describe(item.function)}{', ' if keywords else ''}{keywords})"
-    if isinstance(item, Mapping):
-        return f"dict(line {item.site.lineno})"
-    if isinstance(item, Keywords):
-        return f"**kwargs(line {item.call.lineno})"
-    if isinstance(item, ClassReference):
-        return f"class {item.node.name}"
-    return getattr(item, "class_name", "") or repr(item)
