@@ -97,7 +97,7 @@ def _check_scope(checker: Checker, scope: flow.Scope) -> Iterator[Finding]:
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
-            and checker.kinds.is_one_shot_iterator(node.value)
+            and checker.kinds.may_be_one_shot_iterator(node.value)
         ):
             continue
         name = node.targets[0].id
@@ -108,12 +108,17 @@ def _check_scope(checker: Checker, scope: flow.Scope) -> Iterator[Finding]:
             continue
         uses = _consuming_uses(checker, statements, info, definition)
         found = list(_report(checker, info, definition, uses))
-        # Only iterators of parameters concern this rule (not ``iter(loader)``); asked
-        # last, as the semantic model's answer can cost seconds.
-        if found and (
-            any(use.kind in ("optimizer", "clip") for use in uses)
-            or _draws_parameters(node.value)
-            or checker.kinds.returns_parameter_generator(node.value)  # type: ignore[arg-type]
+        # Whether the value really is a one-shot iterator (for a same-file helper's result:
+        # its summary) and one of parameters (not ``iter(loader)``) is asked last: the
+        # semantic model's answer can cost seconds, and most bindings are never consumed.
+        if (
+            found
+            and checker.kinds.is_one_shot_iterator(node.value)
+            and (
+                any(use.kind in ("optimizer", "clip") for use in uses)
+                or _draws_parameters(node.value)
+                or checker.kinds.returns_parameter_generator(node.value)  # type: ignore[arg-type]
+            )
         ):
             yield from found
 
