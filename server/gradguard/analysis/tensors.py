@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import enum
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -40,11 +39,6 @@ _HISTORY_FREE_ATTRIBUTES = frozenset(
 )
 _HISTORY_FREE_METHODS = frozenset(
     {"detach", "item", "size", "numel", "dim", "tolist", "numpy", "norm_", "requires_grad_"}
-)
-# torch.nn layers that own parameters: their output requires grad.
-_PARAMETRIC_LAYER = re.compile(
-    r"^torch\.nn\.(Linear|Bilinear|Conv\w*|ConvTranspose\w*|Embedding\w*|LSTM|GRU|RNN"
-    r"|MultiheadAttention|Transformer\w*|Sequential)$"
 )
 
 

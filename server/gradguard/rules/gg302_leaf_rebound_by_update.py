@@ -73,7 +73,7 @@ from collections.abc import Iterator
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import indent_unit, owns_its_lines
-from gradguard.analysis.parameters import no_grad_call
+from gradguard.analysis.spelling import no_grad_call
 from gradguard.analysis.tensors import (
     arithmetic_terms,
     has_update_shape,

@@ -13,7 +13,7 @@ import re
 from gradguard.analysis import flow
 from gradguard.analysis.edits import owns_its_lines
 from gradguard.analysis.facts import ModuleFacts
-from gradguard.analysis.parameters import torch_name
+from gradguard.analysis.spelling import torch_name
 from gradguard.analysis.tensors import (
     Binding,
     NonLeafCreation,

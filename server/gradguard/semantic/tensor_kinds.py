@@ -14,7 +14,6 @@ Anything else is None: unknown stays silent.
 from __future__ import annotations
 
 import ast
-import re
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
@@ -33,17 +32,13 @@ from gradguard.semantic.bindings import Definition
 from gradguard.semantic.catalogue.tensors import (
     ALWAYS_NON_LEAF_METHODS,
     NON_LEAF_ATTRIBUTES,
+    PARAMETRIC_LAYER,
 )
 from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS as CONVERT_METHODS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ModuleObject, ParameterObject
 from gradguard.semantic.values import MAX_DEPTH
 
-# torch.nn layers that own parameters: their output requires grad.
-_PARAMETRIC_LAYER = re.compile(
-    r"^torch\.nn\.(Linear|Bilinear|Conv\w*|ConvTranspose\w*|Embedding\w*|LSTM|GRU|RNN"
-    r"|MultiheadAttention|Transformer\w*|Sequential)$"
-)
 _HISTORY_FREE = frozenset({"grad", "data", "shape", "dtype", "device", "requires_grad", "detach"})
 
 
@@ -172,7 +167,7 @@ class TensorKinds:
         func = value.func
         if isinstance(func, ast.Name) and func.id in self.facts.classes:
             return self.facts.classes[func.id].is_module
-        return bool(_PARAMETRIC_LAYER.match(self.facts.qualify(func) or ""))
+        return bool(PARAMETRIC_LAYER.match(self.facts.qualify(func) or ""))
 
     def _computes_with_grad(self, value: ast.expr, stmt: ast.stmt) -> bool:
         """An operation on tensors known to require grad (or a forward through a module
@@ -264,7 +259,7 @@ class TensorKinds:
         return bool(value) and all(
             isinstance(obj, ModuleObject)
             and obj.torch_layer
-            and _PARAMETRIC_LAYER.match(obj.class_name) is not None
+            and PARAMETRIC_LAYER.match(obj.class_name) is not None
             for obj in value
         )
 

@@ -6,6 +6,8 @@ Each fact is written once; rules take the named subsets below instead of copying
 
 from __future__ import annotations
 
+import re
+
 # torch functions that create a tensor and accept ``requires_grad=``, ``dtype=`` and ``device=``.
 FACTORY_FUNCTIONS = frozenset(
     {
@@ -139,4 +141,10 @@ NOT_NEW_TENSOR_FUNCTIONS = frozenset(
         "torch.enable_grad",
         "torch.manual_seed",
     }
+)
+
+#: ``torch.nn`` layers that own parameters: their output requires grad.
+PARAMETRIC_LAYER = re.compile(
+    r"^torch\.nn\.(Linear|Bilinear|Conv\w*|ConvTranspose\w*|Embedding\w*|LSTM|GRU|RNN"
+    r"|MultiheadAttention|Transformer\w*|Sequential)$"
 )
