@@ -71,7 +71,7 @@ import parso
 from gradguard import __version__, astlock, cache_paths, jedi_memory
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
-from gradguard.workspace_modules import Found, WorkspaceModules, package_root
+from gradguard.workspace_modules import Found, WorkspaceModules, mtime_ns, package_root
 
 log = logging.getLogger(__name__)
 
@@ -195,17 +195,10 @@ class _Answer:
     def is_valid(self) -> bool:
         if self.expires is not None and time.monotonic() > self.expires:
             return False
-        return all(_mtime(path) == mtime for path, mtime in self.deps)
+        return all(mtime_ns(path) == mtime for path, mtime in self.deps)
 
 
 _STDLIB_ANSWER = _Answer(SymbolKind.OTHER)
-
-
-def _mtime(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
 
 
 @dataclass
@@ -617,7 +610,7 @@ class JediResolver:
             self.store.put(self._store_key(key), stored)
 
     def _project_for(self, path: str | None) -> jedi.Project:
-        root = self.project_root or _package_root(path) or os.getcwd()
+        root = self.project_root or (path and package_root(path)) or os.getcwd()
         project = self._projects.get(root)
         if project is None:
             project = jedi.Project(
@@ -656,7 +649,7 @@ class JediResolver:
         # imports are searched in changes (a module was added or removed, a package
         # installed), when a module the import named changes (the name was added to
         # it), and after ``negative_ttl`` anyway.
-        missing = {d: _mtime(d) for d in self._places_for(qualified, path)}
+        missing = {d: mtime_ns(d) for d in self._places_for(qualified, path)}
         for code, module_column, line, column in _snippets(qualified):
             script = self._script(code, path)
             modules = script.infer(1, module_column)
@@ -725,7 +718,7 @@ def _mro_qualnames(name: Any, deps: dict[str, int | None] | None = None) -> set[
             if deps is not None:
                 path = klass.get_root_context().py__file__()
                 if path is not None:
-                    deps.setdefault(str(path), _mtime(str(path)))
+                    deps.setdefault(str(path), mtime_ns(str(path)))
     return result
 
 
@@ -743,7 +736,7 @@ def _value_qualname(klass: Any) -> str | None:
 def _add_dep(deps: dict[str, int | None], name: Any) -> None:
     module_path = getattr(name, "module_path", None)
     if module_path is not None:
-        deps.setdefault(str(module_path), _mtime(str(module_path)))
+        deps.setdefault(str(module_path), mtime_ns(str(module_path)))
 
 
 def _describe(name: Any, project_root: str | None) -> str:
@@ -797,8 +790,3 @@ def _real_path(path: str) -> str | None:
     if not path or path.startswith("<"):
         return None  # "<stdin>" and friends: no directory to resolve against
     return os.path.abspath(path)
-
-
-def _package_root(path: str | None) -> str | None:
-    """The directory above the outermost package holding ``path``."""
-    return None if path is None else package_root(path)

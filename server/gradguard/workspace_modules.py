@@ -292,11 +292,11 @@ def _module_file(base: str, module: list[str], deps: dict[str, int | None]) -> s
     no parts: ``from . import f``); each folder looked in is a dependency."""
     directory = base
     for part in module[:-1]:
-        deps.setdefault(directory, _mtime(directory))
+        deps.setdefault(directory, mtime_ns(directory))
         directory = os.path.join(directory, part)
         if not os.path.isdir(directory):
             return None
-    deps.setdefault(directory, _mtime(directory))
+    deps.setdefault(directory, mtime_ns(directory))
     if module:
         stem = os.path.join(directory, module[-1])
         candidates = [stem + ".py", os.path.join(stem, "__init__.py")]
@@ -304,7 +304,7 @@ def _module_file(base: str, module: list[str], deps: dict[str, int | None]) -> s
         candidates = [os.path.join(directory, "__init__.py")]
     for candidate in candidates:
         if os.path.isfile(candidate):
-            deps[candidate] = _mtime(candidate)
+            deps[candidate] = mtime_ns(candidate)
             return candidate
     return None
 
@@ -337,7 +337,8 @@ def _version(path: str) -> tuple[int, int] | None:
     return (status.st_mtime_ns, status.st_size)
 
 
-def _mtime(path: str) -> int | None:
+def mtime_ns(path: str) -> int | None:
+    """``path``'s modification time in nanoseconds; None when it does not exist."""
     try:
         return os.stat(path).st_mtime_ns
     except OSError:

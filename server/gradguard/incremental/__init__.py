@@ -350,12 +350,9 @@ def _moved_reads(plan: _Plan, count: int, edited: int) -> tuple[UnitReads, ...]:
             index[i] = [i + shift]
     moved = [NO_READS] * count
     for i, read in enumerate(old.per_unit):
+        shifted = read.moved(index)  # the same for every unit the old one became
         for new in index[i]:
-            moved[new] = (
-                read.moved(index)
-                if moved[new] is NO_READS
-                else _union(moved[new], read.moved(index))
-            )
+            moved[new] = _union(moved[new], shifted)
     return tuple(moved)
 
 

@@ -19,7 +19,7 @@ def affected_units(
     seeds: set[int],
     removed: Iterable[Unit],
     edited_words: Iterable[str],
-    readers: set[int] = frozenset(),  # type: ignore[assignment]
+    readers: set[int],
 ) -> set[int]:
     """The units whose findings may change, to a fixed point: the edited ones
     (``seeds``); those whose recorded reads include the edit (``readers``:

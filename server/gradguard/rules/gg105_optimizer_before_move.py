@@ -180,7 +180,7 @@ def _moves_in(
         if receiver is None or torchnames.is_layer_parameter_name(receiver.rsplit(".", 1)[-1]):
             continue  # ``.to()`` on a tensor returns a copy: not a module move
         for model in sorted(models):
-            if receiver == model or model.startswith(receiver + "."):
+            if _holds(receiver, model):
                 yield node, model
                 break
             # ``model.mean = model.mean.to(device)`` may be a tensor attribute; only a
