@@ -119,13 +119,19 @@ class OptimizerIndex:
         return [c for c in self.candidates if needed(c) and self._builds_optimizer(c)]
 
     def findings_of_each(
-        self, check: Callable[[OptimizerCreation], Iterable[_Found]]
+        self,
+        check: Callable[[OptimizerCreation], Iterable[_Found]],
+        known: Iterable[OptimizerCreation] = (),
     ) -> Iterator[_Found]:
         """``for c in creations: yield from check(c)``, asking whether a call builds an
         optimizer only where ``check`` finds something. ``check`` must depend on nothing
-        but its creation and the file (no state kept from one creation to the next)."""
+        but its creation and the file (no state kept from one creation to the next).
+        ``known``: creations already known to build one (another module's helper), checked
+        after the file's own."""
         for candidate in self.candidates:
             yield from reported_if(candidate, check, self._builds_optimizer)
+        for creation in known:
+            yield from check(creation)
 
     def _builds_optimizer(self, creation: OptimizerCreation) -> bool:
         return self.facts.is_optimizer_call(creation.call)

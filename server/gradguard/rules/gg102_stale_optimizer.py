@@ -113,7 +113,6 @@ everything the code between did to the model.
 from __future__ import annotations
 
 import ast
-import itertools
 from collections.abc import Iterator
 
 from gradguard.analysis import flow
@@ -153,9 +152,8 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
     # jedi is asked whether a call builds an optimizer only when it would be reported; the
     # optimizers other modules' helpers build are known already.
-    found = context.optimizers.findings_of_each(findings_of)
-    helpers = (f for creation in helper_creations(facts) for f in findings_of(creation))
-    for finding in itertools.chain(found, helpers):
+    helpers = helper_creations(facts)
+    for finding in context.optimizers.findings_of_each(findings_of, known=helpers):
         if (finding.span, finding.message) not in seen:
             seen.add((finding.span, finding.message))
             yield finding

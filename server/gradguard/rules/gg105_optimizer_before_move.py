@@ -74,7 +74,6 @@ between them. It is unsafe because it reorders statements.
 from __future__ import annotations
 
 import ast
-import itertools
 from collections.abc import Iterator
 
 from gradguard.analysis import flow, torchnames
@@ -142,9 +141,8 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
 
     # jedi is asked whether a call builds an optimizer only when it would be reported; the
     # optimizers other modules' helpers build are known already.
-    found = context.optimizers.findings_of_each(moves_of)
-    helpers = (moved for creation in helper_creations(facts) for moved in moves_of(creation))
-    for call, finding in itertools.chain(found, helpers):
+    helpers = helper_creations(facts)
+    for call, finding in context.optimizers.findings_of_each(moves_of, known=helpers):
         if id(call) not in seen:
             seen.add(id(call))
             yield finding
