@@ -358,3 +358,45 @@ def test_wrappers_given_parameters_or_unknowns_are_left_alone(construction):
 def test_a_wrapper_no_call_of_this_file_constructs_is_left_alone():
     code = WRAPPER.split("class Trainer")[0]
     assert only(code, "GG101") == []
+
+
+# -- nn.ParameterList / nn.ParameterDict handed to an optimizer ---------------------------
+
+PARAMETER_CONTAINERS = """
+import torch
+from torch import nn, optim
+
+
+class Mixture(nn.Module):
+    def __init__(self, k):
+        super().__init__()
+        self.weights = nn.ParameterList(nn.Parameter(torch.randn(3)) for _ in range(k))
+
+
+def make_optimizer(params, lr):
+    return optim.SGD(params, lr=lr)
+
+
+def main():
+    mixture = Mixture(4)
+    direct = optim.SGD(mixture.weights, lr=0.1)
+    plist = nn.ParameterList([nn.Parameter(torch.randn(2))])
+    helper = make_optimizer(plist, 0.1)
+"""
+
+
+def test_a_parameter_list_is_accepted_as_parameters():
+    """Iterating an nn.ParameterList yields its Parameters: the optimizer takes it."""
+    assert only(PARAMETER_CONTAINERS, "GG101") == []
+    _runs(PARAMETER_CONTAINERS, "\nmain()\n")
+
+
+def test_a_parameter_dict_handed_through_a_helper_raises_on_its_keys():
+    code = PARAMETER_CONTAINERS.replace(
+        "plist = nn.ParameterList([nn.Parameter(torch.randn(2))])",
+        'plist = nn.ParameterDict({"a": nn.Parameter(torch.randn(2))})',
+    )
+    (finding,) = only(code, "GG101")
+    # Not "'ParameterDict' object is not iterable": it iterates its keys (str).
+    assert "not iterable" not in finding.message and "`TypeError`" in finding.message
+    _raises(code, TypeError, "one of the params is str", "\nmain()\n")

@@ -169,6 +169,10 @@ train_one_epoch(model, loader)
             "TypeError: unsupported operand type(s) for *: 'float' and 'NoneType'",
         ),
         ("param.sub_(param.grad * lr)", "TypeError: unsupported operand type(s) for *"),
+        (
+            "param -= 0.01 * param.grad ** 2",
+            "TypeError: unsupported operand type(s) for ** or pow(): 'NoneType' and 'int'",
+        ),
         ("param.data -= lr * param.grad.data", "no attribute 'data'"),
     ],
 )

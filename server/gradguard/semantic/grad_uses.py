@@ -81,6 +81,8 @@ def _use_of(facts: ModuleFacts, grad: ast.Attribute, owner: str) -> GradUse | No
 
 def _operand_error(op: ast.operator, suffix: str, left: str, right: str) -> str:
     symbol = _OPERATORS[type(op)] + suffix
+    if symbol == "**":  # Python names the binary power after pow() too; not `**=`
+        symbol = "** or pow()"
     if "?" in (left, right):
         return f"TypeError: unsupported operand type(s) for {symbol}"
     return f"TypeError: unsupported operand type(s) for {symbol}: {left} and {right}"

@@ -71,6 +71,13 @@ class Kinds:
         value = self.value(expr)
         return bool(value) and all(isinstance(obj, ModuleObject) for obj in value)
 
+    def is_module_refused_as_parameters(self, expr: ast.AST) -> bool:
+        """Every object is a module an optimizer refuses as its ``params``: any but an
+        ``nn.ParameterList``, which iterates its Parameters (``optim.SGD(plist)`` builds
+        one group, measured on torch 2.13.0)."""
+        value = self.value(expr)
+        return bool(value) and all(refused_as_parameters(obj) for obj in value)
+
     def is_parameter_tensor(self, expr: ast.AST) -> bool:
         """Every object is a tensor that requires grad: a parameter (``fc.weight``,
         ``nn.Parameter(...)``), a factory's ``requires_grad=True`` result, or
@@ -193,3 +200,8 @@ class Kinds:
 
 def _is_false(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and expr.value is False
+
+
+def refused_as_parameters(obj: object) -> bool:
+    """``obj`` is a module that is not a ``torch.nn.ParameterList``."""
+    return isinstance(obj, ModuleObject) and not (obj.torch_layer and obj.layer == "ParameterList")

@@ -12,10 +12,11 @@ from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.gg101.base import Checker
 from gradguard.semantic.callers import enclosing_parameter
-from gradguard.semantic.objects import ModuleObject
+from gradguard.semantic.kinds import refused_as_parameters
 
-# Modules that are iterable (of modules or keys): the optimizer fails on an element.
-_ITERABLE_MODULES = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList"})
+# Modules that are iterable (of modules or keys): the optimizer fails on an element, not
+# on iterating (an `nn.ParameterList`, iterable of Parameters, is accepted: not reported).
+_ITERABLE_MODULES = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterDict"})
 
 
 def check(checker: Checker, creation: OptimizerCreation) -> Iterator[Finding]:
@@ -27,7 +28,7 @@ def check(checker: Checker, creation: OptimizerCreation) -> Iterator[Finding]:
         return
     passed = checker.kinds.callers.passed(parameter)
     if not passed or not all(
-        value and all(isinstance(obj, ModuleObject) for obj in value) for _, value in passed
+        value and all(refused_as_parameters(obj) for obj in value) for _, value in passed
     ):
         return
     first_call = passed[0][0]

@@ -31,7 +31,7 @@ def check(checker: Checker, creation: OptimizerCreation) -> Iterator[Finding]:
         )
     elif is_missing_call(checker, params):
         yield missing_call_finding(checker, call, params, optimizer)
-    elif checker.kinds.is_module(params):
+    elif checker.kinds.is_module_refused_as_parameters(params):
         yield checker.finding(
             call,
             f"`{optimizer}` receives the module `{source.node_text(params)}` instead "
