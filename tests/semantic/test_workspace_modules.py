@@ -381,6 +381,20 @@ def test_a_model_moved_by_a_helper_after_the_optimizer_is_reported(tmp_path: Pat
     assert finding.fixes == ()  # moving a helper call is not offered
 
 
+def test_the_message_cites_the_helper_move_of_the_model_not_its_first_move(
+    tmp_path: Path,
+) -> None:
+    helper = (
+        "\n\ndef to_device_all(batch, model, device):\n    batch.to(device)\n    model.to(device)\n"
+    )
+    _workspace(tmp_path, "import utils", after='utils.to_device_all(torch.zeros(2), model, "cpu")')
+    (tmp_path / "utils.py").write_text((tmp_path / "utils.py").read_text() + helper)
+    lines = (tmp_path / "utils.py").read_text().splitlines()
+    moved = len(lines) - lines[::-1].index("    model.to(device)")  # to_device_all's
+    (finding,) = _findings(tmp_path, "train.py")
+    assert f"(`.to()` in utils.py line {moved}) runs after `optimizer`" in finding.message
+
+
 @pytest.mark.parametrize(
     ("before", "after"),
     [

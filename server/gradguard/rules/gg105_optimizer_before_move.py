@@ -277,7 +277,15 @@ def _message(
     shown = f"`{_short(context.source.node_text(call), flow.method_name(call) or 'to')}`"
     foreign = foreign_call(context.facts, call) if flow.method_name(call) not in MOVES else None
     if foreign is not None:  # a helper of another module moves it
-        move = foreign.summary.moves[0]
+        arguments = argument_names(call, foreign.summary)
+        move = next(  # the move of what holds `model` (the helper may move a batch first)
+            (
+                m
+                for m in foreign.summary.moves
+                if (receiver := arguments.get(m.parameter)) and _holds(receiver, model)
+            ),
+            foreign.summary.moves[0],
+        )
         text = context.source.node_text(call)
         if len(text) > 40 or "\n" in text:
             text = f"{foreign.called_as}(...)"
