@@ -471,3 +471,49 @@ def test_a_cancelled_analysis_stops_between_rules_whole_or_incremental() -> None
     edited = TWO_TRAININGS.replace("lr=0.1)\n    loss", "lr=0.2)\n    loss")
     with pytest.raises(AnalysisCancelled):
         analyze_edit(edited, "t.py", baseline=baseline, config=CONFIG, cancelled=lambda: True)
+
+
+LIGHTNING = """import pytorch_lightning as pl
+import torch
+import torchvision
+from torch import nn
+
+
+class Classifier(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.model = torchvision.models.resnet18()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.cross_entropy(self.model(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def unrelated():
+    return 0
+
+
+class NewHead(pl.Callback):
+    def on_fit_start(self, trainer, pl_module):
+        pl_module.model.fc = nn.Linear(512, 10)
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("nn.Linear(512, 10)", "nn.Linear(512, 20)"),  # the callback
+        ("lr=0.1)", "lr=0.2)"),  # the module's configure_optimizers()
+        ("self.parameters()", "self.model.layer1.parameters()"),  # the finding goes
+        ("return 0", "return 1"),
+    ],
+)
+def test_a_lightning_hook_finding_follows_edits_of_the_module_and_the_callback(
+    old: str, new: str
+) -> None:
+    baseline = _start(LIGHTNING)
+    assert [f.code for f in baseline.findings] == ["GG102"]
+    _edit(baseline, LIGHTNING.replace(old, new))

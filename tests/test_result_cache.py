@@ -212,6 +212,11 @@ def _subprocess_check(root: Path, cache: Path, *args: str) -> subprocess.Complet
     )
 
 
+def _touch_later(path: Path) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
 def test_an_edited_imported_module_rechecks_the_files_whose_answers_came_from_it(
     tmp_path: Path,
 ) -> None:
@@ -225,10 +230,62 @@ def test_an_edited_imported_module_rechecks_the_files_whose_answers_came_from_it
     assert _subprocess_check(root, cache).stdout == first.stdout
     # Net is no longer a Module: Bigger._init_ is no longer a misspelled __init__.
     (root / "models.py").write_text(MODELS.replace("(nn.Module)", ""))
-    stat = (root / "models.py").stat()
-    os.utime(root / "models.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    _touch_later(root / "models.py")
     after = _subprocess_check(root, cache)
     assert "GG204" not in after.stdout, after.stdout
+
+
+HELPERS = textwrap.dedent(
+    """\
+    from torch import nn
+
+
+    def replace_head(model):
+        model.fc = nn.Linear(4, 3)
+    """
+)
+FINETUNE = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+    from helpers import replace_head
+
+    model = nn.Sequential(nn.Linear(4, 4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    replace_head(model)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(2, 4)).sum().backward()
+        optimizer.step()
+    """
+)
+
+
+def test_an_edited_helper_module_rechecks_the_files_that_call_it(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "helpers.py").write_text(HELPERS)
+    (root / "finetune.py").write_text(FINETUNE)
+    cache = tmp_path / "cache"
+    first = _subprocess_check(root, cache)
+    assert "finetune.py:8:1: GG102" in first.stdout, first.stderr
+    assert _subprocess_check(root, cache).stdout == first.stdout
+    # The helper no longer replaces the head: the call site is no longer a finding.
+    (root / "helpers.py").write_text(HELPERS.replace("model.fc = nn.Linear(4, 3)", "print(model)"))
+    _touch_later(root / "helpers.py")
+    assert "GG102" not in _subprocess_check(root, cache).stdout
+
+
+def test_a_helper_module_added_later_rechecks_the_files_that_import_it(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "finetune.py").write_text(FINETUNE)
+    cache = tmp_path / "cache"
+    assert "GG102" not in _subprocess_check(root, cache).stdout
+    (root / "scripts" / "helpers.py").write_text(HELPERS)  # next to the script
+    _touch_later(root / "scripts")
+    assert "finetune.py:8:1: GG102" in _subprocess_check(root, cache).stdout
 
 
 def test_two_runs_at_once_share_the_cache(tmp_path: Path) -> None:

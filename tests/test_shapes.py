@@ -27,8 +27,6 @@ EXPECT = re.compile(r"#\s*expect:\s*(GG\d{3}(?:\s*,\s*GG\d{3})*)")
 
 #: Programs whose marked finding is not reported yet (file name: what is missing).
 NOT_FOUND_YET: dict[str, str] = {
-    "r01_wrapper_clone_keeps_old_optimizer.py": "GG102: clone() passing self._optimizer on",
-    "r01b_wrapper_clone_via_new.py": "GG102: clone() through Learner.__new__ and field stores",
     "r08_manual_update_with_frozen_mask.py": "GG301: `.grad` as an operand, frozen mask",
     "r09_custom_optimizer_frozen_layer.py": "GG301: a custom Optimizer over a frozen layer",
     "r10_scale_grads_frozen_backbone.py": "GG301: `param.grad *= k`, backbone frozen in __init__",

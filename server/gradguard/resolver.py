@@ -71,6 +71,7 @@ import parso
 from gradguard import __version__, astlock, cache_paths, jedi_memory
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
+from gradguard.workspace_modules import Found, WorkspaceModules, package_root
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +334,13 @@ class JediResolver:
         self.jedi_queries = 0
         self._worker = threading.Thread(target=self._run, name="gradguard-jedi", daemon=True)
         self._worker.start()
+        #: Other workspace modules' function summaries, found by path (not by jedi).
+        self.workspace = WorkspaceModules(
+            lambda: (self.project_root, *self.extra_paths),
+            project_root=self.project_root,
+            background=mode == "nonblocking",
+            on_ready=self._workspace_ready,
+        )
 
     # -- public API ---------------------------------------------------------------
 
@@ -342,6 +350,19 @@ class JediResolver:
         if trace is not None:
             trace.append(_traced(answer, settled))
         return answer.kind if answer else None
+
+    def workspace_function(self, qualified_name: str, path: str) -> Found | None:
+        """The summary of a function of another workspace module (``utils.replace_head``
+        as imported by ``path``) and that module's name, or None (unknown)."""
+        lookup = self.workspace.function(qualified_name, path)
+        trace = _trace.get()
+        if trace is not None and lookup.deps:
+            trace.append(Traced(None, lookup.deps, settled=lookup.settled, unknown=False))
+        return lookup.found
+
+    def _workspace_ready(self, qualified_name: str) -> None:
+        if self.on_resolved is not None:
+            self.on_resolved(qualified_name)
 
     def describe_class(self, qualified_name: str, path: str) -> str | None:
         """Where ``qualified_name`` (as imported by ``path``) is defined, for hovers:
@@ -780,12 +801,4 @@ def _real_path(path: str) -> str | None:
 
 def _package_root(path: str | None) -> str | None:
     """The directory above the outermost package holding ``path``."""
-    if path is None:
-        return None
-    directory = os.path.dirname(path)
-    while os.path.isfile(os.path.join(directory, "__init__.py")):
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    return directory
+    return None if path is None else package_root(path)

@@ -266,3 +266,28 @@ async def test_a_flag_passed_by_another_class_reaches_the_init_call(client: Lang
     assert diagnostic.code == "GG304"
     assert range_text(doc.text, diagnostic.range) == "init(self.fc.bias)"
     assert "with `bias=False` (from line 18)" in diagnostic.message
+
+
+async def test_a_helper_of_another_module_is_followed_once_summarised(client: LanguageClient, root):
+    """``replace_head(model)`` from ``helpers.py`` (on disk, not open): its summary is
+    made in the background, then the call is reported; saving ``helpers.py`` without the
+    replacement clears it."""
+    from test_result_cache import FINETUNE, HELPERS
+
+    folder = root / "helper_modules"
+    folder.mkdir()
+    (folder / "helpers.py").write_text(HELPERS)
+    doc = Doc(client, folder / "finetune.py", FINETUNE).open()
+
+    def published() -> list[str]:
+        history = client.recorder.published.get(doc.uri, [])  # type: ignore[attr-defined]
+        return codes(history[-1].diagnostics) if history else []
+
+    await wait_for(lambda: "GG102" in published(), timeout=30)
+    helper = Doc(client, folder / "helpers.py", HELPERS).open()
+    helper.replace_all(HELPERS.replace("model.fc = nn.Linear(4, 3)", "print(model)"))
+    (folder / "helpers.py").write_text(helper.text)  # what the editor writes on save
+    helper.save()
+    await wait_for(lambda: "GG102" not in published(), timeout=30)
+    helper.close()
+    doc.close()

@@ -1003,3 +1003,93 @@ def test_does_not_flag_hooks_before_configure_optimizers_or_without_new_paramete
             "self.model = torchvision.models.resnet18()\n        self.head = nn.Linear(512, 2)",
         )
     assert only(code, "GG102") == []
+
+
+_SHALLOW = """
+import copy
+import torch
+from torch import nn
+
+
+class Learner:
+    def __init__(self, model, lr):
+        self.model = model
+        self.opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+    def clone(self):
+        learner = copy.copy(self)
+        learner.model = copy.deepcopy(self.model){rebuild}
+        return learner
+
+    def adapt(self, x, y):
+        self.opt.zero_grad()
+        nn.functional.cross_entropy(self.model(x), y).backward()
+        self.opt.step()
+"""
+
+
+def test_flags_a_shallow_copy_given_a_deep_copied_model_but_the_old_optimizer():
+    code = _SHALLOW.format(rebuild="")
+    (finding,) = only(code, "GG102")
+    assert code.splitlines()[finding.span.start.line].strip() == (
+        "learner.model = copy.deepcopy(self.model)"
+    )
+    assert finding.message.startswith(
+        "`clone()` gives the new object a deep copy of `self.model` but the same `self.opt`"
+    )
+
+
+def test_does_not_flag_a_shallow_copy_that_builds_its_own_optimizer():
+    rebuild = "\n        learner.opt = torch.optim.SGD(learner.model.parameters(), lr=0.1)"
+    assert only(_SHALLOW.format(rebuild=rebuild), "GG102") == []
+
+
+_BUILT_NEW = """
+import copy
+import torch
+from torch import nn
+
+
+class Learner:
+    def __init__(self, model, optimizer=None, lr=0.01):
+        self._model = model
+        self._optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr)
+
+    def clone(self):
+        new = Learner.__new__(Learner)
+        new._model = copy.deepcopy(self._model){optimizer}
+        return new
+
+    def adapt(self, x, y):
+        self._optimizer.zero_grad()
+        nn.functional.mse_loss(self._model(x), y).backward()
+        self._optimizer.step()
+"""
+
+
+def test_flags_a_clone_built_with_new_that_stores_the_old_optimizer():
+    code = _BUILT_NEW.format(optimizer="\n        new._optimizer = self._optimizer")
+    (finding,) = only(code, "GG102")
+    assert code.splitlines()[finding.span.start.line].strip() == "new._optimizer = self._optimizer"
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        "\n        new._optimizer = torch.optim.SGD(new._model.parameters(), lr=0.01)",
+        "",  # no optimizer at all: not this rule's business
+    ],
+)
+def test_does_not_flag_a_clone_built_with_new_and_its_own_or_no_optimizer(optimizer):
+    assert only(_BUILT_NEW.format(optimizer=optimizer), "GG102") == []
+
+
+def test_flags_an_optional_optimizer_parameter_handed_on_by_clone():
+    code = _BUILT_NEW.replace(
+        "        new = Learner.__new__(Learner)\n"
+        "        new._model = copy.deepcopy(self._model){optimizer}\n"
+        "        return new\n",
+        "        return Learner(copy.deepcopy(self._model), self._optimizer)\n",
+    )
+    (finding,) = only(code, "GG102")
+    assert finding.message.startswith("`clone()` gives the new object a deep copy of `self._model`")

@@ -335,3 +335,46 @@ def test_odd_configuration_shapes_do_not_raise():
     nn.Linear(2, 2, **cfg).bias.zero_()
     """
     only(code, "GG304")
+
+
+RESNET = """
+from functools import partial
+
+import torch.nn as nn
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inplanes, planes, norm_layer=None):
+        super().__init__()
+        if norm_layer is None:
+            norm_layer = nn.BatchNorm2d
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, padding=1, bias=False)
+        self.bn1 = norm_layer(planes)
+
+
+class ResNet(nn.Module):
+    def __init__(self, norm_layer=None):
+        super().__init__()
+        self.layer1 = BasicBlock(64, 64, norm_layer=norm_layer)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
+model = ResNet({norm})
+"""
+
+
+@pytest.mark.parametrize(
+    ("norm", "lines"),
+    [
+        ("", []),  # torchvision's default norm layer keeps its affine parameters
+        ("norm_layer=partial(nn.LayerNorm, eps=1e-6)", []),
+        ("norm_layer=partial(nn.BatchNorm2d, affine=False)", [24, 25]),
+    ],
+)
+def test_torchvision_style_norm_layer(norm, lines):
+    assert lines_of(RESNET.format(norm=norm), "GG304") == lines

@@ -605,3 +605,39 @@ def test_still_flags_an_optimizer_rebuilt_around_a_persisting_model():
             optimizer.step()
     """
     assert lines_of(code, "GG402") == [9]
+
+
+def test_flags_a_trainer_method_clearing_only_in_its_amp_branch():
+    # Issue 11's shape in a trainer class: `self.args.amp` clears, the `else` path does not.
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Trainer:
+        def __init__(self, model, args):
+            self.model = model
+            self.args = args
+            self.optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+            self.scaler = torch.amp.GradScaler("cuda", enabled=args.amp)
+
+        def train_epoch(self, loader):
+            self.model.train()
+            for images, labels in loader:
+                if self.args.amp:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    with torch.autocast("cuda", dtype=torch.float16):
+                        loss = nn.functional.cross_entropy(self.model(images), labels)
+                    self.scaler.scale(loss).backward()
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    loss = nn.functional.cross_entropy(self.model(images), labels)
+                    loss.backward()
+                    self.optimizer.step()
+    """
+    (finding,) = only(code, "GG402")
+    assert "cleared only when `self.args.amp` is true" in finding.message
+    assert code.splitlines()[finding.span.start.line].strip() == "self.optimizer.step()"
+    both = code.replace("else:\n", "else:\n" + " " * 20 + "self.optimizer.zero_grad()\n")
+    assert only(both, "GG402") == []

@@ -136,3 +136,40 @@ def test_no_fix_when_unscale_comes_later():
     """
     (finding,) = only(code, "GG502")
     assert finding.fixes == ()
+
+
+_HELPER_SCALER = """
+import torch
+from torch import nn
+from torch.nn.utils import clip_grad_norm_
+
+
+def make_scaler(args):
+    return torch.amp.GradScaler("cuda", enabled={enabled})
+
+
+def train(model, loader, args):
+    optimizer = torch.optim.AdamW(model.parameters())
+    scaler = make_scaler(args)
+    amp_scaler = scaler
+    for x, y in loader:
+        optimizer.zero_grad()
+        with torch.autocast("cuda"):
+            loss = nn.functional.mse_loss(model(x), y)
+        amp_scaler.scale(loss).backward()
+        clip_grad_norm_(model.parameters(), max_norm=1.0)
+        amp_scaler.step(optimizer)
+        amp_scaler.update()
+"""
+
+
+def test_a_scaler_made_by_a_helper_and_reached_through_an_alias_is_a_scaler():
+    # The semantic model gives `scaler` the helper's GradScaler, and `amp_scaler` the same.
+    code = _HELPER_SCALER.format(enabled="True")
+    assert lines_of(code, "GG502") == [20]
+    (fixed,) = assert_all_fixes_repair(code, "GG502")
+    assert "amp_scaler.unscale_(optimizer)\n        clip_grad_norm_(" in fixed
+
+
+def test_a_helper_s_disabled_scaler_stays_silent():
+    assert only(_HELPER_SCALER.format(enabled="False"), "GG502") == []

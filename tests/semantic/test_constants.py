@@ -288,3 +288,26 @@ def test_a_scan_of_every_layer_is_recorded_as_a_pattern():
     (pattern,) = model.scans
     assert re.search(pattern, "norm = make_norm(affine=False)")
     assert not re.search(pattern, "norm = make_norm(affine=True)")
+
+
+class _Log:
+    """The read log's interface (``ReadLog``: enter/leave/reuse around each evaluation,
+    read(node), scan(pattern)), recording the calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args: self.calls.append((name, *args))
+
+
+def test_reads_are_passed_on_to_the_incremental_read_log():
+    code = FACTORY + "head = make_head(8, use_bias=False)\n"
+    model = model_of(code)
+    log = model.evaluator.reads = _Log()
+    model.constant_at("flag", 4 + HEADER.count("\n"))
+    model.every_absence("bias")
+    kinds = {c[0] for c in log.calls}
+    assert {"enter", "leave", "read", "scan"} <= kinds
+    read_lines = {c[1].lineno for c in log.calls if c[0] == "read" and hasattr(c[1], "lineno")}
+    assert 4 + HEADER.count("\n") + 1 in read_lines  # the call passing False

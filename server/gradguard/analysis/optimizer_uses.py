@@ -19,6 +19,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.names import reads_dotted
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.semantic import control
+from gradguard.semantic.workspace import argument_names, foreign_call
 
 
 def related_names(a: str, b: str) -> bool:
@@ -101,7 +102,7 @@ class OptimizerTimeline:
         ``add_param_group`` on the parameter the optimizer is passed as."""
         function = self.facts.functions.get(getattr(call.func, "id", ""))
         if function is None:
-            return False
+            return self._adds_groups_through_module(call)
         positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
         passed = {
             p for p, a in zip(positional, call.args, strict=False) if reads_dotted(a, self.name)
@@ -114,6 +115,14 @@ class OptimizerTimeline:
             and flow.dotted_name(node.func.value) in passed
             for node in ast.walk(function)
         )
+
+    def _adds_groups_through_module(self, call: ast.Call) -> bool:
+        """The same through a function of another workspace module (its summary)."""
+        foreign = foreign_call(self.facts, call)
+        if foreign is None or not foreign.summary.adds_param_groups:
+            return False
+        passed = argument_names(call, foreign.summary)
+        return any(passed.get(p) == self.name for p in foreign.summary.adds_param_groups)
 
     def follows_creation(self, info: flow.StatementInfo) -> bool:
         """``info`` runs after the creation (later in source order, or later in a loop

@@ -137,6 +137,15 @@ class JediAnswers:
                 asked |= recorder.queried()
             yield key, asked
 
+    def file_changed(self, path: str) -> None:
+        """A Python file was saved or changed on disk: a summary read from it (a helper
+        of another workspace module) is computed again in the background, and the
+        targets that used it are analysed again once it lands."""
+        for resolver in self._resolvers.values():
+            workspace = getattr(resolver, "workspace", None)
+            if workspace is not None:
+                workspace.changed(path)
+
     def epoch(self, key: str) -> int:
         return self.epochs.get(key, 0)
 

@@ -13,6 +13,7 @@ from lsprotocol import types
 from gradguard import __version__
 from gradguard.lsp.host import GradGuardServer, is_config_file
 from gradguard.lsp.settings import SECTION, apply_log_level, parse_settings, unwrap
+from gradguard.lsp.targets import uri_to_path
 
 log = logging.getLogger("gradguard.lsp")
 
@@ -135,6 +136,9 @@ async def did_change_configuration(
 def did_change_watched_files(
     ls: GradGuardServer, params: types.DidChangeWatchedFilesParams
 ) -> None:
+    for change in params.changes:  # a helper module edited outside the editor
+        if change.uri.endswith(".py"):
+            ls.state.answers.file_changed(uri_to_path(change.uri))
     if any(is_config_file(change.uri) for change in params.changes):
         ls.state.config.forget_pyprojects()
         ls.state.settings_changed()

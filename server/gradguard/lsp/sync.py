@@ -6,6 +6,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from gradguard.lsp.host import GradGuardServer, is_config_file, is_python
+from gradguard.lsp.targets import uri_to_path
 
 # -- text documents ----------------------------------------------------------------------
 
@@ -38,6 +39,7 @@ async def did_save(ls: GradGuardServer, params: types.DidSaveTextDocumentParams)
     document = ls.text_document(uri)
     if document is None or not is_python(uri, document.language_id):
         return
+    ls.state.answers.file_changed(uri_to_path(uri))  # the files importing it
     await _analyse_after_save(ls, ls.state.target_of(uri))
 
 

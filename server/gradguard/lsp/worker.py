@@ -46,6 +46,11 @@ class RecordingResolver:
         describe = getattr(self.resolver, "describe_class", None)
         return describe(qualified_name, path) if callable(describe) else None
 
+    def workspace_function(self, qualified_name: str, path: str) -> Any:
+        self._record(qualified_name)
+        lookup = getattr(self.resolver, "workspace_function", None)
+        return lookup(qualified_name, path) if callable(lookup) else None
+
     def queried(self) -> frozenset[str]:
         with self._lock:
             return frozenset(self.names)

@@ -5,7 +5,8 @@ still used afterwards: `model = Net()` or `model = copy.deepcopy(model)` again,
 `model.fc = nn.Linear(...)`, `model.fc.weight = nn.Parameter(...)`,
 `nn.utils.parametrizations.weight_norm(model.fc)` or the older
 `torch.nn.utils.weight_norm(model.fc)`, also when the replacement happens inside a
-function of the same file that is called with the model. The model is followed through
+function called with the model, of the same file or of another module of the workspace
+(`replace_head(model)` imported from `utils.py`, when jedi is on). The model is followed through
 names: a layer built in a local first (`head = nn.Linear(4, 3); model.fc = head`), an
 alias of the model (`net = model`, or `inner = m.backbone` in a helper), a name rebound
 later (`params = a.parameters()` then `params = b.parameters()`: the optimizer keeps
@@ -121,8 +122,9 @@ from gradguard.analysis.names import names_bound, names_read, reads_dotted
 from gradguard.analysis.optimizer_uses import OptimizerTimeline, related_names
 from gradguard.analysis.optimizers import OptimizerCreation, models_in
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
+from gradguard.rules import stale_across_methods
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
-from gradguard.semantic import across_methods
+from gradguard.semantic.built_optimizers import helper_creations
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN
 from gradguard.semantic.replacements import Replacement, replacements_in
@@ -135,7 +137,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     per_scope: dict[ast.AST, list[tuple[flow.StatementInfo, Replacement]]] = {}
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[tuple[object, str]] = set()
-    for creation in context.optimizers.creations:
+    for creation in [*context.optimizers.creations, *helper_creations(facts)]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
             continue
@@ -149,37 +151,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             if (finding.span, finding.message) not in seen:
                 seen.add((finding.span, finding.message))
                 yield finding
-    yield from _across_methods(rule, context)
-
-
-def _across_methods(rule: Rule, context: RuleContext) -> Iterator[Finding]:
-    """A trainer's ``clone()`` sharing its optimizer; a Lightning hook replacing a layer
-    after ``configure_optimizers()`` ran."""
-    span = context.source.span_of
-    for shared in across_methods.shared_optimizers(context.facts):
-        kept, copied = flow.dotted_name(shared.kept), flow.dotted_name(shared.copied)
-        yield rule.finding(
-            context,
-            shared.kept,
-            f"`{shared.method.name}()` gives the new object a deep copy of `{copied}` but the "
-            f"same `{kept}`, which does not hold the copy's parameters (a deep copy makes new "
-            f"ones), so `{kept}.step()` on the clone never trains its model",
-            related=[RelatedLocation(span(shared.step), f"`{kept}` is stepped here")],
-        )
-    for late in across_methods.late_replacements(context.facts, context.optimizers.creations):
-        found = late.replacement
-        yield rule.finding(
-            context,
-            found.node,
-            f"`{late.hook.name}()` replaces `{found.part_text}` after Lightning called "
-            "`configure_optimizers()` (fit runs it first), so the optimizer never updates the "
-            "new parameters",
-            related=[
-                RelatedLocation(
-                    span(late.creation.call), "The optimizer is created here, before the hook"
-                )
-            ],
-        )
+    yield from stale_across_methods.findings(rule, context)
 
 
 def _check_creation(
@@ -262,8 +234,9 @@ def _is_stale(timeline: OptimizerTimeline, info: flow.StatementInfo, found: Repl
 def _message(found: Replacement, optimizer: str, model: str) -> str:
     what = f"`{found.part_text}`"
     if found.via:
+        where = f"{found.via_file} line" if found.via_file else "line"
         return (
-            f"`{found.via}()` replaces {what} (line {found.via_line}) after `{optimizer}` was "
+            f"`{found.via}()` replaces {what} ({where} {found.via_line}) after `{optimizer}` was "
             f"created from the parameters of `{model}`, so `{optimizer}.step()` never updates "
             "the new parameters"
         )
@@ -406,6 +379,8 @@ RULE = Rule(
     fix_availability=FixAvailability.SOMETIMES,
     doc=__doc__ or "",
     check_function=check,
+    # A Lightning callback's hook is judged against the module's configure_optimizers().
+    reads_whole_file=r"\bconfigure_optimizers\b",
     example_outcome=Silent(
         check=(
             "assert model.fc.weight.grad is not None and all("

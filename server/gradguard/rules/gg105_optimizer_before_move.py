@@ -1,7 +1,9 @@
 """## What it does
 Checks for `model.to(...)`, `model.cuda()`, `model.double()`, `model.half()` and
 `model.bfloat16()` called after an optimizer was created from that model's parameters,
-while the optimizer is still used afterwards.
+while the optimizer is still used afterwards, also inside a function of another module of
+the workspace that is given the model (`to_device(model, device)` from `utils.py`, when
+jedi is on).
 
 ## Why is this bad?
 On current PyTorch this is usually harmless, which is why the rule is only
@@ -82,9 +84,11 @@ from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic import control
+from gradguard.semantic.built_optimizers import helper_creations
 from gradguard.semantic.catalogue.tensors import STATE_MISMATCHING_MOVES
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ModuleObject
+from gradguard.semantic.workspace import argument_names, foreign_call
 
 MOVES = STATE_MISMATCHING_MOVES
 _OVERWRITE_FLAG = "set_overwrite_module_params_on_conversion"
@@ -96,7 +100,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # One optimizer name created in both arms of an ``if`` must give one finding.
     seen: set[int] = set()
     semantic = SemanticModel.of(facts)
-    for creation in context.optimizers.creations:
+    for creation in [*context.optimizers.creations, *helper_creations(facts)]:
         timeline = OptimizerTimeline.of(facts, creation)
         if timeline is None or not creation.models:
             continue
@@ -153,7 +157,10 @@ def _moves_in(
     holds or is part of one, or of a name holding the same module object: ``alias =
     model``) in the statement's own code."""
     for node in flow.own_nodes(stmt):
-        if not isinstance(node, ast.Call) or flow.method_name(node) not in MOVES:
+        if not isinstance(node, ast.Call):
+            continue
+        if flow.method_name(node) not in MOVES:
+            yield from _helper_moves(semantic.facts, node, models)
             continue
         assert isinstance(node.func, ast.Attribute)
         receiver = flow.dotted_name(node.func.value)
@@ -174,10 +181,33 @@ def _moves_in(
                 yield node, receiver
 
 
+def _helper_moves(
+    facts: ModuleFacts, call: ast.Call, models: frozenset[str]
+) -> Iterator[tuple[ast.Call, str]]:
+    """``to_device(model, device)``: a function of another workspace module that moves
+    or casts the parameter it is given the model for (its summary says so)."""
+    foreign = foreign_call(facts, call)
+    if foreign is None or not foreign.summary.moves:
+        return
+    arguments = argument_names(call, foreign.summary)
+    for move in foreign.summary.moves:
+        receiver = arguments.get(move.parameter)
+        model = next((m for m in sorted(models) if receiver and _holds(receiver, m)), None)
+        if model is not None:
+            yield call, model
+            return
+
+
+def _holds(receiver: str, model: str) -> bool:
+    """Moving ``receiver`` moves ``model`` (it is the model or holds it)."""
+    return receiver == model or model.startswith(receiver + ".")
+
+
 def _move_key(call: ast.Call) -> str:
-    """The move as written (method and arguments), to compare two moves."""
+    """The move as written (method or function, and arguments), to compare two moves."""
     arguments = [*call.args, *call.keywords]
-    return f"{flow.method_name(call)}({', '.join(ast.dump(a) for a in arguments)})"
+    called = flow.method_name(call) or flow.dotted_name(call.func)
+    return f"{called}({', '.join(ast.dump(a) for a in arguments)})"
 
 
 def _moves_before(facts: ModuleFacts, creation: OptimizerCreation) -> set[tuple[str, str]]:
@@ -202,6 +232,7 @@ def _moves_before(facts: ModuleFacts, creation: OptimizerCreation) -> set[tuple[
                 node, creation.models, SemanticModel.of(facts), frozenset()
             )
             if flow.dotted_name(call.func) == f"{model}.{flow.method_name(call)}"
+            or flow.method_name(call) not in MOVES  # a helper the model is given to
         )
     return found
 
@@ -232,15 +263,22 @@ def _overwrites_parameters(facts: ModuleFacts) -> bool:
 def _message(
     context: RuleContext, call: ast.Call, model: str, optimizer: str, overwrites: bool
 ) -> str:
-    text = _short(context.source.node_text(call), flow.method_name(call) or "to")
+    shown = f"`{_short(context.source.node_text(call), flow.method_name(call) or 'to')}`"
+    foreign = foreign_call(context.facts, call) if flow.method_name(call) not in MOVES else None
+    if foreign is not None:  # a helper of another module moves it
+        move = foreign.summary.moves[0]
+        text = context.source.node_text(call)
+        if len(text) > 40 or "\n" in text:
+            text = f"{foreign.called_as}(...)"
+        shown = f"`{text}` (`.{move.method}()` in {foreign.file_name} line {move.line})"
     if overwrites:
         return (
-            f"`{text}` runs after `{optimizer}` was created from the parameters of `{model}`, "
+            f"{shown} runs after `{optimizer}` was created from the parameters of `{model}`, "
             f"and with `{_OVERWRITE_FLAG}(True)` it replaces the parameters, so `{optimizer}` "
             "keeps the old ones and never updates the model"
         )
     return (
-        f"`{text}` runs after `{optimizer}` was created from the parameters of `{model}`: "
+        f"{shown} runs after `{optimizer}` was created from the parameters of `{model}`: "
         "PyTorch keeps the same parameter objects, but optimizer state that already exists "
         "(Adagrad's, Adam's or momentum SGD's after a step, a loaded state dict) is not moved "
         "or cast with them"

@@ -37,11 +37,13 @@ _REBUILDS = frozenset({"setup_optimizers", "configure_optimizers"})
 
 @dataclass(frozen=True)
 class SharedOptimizer:
-    """``Wrapper(copy.deepcopy(self._model), self._optimizer)`` in ``method``."""
+    """``Wrapper(copy.deepcopy(self._model), self._optimizer)`` in ``method``, or
+    ``new = copy.copy(self); new._model = copy.deepcopy(self._model)``."""
 
     method: Function
-    kept: ast.Attribute  # ``self._optimizer`` handed to the new instance
-    copied: ast.Attribute  # ``self._model``, deep-copied
+    node: ast.AST  # reported: the optimizer handed over, or the deep copy's assignment
+    kept: str  # ``self._optimizer``, shared with the new instance
+    copied: str  # ``self._model``, deep-copied
     step: ast.Call  # where the class steps that optimizer
 
 
@@ -52,14 +54,100 @@ def shared_optimizers(facts: ModuleFacts) -> list[SharedOptimizer]:
     for info in facts.classes.values():
         init = info.methods.get("__init__")
         fields = _parameter_fields(facts, init) if init is not None else {}
-        if not fields:
-            continue
         for method in info.methods.values():
             if method is init:
                 continue
-            for call in flow.calls_in(method):
+            found += _shallow_copies(facts, info, method)
+            for call in flow.calls_in(method) if fields else ():
                 if _makes_own_class(call, info, method) and not passes_unknown_arguments(call):
                     found += _shared(facts, info, init, fields, method, call)  # type: ignore[arg-type]
+    return found
+
+
+def _shallow_copies(facts: ModuleFacts, info: ClassInfo, method: Function) -> list[SharedOptimizer]:
+    """``new = copy.copy(self)`` then ``new._model = copy.deepcopy(self._model)``, the
+    copy's optimizer field never set in the method."""
+    self_name = _first_parameter(method)
+    copies: dict[str, bool] = {}  # name: shares every field (``copy.copy``)
+    stores: dict[str, list[tuple[str, ast.stmt, ast.expr]]] = {}
+    for node in ast.walk(method):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target, value = node.targets[0], node.value
+        shares = _new_instance(facts, value, info, self_name)
+        if isinstance(target, ast.Name) and shares is not None:
+            copies[target.id] = shares
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            stores.setdefault(target.value.id, []).append((target.attr, node, value))
+    found = []
+    for copy_name, shares in copies.items():
+        written = {attr: (node, value) for attr, node, value in stores.get(copy_name, [])}
+        for attr, (node, value) in written.items():
+            if not (
+                isinstance(value, ast.Call)
+                and facts.qualify(value.func) == "copy.deepcopy"
+                and len(value.args) == 1
+                and _self_field(value.args[0], self_name) == attr
+            ):
+                continue
+            for optimizer, step in _stepped_with(info, attr).items():
+                reported = _kept_optimizer(written, optimizer, node if shares else None, self_name)
+                if reported is not None:
+                    kept, copied = f"{self_name}.{optimizer}", f"{self_name}.{attr}"
+                    found.append(SharedOptimizer(method, reported, kept, copied, step))
+    return found
+
+
+def _new_instance(
+    facts: ModuleFacts, value: ast.expr, info: ClassInfo, self_name: str | None
+) -> bool | None:
+    """True for ``copy.copy(self)`` (every field shared), False for
+    ``Learner.__new__(Learner)`` (no field set), None for anything else."""
+    if not isinstance(value, ast.Call) or len(value.args) != 1:
+        return None
+    if facts.qualify(value.func) == "copy.copy":
+        return True if _is_name(value.args[0], self_name) else None
+    func = value.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__new__"
+        and _is_name(func.value, info.name)
+        and _is_name(value.args[0], info.name)
+    ):
+        return False
+    return None
+
+
+def _kept_optimizer(
+    written: dict[str, tuple[ast.stmt, ast.expr]],
+    optimizer: str,
+    copy_store: ast.stmt | None,
+    self_name: str | None,
+) -> ast.AST | None:
+    """Where the new instance keeps the old optimizer: its own store of
+    ``self.<optimizer>``, or the model's deep copy when a shallow copy shares it
+    unchanged; None when the method gives it another one."""
+    if optimizer not in written:
+        return copy_store  # ``copy.copy(self)`` shares it; ``__new__`` has none (None)
+    node, value = written[optimizer]
+    return node if _self_field(value, self_name) == optimizer else None
+
+
+def _stepped_with(info: ClassInfo, model: str) -> dict[str, ast.Call]:
+    """``{field: step call}`` for each ``self.<field>.step()`` in a method that also
+    uses ``self.<model>``."""
+    found: dict[str, ast.Call] = {}
+    for method in info.methods.values():
+        self_name = _first_parameter(method)
+        for call in flow.calls_in(method):
+            func = call.func
+            if not (isinstance(func, ast.Attribute) and func.attr == "step"):
+                continue
+            field = _self_field(func.value, self_name)
+            if field is not None:
+                step = _step_of(info, field, model)
+                if step is not None:
+                    found.setdefault(field, step)
     return found
 
 
@@ -71,15 +159,24 @@ def _parameter_fields(facts: ModuleFacts, init: Function) -> dict[str, str]:
     for stmt in init.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target, value = stmt.targets[0], stmt.value
+            passed = _passed_value(value)
             if (
                 isinstance(target, ast.Attribute)
                 and isinstance(target.value, ast.Name)
                 and target.value.id == self_name
-                and isinstance(value, ast.Name)
+                and passed is not None
                 and _only_store(facts, target.attr, stmt)
             ):
-                fields[value.id] = target.attr
+                fields[passed] = target.attr
     return fields
+
+
+def _passed_value(value: ast.expr) -> str | None:
+    """The parameter whose value is stored: ``optimizer``, or ``optimizer or SGD(...)``
+    (the default only when nothing is passed; an optimizer is always true)."""
+    if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and value.values:
+        value = value.values[0]
+    return value.id if isinstance(value, ast.Name) else None
 
 
 def _only_store(facts: ModuleFacts, attr: str, stmt: ast.stmt) -> bool:
@@ -144,7 +241,10 @@ def _shared(
     for attribute in kept:
         step = _step_of(info, attribute.attr, copied.attr)
         if step is not None:
-            found.append(SharedOptimizer(method, attribute, copied, step))
+            kept_name, copied_name = flow.dotted_name(attribute), flow.dotted_name(copied)
+            found.append(
+                SharedOptimizer(method, attribute, kept_name or "", copied_name or "", step)
+            )
     return found
 
 

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gradguard.analysis import flow
 from gradguard.semantic.bindings import Definition
@@ -106,24 +106,43 @@ class Constants:
         self.read: set[ast.AST] = set()
         self.scans: set[str] = set()
 
+    @property
+    def _log(self) -> Any:
+        """The incremental analysis's read log (``Evaluator.reads``, a ``ReadLog``) while
+        it records, else None: every read below is passed on to it too."""
+        return getattr(self.evaluator, "reads", None)
+
     def note_read(self, node: ast.AST) -> None:
         self.read.add(node)
+        if self._log is not None:
+            self._log.read(node)
 
     def note_scan(self, pattern: str) -> None:
         self.scans.add(pattern)
+        if self._log is not None:
+            self._log.scan(pattern)
 
     def value_of(self, expr: ast.AST) -> Constant:
         from gradguard.semantic.values import MAX_NESTING
 
-        if expr not in self._memo:
-            if self._nesting >= MAX_NESTING:
-                return UNKNOWN_CONSTANT
-            self._memo[expr] = UNKNOWN_CONSTANT  # a cycle through this expression
-            self._nesting += 1
-            try:
-                self._memo[expr] = self._evaluate(expr)
-            finally:
-                self._nesting -= 1
+        log = self._log
+        key = ("constant", expr)  # a reused answer brings the reads it was computed from
+        if expr in self._memo:
+            if log is not None:
+                log.reuse(expr, key)
+            return self._memo[expr]
+        if self._nesting >= MAX_NESTING:
+            return UNKNOWN_CONSTANT
+        self._memo[expr] = UNKNOWN_CONSTANT  # a cycle through this expression
+        self._nesting += 1
+        if log is not None:
+            log.enter(expr)
+        try:
+            self._memo[expr] = self._evaluate(expr)
+        finally:
+            self._nesting -= 1
+            if log is not None:
+                log.leave(expr, key)
         return self._memo[expr]
 
     def _evaluate(self, expr: ast.AST) -> Constant:

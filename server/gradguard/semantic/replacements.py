@@ -23,6 +23,7 @@ from gradguard.semantic.catalogue.layers import PARAMETERLESS_LAYERS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN, AbstractObject, ModuleObject
 from gradguard.semantic.values import Frame
+from gradguard.semantic.workspace import ForeignCall, argument_names, foreign_call
 
 # Wrappers share the wrapped model's parameters: assigning them is not a replacement.
 _WRAPPERS = frozenset(
@@ -88,6 +89,7 @@ class Replacement:
     legacy: bool = False  # torch.nn.utils.weight_norm rather than parametrizations
     via: str | None = None  # same-file function that performs it
     via_line: int = 0  # 1-based line of the replacement inside that function
+    via_file: str = ""  # the other workspace module that function is in (``utils.py``)
     adds_param_group: bool = False  # that function calls add_param_group itself
     # The expression whose field is replaced (``model`` for ``model.fc = ...``) and the
     # frame it is evaluated in (the parameters of the function that replaces, bound to
@@ -229,7 +231,8 @@ def _call(facts: ModuleFacts, call: ast.Call, depth: int) -> list[Replacement]:
         method = _same_file_method(facts, call.func)
         if method is not None:
             return _through_function(facts, call, method, depth, receiver=call.func.value)
-    return []
+    foreign = foreign_call(facts, call) if depth < _FUNCTION_DEPTH else None
+    return _through_foreign(call, foreign) if foreign is not None else []
 
 
 def _same_file_method(facts: ModuleFacts, func: ast.Attribute) -> Function | None:
@@ -303,7 +306,7 @@ def _through_function(
     held = evaluator.value_of(receiver) if receiver is not None else None
     frame = evaluator.call_frame(function, call, (), held)
     found = []
-    for root, inner in _function_replacements(facts, function, depth):
+    for root, inner in function_replacements(facts, function, depth):
         via_line = inner.via_line or getattr(inner.node, "lineno", 0)
         if inner.untranslated:
             found.append(replace(inner, node=call, via=function.name, via_line=via_line))
@@ -328,6 +331,32 @@ def _through_function(
     return found
 
 
+def _through_foreign(call: ast.Call, foreign: ForeignCall) -> list[Replacement]:
+    """Replacements a function of another workspace module makes on the models it is
+    called with (its summary), in the caller's names, reported at the call."""
+    arguments = argument_names(call, foreign.summary)
+    found = []
+    for part in foreign.summary.replaced:
+        caller = arguments.get(part.parameter)
+        if caller is None:
+            continue
+        found.append(
+            Replacement(
+                call,
+                caller + part.suffix,
+                caller + part.text_suffix,
+                part.kind,
+                part.tensor_name,
+                part.legacy,
+                via=foreign.called_as,
+                via_line=part.line,
+                via_file=foreign.file_name,
+                adds_param_group=part.adds_param_group,
+            )
+        )
+    return found
+
+
 def _self_name(function: Function, receiver: ast.expr | None) -> str | None:
     positional = [*function.args.posonlyargs, *function.args.args]
     return positional[0].arg if receiver is not None and positional else None
@@ -337,12 +366,12 @@ def _self_name(function: Function, receiver: ast.expr | None) -> str | None:
 # called from many places is analysed once.
 
 
-def _function_replacements(
+def function_replacements(
     facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
 ) -> list[tuple[str, Replacement]]:
     """``(parameter name, replacement in the function's terms)`` for replacements of
     parts of the function's parameters, before the parameter is rebound locally."""
-    cache: dict[tuple[int, int], list] = facts.shared(_function_replacements, dict)
+    cache: dict[tuple[int, int], list] = facts.shared(function_replacements, dict)
     key = (id(function), depth)
     if key in cache:
         return cache[key]

@@ -1,11 +1,13 @@
 """What a name of a training step holds: an optimizer, a GradScaler, a scheduler.
 
-The one place the step layer asks this (until the flow-sensitive bindings of
-``semantic`` answer it): every assignment of the dotted name anywhere in the file
-(``scaler = GradScaler()``, ``self.scheduler = StepLR(...)`` in a trainer's
-``__init__``), then the name's spelling when the file does not assign it (a
-``train_one_epoch(model, loader, optimizer, scheduler, scaler)`` parameter). Names
-that the file binds to something else are not guessed.
+The one place the step layer asks this. It reads every assignment of the dotted name in
+the file (``scaler = GradScaler()``, ``self.scheduler = StepLR(...)`` in a trainer's
+``__init__``); a value that is not a constructor call (an alias, a same-file helper such as
+``make_scaler(args)``) is what the semantic model says it holds, when it knows every
+object. When the file does not assign the name, its spelling decides (a
+``train_one_epoch(model, loader, optimizer, scheduler, scaler)`` parameter). Names that
+the file binds to something else are not guessed. What a constructor call makes is read
+in ``training_objects``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import ast
 import re
 from dataclasses import dataclass
 
-from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerIndex
 from gradguard.analysis.resolution import SymbolKind
+from gradguard.semantic import training_objects
 from gradguard.semantic.catalogue import training
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import NONE_VALUE, UNKNOWN
 
 _OPTIMIZER_SPELLING = re.compile(
     r"^(opt|optim|optimizer|optimiser)(_\w+|\d+|[A-Z]\w*)?$"
@@ -81,18 +85,35 @@ class Roles:
         return list(self.facts.assigned_values.get(name, ()))
 
     def _calls(self, name: str) -> list[ast.Call] | None:
-        """The calls assigned to ``name`` (``x = C(...)`` and ``x = C(...).to(d)``); None
-        when some assignment is not a call (unknown: an alias, a parameter default)."""
+        """The constructor calls whose objects ``name`` is assigned (``x = C(...)``,
+        ``x = C(...).to(d)``, and through the semantic model an alias or a same-file
+        helper's result); None when some assigned value is not known (a parameter)."""
         calls = []
         values = self._values(name)
         for value in values:
             for part in _alternatives(value):
                 if isinstance(part, ast.Constant) and part.value is None:
                     continue  # ``GradScaler() if args.amp else None``: used only when set
-                if not isinstance(part, ast.Call):
+                if isinstance(part, ast.Call) and not self._is_helper(part):
+                    calls.append(part)
+                    continue
+                made = self._made_at(part)
+                if made is None:
                     return None
-                calls.append(part)
+                calls += made
         return None if values and not calls else calls
+
+    def _is_helper(self, call: ast.Call) -> bool:
+        func = call.func
+        return isinstance(func, ast.Name) and func.id in self.facts.functions
+
+    def _made_at(self, expr: ast.expr) -> list[ast.Call] | None:
+        """The calls that made every object ``expr`` holds, when the model knows them."""
+        value = SemanticModel.of(self.facts).value_of(expr) - NONE_VALUE
+        sites = [obj.site for obj in value]
+        if not value or UNKNOWN in value or not all(isinstance(s, ast.Call) for s in sites):
+            return None
+        return sites  # type: ignore[return-value]
 
     # -- optimizers ----------------------------------------------------------------
 
@@ -141,13 +162,7 @@ class Roles:
     def _scaler_call(self, call: ast.Call) -> Scaler | None:
         if self.facts.qualify(call.func) not in training.GRAD_SCALER_CLASSES:
             return None
-        for keyword in call.keywords:
-            if keyword.arg == "enabled":
-                value = keyword.value
-                if isinstance(value, ast.Constant) and isinstance(value.value, bool):
-                    return Scaler(value.value)
-                return Scaler(None)
-        return Scaler(True)
+        return Scaler(training_objects.scaler_made_by(call).enabled)
 
     # -- schedulers ------------------------------------------------------------------
 
@@ -175,24 +190,11 @@ class Roles:
         return Scheduler(None, None) if _SCHEDULER_SPELLING.match(last) else None
 
     def _scheduler_call(self, call: ast.Call) -> Scheduler | None:
-        optimizer = flow.dotted_name(call.args[0]) if call.args else None
-        for keyword in call.keywords:
-            if keyword.arg == "optimizer":
-                optimizer = flow.dotted_name(keyword.value)
-        func = call.func
-        if isinstance(func, ast.Name) and func.id in self.facts.classes:
-            info = self.facts.classes[func.id]
-            torch_like = any(b in training.SCHEDULER_BASES for b in info.base_names)
-            return Scheduler(None, optimizer, torch_semantics=torch_like)
-        qualified = self.facts.qualify(func) or ""
-        class_name = training.scheduler_class(qualified)
-        if class_name is not None:
-            return Scheduler(class_name, optimizer)
-        last = qualified.rsplit(".", 1)[-1]
-        if "schedul" in last.lower() or last.endswith("LR"):
-            # A scheduler from elsewhere (timm, a workspace module): not torch's semantics.
-            return Scheduler(None, optimizer, torch_semantics=qualified.startswith("torch."))
-        return None
+        qualified = self.facts.qualify(call.func) or ""
+        made = training_objects.scheduler_made_by(self.facts, call, qualified)
+        if made is None:
+            return None
+        return Scheduler(made.class_name, made.optimizer, made.torch_semantics)
 
     # -- accelerate ----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
+from gradguard.semantic import training_objects
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
@@ -260,6 +261,9 @@ class Evaluator:
             return frozenset({InstanceObject(call, func.id)})
         if torchnames.is_module_class_qualname(qualified):
             return frozenset({ModuleObject(call, qualified, torch_layer=True)})
+        made = training_objects.made_by(facts, call, qualified) if qualified else None
+        if made is not None:
+            return frozenset({made})  # a GradScaler, a scheduler, an Accelerator
         if qualified.startswith("torch.") and qualified.count(".") == 1:
             return self._factory(call, qualified.split(".")[1])
         if qualified and torchnames.is_model_factory_qualname(qualified):
