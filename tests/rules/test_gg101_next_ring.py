@@ -67,6 +67,23 @@ def test_star_unpacked_parameters_in_chain_raise_non_leaf_and_the_fix_passes_the
     _runs(fixed, call)
 
 
+def test_star_chain_next_to_a_list_of_parameters_keeps_the_list():
+    code = """
+    import itertools
+
+    import torch
+    from torch import nn
+
+    net = nn.Linear(4, 3)
+    W = nn.Parameter(torch.randn(3, 3))
+    optimizer = torch.optim.Adam(itertools.chain(*net.parameters(), [W]), lr=1e-3)
+    """
+    (fixed,) = assert_all_fixes_repair(code, "GG101")
+    assert "itertools.chain(net.parameters(), [W])" in fixed
+    _raises(code, ValueError, "can't optimize a non-leaf Tensor")
+    _runs(fixed)
+
+
 def test_star_chain_held_in_a_name_by_a_trainer_and_from_iterable():
     code = """
     import itertools

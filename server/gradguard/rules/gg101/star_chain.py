@@ -67,6 +67,13 @@ def _fix(checker: Checker, chain: ast.Call, qualified: str | None) -> tuple[Fix,
             edits.append(source.replace(argument, source.node_text(argument.value)))
         elif checker.kinds.is_parameter_tensor(argument):
             edits.append(source.replace(argument, f"[{source.node_text(argument)}]"))
-        elif not checker.kinds.holds_module_parameters(argument):
+        elif not _parameters_already(checker, argument):
             return ()
     return (Fix("Pass the parameters, not their rows", FixSafety.SAFE, tuple(edits)),)
+
+
+def _parameters_already(checker: Checker, argument: ast.expr) -> bool:
+    """An argument ``chain`` may keep: ``model.parameters()`` or ``[w, b]``."""
+    if isinstance(argument, (ast.List, ast.Tuple)) and argument.elts:
+        return all(checker.kinds.is_parameter_tensor(e) for e in argument.elts)
+    return checker.kinds.holds_module_parameters(argument)
