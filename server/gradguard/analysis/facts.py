@@ -363,24 +363,6 @@ class ModuleFacts:
             index.setdefault(node.id, []).append(node)
         return index
 
-    @cached_property
-    def assigned_values(self) -> dict[str, list[ast.expr]]:
-        """``{dotted target: [value, ...]}`` for every ``=`` / annotated assignment with a
-        value in the file, each list in ``ast.walk`` order (one entry per statement)."""
-        index: dict[str, list[ast.expr]] = {}
-        for node in self.nodes_of_types(ast.Assign, ast.AnnAssign):
-            value = node.value  # type: ignore[attr-defined]
-            if value is None:
-                continue
-            names = {flow.dotted_name(t) for t in flow.assigned_targets(node)}  # type: ignore[arg-type]
-            names.discard(None)
-            for name in names:
-                index.setdefault(name, []).append(value)  # type: ignore[arg-type]
-        from gradguard.semantic.reads import ReadLog, ScannedNames  # the editor's reads
-
-        log = ReadLog.of(self)
-        return index if log is None else ScannedNames(index, log)
-
     # -- tree navigation ---------------------------------------------------------
 
     def ancestors(self, node: ast.AST):
