@@ -10,12 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import os
-
 from gradguard.incremental.units import Unit, mentioning, unit_at
 from gradguard.source import searchable_text
-
-RECORDED_ONLY = os.environ.get("GG_RECORDED_ONLY") == "1"
 
 
 def affected_units(
@@ -35,8 +31,6 @@ def affected_units(
     affected function calls is not analysed again for that alone: what it reads of its
     callers is in its recorded reads."""
     removed = list(removed)
-    if RECORDED_ONLY:
-        return set(seeds) | set(readers)
     functions = {unit.name: i for i, unit in enumerate(units) if unit.is_function}
     module_code = {i for i, unit in enumerate(units) if unit.is_module_code}
     affected: set[int] = set()
@@ -69,8 +63,6 @@ def needed_units(units: list[Unit], affected: set[int]) -> set[int]:
     """``affected`` and what their analysis reads: the definitions of the names they
     mention and the module code using the module variables they read (transitively),
     and the callers of the functions among them (whose arguments the rules read)."""
-    if RECORDED_ONLY:
-        return set(affected) | {i for i, u in enumerate(units) if u.is_module_code and not u.binds_values}
     exporters: dict[str, list[int]] = {}
     for index, unit in enumerate(units):
         for name in unit.exports:
