@@ -329,7 +329,7 @@ def _is_model_call(facts: ModuleFacts, call: ast.Call) -> bool:
     if flow.method_name(call) == "forward":
         func = func.value  # type: ignore[attr-defined]
     if (facts.qualify(func) or "").startswith("torch."):
-        return Kinds.of(facts).is_module(func)
+        return False  # a torch function or class: ``nn.Linear(...)`` builds, it runs no forward
     name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
     # ``Generator()`` builds a model; ``generator(z)`` runs one.
     if name[:1].islower() and _MODEL_SPELLING.match(name):
