@@ -30,7 +30,8 @@ def returns_module(code: str, name: str) -> bool:
             True,
         ),
         (
-            "def build():\n    return nn.Sequential(nn.Linear(4, 2))\n\ndef make():\n    return build()\n",
+            "def build():\n    return nn.Sequential(nn.Linear(4, 2))\n\n"
+            + "def make():\n    return build()\n",
             True,
         ),
         # the value that reaches the return counts, not an earlier one
