@@ -366,9 +366,8 @@ class ModuleFacts:
     @cached_property
     def walk_order(self) -> dict[ast.AST, int]:
         """Each node's position in ``ast.walk(tree)`` (the module is 0)."""
-        order: dict[ast.AST, int] = {self.tree: 0}
-        for position, node in enumerate(self.parents, 1):
-            order[node] = position
+        order: dict[ast.AST, int] = dict(zip(self.parents, range(1, len(self.parents) + 1)))
+        order[self.tree] = 0
         return order
 
     @cached_property
@@ -384,15 +383,21 @@ class ModuleFacts:
     def assigned_values(self) -> dict[str, list[ast.expr]]:
         """``{dotted target: [value, ...]}`` for every ``=`` / annotated assignment with a
         value in the file, each list in ``ast.walk`` order (one entry per statement)."""
-        index: dict[str, list[ast.expr]] = {}
-        for node in self.nodes_of_types(ast.Assign, ast.AnnAssign):
-            value = node.value  # type: ignore[attr-defined]
-            if value is None:
-                continue
-            names = {flow.dotted_name(t) for t in flow.assigned_targets(node)}  # type: ignore[arg-type]
-            names.discard(None)
-            for name in names:
-                index.setdefault(name, []).append(value)  # type: ignore[arg-type]
+        return self._scanned(_assignments(self.nodes_of_types(ast.Assign, ast.AnnAssign)))
+
+    @cached_property
+    def assigned_none(self) -> dict[str, list[ast.expr]]:
+        """:attr:`assigned_values` with only its ``None`` values (``nothing = None``), in no
+        particular order: made from the few such statements, not from every assignment."""
+        statements = [
+            node
+            for kind in (ast.Assign, ast.AnnAssign)
+            for node in self.nodes_of(kind)
+            if isinstance(value := node.value, ast.Constant) and value.value is None  # type: ignore[attr-defined]
+        ]
+        return self._scanned(_assignments(statements))
+
+    def _scanned(self, index: dict[str, list[ast.expr]]) -> dict[str, list[ast.expr]]:
         from gradguard.semantic.reads import ReadLog, ScannedNames  # the editor's reads
 
         log = ReadLog.of(self)
@@ -511,6 +516,20 @@ def index_tree(tree: ast.AST) -> tuple[dict[ast.AST, ast.AST], dict[type, list[a
         else:
             by_type[kind] = [child]
     return parents, by_type
+
+
+def _assignments(statements: Iterable[ast.AST]) -> dict[str, list[ast.expr]]:
+    """``{dotted target: [value, ...]}`` of ``=`` / annotated assignments with a value."""
+    index: dict[str, list[ast.expr]] = {}
+    for node in statements:
+        value = node.value  # type: ignore[attr-defined]
+        if value is None:
+            continue
+        names = {flow.dotted_name(t) for t in flow.assigned_targets(node)}  # type: ignore[arg-type]
+        names.discard(None)
+        for name in names:
+            index.setdefault(name, []).append(value)  # type: ignore[arg-type]
+    return index
 
 
 def self_attribute(target: ast.AST) -> str | None:

@@ -262,9 +262,7 @@ def _holds_none(context: RuleContext, value: ast.expr | None) -> bool:
     if value is None or _is_none(value):
         return value is not None
     dotted = flow.dotted_name(value)
-    if dotted is None or not any(
-        _is_none(v) for v in context.facts.assigned_values.get(dotted, ())
-    ):
+    if dotted is None or dotted not in context.facts.assigned_none:
         return False  # nothing in the file binds that name to None: no need to ask
     return SemanticModel.of(context.facts).value_of(value) == NONE_VALUE
 
