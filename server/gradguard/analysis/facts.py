@@ -381,7 +381,8 @@ class ModuleFacts:
     @cached_property
     def walk_order(self) -> dict[ast.AST, int]:
         """Each node's position in ``ast.walk(tree)`` (the module is 0)."""
-        order: dict[ast.AST, int] = dict(zip(self.parents, range(1, len(self.parents) + 1)))
+        positions = range(1, len(self.parents) + 1)
+        order: dict[ast.AST, int] = dict(zip(self.parents, positions, strict=True))
         order[self.tree] = 0
         return order
 

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
@@ -160,7 +160,7 @@ def _removals(
         yield from _call_removal(context, index, node)
 
 
-def _may_name_parameter(index: RegisteredParameters, targets: list[ast.expr]) -> bool:
+def _may_name_parameter(index: RegisteredParameters, targets: Sequence[ast.expr]) -> bool:
     """Some target is ``x.<attr>`` or ``x.<attr>.data`` with an ``attr`` the file's modules
     may register (what :func:`_target_removal` asks before anything else holds)."""
     for target in targets:
@@ -168,9 +168,9 @@ def _may_name_parameter(index: RegisteredParameters, targets: list[ast.expr]) ->
             if index.may_register(target.attr):
                 return True
             inner = target.value
-            if target.attr == "data" and isinstance(inner, ast.Attribute):
-                if index.may_register(inner.attr):
-                    return True
+            data = target.attr == "data" and isinstance(inner, ast.Attribute)
+            if data and index.may_register(inner.attr):  # type: ignore[attr-defined]
+                return True
     return False
 
 

@@ -78,10 +78,10 @@ from gradguard.analysis.tensors import (
     arithmetic_terms,
     has_update_shape,
     is_leaf_update,
-    leaf_update_by_syntax,
     is_name_or_data,
     is_requires_grad_call,
     is_true,
+    leaf_update_by_syntax,
     name_assignments,
 )
 from gradguard.findings import Finding, Fix, FixSafety, Severity

@@ -81,9 +81,9 @@ class RegisteredParameters:
         if self.facts.mentions("register_parameter"):
             for call in self.facts.nodes_of(ast.Call):
                 args = call.args  # type: ignore[attr-defined]
-                if flow.method_name(call) == "register_parameter" and args:  # type: ignore[arg-type]
-                    if isinstance(args[0], ast.Constant):
-                        names.add(str(args[0].value))
+                named = args and isinstance(args[0], ast.Constant)
+                if named and flow.method_name(call) == "register_parameter":  # type: ignore[arg-type]
+                    names.add(str(args[0].value))
         return frozenset(names)
 
     def layers_of(self, base: ast.expr, attr: str, at: ast.stmt) -> tuple[str, ...]:
