@@ -82,6 +82,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizer_uses import OptimizerTimeline
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
+from gradguard.rules import moves_across_methods
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic import control
 from gradguard.semantic.built_optimizers import helper_creations
@@ -143,6 +144,13 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # optimizers other modules' helpers build are known already.
     helpers = helper_creations(facts)
     for call, finding in context.optimizers.findings_of_each(moves_of, known=helpers):
+        if id(call) not in seen:
+            seen.add(id(call))
+            yield finding
+    # An optimizer a trainer's ``__init__`` built, the model moved in the code using it.
+    for call, finding in context.optimizers.findings_of_each(
+        lambda creation: moves_across_methods.object_findings(rule, context, creation)
+    ):
         if id(call) not in seen:
             seen.add(id(call))
             yield finding
