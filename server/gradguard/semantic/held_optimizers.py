@@ -168,6 +168,50 @@ def _passed_on(
     return False
 
 
+def object_rebuilds(
+    facts: ModuleFacts, name: str, statements: list[flow.StatementInfo]
+) -> list[flow.StatementInfo]:
+    """Statements calling a method on ``trainer`` that assigns ``self.optimizer`` before
+    reading it, for the optimizer name ``trainer.optimizer`` (a same-file class's
+    method, or another workspace module's class's summary)."""
+    root, _, field = name.partition(".")
+    if not field or "." in field:
+        return []
+    found = []
+    for info in statements:
+        for node in flow.own_nodes(info.node):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == root
+                and _method_touch(facts, node, field) == "rebuild"
+            ):
+                found.append(info)
+                break
+    return found
+
+
+def _method_touch(facts: ModuleFacts, call: ast.Call, field: str) -> str | None:
+    from gradguard.semantic.workspace import foreign_call
+    from gradguard.semantic.workspace_classes import first_touch
+
+    assert isinstance(call.func, ast.Attribute)
+    if call.func.attr in _method_names(facts):
+        heap = SemanticModel.of(facts).evaluator.heap
+        touches = set()
+        for obj in SemanticModel.of(facts).value_of(call.func.value):
+            method = heap.method(obj, call.func.attr)
+            owner = facts.parents.get(method) if method is not None else None
+            if method is None or not isinstance(owner, ast.ClassDef):
+                return None
+            methods = {m.name: m for m in owner.body if isinstance(m, Function)}
+            touches.add(first_touch(facts, method, field, methods, 0))
+        return touches.pop() if len(touches) == 1 else None
+    foreign = foreign_call(facts, call)
+    return foreign.summary.touch(field) if foreign is not None else None
+
+
 # -- optimizers built by an object's method -------------------------------------------------
 
 
