@@ -40,7 +40,7 @@ from gradguard.semantic.objects import (
     ParameterIterable,
     Value,
 )
-from gradguard.semantic.values import Frame
+from gradguard.semantic.values import Evaluator, Frame
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 Touch = Literal["use", "rebuild"] | None
@@ -402,8 +402,14 @@ def moves_in(
             yield node, move
 
 
-def _move_of(evaluator, call, frame, modules, methods) -> ast.Call | None:  # type: ignore[no-untyped-def]
-    if call.func.attr not in methods:
+def _move_of(
+    evaluator: Evaluator,
+    call: ast.Call,
+    frame: Frame,
+    modules: frozenset[AbstractObject],
+    methods: frozenset[str],
+) -> ast.Call | None:
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in methods:
         return None
     moved = evaluator.value_of(call.func.value, frame)
     if moved & modules and all(isinstance(o, ModuleObject) for o in moved):
@@ -411,7 +417,17 @@ def _move_of(evaluator, call, frame, modules, methods) -> ast.Call | None:  # ty
     return None
 
 
-def _move_in_method(evaluator, facts, call, frame, modules, methods, depth) -> ast.Call | None:  # type: ignore[no-untyped-def]
+def _move_in_method(
+    evaluator: Evaluator,
+    facts: ModuleFacts,
+    call: ast.Call,
+    frame: Frame,
+    modules: frozenset[AbstractObject],
+    methods: frozenset[str],
+    depth: int,
+) -> ast.Call | None:
+    """A move of one of ``modules`` in the method ``call`` runs (or one it calls)."""
+    assert isinstance(call.func, ast.Attribute)
     for obj in evaluator.value_of(call.func.value, frame):
         method = evaluator.heap.method(obj, call.func.attr)
         if method is None or depth >= _DEPTH:

@@ -174,13 +174,13 @@ def foreign_method(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     """``trainer.replace_head(3)`` where every definition of ``trainer`` reaching the call
     is ``Trainer(...)`` of another workspace module's class: that method's summary."""
     from gradguard.semantic.model import SemanticModel
-    from gradguard.semantic.workspace import foreign_call
 
     func = call.func
     if not isinstance(func, ast.Attribute):
         return None
     if isinstance(func.value, ast.Call):  # ``Surgeon().replace_head(model)``
-        constructions = [func.value]
+        constructions: list[ast.expr | None] = [func.value]
+        receiver = f"{flow.dotted_name(func.value.func)}()"
     elif isinstance(func.value, ast.Name):
         statement = facts.enclosing_statement(call)
         if statement is None:
@@ -189,15 +189,14 @@ def foreign_method(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
         constructions = [d.value for d in definitions if d.kind == "assign"]
         if not constructions or len(constructions) != len(definitions):
             return None
+        receiver = func.value.id
     else:
         return None
     found: dict[int, ForeignCall] = {}
     for value in constructions:
-        if not (isinstance(value, ast.Call) and _class_like(value.func)):
-            return None  # a cost gate: a function's result is not looked up
-        made = foreign_call(facts, value)
+        made = constructed_class(facts, value) if isinstance(value, ast.Call) else None
         if made is None or not isinstance(made.summary, ClassSummary):
-            return None
+            return None  # also a function's result: only class-like names are looked up
         found[id(made.summary)] = made
     if len(found) != 1:
         return None
@@ -205,13 +204,7 @@ def foreign_method(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     method = made.summary.methods.get(func.attr)  # type: ignore[attr-defined]
     if method is None:
         return None
-    return ForeignCall(
-        method,
-        made.file_name,
-        f"{made.called_as}().{func.attr}"
-        if isinstance(func.value, ast.Call)
-        else f"{func.value.id}.{func.attr}",
-    )  # type: ignore[attr-defined]
+    return ForeignCall(method, made.file_name, f"{receiver}.{func.attr}")
 
 
 def constructed_class(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
