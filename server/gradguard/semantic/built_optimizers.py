@@ -105,13 +105,16 @@ def constructed_optimizers(
     info = facts.statement_info(node)
     found = []
     for field, built in summary.optimizer_fields.items():
-        if built.parameter not in passed or info is None:
-            continue
-        models = {passed[built.parameter] + built.suffix} | {
+        # The model passed by name (``Trainer(model)``), and the field that keeps it
+        # (``trainer.model``, also for ``Trainer(resnet18())``).
+        models = {passed[built.parameter] + built.suffix} if built.parameter in passed else set()
+        models |= {
             f"{target}.{kept}{built.suffix}"
             for kept, parameter in summary.fields.items()
             if parameter == built.parameter
         }
+        if not models or info is None:
+            continue
         scope = facts.enclosing_scope(node)
         found.append(
             OptimizerCreation(node.value, info, scope, f"{target}.{field}", None, frozenset(models))

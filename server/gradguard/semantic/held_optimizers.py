@@ -75,7 +75,7 @@ class Touches:
                 and not self._reads(stmt.value, frame)
             ):
                 return "rebuild"  # ``self.optimizer = SGD(...)`` over the field holding it
-        if self._reads(stmt, frame, own=True):
+        if self._reads(stmt, frame, own=True) or self._returned(stmt, frame):
             return "use"
         if depth >= _DEPTH:
             return None
@@ -110,6 +110,20 @@ class Touches:
                 if touch is not None:
                     return touch
         return None
+
+    def _returned(self, stmt: ast.stmt, frame: Frame) -> bool:
+        """``return trainer``: the object holding the optimizer goes to the caller, which
+        trains with it (a builder function)."""
+        if not isinstance(stmt, ast.Return) or not isinstance(stmt.value, ast.Name):
+            return False
+        heap = self.evaluator.heap
+        return any(
+            isinstance(obj, (InstanceObject, ModuleObject))
+            and not (isinstance(obj, ModuleObject) and obj.torch_layer)
+            and self.holds(heap.field(obj, attr))
+            for obj in self.evaluator.value_of(stmt.value, frame)
+            for attr in self.fields
+        )
 
     def _reads(self, node: ast.AST, frame: Frame, own: bool = False) -> bool:
         """An attribute read in ``node`` holds the optimizer (``self.optimizer.step()``)."""
@@ -375,11 +389,12 @@ def part_owner(
     evaluator = SemanticModel.of(facts).evaluator
     if found_owner is not None:
         return evaluator.value_of(found_owner, frame)
+    container = part.endswith("[]")  # ``trainer.model[-1] = ...``: the container's
     chain = part.removesuffix("[]").split(".")
-    if len(chain) < 2 or "[" in part.removesuffix("[]"):
+    if len(chain) < 2 - container or "[" in part.removesuffix("[]"):
         return frozenset()
     value = evaluator.name_value(chain[0], at, facts.enclosing_scope(at))
-    for attr in chain[1:-1]:
+    for attr in chain[1:] if container else chain[1:-1]:
         value = evaluator.heap.load(value, attr)
     return value
 
