@@ -250,9 +250,12 @@ def argument_names(
     bound: dict[str, ast.expr] = {}
     if receiver is not None and positional:
         bound[positional.pop(0)] = receiver
-    elif isinstance(callee, FunctionSummary) and callee.receiver:
-        if isinstance(call.func, ast.Attribute):
-            bound[callee.receiver] = call.func.value  # a method's ``self``: the object
+    elif (
+        isinstance(callee, FunctionSummary)
+        and callee.receiver
+        and isinstance(call.func, ast.Attribute)
+    ):
+        bound[callee.receiver] = call.func.value  # a method's ``self``: the object
     for name, argument in zip(positional, call.args, strict=False):
         if isinstance(argument, ast.Starred):
             break
