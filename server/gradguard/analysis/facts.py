@@ -242,6 +242,21 @@ class ModuleFacts:
         )
         return not known and self.asks_about(qualified)
 
+    def may_name_import_or_class(self, func: ast.expr) -> bool:
+        """False when ``func`` can name neither an import nor one of the file's classes or
+        functions: its chain does not start at an imported name (``self.proj(x)``,
+        ``x.view(...)``), so :meth:`qualify` is None and the call builds no optimizer
+        (:meth:`optimizer_call_known` is False). A cheap test for every call of a file."""
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        name = root.id
+        if root is func and (name in self.classes or name in self.functions):
+            return True
+        return name in self.imports.aliases
+
     def is_optimizer_call(self, call: ast.Call) -> bool:
         # ``callee_kind`` without its costly branch: a call of one of the file's own
         # functions may build a module, never an optimizer class.
@@ -325,9 +340,9 @@ class ModuleFacts:
     @cached_property
     def walk_order(self) -> dict[ast.AST, int]:
         """Each node's position in ``ast.walk(tree)`` (the module is 0)."""
-        order: dict[ast.AST, int] = {self.tree: 0}
-        for position, node in enumerate(self.parents, 1):
-            order[node] = position
+        positions = range(1, len(self.parents) + 1)
+        order: dict[ast.AST, int] = dict(zip(self.parents, positions, strict=True))
+        order[self.tree] = 0
         return order
 
     @cached_property

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
@@ -147,6 +147,8 @@ def _removals(
 ) -> Iterator[_Removal]:
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not _may_name_parameter(index, targets):
+            return  # whatever the value holds, no target can be a registered parameter
         if _is_none(node.value) or (
             any(isinstance(t, ast.Attribute) for t in targets) and _holds_none(context, node.value)
         ):
@@ -157,6 +159,20 @@ def _removals(
             yield from _target_removal(context, index, node, target, "del")
     elif isinstance(node, ast.Call):
         yield from _call_removal(context, index, node)
+
+
+def _may_name_parameter(index: RegisteredParameters, targets: Sequence[ast.expr]) -> bool:
+    """Some target is ``x.<attr>`` or ``x.<attr>.data`` with an ``attr`` the file's modules
+    may register (what :func:`_target_removal` asks before anything else holds)."""
+    for target in targets:
+        if isinstance(target, ast.Attribute):
+            if index.may_register(target.attr):
+                return True
+            inner = target.value
+            data = target.attr == "data" and isinstance(inner, ast.Attribute)
+            if data and index.may_register(inner.attr):  # type: ignore[attr-defined]
+                return True
+    return False
 
 
 def _target_removal(

@@ -82,6 +82,8 @@ def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:
             if len(node.targets) != 1 or not isinstance(node.value, ast.Call):
                 continue
             target = flow.dotted_name(node.targets[0])
+            if target and isinstance(node.targets[0], ast.Name):
+                found += constructed_optimizers(facts, node, target)
             if not target or "opt" not in target.rsplit(".", 1)[-1].lower():
                 continue  # a cost gate: reading every module each assignment calls into
                 # cost 40% more analysis time on real code (detectron2, timm)
@@ -101,3 +103,38 @@ def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:
         return found
 
     return facts.shared(helper_creations, build)
+
+
+def constructed_optimizers(
+    facts: ModuleFacts, node: ast.Assign, target: str
+) -> list[OptimizerCreation]:
+    """``trainer = Trainer(model)`` where the other module's ``Trainer.__init__`` builds
+    ``self.optimizer`` over ``model``'s parameters: a creation of ``trainer.optimizer``
+    over ``model`` (and ``trainer.model``, the field holding it)."""
+    from gradguard.semantic.workspace import ClassSummary, argument_names
+    from gradguard.semantic.workspace_classes import constructed_class
+
+    assert isinstance(node.value, ast.Call)
+    foreign = constructed_class(facts, node.value)
+    if foreign is None or not isinstance(foreign.summary, ClassSummary):
+        return []
+    summary = foreign.summary
+    passed = argument_names(node.value, summary)
+    info = facts.statement_info(node)
+    found = []
+    for field, built in summary.optimizer_fields.items():
+        # The model passed by name (``Trainer(model)``), and the field that keeps it
+        # (``trainer.model``, also for ``Trainer(resnet18())``).
+        models = {passed[built.parameter] + built.suffix} if built.parameter in passed else set()
+        models |= {
+            f"{target}.{kept}{built.suffix}"
+            for kept, parameter in summary.fields.items()
+            if parameter == built.parameter
+        }
+        if not models or info is None:
+            continue
+        scope = facts.enclosing_scope(node)
+        found.append(
+            OptimizerCreation(node.value, info, scope, f"{target}.{field}", None, frozenset(models))
+        )
+    return found

@@ -315,6 +315,11 @@ def _through_function(
         if root not in arguments:
             continue
         caller = arguments[root]
+        # The caller's names say which object it is; for ``self.attr`` of a method, the
+        # receiver does (``m = model.module if ... else model``): the owner as the method
+        # spells it (``self.model`` of ``self.model.fc``), ``self`` bound to the receiver.
+        of_self = root == _self_name(function, receiver)
+        in_method = of_self and inner.owner is not None and not inner.frame
         found.append(
             replace(
                 inner,
@@ -323,9 +328,8 @@ def _through_function(
                 part_text=caller + inner.part_text[len(root) :],
                 via=function.name,
                 via_line=via_line,
-                # The caller's names say which object it is; for ``self.attr`` of a
-                # method, the receiver is (``m = model.module if ... else model``).
-                owner=receiver if root == _self_name(function, receiver) else None,
+                owner=(inner.owner if in_method else receiver) if of_self else None,
+                frame=frame if in_method else (),
             )
         )
     return found
