@@ -255,7 +255,7 @@ def built_by_objects(facts: ModuleFacts, creations: list[OptimizerCreation]) -> 
             owner, ast.ClassDef
         ):
             continue
-        self_name = _first_parameter(method)
+        self_name = control.first_parameter(method)
         target = creation.target or ""
         if self_name is None or creation.params is None or not target.startswith(self_name + "."):
             continue
@@ -373,11 +373,6 @@ def used_after(
         if touch == "use":
             return later.node
     return None
-
-
-def _first_parameter(function: Function) -> str | None:
-    first = [*function.args.posonlyargs, *function.args.args][:1]
-    return first[0].arg if first else None
 
 
 def part_owner(
