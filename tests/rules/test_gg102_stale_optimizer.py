@@ -1115,3 +1115,27 @@ def test_a_head_from_a_factory_that_moves_it_before_returning_is_a_new_module():
         """,
     )
     assert lines_of(code, "GG102") == [25]  # not the same_layer line
+
+
+def test_a_replacement_three_helpers_deep_is_followed_to_the_engines_call_depth():
+    code = program(
+        NN,
+        """
+        def replace_head(m):
+            m.fc = nn.Linear(4, 3)
+
+
+        def adapt(m):
+            replace_head(m)
+
+
+        def fine_tune(m):
+            adapt(m)
+
+
+        model = Net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        fine_tune(model)
+        """,
+    )
+    assert lines_of(code, "GG102") == [27]  # the fine_tune(model) call (main: 2 levels only)
