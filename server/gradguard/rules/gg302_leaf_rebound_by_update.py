@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import partial
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import indent_unit, owns_its_lines
@@ -101,7 +102,8 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             scope = facts.enclosing_scope(node)
             statements = facts.statements_of(scope)
             info = kinds.semantic.bindings(scope).statements.get(node)
-            if info is None or not is_leaf_update(name, value, kinds.before(name, node), info):
+            before = partial(kinds.before, name, node)
+            if info is None or not is_leaf_update(name, value, before, info):
                 continue
             under_no_grad = flow.is_under_no_grad(info, facts.parents)
             if _leaf_restored_after(statements, info, name, under_no_grad):
