@@ -404,28 +404,46 @@ class JediResolver:
     def _ask(self, qualified: str, path: str) -> _Answer | None:
         return self._answer(qualified, path)[0]
 
-    def _answer(self, qualified: str, path: str) -> tuple[_Answer | None, bool]:
-        """The answer (None: unknown) and whether it is final (False: the caller gave
-        up waiting, so a later run may know more)."""
+    def knows(self, qualified: str, path: str) -> bool:
+        """Whether :meth:`classify` would answer without running jedi (a name it never
+        follows, an answer in memory or on disk): what a question costs, for
+        demand-driven resolution (analysis.demand)."""
+        found = self._known(qualified, path)
+        return found is None or found[1] is not None
+
+    def _known(self, qualified: str, path: str) -> tuple[tuple[str, str], _Answer | None] | None:
+        """(key, the answer known without jedi or None); None for a name never asked."""
         if not _valid_qualified(qualified) or self._is_denied(qualified):
-            return None, True
+            return None
         real_path = _real_path(path)
         context = os.path.dirname(real_path) if real_path else (self.project_root or "")
         if self.skip_stdlib and self._is_unshadowed_stdlib(qualified, context):
-            return _STDLIB_ANSWER, True
+            return ("", qualified), _STDLIB_ANSWER
         key = (self._answer_context(qualified, context), qualified)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 if cached.is_valid():
                     self._cache.move_to_end(key)
-                    return cached, True
+                    return key, cached
                 del self._cache[key]
         stored = self._stored(key)
-        with self._lock:
-            if stored is not None:
+        if stored is not None:
+            with self._lock:
                 self._cache[key] = stored
-                return stored, True
+        return key, stored
+
+    def _answer(self, qualified: str, path: str) -> tuple[_Answer | None, bool]:
+        """The answer (None: unknown) and whether it is final (False: the caller gave
+        up waiting, so a later run may know more)."""
+        known = self._known(qualified, path)
+        if known is None:
+            return None, True
+        key, answer = known
+        if answer is not None:
+            return answer, True
+        real_path = _real_path(path)
+        with self._lock:
             if self._closed:
                 return None, False
             job = self._pending.get(key)
