@@ -63,15 +63,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import jedi
-import parso
+from typing import TYPE_CHECKING, Any, Literal
 
 from gradguard import __version__, astlock, cache_paths, jedi_memory
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
 from gradguard.workspace_modules import Found, WorkspaceModules, mtime_ns, package_root
+
+if TYPE_CHECKING:  # imported when the first question needs jedi (a run may ask none)
+    import jedi
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,9 @@ class _DenyPlugin:
 def configure_jedi() -> None:
     """Apply the process-wide jedi/parso settings (idempotent)."""
     global _configured
+    import jedi
+    import parso
+
     # The worker thread's parso calls ast.literal_eval next to the engine's ast.parse.
     astlock.install()
     with _configure_lock:
@@ -277,7 +280,6 @@ class JediResolver:
     ) -> None:
         if mode not in ("blocking", "nonblocking"):
             raise ValueError(f"mode must be 'blocking' or 'nonblocking', not {mode!r}")
-        configure_jedi()
         self.project_root = os.path.abspath(project_root) if project_root else None
         self.extra_paths = tuple(os.path.abspath(p) for p in extra_paths)
         self.timeout = timeout
@@ -293,23 +295,37 @@ class JediResolver:
         self._pinned_trees: frozenset[object] = frozenset()
         #: Times the worker dropped parse trees past ``max_parsed_modules``.
         self.parse_tree_trims = 0
-        self._collected_at_mib = jedi_memory.rss_mib() or 0.0
+        self._collected_at_mib = 0.0
+        #: jedi's environment. The default one (the active virtualenv/conda env, else
+        #: sys.executable, run as jedi's helper subprocess, not inside this process) is
+        #: made with the first query: a process that asks jedi nothing never imports it.
+        self._environment: Any = None
+        self._environment_id: list[str] = [
+            os.environ.get("VIRTUAL_ENV", ""),
+            os.environ.get("CONDA_PREFIX", ""),
+            sys.executable,
+            sys.version,
+        ]
         if environment_path is not None:
-            # safe=True: only a real Python executable / virtualenv is accepted.
+            configure_jedi()
+            import jedi
+
+            # safe=True: only a real Python executable / virtualenv is accepted (a bad
+            # one fails here, where the editor reports it).
             self._environment = jedi.create_environment(environment_path, safe=True)
-        else:
-            # The active virtualenv/conda env, else sys.executable; either runs
-            # as jedi's helper subprocess, not inside this process.
-            self._environment = jedi.get_default_environment()
+            self._environment_id = [
+                str(getattr(self._environment, "executable", "")),
+                str(getattr(self._environment, "version_info", "")),
+            ]
         self._projects: dict[str, jedi.Project] = {}
         #: Answers kept on disk (gradguard.answers); keys name what an answer depends on
-        #: besides its files: this gradguard, the environment, the roots, the deny list.
+        #: besides its files: this gradguard, the environment (what jedi's default one
+        #: is chosen by, or the explicit one's interpreter), the roots, the deny list.
         self.store = store
         self._store_scope = json.dumps(
             [
                 __version__,
-                str(getattr(self._environment, "executable", "")),
-                str(getattr(self._environment, "version_info", "")),
+                *self._environment_id,
                 self.project_root,
                 self.extra_paths,
                 sorted(self.deny),
@@ -325,8 +341,7 @@ class JediResolver:
         self._closed = False
         #: Number of queries that actually ran jedi (for tests and statistics).
         self.jedi_queries = 0
-        self._worker = threading.Thread(target=self._run, name="gradguard-jedi", daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None  # started with the first query
         #: Other workspace modules' function summaries, found by path (not by jedi).
         self.workspace = WorkspaceModules(
             lambda: (self.project_root, *self.extra_paths),
@@ -384,8 +399,28 @@ class JediResolver:
         if self._closed:
             job.done.set()
         else:
+            with self._lock:
+                self._start_worker()
             self._queue.put(job)
         return job.done
+
+    def _start_worker(self) -> None:
+        """Start jedi (its settings, the worker thread) for the first query; under the
+        lock. Configured here, on the asking thread, so the ``ast`` lock is in place
+        before the worker's parso reads a file (gradguard.astlock)."""
+        if self._worker is None:
+            configure_jedi()
+            self._collected_at_mib = jedi_memory.rss_mib() or 0.0
+            self._worker = threading.Thread(target=self._run, name="gradguard-jedi", daemon=True)
+            self._worker.start()
+
+    def _jedi_environment(self) -> Any:
+        """jedi's environment (on the worker thread)."""
+        if self._environment is None:
+            import jedi
+
+            self._environment = jedi.get_default_environment()
+        return self._environment
 
     def close(self) -> None:
         """Stop the worker (a running jedi query is not interrupted)."""
@@ -449,6 +484,7 @@ class JediResolver:
             job = self._pending.get(key)
             if job is None:
                 job = self._pending[key] = _Job(key, qualified, real_path)
+                self._start_worker()
                 self._queue.put(job)
             current = self._current
             stalled = current is not None and current.late and current is not job
@@ -591,7 +627,7 @@ class JediResolver:
         the environment's ``sys.path`` (asked of the environment once)."""
         if self._roots is None:
             try:
-                environment = [str(p) for p in self._environment.get_sys_path()]
+                environment = [str(p) for p in self._jedi_environment().get_sys_path()]
             except Exception:  # jedi could not ask the interpreter: the roots we know
                 environment = []
             roots = [self.project_root, *self.extra_paths, *environment]
@@ -628,6 +664,8 @@ class JediResolver:
             self.store.put(self._store_key(key), stored)
 
     def _project_for(self, path: str | None) -> jedi.Project:
+        import jedi
+
         root = self.project_root or (path and package_root(path)) or os.getcwd()
         project = self._projects.get(root)
         if project is None:
@@ -647,9 +685,10 @@ class JediResolver:
         # the path it is given, where it would shadow the real file for later
         # queries that import it.
         probe = os.path.join(os.path.dirname(path), _PROBE_FILE) if path else None
-        return jedi.Script(
-            code, path=probe, project=self._project_for(path), environment=self._environment
-        )
+        import jedi
+
+        project, environment = self._project_for(path), self._jedi_environment()
+        return jedi.Script(code, path=probe, project=project, environment=environment)
 
     def _warm(self) -> None:
         code = f"import torch\n{_PROBE} = torch.optim.SGD\n{_PROBE}"
