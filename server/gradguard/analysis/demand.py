@@ -111,8 +111,8 @@ class Probe(Generic[_Subject, _Found]):
             found: list[_Found] | None = list(check(subject))
         except Exception:
             found = None  # run for real: the same failure, where it belongs
+        self._check_asked = resolver.asked
         if resolver.asked:
-            self._check_asked = resolver.asked
             self._clean = None
             return None
         return found

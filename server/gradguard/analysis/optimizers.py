@@ -6,7 +6,7 @@ import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from gradguard.analysis import flow
 from gradguard.analysis.demand import Probe, reported_if
@@ -112,11 +112,28 @@ class OptimizerIndex:
         return self.creations_where(lambda _: True)
 
     def creations_where(
-        self, needed: Callable[[OptimizerCreation], bool]
+        self,
+        needed: Callable[[OptimizerCreation], bool],
+        probe: Probe[OptimizerCreation, Any] | None = None,
     ) -> list[OptimizerCreation]:
         """``[c for c in creations if needed(c)]``, asking whether a call builds an
-        optimizer only where ``needed`` holds."""
-        return [c for c in self.candidates if needed(c) and self._builds_optimizer(c)]
+        optimizer only where ``needed`` holds. ``probe``: ``needed`` with jedi muted
+        (its findings non-empty when it holds: analysis.demand.Probe)."""
+        return [c for c in self.candidates if self._wanted(c, needed, probe)]
+
+    def _wanted(
+        self,
+        creation: OptimizerCreation,
+        needed: Callable[[OptimizerCreation], bool],
+        probe: Probe[OptimizerCreation, Any] | None,
+    ) -> bool:
+        if probe is not None and probe.active:
+            probed = probe.findings(creation)
+            if probed is not None:
+                return bool(probed) and self._builds_optimizer(creation)
+            if probe.holds_is_cheaper(creation):
+                return self._builds_optimizer(creation) and needed(creation)
+        return needed(creation) and self._builds_optimizer(creation)
 
     def findings_of_each(
         self,
