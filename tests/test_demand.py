@@ -340,3 +340,33 @@ def test_a_manual_update_of_a_leaf_in_a_training_loop_is_still_found():
     )
     found = analyze(code, "train.py", resolver=Answers({})).findings
     assert "GG302" in [f.code for f in found]
+
+
+SHARED_ARGUMENT = """
+from mylib import layers, tools
+
+
+def build(flag):
+    groups = layers.Linear(4, 2) if flag else layers.Conv(3, 3)
+    first = tools.Registry(groups, 0.1)
+    second = tools.Registry(groups, 0.2)
+    return first, second
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "codes"), [(SymbolKind.OTHER, []), (SymbolKind.OPTIMIZER_CLASS, ["GG101", "GG101"])]
+)
+def test_two_constructions_of_one_argument_ask_about_it_only_if_they_build_optimizers(
+    kind, codes, monkeypatch
+):
+    # GG101 (what each receives) and GG104 (whether it is a list of group dicts) both
+    # probe with jedi muted; the layers are asked about only once `Registry` builds one.
+    kinds = {**PROBE_KINDS, "mylib.tools.Registry": kind}
+    answers = Answers(kinds)
+    found = analyze(SHARED_ARGUMENT, "build.py", resolver=answers).findings
+    assert [f.code for f in found] == codes
+    assert found == eager(SHARED_ARGUMENT, Answers(kinds), monkeypatch).findings
+    layers_asked = {"mylib.layers.Linear", "mylib.layers.Conv"} & set(answers.asked)
+    assert answers.asked[0] == "mylib.tools.Registry"
+    assert bool(layers_asked) == (kind is SymbolKind.OPTIMIZER_CLASS)
