@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
@@ -289,26 +289,28 @@ def name_assignments(stmt: ast.stmt) -> list[tuple[ast.Name, ast.expr]]:
 
 
 def is_leaf_update(
-    name: str,
-    value: ast.expr,
-    binding: Callable[[], Binding | None],
-    info: flow.StatementInfo,
+    name: str, value: ast.expr, binding: Binding | None, info: flow.StatementInfo
 ) -> bool:
     """``w = w - lr * w.grad`` (or ``+``, ``*``, ``w.data``): an arithmetic rebinding of
     ``name`` that is a manual update of a leaf requiring grad. ``w.grad`` in the value
     implies the leaf; otherwise the name must be a known leaf and the value read some
-    ``.grad`` or sit in a training loop. ``binding()`` (what ``name`` holds before) is
-    asked last: it evaluates values, and those may ask jedi (``x = x + self.drop(x)``
-    in a model's ``forward`` needs no answer)."""
+    ``.grad`` or sit in a training loop."""
+    settled = leaf_update_by_syntax(name, value, info)
+    if settled is not None:
+        return settled
+    return binding is not None and binding.kind is Kind.GRAD_LEAF
+
+
+def leaf_update_by_syntax(name: str, value: ast.expr, info: flow.StatementInfo) -> bool | None:
+    """:func:`is_leaf_update` when the statement alone decides it (None: the answer
+    depends on whether ``name`` holds a leaf), so a caller asks for the binding, which
+    follows definitions, only when it counts."""
     if not has_update_shape(name, value):
         return False
     reads = list(grad_reads(value))
     if any(is_grad_of(read, name) for read in reads):
         return True
-    if not (reads or in_training_loop(info)):
-        return False
-    known = binding()
-    return known is not None and known.kind is Kind.GRAD_LEAF
+    return None if reads or in_training_loop(info) else False
 
 
 def has_update_shape(name: str, value: ast.expr) -> bool:

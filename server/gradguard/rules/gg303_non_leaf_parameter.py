@@ -74,7 +74,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from functools import partial
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
@@ -173,7 +172,7 @@ def _rebindings_and_reads(
             binding = kinds.before(target.id, info.node)
             if binding is None or not _trained_tensor(binding):
                 continue
-            if is_leaf_update(target.id, value, partial(kinds.before, target.id, info.node), info):
+            if is_leaf_update(target.id, value, binding, info):
                 continue  # GG302's business
             if flow.is_under_no_grad(info, facts.parents):
                 continue
