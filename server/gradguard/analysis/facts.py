@@ -108,7 +108,8 @@ class ModuleFacts:
             name: ClassInfo(info.node, info.base_names, owner)
             for name, info in self.classes.items()
         }
-        self.shared("copies", list).append(other)  # released with these facts
+        copies: list[ModuleFacts] = self.shared("copies", list)
+        copies.append(other)  # released with these facts
         return other
 
     def mentions(self, word: str) -> bool:
