@@ -63,9 +63,13 @@ def from_log(log: ReadLog | None, units: list[Unit]) -> FileReads | None:
     )
 
 
-def call_closure(units: list[Unit], start: Iterable[int]) -> set[int]:
-    """``start`` and every same-file function they call, transitively (by name)."""
-    functions = {unit.name: i for i, unit in enumerate(units) if unit.is_function}
+def call_closure(
+    units: list[Unit], start: Iterable[int], functions: dict[str | None, int] | None = None
+) -> set[int]:
+    """``start`` and every same-file function they call, transitively (by name);
+    ``functions``: :func:`function_index` of ``units``, when the caller has it."""
+    if functions is None:
+        functions = function_index(units)
     reached = set(start)
     queue = list(reached)
     while queue:
@@ -77,12 +81,18 @@ def call_closure(units: list[Unit], start: Iterable[int]) -> set[int]:
     return reached
 
 
+def function_index(units: list[Unit]) -> dict[str | None, int]:
+    """The index of each top-level function's unit, by name."""
+    return {unit.name: i for i, unit in enumerate(units) if unit.is_function}
+
+
 def readers_of(
     units: list[Unit], reads: tuple[UnitReads, ...], changed: set[int], changed_text: str
 ) -> set[int]:
     """The units whose recorded reads include a changed unit (directly, or through the
     functions a read unit calls) or a scan the changed lines match."""
     closures: dict[int, set[int]] = {}
+    functions = function_index(units)  # once: a closure per start rebuilt it per start
     found = set()
     matches: dict[str, bool] = {}
     for index, read in enumerate(reads):
@@ -92,7 +102,7 @@ def readers_of(
         hit = False
         for start in read.calls:
             if start not in closures:
-                closures[start] = call_closure(units, [start])
+                closures[start] = call_closure(units, [start], functions)
             if closures[start] & changed:
                 hit = True
                 break
