@@ -178,7 +178,13 @@ def test_an_edit_that_does_not_parse_on_its_own_is_analysed_in_full() -> None:
 def test_an_answer_since_the_baseline_is_not_kept_past_a_text_that_does_not_parse() -> None:
     baseline = _start(TWO_TRAININGS)
     opened = TWO_TRAININGS.replace("    return opt\n", '    return opt\n    """\n', 1)
-    edit = analyze_edit(opened, "script.py", baseline=baseline, config=CONFIG, answered=frozenset({"torch.optim.SGD"}))
+    edit = analyze_edit(
+        opened,
+        "script.py",
+        baseline=baseline,
+        config=CONFIG,
+        answered=frozenset({"torch.optim.SGD"}),
+    )
     assert edit.result.parse_error is not None and edit.baseline is None
 
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.classes import ClassInfo, derivation_asks, derives
 from gradguard.analysis.imports import ImportTable
+from gradguard.analysis.memo import attributed, memoised
 from gradguard.analysis.resolution import NoResolver, SymbolKind, SymbolResolver
 from gradguard.source import SourceFile
 
@@ -69,6 +70,10 @@ class ModuleFacts:
         self.classes: dict[str, ClassInfo] = {}
         self._shared: dict[Hashable, Any] = {}
         self._collect_classes()
+        from gradguard.semantic.reads import ReadLog, recording_lookups  # the editor's reads
+
+        if ReadLog.of(self) is not None:
+            self.functions, self.classes = recording_lookups(self)
 
     def mentions(self, word: str) -> bool:
         """Whether ``word`` occurs anywhere in the file's text (memoised): code whose
@@ -208,6 +213,7 @@ class ModuleFacts:
                 parameters.add(str(call.args[0].value))  # type: ignore[attr-defined]
         return parameters, candidates
 
+    @attributed(lambda facts: facts)
     def class_info_of(self, node: ast.AST) -> ClassInfo | None:
         """The module/optimizer class that lexically encloses ``node``."""
         for parent in self.ancestors(node):
@@ -225,6 +231,7 @@ class ModuleFacts:
         name = self.qualify(call.func)
         return name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
 
+    @attributed(lambda facts: facts)
     def optimizer_call_known(self, call: ast.Call) -> bool | None:
         """:meth:`is_optimizer_call` when the file alone (or an answer already given)
         tells; None when the resolver would have to be asked."""
@@ -259,6 +266,7 @@ class ModuleFacts:
         )
         return not known and self.asks_about(qualified)
 
+    @attributed(lambda facts: facts)
     def is_optimizer_call(self, call: ast.Call) -> bool:
         # ``callee_kind`` without its costly branch: a call of one of the file's own
         # functions may build a module, never an optimizer class.
@@ -274,10 +282,12 @@ class ModuleFacts:
             return False
         return self._kind_of_qualname(qualified) is SymbolKind.OPTIMIZER_CLASS
 
+    @attributed(lambda facts: facts)
     def is_module_call(self, call: ast.Call) -> bool:
         """A call that returns a new ``nn.Module`` (a layer, a model class, a factory)."""
         return self.callee_kind(call.func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
 
+    @attributed(lambda facts: facts)
     def callee_kind(self, func: ast.AST) -> SymbolKind | None:
         if isinstance(func, ast.Name) and func.id in self.classes:
             info = self.classes[func.id]
@@ -318,9 +328,7 @@ class ModuleFacts:
         # depth and a file of helpers takes seconds (measured 36 s on an 18 kB file).
         cache: dict[tuple[str, int], bool] = self.__dict__.setdefault("_returns_module", {})
         key = (function_name, _depth)
-        if key not in cache:
-            cache[key] = self._returns_module_uncached(function_name, _depth)
-        return cache[key]
+        return memoised(self, cache, key, lambda: self._returns_module_uncached(*key))
 
     def _returns_module_uncached(self, function_name: str, _depth: int) -> bool:
         function = self.functions.get(function_name)

@@ -10,6 +10,7 @@ import ast
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
+from gradguard.analysis.memo import attributed
 
 
 class ValueKinds:
@@ -65,6 +66,7 @@ class ValueKinds:
 
     # -- modules -------------------------------------------------------------------
 
+    @attributed(lambda kinds: kinds.facts)
     def module_class(self, expr: ast.AST, scope: flow.Scope, _depth: int = 0) -> ClassInfo | None:
         """The same-file module class an expression is an instance of, if known."""
         if _depth > 4:
@@ -91,6 +93,7 @@ class ValueKinds:
                 return self.module_class(owner.submodules[expr.attr], scope, _depth + 1)
         return None
 
+    @attributed(lambda kinds: kinds.facts)
     def is_module(self, expr: ast.AST, scope: flow.Scope, _depth: int = 0) -> bool:
         """The expression certainly holds an ``nn.Module`` (every assignment of a name
         is a module constructor, a factory, or a move of a module)."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gradguard.incremental.units import Unit, unit_at
-from gradguard.semantic.reads import Calls, ReadLog, RuleScan, Scan
+from gradguard.semantic.reads import Calls, Lookup, ReadLog, RuleLookup, RuleScan, Scan
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class FileReads:
     per_unit: tuple[UnitReads, ...]
     #: Scans no reader claimed: every unit the rule may report on read them.
     rule_scans: frozenset[RuleScan]
+    #: Definitions looked up by name for no reader: every unit the rule may report on
+    #: that spells the name read them.
+    rule_lookups: frozenset[RuleLookup] = frozenset()
 
 
 def from_log(log: ReadLog | None, units: list[Unit]) -> FileReads | None:
@@ -53,13 +56,14 @@ def from_log(log: ReadLog | None, units: list[Unit]) -> FileReads | None:
             if isinstance(read, Scan):
                 slot["s"].add(read.pattern)
                 continue
-            line = read.line if isinstance(read, Calls) else read
+            line = read.line if isinstance(read, (Calls, Lookup)) else read
             found = unit_at(units, line)
             if found is not None:
                 slot["c" if isinstance(read, Calls) else "u"].add(found)
     return FileReads(
         tuple(UnitReads(frozenset(s["u"]), frozenset(s["c"]), frozenset(s["s"])) for s in per_unit),
         frozenset(log.rule_scans),
+        frozenset(log.rule_lookups),
     )
 
 
