@@ -128,10 +128,18 @@ class ModuleFacts:
                 self.classes.setdefault(node.name, ClassInfo(node, bases, owner))
 
     def derives_from_module(self, info: ClassInfo) -> bool:
-        return derives(info, self.classes, self._base_is_module)
+        return derives(info, self._headers, self._base_is_module)
 
     def derives_from_optimizer(self, info: ClassInfo) -> bool:
-        return derives(info, self.classes, self._base_is_optimizer)
+        return derives(info, self._headers, self._base_is_optimizer)
+
+    @cached_property
+    def _headers(self) -> dict[str, ClassInfo]:
+        """The classes, for judging their kinds (the editor records header reads)."""
+        from gradguard.semantic.reads import Headers, ReadLog
+
+        log = ReadLog.of(self)
+        return self.classes if log is None else Headers(self.classes, log)
 
     def _base_is_module(self, base: str) -> bool:
         if torchnames.is_module_base_qualname(base):
@@ -237,8 +245,8 @@ class ModuleFacts:
         tells; None when the resolver would have to be asked."""
         func = call.func
         if isinstance(func, ast.Name) and func.id in self.classes:
-            info = self.classes[func.id]
-            if derivation_asks(info, self.classes, self._base_needs_answer):
+            info = self._headers[func.id]
+            if derivation_asks(info, self._headers, self._base_needs_answer):
                 return None
         elif not (isinstance(func, ast.Name) and func.id in self.functions):
             qualified = self.qualify(func)
@@ -290,7 +298,7 @@ class ModuleFacts:
     @attributed(lambda facts: facts)
     def callee_kind(self, func: ast.AST) -> SymbolKind | None:
         if isinstance(func, ast.Name) and func.id in self.classes:
-            info = self.classes[func.id]
+            info = self._headers[func.id]
             if info.is_module:
                 return SymbolKind.MODULE_CLASS
             if info.is_optimizer:

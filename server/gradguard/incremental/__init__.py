@@ -64,7 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gradguard.analysis.edits import file_indent_step
-from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.facts import ModuleFacts, line_range
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config
 from gradguard.engine import (
@@ -196,6 +196,7 @@ class _Plan:
     first_unit: int = 0  # old units first_unit..end_unit - 1 lie in the region
     end_unit: int = 0
     changed_text: str = ""  # the lines the edit removed and those it added
+    first_changed: int = 0  # the first line that differs (the lines above are the same)
 
 
 def _plan(baseline: Baseline, source: SourceFile, answered: frozenset[str]) -> _Plan | None:
@@ -234,7 +235,9 @@ def _plan(baseline: Baseline, source: SourceFile, answered: frozenset[str]) -> _
         *_statement_lines(lines, lo, hi + delta, prefix, len(lines) - suffix - 1),
     ]
     changed_text = searchable_text("\n".join(changed))
-    return _Plan(baseline, False, answered, lo, hi, delta, first_unit, end_unit, changed_text)
+    return _Plan(
+        baseline, False, answered, lo, hi, delta, first_unit, end_unit, changed_text, prefix
+    )
 
 
 def _statement_lines(lines: list[str], lo: int, hi: int, first: int, last: int) -> list[str]:
@@ -304,7 +307,8 @@ def _reanalyse(
     file_reads = baseline.reads
     assert file_reads is not None  # _plan checked
     texts = _Texts(lines, units)
-    readers = readers_of(units, reads, in_region, plan.changed_text)
+    headers = _headers_changed(plan, region, units, in_region)
+    readers = readers_of(units, reads, in_region, plan.changed_text, headers)
     readers |= _rule_scan_readers(units, texts, file_reads, plan.changed_text)
     readers |= rule_lookup_readers(
         units, file_reads.rule_lookups, [*removed, *edited], texts.may_apply
@@ -341,6 +345,21 @@ def _reanalyse(
     return Reanalysis(
         AnalysisResult(findings=findings), None, rebased, "incremental", len(affected), len(units)
     )
+
+
+def _headers_changed(
+    plan: _Plan, region: ast.Module, units: list[Unit], in_region: set[int]
+) -> set[int]:
+    """The edited units but the classes whose header (decorators, ``class X(...):``) lies
+    wholly above the first changed line (the lines above it are the same as before)."""
+    classes = {line_range(s)[0]: s for s in region.body if isinstance(s, ast.ClassDef) and s.body}
+    kept = set()
+    for index in in_region:
+        statement = classes.get(units[index].first)
+        # The first statement's line - 1 is the header's last line, 0-based.
+        if statement is not None and statement.body[0].lineno - 2 < plan.first_changed:
+            kept.add(index)
+    return in_region - kept
 
 
 def _needs_whole_file(

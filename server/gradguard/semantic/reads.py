@@ -65,6 +65,16 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class Header:
+    """The header (decorators, ``class X(bases):``) of the class statement at ``line``,
+    found by its name ``word``: whether a class is a module or an optimizer reads only
+    the headers along its same-file bases."""
+
+    line: int
+    word: str
+
+
+@dataclass(frozen=True)
 class RuleLookup:
     """A definition rule ``code`` looked up by the name ``word`` for no reader in
     particular: every place the rule may report on that spells ``word`` read it."""
@@ -92,7 +102,7 @@ def recording() -> Iterator[Recorder]:
         _RECORDER.reset(token)
 
 
-Read = int | Scan | Calls | Lookup
+Read = int | Scan | Calls | Lookup | Header
 ReadSet = set[Read]
 _NOWHERE = ast.Pass()  # no position: only the current reader reads
 
@@ -159,7 +169,7 @@ class ReadLog:
             for read in reads:
                 if isinstance(read, Scan):
                     self.rule_scans.add(RuleScan(self.rule, read.pattern, read.word))
-                elif isinstance(read, Lookup):
+                elif isinstance(read, (Lookup, Header)):
                     self.rule_lookups.add(RuleLookup(self.rule, read.word))
         for reader in readers:
             self.by_reader.setdefault(reader, set()).update(reads)
@@ -196,6 +206,12 @@ class ReadLog:
         self._merge(None, self._memo.get(key, frozenset()))
 
     # -- other reads ----------------------------------------------------------------
+
+    def header(self, node: ast.ClassDef) -> None:
+        """The header of class ``node`` was read (its kind judged)."""
+        own = self.top(node)
+        if own is not None:
+            self._merge(None, {Header(own, node.name)})
 
     def lookup(self, node: ast.AST, word: str) -> None:
         """The definition ``node`` was found by its name ``word``."""
@@ -288,6 +304,20 @@ class LookedUp(dict[str, Any]):
     def __getitem__(self, name: str) -> Any:
         self._found(name)
         return super().__getitem__(name)
+
+
+class Headers(dict[str, Any]):
+    """``ModuleFacts.classes`` for judging kinds while reads are recorded: finding a
+    class reads its header only (its bases)."""
+
+    def __init__(self, classes: dict[str, Any], log: ReadLog) -> None:
+        super().__init__(dict.items(classes))
+        self.log = log
+
+    def __getitem__(self, name: str) -> Any:
+        found = super().__getitem__(name)
+        self.log.header(found.node)
+        return found
 
 
 def recording_lookups(facts: ModuleFacts) -> tuple[LookedUp, LookedUp]:
