@@ -67,7 +67,9 @@ def from_log(log: ReadLog | None, units: list[Unit]) -> FileReads | None:
                 slot[kind].add(found)
     return FileReads(
         tuple(
-            UnitReads(*(frozenset(s[k]) for k in "ucs"), frozenset(s["h"] - s["u"]))
+            UnitReads(
+                frozenset(s["u"]), frozenset(s["c"]), frozenset(s["s"]), frozenset(s["h"] - s["u"])
+            )
             for s in per_unit
         ),
         frozenset(log.rule_scans),
