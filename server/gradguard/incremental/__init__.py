@@ -134,6 +134,9 @@ class Reanalysis:
     mode: str
     units_analysed: int = 0
     units: int = 0
+    #: The lines of the partial tree the shortcut analysed (the edited units and what
+    #: they read).
+    lines_analysed: int = 0
 
     @property
     def exact(self) -> bool:
@@ -319,7 +322,8 @@ def _reanalyse(
     needed = needed_units(units, affected, in_region) | read_units(units, reads, affected)
     needed |= scanned_units(units, lines, _scans_of(units, texts, file_reads, reads, affected))
     needed |= rule_lookup_units(units, file_reads.rule_lookups, needed)
-    if sum(units[i].last - units[i].first + 1 for i in needed) > WHOLE_FILE_SHARE * len(lines):
+    tree_lines = sum(units[i].last - units[i].first + 1 for i in needed)
+    if tree_lines > WHOLE_FILE_SHARE * len(lines):
         return None
     tree = _partial_tree(lines, units, needed - in_region, region)
     if tree is None:
@@ -343,7 +347,13 @@ def _reanalyse(
         baseline, lines=lines, units=units, findings=findings, exact=False, reads=merged
     )
     return Reanalysis(
-        AnalysisResult(findings=findings), None, rebased, "incremental", len(affected), len(units)
+        AnalysisResult(findings=findings),
+        None,
+        rebased,
+        "incremental",
+        len(affected),
+        len(units),
+        tree_lines,
     )
 
 
