@@ -101,6 +101,7 @@ between uses the optimizer or changes its inputs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Severity
@@ -131,8 +132,12 @@ _CONTENTS: tuple[_Check, ...] = (
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     checker = Checker(rule, context)
     # A construction's checks read only it and the file: jedi is asked whether the call
-    # builds an optimizer only when its argument would be reported.
-    yield from context.optimizers.findings_of_each(lambda c: _check_creation(checker, c))
+    # builds an optimizer only when its argument would be reported, and about what the
+    # argument holds only when no finding can be made without asking.
+    probe = context.optimizers.probe(
+        lambda facts: partial(_check_creation, Checker(rule, RuleContext(facts)))
+    )
+    yield from context.optimizers.findings_of_each(partial(_check_creation, checker), probe=probe)
     yield from exhausted.check(checker)
 
 
