@@ -194,3 +194,15 @@ def test_input_closed_after_the_early_answer_ends_the_server(tmp_path):
     finally:
         server.kill()
     server.assert_only_protocol_on_stdout()
+
+
+def test_input_closed_before_any_message_ends_the_server_at_once(tmp_path):
+    server = RawServer(cwd=tmp_path)
+    try:
+        assert server.process.stdin is not None
+        server.process.stdin.close()
+        assert server.process.wait(timeout=30) == 1
+    finally:
+        server.kill()
+    assert b"the input closed before any message" in server.stderr
+    assert b"language server" not in server.stderr  # nothing was imported to be stopped

@@ -105,6 +105,9 @@ def serve_stdio() -> None:
     stdout = protocol_stdout()
     pump = StdinPump(sys.stdin.buffer)
     start = answer_initialize(pump, stdout)
+    if not start.pending and pump.ended:  # the client went before saying anything
+        print("gradguard: the input closed before any message; stopping", file=sys.stderr)
+        sys.exit(1)  # LSP: no shutdown request came
     from gradguard.lsp.server import run_stdio
 
     run_stdio(pump, stdout, start)
@@ -129,6 +132,7 @@ class StdinPump:
         self._waiting: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._sink: Callable[[bytes], object] | None = None
         self._lock = threading.Lock()
+        self.ended = False  # the end of input was seen before a sink was attached
         threading.Thread(target=self._run, name="gradguard-stdin", daemon=True).start()
 
     def _run(self) -> None:
@@ -160,6 +164,7 @@ class StdinPump:
 
     def put_back_end(self) -> None:
         """The end of input was read by :meth:`next_chunk`: keep it for the sink."""
+        self.ended = True
         self._waiting.put(b"")
 
     def attach(self, sink: Callable[[bytes], object], pending: bytes = b"") -> None:
