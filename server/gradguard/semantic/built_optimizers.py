@@ -94,8 +94,10 @@ def constructed_optimizers(
     ``self.optimizer`` over ``model``'s parameters: a creation of ``trainer.optimizer``
     over ``model`` (and ``trainer.model``, the field holding it)."""
     from gradguard.semantic.workspace import ClassSummary, argument_names
-    from gradguard.semantic.workspace_classes import constructed_class
+    from gradguard.semantic.workspace_classes import constructed_class, drives
 
+    if not drives(facts, node, target):
+        return []
     assert isinstance(node.value, ast.Call)
     foreign = constructed_class(facts, node.value)
     if foreign is None or not isinstance(foreign.summary, ClassSummary):

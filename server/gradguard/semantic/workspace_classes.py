@@ -21,6 +21,7 @@ import ast
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import models_in, params_argument
+from gradguard.semantic.catalogue.modules import MODULE_ATTRIBUTES
 from gradguard.semantic.workspace import (
     BuiltOptimizer,
     ClassSummary,
@@ -176,8 +177,8 @@ def foreign_method(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     from gradguard.semantic.model import SemanticModel
 
     func = call.func
-    if not isinstance(func, ast.Attribute):
-        return None
+    if not isinstance(func, ast.Attribute) or func.attr in MODULE_ATTRIBUTES:
+        return None  # a cost gate: ``model.train()`` / ``.to()`` never look a class up
     if isinstance(func.value, ast.Call):  # ``Surgeon().replace_head(model)``
         constructions: list[ast.expr | None] = [func.value]
         receiver = f"{flow.dotted_name(func.value.func)}()"
@@ -212,6 +213,25 @@ def constructed_class(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     from gradguard.semantic.workspace import foreign_call
 
     return foreign_call(facts, call) if _class_like(call.func) else None
+
+
+def drives(facts: ModuleFacts, node: ast.Assign, target: str) -> bool:
+    """``trainer = Trainer(...)`` whose scope later calls a method on ``trainer`` that is
+    not an ``nn.Module`` one (``trainer.fit()``, not ``model.train()``): a cost gate, so a
+    module is summarised for an object the code drives, not for every model or dataset."""
+    if not (isinstance(node.value, ast.Call) and _class_like(node.value.func)):
+        return False
+    scope = facts.enclosing_scope(node)
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id == target
+        and n.func.attr not in MODULE_ATTRIBUTES
+        for info in facts.statements_of(scope)
+        if info.order > getattr(facts.statement_info(node), "order", 0)
+        for n in flow.own_nodes(info.node)
+    )
 
 
 def _class_like(func: ast.expr) -> bool:
