@@ -271,7 +271,7 @@ def _result_discarded(stmt: ast.stmt, call: ast.Call) -> bool:
 
 def _overwrites_parameters(facts: ModuleFacts) -> bool:
     """The file turns on ``set_overwrite_module_params_on_conversion(True)``."""
-    return any(
+    return facts.mentions(_OVERWRITE_FLAG) and any(
         isinstance(node, ast.Call)
         and (flow.dotted_name(node.func) or "").endswith(_OVERWRITE_FLAG)
         and bool(node.args)

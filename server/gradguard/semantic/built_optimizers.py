@@ -17,36 +17,54 @@ from typing import cast
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation, models_in, params_argument
+from gradguard.semantic.bindings import ScopeBindings
+from gradguard.semantic.model import SemanticModel
 
 
 def returned_optimizers(
     facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef, parameters: set[str]
 ) -> list[tuple[str, str, int]]:
     """``(parameter, suffix, line)`` per model part whose parameters an optimizer that
-    ``function`` returns is built from (directly, or through a name assigned once)."""
-    assigned = facts.assignments_by_name(function)
+    ``function`` returns is built from (directly, or through the one assignment of a name
+    that reaches the ``return``), while that parameter still holds what the caller passed."""
+    bindings = SemanticModel.of(facts).bindings(function)
     found: list[tuple[str, str, int]] = []
     for node in flow.walk_local(function):
         if not isinstance(node, ast.Return) or node.value is None:
             continue
-        value = node.value
-        if isinstance(value, ast.Name) and len(assigned.get(value.id, [])) == 1:
-            value = assigned[value.id][0].value
+        value, at = node.value, cast(ast.stmt, node)
+        if isinstance(value, ast.Name):
+            value, at = _sole_assignment(bindings, value.id, node) or (value, node)
         if not isinstance(value, ast.Call) or not facts.is_optimizer_call(value):
             continue
         params = params_argument(value)
         if params is None:
             continue
-        bindings = {
-            name: statements[0].value
-            for name, statements in assigned.items()
-            if len(statements) == 1 and name not in parameters
+        followed = {
+            name.id: assigned
+            for name in flow.walk_local(params)
+            if isinstance(name, ast.Name)
+            and (assigned := _sole_assignment(bindings, name.id, at)) is not None
         }
-        for owner in sorted(models_in(params, bindings)):
+        for owner in sorted(models_in(params, {k: v for k, (v, _) in followed.items()})):
             root = owner.split(".")[0].split("[")[0]
-            if root in parameters and not assigned.get(root):
+            reaching = bindings.reaching(root, at)
+            if root in parameters and reaching and all(d.kind == "parameter" for d in reaching):
                 found.append((root, owner[len(root) :], value.lineno))
     return found
+
+
+def _sole_assignment(
+    bindings: ScopeBindings, name: str, at: ast.stmt
+) -> tuple[ast.expr, ast.stmt] | None:
+    """The value and statement of the one plain assignment of ``name`` reaching ``at``."""
+    reaching = bindings.reaching(name, at)
+    if len(reaching) != 1 or reaching[0].kind != "assign":
+        return None
+    definition = reaching[0]
+    if definition.value is None or definition.statement is None:
+        return None
+    return definition.value, definition.statement
 
 
 def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:

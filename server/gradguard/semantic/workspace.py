@@ -234,17 +234,33 @@ def foreign_call(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     return ForeignCall(summary, file_name, flow.dotted_name(func) or summary.name)
 
 
-def argument_names(call: ast.Call, summary: FunctionSummary) -> dict[str, str]:
+def argument_names(
+    call: ast.Call,
+    callee: FunctionSummary | ast.FunctionDef | ast.AsyncFunctionDef,
+    receiver: ast.expr | None = None,
+) -> dict[str, str]:
     """The callee's parameter names bound to the caller's dotted names passed for them
-    (``model``, ``self.model``), up to the first ``*args``."""
+    (``model``, ``self.model``), up to the first ``*args``; a method's first parameter
+    to ``receiver``'s name when it is called on one."""
+    if isinstance(callee, FunctionSummary):
+        positional, keyword_only = list(callee.positional), callee.keyword_only
+    else:
+        positional = [a.arg for a in [*callee.args.posonlyargs, *callee.args.args]]
+        keyword_only = tuple(a.arg for a in callee.args.kwonlyargs)
     bound: dict[str, ast.expr] = {}
-    if summary.receiver and isinstance(call.func, ast.Attribute):
-        bound[summary.receiver] = call.func.value  # a method's ``self``: the object
-    for name, argument in zip(summary.positional, call.args, strict=False):
+    if receiver is not None and positional:
+        bound[positional.pop(0)] = receiver
+    elif (
+        isinstance(callee, FunctionSummary)
+        and callee.receiver
+        and isinstance(call.func, ast.Attribute)
+    ):
+        bound[callee.receiver] = call.func.value  # a method's ``self``: the object
+    for name, argument in zip(positional, call.args, strict=False):
         if isinstance(argument, ast.Starred):
             break
         bound[name] = argument
-    accepted = {*summary.positional, *summary.keyword_only}
+    accepted = {*positional, *keyword_only}
     for keyword in call.keywords:
         if keyword.arg in accepted:
             bound[keyword.arg] = keyword.value
