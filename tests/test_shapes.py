@@ -57,10 +57,6 @@ NOT_FOUND_YET: dict[str, str] = {
         "GG507: a tensor with history computed once before the loop (`Y` from a leaf "
         "that requires grad) and backward-ed through in every iteration is not followed"
     ),
-    "o11b_trainer_optimizer_over_named_buffer_only_model.py": (
-        "GG101: a model bound to a name and handed to a call (`Trainer(model)`) may gain "
-        "parameters there, so it is not known to be parameter-free"
-    ),
 }
 
 

@@ -368,13 +368,38 @@ def test_init_building_sgd_over_a_buffer_only_model_a_construction_passes():
     )
 
 
+def test_a_buffer_only_model_bound_to_a_name_then_handed_to_the_trainer():
+    code = BUFFERS.format(construction="model = Fixed()\ntrainer = Trainer(model)")
+    assert lines_of(code, "GG101") == [line_of(code, "self.optimizer = optim.SGD")]
+
+
 @pytest.mark.parametrize(
     "construction",
-    ["Trainer(nn.Linear(8, 2))", "class Other:\n    pass"],
-    ids=["a-model-with-parameters", "never-constructed"],
+    [
+        "Trainer(nn.Linear(8, 2))",
+        "class Other:\n    pass",
+        # the trainer's own code may give the model parameters: not known to be empty
+        "model = Fixed()\nnn.utils.parametrizations.weight_norm(model)\ntrainer = Trainer(model)",
+    ],
+    ids=["a-model-with-parameters", "never-constructed", "handed-elsewhere"],
 )
 def test_init_building_sgd_negatives(construction):
     assert only(BUFFERS.format(construction=construction), "GG101") == []
+
+
+@pytest.mark.parametrize(
+    "grows",
+    [
+        "        self.model.head = nn.Linear(8, 2)\n",
+        "        nn.utils.parametrizations.weight_norm(self.model)\n",
+    ],
+    ids=["adds-a-head", "hands-it-on"],
+)
+def test_a_trainer_that_may_give_the_model_it_keeps_parameters_is_silent(grows):
+    code = BUFFERS.format(construction="model = Fixed()\ntrainer = Trainer(model)").replace(
+        "        self.model = model\n", "        self.model = model\n" + grows
+    )
+    assert only(code, "GG101") == []
 
 
 def test_the_same_trainer_shapes_are_silent_without_a_trainer_class():

@@ -265,3 +265,64 @@ def _move_in_method(
                     if move is not None:
                         return move
     return None
+
+
+# Methods a trainer may call on the model it keeps without changing its parameters.
+_READS = frozenset({"parameters", "named_parameters", "train", "eval", "zero_grad", "state_dict"})
+
+
+def only_kept(facts: ModuleFacts, call: ast.Call, argument: ast.expr) -> bool:
+    """``Trainer(model)`` of a same-file class that is not a module, whose ``__init__``
+    keeps the argument in a field (``self.model = model``) and whose methods only call
+    that field, read its parameters or switch its mode: handing the model over adds no
+    parameter to it."""
+    func = call.func
+    info = facts.classes.get(func.id) if isinstance(func, ast.Name) else None
+    init = info.methods.get("__init__") if info is not None else None
+    if info is None or init is None or info.is_module or _first_parameter(init) is None:
+        return False
+    positional = [a.arg for a in [*init.args.posonlyargs, *init.args.args]][1:]
+    names = [p for p, a in zip(positional, call.args, strict=False) if a is argument]
+    names += [k.arg for k in call.keywords if k.value is argument and k.arg]
+    if len(names) != 1:
+        return False
+    fields = set()
+    for node in ast.walk(init):
+        if isinstance(node, ast.Name) and node.id == names[0] and isinstance(node.ctx, ast.Load):
+            store = facts.parents.get(node)
+            if not (isinstance(store, ast.Assign) and len(store.targets) == 1):
+                return False  # handed on inside ``__init__`` (``add_head(model)``)
+            target = store.targets[0]
+            if not _self_attribute(target, init):
+                return False
+            fields.add(target.attr)  # type: ignore[attr-defined]
+    return bool(fields) and all(
+        _only_read(facts, method, fields) for method in info.methods.values()
+    )
+
+
+def _only_read(facts: ModuleFacts, method: Function, fields: set[str]) -> bool:
+    for node in ast.walk(method):
+        if not (isinstance(node, ast.Attribute) and node.attr in fields):
+            continue
+        if not _self_attribute(node, method):
+            continue
+        parent = facts.parents.get(node)
+        if isinstance(node.ctx, ast.Store):
+            continue
+        if isinstance(parent, ast.Call) and parent.func is node:
+            continue  # ``self.model(x)``
+        if isinstance(parent, ast.Attribute) and parent.attr in _READS:
+            grand = facts.parents.get(parent)
+            if isinstance(grand, ast.Call) and grand.func is parent:
+                continue  # ``self.model.parameters()``, ``self.model.train()``
+        return False
+    return True
+
+
+def _self_attribute(node: ast.AST, method: Function) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == _first_parameter(method)
+    )
