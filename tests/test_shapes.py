@@ -53,17 +53,9 @@ NOT_FOUND_YET: dict[str, str] = {
         "GG402: any condition around the step reads as gradient accumulation, also "
         "`if torch.isfinite(grad_norm):`, which skips only non-finite steps"
     ),
-    "t24_trainer_optimizers_before_cuda.py": (
-        "GG105: an optimizer returned by a same-file function or method "
-        "(`model.configure_optimizers()`) is not an optimizer built from `model`"
-    ),
     "t26_synthetic_targets_keep_graph.py": (
         "GG507: a tensor with history computed once before the loop (`Y` from a leaf "
         "that requires grad) and backward-ed through in every iteration is not followed"
-    ),
-    "o11b_trainer_optimizer_over_named_buffer_only_model.py": (
-        "GG101: a model bound to a name and handed to a call (`Trainer(model)`) may gain "
-        "parameters there, so it is not known to be parameter-free"
     ),
 }
 
