@@ -35,10 +35,6 @@ NOT_FOUND_YET: dict[str, str] = {
         "GG301: which leaves a backward reaches is known per model only; plain tensors in "
         "`G_params + D_params + Q_params` count as given a gradient by any earlier backward"
     ),
-    "t15_running_loss_tensor.py": (
-        "GG506: in a training loop only the backward-ed name counts; `MSE`, an operand of "
-        "the backward-ed `loss = MSE + cross_entropy`, is not followed"
-    ),
     "t17_mmdet_xavier_hasattr_bias.py": (
         "GG304: an init helper is a layer dispatch only when passed to `.apply`; here it "
         "is called with the variable of a `for m in self.modules()` loop"
