@@ -239,9 +239,8 @@ def test_flags_a_term_of_the_backwarded_loss():
     """`reg` is a node of the graph `loss.backward()` went through: its total keeps it."""
     (finding,) = only(TERMS_OF_THE_LOSS, "GG506")
     assert finding.span.start.line + 1 == 17
-    assert "`reg` requires grad (it is part of `loss`, backward-ed at line 15)" in (
-        finding.message
-    )
+    message = finding.message
+    assert "`reg` requires grad (it is part of `loss`, backward-ed at line 15)" in message
     (fixed,) = assert_all_fixes_repair(TERMS_OF_THE_LOSS, "GG506")
     assert "running_mse += reg.item()\n" in fixed
 
