@@ -40,10 +40,6 @@ NOT_FOUND_YET: dict[str, str] = {
         "arrives through `dict(cfg)`, `cfg.pop(...)` and `**cfg`, and the helper's type "
         "dispatch (`isinstance(m, nn.BatchNorm2d)`) is in its caller's loop"
     ),
-    "t22_wekws_executor_missing_zero_grad.py": (
-        "GG402: any condition around the step reads as gradient accumulation, also "
-        "`if torch.isfinite(grad_norm):`, which skips only non-finite steps"
-    ),
     "t24_trainer_optimizers_before_cuda.py": (
         "GG105: an optimizer returned by a same-file function or method "
         "(`model.configure_optimizers()`) is not an optimizer built from `model`"
