@@ -25,9 +25,8 @@ unconditional step), at the step on the path that does not clear.
 Not reported: gradient accumulation (the `step()` runs under a condition such as
 `if (i + 1) % k == 0:`, or the clearing does; a step skipped only when the gradients are
 not finite, `if torch.isfinite(grad_norm):`, is no accumulation and is reported), zeroing
-after `step()`, zeroing in a helper
-of the same file, a loop that builds the model it trains again in every iteration
-(each iteration starts from fresh parameters), and loops that clear gradients in any
+after `step()`, zeroing in a helper of the same file, a loop that builds the model it
+trains again in every iteration (each iteration starts from fresh parameters), and loops that clear gradients in any
 other way (a `model.zero_grad()`, a `p.grad = None` loop, or an optimizer whose
 parameters the file does not show are separate are assumed to clear the stepped
 gradients).
