@@ -7,7 +7,8 @@ iterable of tensors or parameter-group dicts:
 - a generator, `filter`, `map` or other iterator that was already consumed (by an earlier
   optimizer, `clip_grad_norm_`, `list(...)` or a `for` loop), and the reverse: an iterator
   the optimizer consumed that is used again (`clip_grad_norm_(same_filter, 1.0)`), or one
-  consumed again in every iteration of a loop;
+  consumed again in every iteration of a loop; also when a later use reaches it through
+  an alias (`params_to_clip = lora_layers`);
 - `model.parameters` without the call, the module itself (`SGD(model)`), a single tensor
   (`SGD(model.weight)`), a dict such as `dict(model.named_parameters())`,
   `model.state_dict().values()`, and non-leaf tensor expressions (`SGD([w * 2])`);
