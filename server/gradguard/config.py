@@ -13,7 +13,6 @@ adds, ``ignore`` removes. Within a layer the more specific prefix wins (``ignore
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import re
@@ -28,10 +27,15 @@ if TYPE_CHECKING:  # imported when a pattern is first compiled (not before `init
 
 from gradguard.findings import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+
+def _toml() -> Any:
+    """The TOML reader, imported when a file is read (a run without one never needs it)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
+
 
 _CODE_PREFIX = re.compile(r"^(GG\d{0,3}|ALL)$")
 DEFAULT_MAX_FILE_BYTES = 2_000_000
@@ -228,6 +232,8 @@ def config_from_mapping(
 
 
 def _unknown_key(key: str) -> str:
+    import difflib  # only for an unknown key
+
     close = difflib.get_close_matches(key, list(_PARSERS), n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else f" (known: {', '.join(_PARSERS)})"
     return f"unknown setting{hint}"
@@ -381,6 +387,7 @@ def _has_gradguard_table(path: Path) -> bool:
 @lru_cache(maxsize=64)
 def _has_table_at(path: str, _stamp: int) -> bool:
     """Parsed once per version of the file: the server asks on every analysis."""
+    tomllib = _toml()
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -392,6 +399,7 @@ def _has_table_at(path: str, _stamp: int) -> bool:
 def load_config_file(path: Path) -> Config:
     """A ``pyproject.toml`` (its ``[tool.gradguard]``) or a ``gradguard.toml`` (top level)."""
     root = str(path.resolve().parent)
+    tomllib = _toml()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
