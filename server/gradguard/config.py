@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported when a pattern is first compiled (not before `init
     import pathspec
 
 from gradguard.findings import Severity
+from gradguard.name_patterns import NamePatterns, all_bare_names
 
 
 def _toml() -> Any:
@@ -142,7 +143,7 @@ class Config:
         return self._exclude_spec.match_file(relative + "/" if is_dir else relative)
 
     @property
-    def _exclude_spec(self) -> pathspec.PathSpec:
+    def _exclude_spec(self) -> pathspec.PathSpec | NamePatterns:
         return compiled_patterns((*self.exclude, *self.extend_exclude))
 
     def _relative(self, path: str) -> str:
@@ -169,8 +170,11 @@ class Config:
 
 
 @lru_cache(maxsize=64)
-def compiled_patterns(patterns: tuple[str, ...]) -> pathspec.PathSpec:
-    """gitwildmatch patterns, compiled once per list (a walk asks for every directory)."""
+def compiled_patterns(patterns: tuple[str, ...]) -> pathspec.PathSpec | NamePatterns:
+    """gitwildmatch patterns, compiled once per list (a walk asks for every directory);
+    bare names (the default list) without importing pathspec."""
+    if all_bare_names(patterns):
+        return NamePatterns(patterns)
     import pathspec  # gitwildmatch (.gitignore) semantics for exclude patterns
 
     return pathspec.GitIgnoreSpec.from_lines(patterns)

@@ -44,7 +44,10 @@ def _analyse(paths: list[Path], options: CheckOptions, jobs: int, *, keep: bool)
     """The files no cached outcome answers for, analysed (and kept when ``keep``)."""
     from gradguard import gctuning, runner
     from gradguard.cli.analyse import check_file
+    from gradguard.rules import all_rules
 
+    # Imported once here rather than by each worker: forked workers share them.
+    all_rules()
     gctuning.tune_for_analysis()
     analyse = partial(check_and_keep if keep else check_file, options=options)
     job = runner.Job(analyse, internal_error, gctuning.tune_for_analysis)

@@ -1,0 +1,42 @@
+"""Exclude patterns that are a bare name, matched without pathspec.
+
+The default ``exclude`` (``.git``, ``build``, ``*.egg-info``, ...) is checked on every
+directory and file a run walks; importing pathspec costs about as much as a cached
+rerun's lookup of every file. A pattern with no slash (but perhaps a trailing one),
+no ``[``, ``\\``, ``!``, ``#``, ``**`` or space matches, in gitwildmatch, any
+component of the path: a directory of that name anywhere, and everything below it
+(with a trailing ``/``, directories only); its ``*`` and ``?`` never cross a ``/``,
+which is what :func:`fnmatch.fnmatchcase` does on one component.
+``tests/test_name_patterns.py`` checks this against pathspec.
+"""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+
+_BARE_NAME = re.compile(r"^(?!\.+/?$)[\w.*?+=@%,~-]+/?$")
+
+
+def all_bare_names(patterns: tuple[str, ...]) -> bool:
+    return all(_BARE_NAME.match(p) and "**" not in p for p in patterns)
+
+
+class NamePatterns:
+    """``match_file`` of pathspec's ``GitIgnoreSpec`` for bare-name patterns: a path
+    relative to the patterns' root, ending in ``/`` for a directory."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self._any_kind = tuple(p for p in patterns if not p.endswith("/"))
+        self._directories = tuple(p[:-1] for p in patterns if p.endswith("/"))
+
+    def match_file(self, relative: str) -> bool:
+        parts = relative.split("/")
+        is_dir = parts[-1] == ""
+        names = parts[:-1] if is_dir else parts
+        directories = names if is_dir else names[:-1]
+        return _any_matches(names, self._any_kind) or _any_matches(directories, self._directories)
+
+
+def _any_matches(names: list[str], patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(name, pattern) for pattern in patterns for name in names)
