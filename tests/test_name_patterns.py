@@ -1,16 +1,19 @@
 """Bare-name exclude patterns (the default ``exclude``) are matched without pathspec,
-exactly as pathspec's gitwildmatch matches them."""
+exactly as pathspec's gitwildmatch matches them, on paths made relative to the root
+as PurePath makes them."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import PurePath
+from unittest import mock
 
 import pathspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradguard.config import DEFAULT_EXCLUDE, compiled_patterns
+from gradguard.config import DEFAULT_EXCLUDE, Config, compiled_patterns
 from gradguard.name_patterns import NamePatterns, all_bare_names
 
 NAMES = st.sampled_from(
@@ -62,3 +65,29 @@ def test_walking_with_the_default_excludes_imports_no_pathspec(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split("]")[0] == "['train.py'"
     assert out.stdout.strip().endswith("False")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["/", "/work", "/work/proj", "/work/proj/", "/work/./proj", ".", "proj"]),
+    st.sampled_from(
+        ["/work/proj/a.py", "/work/proj", "/work/projx/a.py", "/work/./proj/b", "/x", "/"]
+    ),
+    st.sampled_from(["/", "/work", "/tmp"]),
+)
+def test_paths_relative_to_the_root_as_purepath_gives_them(root, path, cwd):
+    """Config._relative's string shortcut answers as the PurePath loop it stands for."""
+    config = Config(root=root)
+    expected = _purepath_relative(path, (root, cwd))
+    with mock.patch("os.getcwd", return_value=cwd):
+        assert config._relative(path) == expected
+
+
+def _purepath_relative(path: str, bases: tuple[str, str]) -> str:
+    pure = PurePath(path)
+    for base in bases:
+        try:
+            return pure.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return pure.name

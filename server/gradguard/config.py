@@ -149,6 +149,15 @@ class Config:
     def _relative(self, path: str) -> str:
         """``path`` relative to ``root`` (else to the working directory, else its name:
         a pattern never matches the directories above the project)."""
+        if _normal(path):  # a walk asks for every file: PurePath's answer, by slicing
+            for base in (self.root, os.getcwd()):
+                if not _normal(base):
+                    break
+                if base == path:
+                    return "."
+                prefix = os.path.join(base, "")  # "/" stays "/"
+                if path.startswith(prefix):
+                    return path[len(prefix) :].replace(os.sep, "/")
         pure = PurePath(path)
         for base in (self.root, os.getcwd()):
             try:
@@ -167,6 +176,11 @@ class Config:
         return any(
             fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, pattern + "/*") for c in candidates
         ) or any(fnmatch.fnmatch(part, pattern) for part in PurePath(relative).parts[:-1])
+
+
+def _normal(path: str) -> bool:
+    """An absolute path without ``.``, ``..``, doubled or trailing separators."""
+    return os.path.isabs(path) and os.path.normpath(path) == path
 
 
 @lru_cache(maxsize=64)
