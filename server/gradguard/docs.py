@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,6 +66,8 @@ def pages_dir() -> Path:
         if all((directory / f"{code}.md").is_file() for code in codes):
             return directory
     # A copy installed without its data files: write the pages once so links still work.
+    import tempfile
+
     directory = Path(tempfile.gettempdir(), f"gradguard-{__version__}-rule-docs")
     write_pages(directory)
     return directory
