@@ -28,7 +28,8 @@ def _terminal_width() -> int:
     except (KeyError, ValueError):
         pass
     try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+        stdout = sys.__stdout__
+        return (os.get_terminal_size(stdout.fileno()).columns if stdout else 0) or 80
     except (AttributeError, ValueError, OSError):
         return 80
 
