@@ -169,7 +169,23 @@ def test_an_edit_that_does_not_parse_on_its_own_is_analysed_in_full() -> None:
     opened = TWO_TRAININGS.replace("    return opt\n", '    return opt\n    """\n', 1)
     edit = _edit(baseline, opened)
     assert edit.mode == "full" and edit.result.parse_error is not None
-    assert edit.baseline is None
+    # The last text that parsed stays the baseline: the next edit builds on it.
+    assert edit.baseline is baseline
+    typed = TWO_TRAININGS.replace("    return opt\n", "    return opt\n    x = 1\n", 1)
+    assert _edit(edit.baseline, typed).mode == "incremental"
+
+
+def test_an_answer_since_the_baseline_is_not_kept_past_a_text_that_does_not_parse() -> None:
+    baseline = _start(TWO_TRAININGS)
+    opened = TWO_TRAININGS.replace("    return opt\n", '    return opt\n    """\n', 1)
+    edit = analyze_edit(
+        opened,
+        "script.py",
+        baseline=baseline,
+        config=CONFIG,
+        answered=frozenset({"torch.optim.SGD"}),
+    )
+    assert edit.result.parse_error is not None and edit.baseline is None
 
 
 def test_a_future_import_is_analysed_in_full() -> None:

@@ -153,10 +153,14 @@ def analyze_edit(
     started = time.monotonic()
     source = SourceFile(text, path)
     plan = None
-    if baseline is not None and baseline.path == path and baseline.config == config:
+    if baseline is not None and (baseline.path != path or baseline.config != config):
+        baseline = None
+    if baseline is not None:
         plan = _plan(baseline, source, answered)
     if plan is None:
-        return _full(text, path, config, resolver, time_limit, cancelled)
+        # Names answered since the baseline: it may not be kept as it is.
+        kept = None if answered else baseline
+        return _full(text, path, config, resolver, time_limit, cancelled, kept)
     if plan.unchanged:
         findings = list(plan.baseline.findings)
         return Reanalysis(AnalysisResult(findings=findings), None, plan.baseline, "unchanged")
@@ -168,7 +172,8 @@ def analyze_edit(
     except Exception:  # a bug in the shortcut must not cost the findings
         log.exception("incremental analysis of %s failed; analysing the whole file", path)
         shortcut = None
-    return shortcut or _full(text, path, config, resolver, time_limit, cancelled)
+    kept = None if answered else plan.baseline
+    return shortcut or _full(text, path, config, resolver, time_limit, cancelled, kept)
 
 
 # -- what changed ---------------------------------------------------------------------
@@ -502,11 +507,18 @@ def _full(
     resolver: SymbolResolver | None,
     time_limit: float | None,
     cancelled: Callable[[], bool] | None,
+    previous: Baseline | None = None,
 ) -> Reanalysis:
+    """A whole analysis. A text that does not parse keeps ``previous`` (a baseline of this
+    path and configuration) for the next edit: typing passes through such texts at every
+    other keystroke (``x =``, ``f(``), and the next one then builds on the last that
+    parsed instead of analysing the whole file again."""
     with recording() as recorder:
         result, facts = analyze_with_facts(
             text, path, config=config, resolver=resolver, time_limit=time_limit, cancelled=cancelled
         )
+    if result.parse_error is not None and previous is not None:
+        return Reanalysis(result, None, previous, "full")
     baseline = None
     if facts is not None and not result.notices:
         source = facts.source

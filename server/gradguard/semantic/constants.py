@@ -188,12 +188,13 @@ class Constants(MappingLookups):
         arguments = function.args
         if arguments.vararg is not None and definition.name == arguments.vararg.arg:
             return UNKNOWN_CONSTANT
+        positional = [a.arg for a in [*arguments.posonlyargs, *arguments.args]]
+        if positional[:1] == [definition.name] and _is_method(self.facts, function):
+            # `self`: the instance (its callers are not read: what they pass is the receiver)
+            return self.evaluator.definition_value(definition)
         callers = self.callers(function)
         if arguments.kwarg is not None and definition.name == arguments.kwarg.arg:
             return frozenset(Keywords(c, function) for c, _ in callers) or UNKNOWN_CONSTANT
-        positional = [a.arg for a in [*arguments.posonlyargs, *arguments.args]]
-        if positional[:1] == [definition.name] and _is_method(self.facts, function):
-            return self.evaluator.definition_value(definition)  # `self`: the instance
         default = definition.value
         values = [self._argument(function, call, implicit, definition.name, default)
                   for call, implicit in callers]  # fmt: skip
