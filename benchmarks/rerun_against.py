@@ -23,7 +23,6 @@ run, and the two versions to each other.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -35,7 +34,7 @@ from typing import Any
 from benchmarks.ast_floor import python_files
 from benchmarks.common import REPO, Measurement, run_measured
 from benchmarks.demand import Version, extract_server, findings_of
-from benchmarks.rerun import edit_one_file, first_time_environment, load_average
+from benchmarks.rerun import edit_one_file, first_time_environment, load_average, report
 
 
 class Cached(Version):
@@ -169,11 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    result = run(args.source.resolve(), args.base, args.jobs, args.rounds)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    sys.stdout.write(table(result))
-    return 0 if all(result["identical"].values()) else 1
+    return report(run(args.source.resolve(), args.base, args.jobs, args.rounds), table, args.json)
 
 
 if __name__ == "__main__":
