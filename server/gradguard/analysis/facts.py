@@ -261,8 +261,8 @@ class ModuleFacts:
 
     def may_build_optimizer(self, call: ast.Call) -> bool:
         """``optimizer_call_known(call) is not False``, answered at once for the calls of
-        most files: a callee that names no import (``self.proj(x)``: never an optimizer)
-        or a ``torch.`` name (known without jedi)."""
+        most files: a callee that names no import (``self.proj(x)``: never an optimizer),
+        a ``torch.`` name (known without jedi), a lowercase or argument-less call."""
         func = call.func
         own = isinstance(func, ast.Name) and (func.id in self.classes or func.id in self.functions)
         if not own:
@@ -271,6 +271,8 @@ class ModuleFacts:
                 return False
             if qualified.startswith("torch."):
                 return self._kind_of_qualname(qualified) is SymbolKind.OPTIMIZER_CLASS
+            if not _may_be_optimizer_class(call, qualified):
+                return False  # a lowercase name or no arguments: never asked, never one
         return self.optimizer_call_known(call) is not False
 
     def is_optimizer_call(self, call: ast.Call) -> bool:
