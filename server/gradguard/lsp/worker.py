@@ -84,7 +84,10 @@ def run_analysis(
             return None
         result, exact = analysis.result, analysis.exact
         kept = Kept(analysis.facts, analysis.baseline)
-        if analysis.mode != "full":  # findings carried over came from earlier questions
+        # Findings carried over (or a baseline kept past a text that does not parse)
+        # came from earlier questions.
+        kept_baseline = request.baseline is not None and analysis.baseline is request.baseline
+        if analysis.mode != "full" or kept_baseline:
             queried = request.baseline_queried
     if request.recorder:
         queried |= request.recorder.queried()

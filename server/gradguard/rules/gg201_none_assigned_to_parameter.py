@@ -85,6 +85,7 @@ from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic.catalogue.layers import RNN_LAYERS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import NONE_VALUE
+from gradguard.semantic.reads import name_pattern
 from gradguard.semantic.registered import RegisteredParameters
 
 # Layers whose forward raises TypeError when a required parameter is None (measured).
@@ -277,10 +278,32 @@ def _holds_none(context: RuleContext, value: ast.expr | None) -> bool:
     """``None``, or a name the semantic model proves holds None (``nothing = None``)."""
     if value is None or _is_none(value):
         return value is not None
-    dotted = flow.dotted_name(value)
-    if dotted is None or dotted not in context.facts.assigned_none:
+    semantic = SemanticModel.of(context.facts)
+    if not _may_bind_none(context, semantic, value):
         return False  # nothing in the file binds that name to None: no need to ask
-    return SemanticModel.of(context.facts).value_of(value) == NONE_VALUE
+    return semantic.value_of(value) == NONE_VALUE
+
+
+def _may_bind_none(context: RuleContext, semantic: SemanticModel, value: ast.expr) -> bool:
+    """The file writes ``None`` into the name (in its scope or the module's) or into a
+    field of that attribute name: a cheap test before evaluating ``value``. It reads
+    every such assignment in the file (the editor re-checks when one is added)."""
+    reads = semantic.evaluator.reads
+    if isinstance(value, ast.Name):
+        if reads is not None:
+            reads.scan(name_pattern(value.id), word=value.id)
+        scopes = {context.facts.enclosing_scope(value), context.facts.tree}
+        return any(
+            _is_none(definition.value)
+            for scope in scopes
+            for definition in semantic.bindings(scope).definitions.get(value.id, ())
+        )
+    if isinstance(value, ast.Attribute):
+        if reads is not None:
+            reads.scan(name_pattern(value.attr), word=value.attr)
+        stores = semantic.evaluator.heap.stores.get(value.attr, ())
+        return any(_is_none(statement.value) for _, statement in stores)  # type: ignore[attr-defined]
+    return False
 
 
 def _is_none(value: ast.expr | None) -> bool:
