@@ -113,6 +113,7 @@ from gradguard.semantic.catalogue.optional_parameters import (
     HAS_ATTRIBUTE,
     INIT_FIRST_ATTRIBUTE,
     INIT_MODULE,
+    layers_leaving_none,
 )
 from gradguard.semantic.constants import Partial, Reference
 from gradguard.semantic.layer_flags import Absence
@@ -281,9 +282,11 @@ def _dispatched(
     if dispatch is None:
         return None
     names, by_substring = dispatch
+    if not any(_dispatched_to(c, names, by_substring) for c in _LEAVING_NONE[use.parameter]):
+        return None  # no layer it dispatches to can lack the parameter: nothing to look for
     for absence in semantic.every_absence(use.parameter):
-        class_name = absence.class_name
-        if any((n in class_name) if by_substring else n == class_name for n in names):
+        if _dispatched_to(absence.class_name, names, by_substring):
+            class_name = absence.class_name
             line = context.source.span_of(absence.call).start.line + 1
             builds = "builds" if absence.known else "can build"
             return rule.finding(
@@ -295,6 +298,13 @@ def _dispatched(
                 fixes=_fixes(context, use),
             )
     return None
+
+
+_LEAVING_NONE = {parameter: layers_leaving_none(parameter) for parameter in ("weight", "bias")}
+
+
+def _dispatched_to(class_name: str, names: set[str], by_substring: bool) -> bool:
+    return any((n in class_name) if by_substring else n == class_name for n in names)
 
 
 # -- messages and fixes ---------------------------------------------------------------------
