@@ -15,6 +15,8 @@ and prints the table (wall and CPU seconds, ratios to the ``ast.parse`` pass, lo
 average per row), the questions before and after, the files whose count changed most,
 and whether both versions report the same findings (JSON reports, docs links aside).
 With ``--repeat N`` the rows are measured N times, interleaved, and the medians shown.
+``--no-resolve-only`` measures the ``ast.parse`` pass and the two ``--no-resolve`` rows
+alone (no jedi, no questions): the analysis budget in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ def findings_of(report: Path) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def run(source: Path, base: str, jobs: int, repeat: int) -> dict[str, Any]:
+def run(
+    source: Path, base: str, jobs: int, repeat: int, *, with_jedi: bool = True
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="gradguard-demand-"))
     tree = work / "tree"
     shutil.copytree(source, tree)
@@ -115,9 +119,10 @@ def run(source: Path, base: str, jobs: int, repeat: int) -> dict[str, Any]:
         floor = partial(run_measured, floor_command, cwd=tree, env=versions[1].environment("ast"))
         measure("ast.parse pass", floor)
         for version in versions:
-            measure(f"check ({version.name})", version.check)
+            if with_jedi:
+                measure(f"check ({version.name})", version.check)
             measure(f"check --no-resolve ({version.name})", partial(version.check, "--no-resolve"))
-    questions = {version.name: version.questions() for version in versions}
+    questions = {version.name: version.questions() for version in versions} if with_jedi else {}
     shutil.rmtree(work, ignore_errors=True)
     rows = [
         {"label": label, "load": loads[label], **_figures(median_measurement(found))}
@@ -128,9 +133,8 @@ def run(source: Path, base: str, jobs: int, repeat: int) -> dict[str, Any]:
         "rows": rows,
         "questions": questions,
         "identical": {
-            "check": reports[f"check ({base})"] == reports["check (this tree)"],
-            "check --no-resolve": reports[f"check --no-resolve ({base})"]
-            == reports["check --no-resolve (this tree)"],
+            mode: reports[f"{mode} ({base})"] == reports[f"{mode} (this tree)"]
+            for mode in (["check"] if with_jedi else []) + ["check --no-resolve"]
         },
         "names": [version.name for version in versions],
     }
@@ -142,20 +146,28 @@ def _figures(measured: Measurement) -> dict[str, float]:
 
 def table(result: dict[str, Any]) -> str:
     lines = [f"{result['files']} files", "", *ratio_rows(result["rows"])]
-    before, after = (result["questions"][name] for name in result["names"])
+    if result["questions"]:
+        lines += _questions(result)
     lines += [
+        "",
+        *(
+            f"- same findings, {name}: {'yes' if same else '**NO**'}"
+            for name, same in result["identical"].items()
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _questions(result: dict[str, Any]) -> list[str]:
+    before, after = (result["questions"][name] for name in result["names"])
+    lines = [
         "",
         "| questions asked of jedi | " + " | ".join(result["names"]) + " |",
         "| --- | ---: | ---: |",
     ]
     for key in ("questions", "files asking", "jedi queries run", "findings"):
         lines.append(f"| {key} | {before[key]} | {after[key]} |")
-    lines += ["", *_per_file(before["per file"], after["per file"], result["names"]), ""]
-    lines += [
-        f"- same findings, {name}: {'yes' if same else '**NO**'}"
-        for name, same in result["identical"].items()
-    ]
-    return "\n".join(lines) + "\n"
+    return [*lines, "", *_per_file(before["per file"], after["per file"], result["names"])]
 
 
 def _per_file(before: dict[str, int], after: dict[str, int], names: list[str]) -> list[str]:
@@ -173,8 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--no-resolve-only", action="store_true", help="no jedi rows")
     args = parser.parse_args(argv)
-    result = run(args.source.resolve(), args.base, args.jobs, args.repeat)
+    result = run(
+        args.source.resolve(),
+        args.base,
+        args.jobs,
+        args.repeat,
+        with_jedi=not args.no_resolve_only,
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
     sys.stdout.write(table(result))

@@ -59,6 +59,10 @@ def phase_profile(paths: Iterable[Path]) -> dict[str, Any]:
                     errors[rule.code] += 1
                 seconds[rule.code] += time.process_time() - started
             started = time.process_time()
+            context.facts.release()  # as the engine: else each file's facts wait for a full GC
+            del context, tree
+            seconds["freeing the tree and facts"] += time.process_time() - started
+            started = time.process_time()
             if found and "noqa" in text.lower():  # what the engine does
                 parse_suppressions(text)
             seconds["noqa comments (only with findings and a noqa)"] += (

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 SHAPES = Path(__file__).parent / "shapes"
-PROGRAMS = sorted(p.name for p in SHAPES.glob("*.py"))
+# A shape is one program, or a folder holding a small workspace (a script and the modules it
+# imports: ``o08_workspace_trainer/train.py``); its files are named by their path from here.
+PROGRAMS = sorted(p.relative_to(SHAPES).as_posix() for p in SHAPES.glob("**/*.py"))
 EXPECT = re.compile(r"#\s*expect:\s*(GG\d{3}(?:\s*,\s*GG\d{3})*)")
 
 #: Programs whose marked finding is not reported yet (file name: what is missing).
@@ -30,6 +32,38 @@ NOT_FOUND_YET: dict[str, str] = {
     "s08_grad_of_input_from_numpy.py": (
         "GG301: the catalogue's must-not-flag (`x.grad` read right after a backward that "
         "involves `x`) wins, although the file shows `x` never required grad"
+    ),
+    "t02_infogan_reset_grad_lists.py": (
+        "GG301: which leaves a backward reaches is known per model only; plain tensors in "
+        "`G_params + D_params + Q_params` count as given a gradient by any earlier backward"
+    ),
+    "t15_running_loss_tensor.py": (
+        "GG506: in a training loop only the backward-ed name counts; `MSE`, an operand of "
+        "the backward-ed `loss = MSE + cross_entropy`, is not followed"
+    ),
+    "t17_mmdet_xavier_hasattr_bias.py": (
+        "GG304: an init helper is a layer dispatch only when passed to `.apply`; here it "
+        "is called with the variable of a `for m in self.modules()` loop"
+    ),
+    "t18_mmcv_constant_init_bn_no_affine.py": (
+        "GG304: the helper is called from a `modules()` loop (not `.apply`), and "
+        "`affine=False` arrives through `dict(cfg)`, `cfg.pop(...)` and `**cfg`"
+    ),
+    "t22_wekws_executor_missing_zero_grad.py": (
+        "GG402: any condition around the step reads as gradient accumulation, also "
+        "`if torch.isfinite(grad_norm):`, which skips only non-finite steps"
+    ),
+    "t24_trainer_optimizers_before_cuda.py": (
+        "GG105: an optimizer returned by a same-file function or method "
+        "(`model.configure_optimizers()`) is not an optimizer built from `model`"
+    ),
+    "t26_synthetic_targets_keep_graph.py": (
+        "GG507: a tensor with history computed once before the loop (`Y` from a leaf "
+        "that requires grad) and backward-ed through in every iteration is not followed"
+    ),
+    "o11b_trainer_optimizer_over_named_buffer_only_model.py": (
+        "GG101: a model bound to a name and handed to a call (`Trainer(model)`) may gain "
+        "parameters there, so it is not known to be parameter-free"
     ),
 }
 
@@ -87,8 +121,10 @@ def test_every_program_is_a_real_shape():
     """Sanity of the corpus itself: each program parses, and each positive program is marked."""
     for name in PROGRAMS:
         ast.parse((SHAPES / name).read_text(), name)
-        negative = re.match(r"[sr]\d+[a-z]?n_", name) is not None
-        assert negative == (not expected(name)), name
+    for shape in {name.split("/")[0] for name in PROGRAMS}:
+        negative = re.match(r"[srot]\d+[a-z]?n_", shape) is not None
+        marked = any(expected(n) for n in PROGRAMS if n.split("/")[0] == shape)
+        assert negative == (not marked), shape
     assert set(NOT_FOUND_YET) <= set(PROGRAMS)
 
 

@@ -71,6 +71,10 @@ class SqliteStore:
         connection = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
+            # A cache: in WAL mode NORMAL keeps the file consistent through a crash and
+            # only a power loss may drop the last writes, while FULL waited for the disk
+            # at every commit (one per analysed file: 0.15 s of CPU on 304 files).
+            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute(self.schema)
         except BaseException:
             connection.close()

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gradguard.semantic.workspace import FunctionSummary, ModuleSummary
+from gradguard.semantic.workspace import ClassSummary, FunctionSummary, ModuleSummary
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,14 @@ def _matters(summary: ModuleSummary | None, name: str) -> bool:
     if name in summary.reexports:
         return True
     function = summary.functions.get(name)
-    return function is not None and bool(
+    if isinstance(function, ClassSummary):  # what its construction or its methods do
+        methods = function.methods.values()
+        return bool(function.optimizer_fields) or any(map(_effects, [function, *methods]))
+    return function is not None and _effects(function)
+
+
+def _effects(function: FunctionSummary) -> bool:
+    return bool(
         function.replaced or function.moves or function.adds_param_groups or function.optimizers
     )
 

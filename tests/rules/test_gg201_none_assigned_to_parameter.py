@@ -159,6 +159,22 @@ def test_flags_parameter_registered_on_variable_and_isinstance_narrowing():
     assert lines_of(code, "GG201") == [7, 10]
 
 
+def test_flags_init_function_whose_isinstance_test_is_one_operand_of_an_and():
+    code = """
+    import torch.nn as nn
+
+    def init_weights(m):
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            m.bias = None
+        if m.weight is not None and isinstance(m, nn.Dropout):
+            m.weight = None
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+    model.apply(init_weights)
+    """
+    assert lines_of(code, "GG201") == [6]
+
+
 def test_flags_self_bias_outside_init():
     code = """
     import torch

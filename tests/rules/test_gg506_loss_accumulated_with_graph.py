@@ -211,3 +211,32 @@ def test_model_builders_and_name_helpers_are_not_forward_passes():
         return names, models
     """
     assert only(code, "GG506") == []
+
+
+def test_the_model_a_name_holds_at_the_loop_counts_not_a_later_rebinding():
+    code = """
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+
+    f = Net()
+    history = []
+    for x, y in loader:
+        out = f(x)
+        history.append(out.sum())
+    f = None
+    g = None
+    for x, y in loader:
+        history.append(g(x).sum())
+    g = Net()
+    """
+    assert lines_of(code, "GG506") == [19]

@@ -175,3 +175,90 @@ def test_silent_when_the_mode_is_set_from_a_variable():
             model.eval()
     """
     assert lines_of(code, "GG508") == []
+
+
+SEVERITY_NET = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+        self.dropout = nn.Dropout(0.25)
+
+    def forward(self, x):
+        return self.fc(self.dropout(x))
+
+"""
+
+TRAINER = (
+    SEVERITY_NET
+    + """
+class Trainer:
+    def __init__(self, loader):
+        self.model = Net()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        self.loader = loader
+
+    def fit(self, epochs):
+        for epoch in range(epochs):
+            for x, y in self.loader:
+                self.optimizer.zero_grad()
+                self.model(x).sum().backward()
+                self.optimizer.step()
+            self.model.eval()
+"""
+)
+
+FIT = (
+    SEVERITY_NET
+    + """
+def fit(model, loader, optimizer):
+    for epoch in range(5):
+        for x, y in loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        model.eval()
+
+"""
+)
+
+REBOUND = (
+    SEVERITY_NET
+    + """
+model = Net()
+model = nn.Linear(784, 10)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(5):
+    for x, y in loader:
+        optimizer.zero_grad()
+        model(x).sum().backward()
+        optimizer.step()
+    model.eval()
+"""
+)
+
+
+def _severities(code: str) -> list[tuple[int, str]]:
+    return [(f.span.start.line + 1, f.severity.value) for f in only(code, "GG508")]
+
+
+def test_warning_for_a_trainer_whose_self_model_has_dropout():
+    assert _severities(TRAINER) == [(28, "warning")]
+
+
+def test_warning_for_the_model_the_file_passes_to_fit():
+    called = FIT + "net = Net()\nfit(net, loader, torch.optim.SGD(net.parameters(), lr=0.1))\n"
+    assert _severities(called) == [(22, "warning")]
+    assert _severities(FIT) == [(22, "information")]  # nobody in the file calls it
+
+
+def test_the_model_bound_when_the_loop_starts_decides_not_an_earlier_one():
+    assert _severities(REBOUND) == [(24, "information")]
+    dropout_last = REBOUND.replace(
+        "model = Net()\nmodel = nn.Linear(784, 10)", "model = nn.Linear(784, 10)\nmodel = Net()"
+    )
+    assert _severities(dropout_last) == [(24, "warning")]

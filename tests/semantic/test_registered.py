@@ -130,6 +130,32 @@ class Scaled(nn.Linear):
             "weight",
             False,
         ),
+        # an ``isinstance`` test that is one operand of an ``and`` narrows too
+        (
+            "def init(m):\n    if isinstance(m, nn.Linear) and m.bias is not None:\n"
+            "        m.bias = None\n",
+            3,
+            "m",
+            "bias",
+            True,
+        ),
+        (
+            "def init(m):\n    if m.bias is not None and isinstance(m, nn.ReLU):\n"
+            "        m.bias = None\n",
+            3,
+            "m",
+            "bias",
+            False,
+        ),
+        # ``or`` does not narrow: either operand may hold
+        (
+            "def init(m):\n    if isinstance(m, nn.Linear) or m.bias is not None:\n"
+            "        m.bias = None\n",
+            3,
+            "m",
+            "bias",
+            False,
+        ),
         ("def reset(m: nn.Embedding):\n    m.weight = None\n", 2, "m", "weight", True),
         # a helper only the file calls holds what the calls pass; one given away does not
         ("def drop(m):\n    m.bias = None\n\ndrop(nn.Linear(2, 2))\n", 2, "m", "bias", True),

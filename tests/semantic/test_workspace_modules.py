@@ -59,6 +59,19 @@ def make_backbone_optimizer(model):
 def make_fresh_optimizer(model):
     model = nn.Linear(4, 2)
     return optim.SGD(model.parameters())
+
+
+def make_unwrapped_optimizer(model):
+    optimizer = optim.SGD(model.parameters())
+    model = getattr(model, "module", model)
+    return optimizer
+
+
+def make_backbone_first_optimizer(model):
+    params = model.backbone.parameters()
+    optimizer = optim.Adam(params)
+    params = None
+    return optimizer
 """
 
 NET = """\
@@ -442,6 +455,10 @@ def test_a_module_past_the_time_or_size_bound_is_unknown(
         ("make_backbone_optimizer", "", "model.fc = nn.Linear(4, 3)", []),  # not its part
         ("make_fresh_optimizer", "", "model.fc = nn.Linear(4, 3)", []),  # another model's
         ("describe", "", "model.fc = nn.Linear(4, 3)", []),  # not an optimizer
+        # what reaches the optimizer's construction counts, not a later rebinding
+        ("make_unwrapped_optimizer", "", "model.fc = nn.Linear(4, 3)", [("GG102", 10)]),
+        ("make_backbone_first_optimizer", "", "model.backbone = nn.Linear(4, 4)", [("GG102", 10)]),
+        ("make_backbone_first_optimizer", "", "model.fc = nn.Linear(4, 3)", []),
     ],
 )
 def test_an_optimizer_built_by_a_helper_follows_the_model_it_was_given(

@@ -182,23 +182,6 @@ class ModuleFacts:
             child, parent = parent, self.parents.get(parent)
         return parent is node and any(s is child for s in node.body)
 
-    def assignments_by_name(self, scope: ast.AST) -> dict[str, list[ast.Assign]]:
-        """``{name: [assignment, ...]}`` for the ``name = ...`` statements (plain name
-        targets) of ``scope`` outside nested functions and classes, in
-        ``flow.walk_local`` order: one walk per scope instead of one per lookup."""
-
-        def build() -> dict[str, list[ast.Assign]]:
-            index: dict[str, list[ast.Assign]] = {}
-            for node in flow.walk_local(scope):
-                if isinstance(node, ast.Assign):
-                    for name in dict.fromkeys(
-                        t.id for t in node.targets if isinstance(t, ast.Name)
-                    ):
-                        index.setdefault(name, []).append(node)
-            return index
-
-        return self.shared(("assignments_by_name", scope), build)
-
     def class_members(self, info: ClassInfo) -> tuple[set[str], dict[str, list[ast.Call]]]:
         """A module class's Parameter attributes, and per other ``self.<attr>`` the calls
         assigned to it in order (the submodule candidates), without asking jedi."""
@@ -273,6 +256,21 @@ class ModuleFacts:
             or torchnames.is_model_factory_qualname(qualified)
         )
         return not known and self.asks_about(qualified)
+
+    def may_name_import_or_class(self, func: ast.expr) -> bool:
+        """False when ``func`` can name neither an import nor one of the file's classes or
+        functions: its chain does not start at an imported name (``self.proj(x)``,
+        ``x.view(...)``), so :meth:`qualify` is None and the call builds no optimizer
+        (:meth:`optimizer_call_known` is False). A cheap test for every call of a file."""
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        name = root.id
+        if root is func and (name in self.classes or name in self.functions):
+            return True
+        return name in self.imports.aliases
 
     @attributed(lambda facts: facts)
     def is_optimizer_call(self, call: ast.Call) -> bool:
@@ -382,9 +380,9 @@ class ModuleFacts:
     @cached_property
     def walk_order(self) -> dict[ast.AST, int]:
         """Each node's position in ``ast.walk(tree)`` (the module is 0)."""
-        order: dict[ast.AST, int] = {self.tree: 0}
-        for position, node in enumerate(self.parents, 1):
-            order[node] = position
+        positions = range(1, len(self.parents) + 1)
+        order: dict[ast.AST, int] = dict(zip(self.parents, positions, strict=True))
+        order[self.tree] = 0
         return order
 
     @cached_property
@@ -395,24 +393,6 @@ class ModuleFacts:
             assert isinstance(node, ast.Name)
             index.setdefault(node.id, []).append(node)
         return index
-
-    @cached_property
-    def assigned_values(self) -> dict[str, list[ast.expr]]:
-        """``{dotted target: [value, ...]}`` for every ``=`` / annotated assignment with a
-        value in the file, each list in ``ast.walk`` order (one entry per statement)."""
-        index: dict[str, list[ast.expr]] = {}
-        for node in self.nodes_of_types(ast.Assign, ast.AnnAssign):
-            value = node.value  # type: ignore[attr-defined]
-            if value is None:
-                continue
-            names = {flow.dotted_name(t) for t in flow.assigned_targets(node)}  # type: ignore[arg-type]
-            names.discard(None)
-            for name in names:
-                index.setdefault(name, []).append(value)  # type: ignore[arg-type]
-        from gradguard.semantic.reads import ReadLog, ScannedNames  # the editor's reads
-
-        log = ReadLog.of(self)
-        return index if log is None else ScannedNames(index, log)
 
     # -- tree navigation ---------------------------------------------------------
 

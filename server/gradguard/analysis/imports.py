@@ -57,12 +57,20 @@ class ImportTable:
 
     def qualify(self, expr: ast.AST) -> str | None:
         """The dotted path ``expr`` names through imports, or None."""
-        if isinstance(expr, ast.Name):
-            return self.aliases.get(expr.id)
-        if isinstance(expr, ast.Attribute):
-            base = self.qualify(expr.value)
-            return f"{base}.{expr.attr}" if base else None
-        return None
+        # A loop, not a recursion: it runs for most calls and attributes of every file.
+        attributes: list[str] = []
+        while isinstance(expr, ast.Attribute):
+            attributes.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name):
+            return None
+        base = self.aliases.get(expr.id)
+        if not attributes:
+            return base
+        if not base:
+            return None
+        attributes.append(base)
+        return ".".join(reversed(attributes))
 
     def imports_module(self, prefix: str) -> bool:
         return any(q == prefix or q.startswith(prefix + ".") for q in self.aliases.values())

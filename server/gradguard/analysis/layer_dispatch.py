@@ -60,21 +60,22 @@ def _iterates_modules(loop: ast.For | ast.AsyncFor, owner: str) -> bool:
 
 def hasattr_guard(facts: ModuleFacts, node: ast.AST, owner: str, parameter: str) -> ast.Call | None:
     """The ``hasattr(m, "bias")`` of an enclosing ``if`` test (alone or in an ``and``)."""
-    for operand in _guarding_operands(facts, node):
+    for operand, _ in guarding_tests(facts, node):
         if _is_hasattr(operand, owner, parameter):
             return operand  # type: ignore[return-value]
     return None
 
 
-def _guarding_operands(facts: ModuleFacts, node: ast.AST) -> Iterator[ast.expr]:
+def guarding_tests(facts: ModuleFacts, node: ast.AST) -> Iterator[tuple[ast.expr, ast.If]]:
     """The operands of the ``if`` tests (alone or in an ``and``) whose body holds ``node``,
-    innermost first, up to its function."""
+    innermost first, up to its function, each with its ``if``."""
     child: ast.AST = node
     for parent in facts.ancestors(node):
         if isinstance(parent, flow.SCOPE_TYPES):
             return
-        if isinstance(parent, ast.If) and child in parent.body:
-            yield from and_operands(parent.test)
+        if isinstance(parent, ast.If) and any(s is child for s in parent.body):
+            for operand in and_operands(parent.test):
+                yield operand, parent
         child = parent
 
 
@@ -99,7 +100,7 @@ def _is_hasattr(expr: ast.AST, owner: str, parameter: str) -> bool:
 def dispatch(facts: ModuleFacts, node: ast.AST, owner: str) -> tuple[set[str], bool] | None:
     """The layer class names the innermost type test sends here, and whether they are
     substrings of the class name (``classname.find("Conv") != -1``)."""
-    for operand in _guarding_operands(facts, node):
+    for operand, _ in guarding_tests(facts, node):
         found = _type_test(facts, operand, owner)
         if found is not None:
             return found

@@ -19,6 +19,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.names import reads_dotted
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.semantic import control
+from gradguard.semantic.held_optimizers import object_rebuilds, object_uses
 from gradguard.semantic.workspace import argument_names, foreign_call
 
 
@@ -56,11 +57,19 @@ class OptimizerTimeline:
     @cached_property
     def uses(self) -> list[flow.StatementInfo]:
         """Statements whose own code reads the optimizer's name."""
-        return [
+        direct = [
             info
             for info in self.statements
             if any(reads_dotted(part, self.name) for part in self._read_parts(info.node))
         ]
+        # ``trainer = Trainer(model, optimizer)`` then ``trainer.fit()``: used through the
+        # object it was handed to.
+        through = object_uses(self.facts, self.creation, self.statements)
+        rebuilt = {id(info.node) for info in self.rebinds}
+        return sorted(
+            {id(i.node): i for i in direct + through if id(i.node) not in rebuilt}.values(),
+            key=lambda i: i.order,
+        )
 
     def _read_parts(self, stmt: ast.stmt) -> list[ast.AST]:
         """The statement's own code, without a target that is the optimizer's name
@@ -74,8 +83,15 @@ class OptimizerTimeline:
 
     @cached_property
     def rebinds(self) -> list[flow.StatementInfo]:
-        """Statements that bind the optimizer's name (the creation included)."""
-        return [info for info in self.statements if flow.assigns_name(info.node, self.name)]
+        """Statements that bind the optimizer's name (the creation included), also
+        through a method of the object (``trainer.reset_optimizer()`` assigning
+        ``self.optimizer`` for ``trainer.optimizer``)."""
+        rebuilt = {id(i.node) for i in object_rebuilds(self.facts, self.name, self.statements)}
+        return [
+            info
+            for info in self.statements
+            if flow.assigns_name(info.node, self.name) or id(info.node) in rebuilt
+        ]
 
     @cached_property
     def param_group_additions(self) -> list[tuple[flow.StatementInfo, set[str]]]:

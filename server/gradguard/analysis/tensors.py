@@ -295,13 +295,22 @@ def is_leaf_update(
     ``name`` that is a manual update of a leaf requiring grad. ``w.grad`` in the value
     implies the leaf; otherwise the name must be a known leaf and the value read some
     ``.grad`` or sit in a training loop."""
+    settled = leaf_update_by_syntax(name, value, info)
+    if settled is not None:
+        return settled
+    return binding is not None and binding.kind is Kind.GRAD_LEAF
+
+
+def leaf_update_by_syntax(name: str, value: ast.expr, info: flow.StatementInfo) -> bool | None:
+    """:func:`is_leaf_update` when the statement alone decides it (None: the answer
+    depends on whether ``name`` holds a leaf), so a caller asks for the binding, which
+    follows definitions, only when it counts."""
     if not has_update_shape(name, value):
         return False
     reads = list(grad_reads(value))
     if any(is_grad_of(read, name) for read in reads):
         return True
-    known_leaf = binding is not None and binding.kind is Kind.GRAD_LEAF
-    return known_leaf and (bool(reads) or in_training_loop(info))
+    return None if reads or in_training_loop(info) else False
 
 
 def has_update_shape(name: str, value: ast.expr) -> bool:

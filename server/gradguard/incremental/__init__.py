@@ -23,7 +23,7 @@ again, to a fixed point, when
   lines (or quotes a line number the edit moved);
 * its recorded reads include an edited unit, or a scan whose pattern the edited
   statements (before or after the edit) match;
-* a rule scanned the whole file for no unit in particular (``facts.assigned_values``
+* a rule scanned the whole file for no unit in particular (``assigned.assigned_values``
   looked up from a memoised role) with a pattern the edit matches, and the rule may
   report on the unit and the unit spells the name read;
 * it uses a name whose meaning may have changed: one exported by an edited unit,

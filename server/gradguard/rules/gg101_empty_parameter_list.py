@@ -16,7 +16,9 @@ iterable of tensors or parameter-group dicts:
 - `itertools.chain(*model.parameters(), w)`: the `*` hands `chain` each parameter as an
   iterable of its own, so it yields their rows (also `chain.from_iterable(params)`);
 - `model.parameters()` of a model whose layers keep their weights as buffers
-  (`self.register_buffer("weight", ...)`), so it has no parameters at all;
+  (`self.register_buffer("weight", ...)`), so it has no parameters at all; also
+  `self.model.parameters()` in a trainer's `__init__` when a construction in the file
+  passes such a model (`Trainer(FixedProjection())`);
 - a module that every call in the file passes to an optimizer factory or wrapper class
   whose code builds `optim.SGD(model, ...)` from it (in one branch, say).
 

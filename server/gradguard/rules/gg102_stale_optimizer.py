@@ -12,6 +12,14 @@ alias of the model (`net = model`, or `inner = m.backbone` in a helper), a name 
 later (`params = a.parameters()` then `params = b.parameters()`: the optimizer keeps
 `a`'s), and a function that rebinds the module-level model with `global model`.
 
+A trainer that holds the model and optimizer is followed too: the optimizer handed to
+`Trainer(model, optimizer)`, or built by its `__init__` or `setup()`
+(`self.optimizer = SGD(self.model.parameters())`), then a replacement in the code using the
+trainer (`trainer.model.fc = ...`, `model.fc = ...`, `trainer.replace_head(3)`, a method that
+replaces and then fits, a callback given the trainer) while a later `trainer.fit()` steps that
+optimizer; a trainer class or helper class of another workspace module counts when jedi is
+on (`from trainer import Finetuner`, `Surgeon().replace_head(model)`).
+
 Across the methods of a class it also reports a `clone()` that builds a new instance from
 `copy.deepcopy(self._model)` and the same `self._optimizer` when the class steps that
 optimizer, and a Lightning hook that replaces a layer after `configure_optimizers()` ran:
@@ -42,7 +50,7 @@ Parameter), nor a container rebuilt from the model's own children
 (`nn.Sequential(*list(model.classifier.children())[:-1])`), nor a layer moved from another
 part of the same model. Nor is a replacement followed by `add_param_group` for the new
 part (directly, or in a same-file function given the optimizer), or an optimizer created
-again after the replacement.
+again after the replacement (also by a trainer method such as `reset_optimizer()`).
 
 ## Example
 ```python

@@ -3,7 +3,9 @@ Checks for `model.to(...)`, `model.cuda()`, `model.double()`, `model.half()` and
 `model.bfloat16()` called after an optimizer was created from that model's parameters,
 while the optimizer is still used afterwards, also inside a function of another module of
 the workspace that is given the model (`to_device(model, device)` from `utils.py`, when
-jedi is on).
+jedi is on). An optimizer a trainer holds is followed too: built by its `__init__` or
+handed to `Trainer(model, optimizer)`, then `model.double()` or a trainer method that moves
+its model (`trainer.to(device)`) before a later `trainer.fit()` steps it.
 
 ## Why is this bad?
 On current PyTorch this is usually harmless, which is why the rule is only
@@ -82,6 +84,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizer_uses import OptimizerTimeline
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
+from gradguard.rules import moves_across_methods
 from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic import control
 from gradguard.semantic.built_optimizers import helper_creations
@@ -143,6 +146,13 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # optimizers other modules' helpers build are known already.
     helpers = helper_creations(facts)
     for call, finding in context.optimizers.findings_of_each(moves_of, known=helpers):
+        if id(call) not in seen:
+            seen.add(id(call))
+            yield finding
+    # An optimizer a trainer's ``__init__`` built, the model moved in the code using it.
+    for call, finding in context.optimizers.findings_of_each(
+        lambda creation: moves_across_methods.object_findings(rule, context, creation)
+    ):
         if id(call) not in seen:
             seen.add(id(call))
             yield finding
@@ -261,7 +271,7 @@ def _result_discarded(stmt: ast.stmt, call: ast.Call) -> bool:
 
 def _overwrites_parameters(facts: ModuleFacts) -> bool:
     """The file turns on ``set_overwrite_module_params_on_conversion(True)``."""
-    return any(
+    return facts.mentions(_OVERWRITE_FLAG) and any(
         isinstance(node, ast.Call)
         and (flow.dotted_name(node.func) or "").endswith(_OVERWRITE_FLAG)
         and bool(node.args)

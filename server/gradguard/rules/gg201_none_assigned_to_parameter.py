@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from gradguard.analysis import flow
@@ -85,6 +85,7 @@ from gradguard.rules.base import FixAvailability, Raises, Rule, RuleContext
 from gradguard.semantic.catalogue.layers import RNN_LAYERS
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import NONE_VALUE
+from gradguard.semantic.reads import name_pattern
 from gradguard.semantic.registered import RegisteredParameters
 
 # Layers whose forward raises TypeError when a required parameter is None (measured).
@@ -146,6 +147,8 @@ def _removals(
 ) -> Iterator[_Removal]:
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not _may_name_parameter(index, targets):
+            return  # whatever the value holds, no target can be a registered parameter
         if _is_none(node.value) or (
             any(isinstance(t, ast.Attribute) for t in targets) and _holds_none(context, node.value)
         ):
@@ -156,6 +159,20 @@ def _removals(
             yield from _target_removal(context, index, node, target, "del")
     elif isinstance(node, ast.Call):
         yield from _call_removal(context, index, node)
+
+
+def _may_name_parameter(index: RegisteredParameters, targets: Sequence[ast.expr]) -> bool:
+    """Some target is ``x.<attr>`` or ``x.<attr>.data`` with an ``attr`` the file's modules
+    may register (what :func:`_target_removal` asks before anything else holds)."""
+    for target in targets:
+        if isinstance(target, ast.Attribute):
+            if index.may_register(target.attr):
+                return True
+            inner = target.value
+            data = target.attr == "data" and isinstance(inner, ast.Attribute)
+            if data and index.may_register(inner.attr):  # type: ignore[attr-defined]
+                return True
+    return False
 
 
 def _target_removal(
@@ -261,12 +278,32 @@ def _holds_none(context: RuleContext, value: ast.expr | None) -> bool:
     """``None``, or a name the semantic model proves holds None (``nothing = None``)."""
     if value is None or _is_none(value):
         return value is not None
-    dotted = flow.dotted_name(value)
-    if dotted is None or not any(
-        _is_none(v) for v in context.facts.assigned_values.get(dotted, ())
-    ):
+    semantic = SemanticModel.of(context.facts)
+    if not _may_bind_none(context, semantic, value):
         return False  # nothing in the file binds that name to None: no need to ask
-    return SemanticModel.of(context.facts).value_of(value) == NONE_VALUE
+    return semantic.value_of(value) == NONE_VALUE
+
+
+def _may_bind_none(context: RuleContext, semantic: SemanticModel, value: ast.expr) -> bool:
+    """The file writes ``None`` into the name (in its scope or the module's) or into a
+    field of that attribute name: a cheap test before evaluating ``value``. It reads
+    every such assignment in the file (the editor re-checks when one is added)."""
+    reads = semantic.evaluator.reads
+    if isinstance(value, ast.Name):
+        if reads is not None:
+            reads.scan(name_pattern(value.id), word=value.id)
+        scopes = {context.facts.enclosing_scope(value), context.facts.tree}
+        return any(
+            _is_none(definition.value)
+            for scope in scopes
+            for definition in semantic.bindings(scope).definitions.get(value.id, ())
+        )
+    if isinstance(value, ast.Attribute):
+        if reads is not None:
+            reads.scan(name_pattern(value.attr), word=value.attr)
+        stores = semantic.evaluator.heap.stores.get(value.attr, ())
+        return any(_is_none(statement.value) for _, statement in stores)  # type: ignore[attr-defined]
+    return False
 
 
 def _is_none(value: ast.expr | None) -> bool:

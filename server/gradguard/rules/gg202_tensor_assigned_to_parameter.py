@@ -88,7 +88,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # ``_assignments`` yields only for these, taken in ``ast.walk`` order.
     for node in context.facts.nodes_of_types(ast.Assign, ast.AnnAssign):
         for target, value in _assignments(node):
-            if not isinstance(target, ast.Attribute):
+            if not (isinstance(target, ast.Attribute) and registered.may_register(target.attr)):
                 continue
             # Both must hold; the value's shape is the cheaper question.
             if not is_plain_tensor(model, value, node):  # type: ignore[arg-type]

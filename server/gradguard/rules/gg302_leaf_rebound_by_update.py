@@ -81,6 +81,7 @@ from gradguard.analysis.tensors import (
     is_name_or_data,
     is_requires_grad_call,
     is_true,
+    leaf_update_by_syntax,
     name_assignments,
 )
 from gradguard.findings import Finding, Fix, FixSafety, Severity
@@ -101,7 +102,12 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
             scope = facts.enclosing_scope(node)
             statements = facts.statements_of(scope)
             info = kinds.semantic.bindings(scope).statements.get(node)
-            if info is None or not is_leaf_update(name, value, kinds.before(name, node), info):
+            if info is None:
+                continue
+            settled = leaf_update_by_syntax(name, value, info)
+            if settled is None:
+                settled = is_leaf_update(name, value, kinds.before(name, node), info)
+            if not settled:
                 continue
             under_no_grad = flow.is_under_no_grad(info, facts.parents)
             if _leaf_restored_after(statements, info, name, under_no_grad):

@@ -96,6 +96,8 @@ from gradguard.analysis.optimizer_uses import related_names
 from gradguard.analysis.optimizers import parameter_owner
 from gradguard.findings import Finding, Fix, FixSafety, Position, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic.assigned import assigned_values
+from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.step_branches import clearing_in_one_branch, rebuilt_each_iteration
 from gradguard.semantic.step_events import EventKind, GradEvent, may_clear
 from gradguard.semantic.step_queries import binds_name, describe, starts_its_line
@@ -282,8 +284,7 @@ def _parameter_owners(params: ast.expr) -> set[str] | None:
 
 
 def _assigned_values(context: RuleContext, name: str) -> list[ast.expr]:
-    # Indexed once per file: a walk of the module per name was quadratic.
-    return list(context.facts.assigned_values.get(name, ()))
+    return assigned_values(SemanticModel.of(context.facts), name)
 
 
 def _built_by_calls(context: RuleContext, name: str) -> bool:
@@ -291,7 +292,7 @@ def _built_by_calls(context: RuleContext, name: str) -> bool:
     there is one: the module is not an alias of a part of another."""
     cache: dict[str, bool] = context.__dict__.setdefault("_gg402_built_by_calls", {})
     if name not in cache:
-        values = context.facts.assigned_values.get(name, ())
+        values = _assigned_values(context, name)
         cache[name] = bool(values) and all(isinstance(v, ast.Call) for v in values)
     return cache[name]
 

@@ -272,8 +272,7 @@ def _carried_state(rule: Rule, context: RuleContext, statement: ast.Assign) -> F
     """``out, hidden = model(x, hidden)`` in a training loop that never detaches ``hidden``."""
     facts = context.facts
     value = statement.value
-    scope = facts.enclosing_scope(statement)
-    if not grad_values.is_model_call(facts, value, scope):
+    if not grad_values.is_model_call(facts, value):
         return None
     assert isinstance(value, ast.Call)
     passed = {n.id for a in (*value.args, *(k.value for k in value.keywords)) for n in _names(a)}

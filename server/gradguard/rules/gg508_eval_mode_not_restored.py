@@ -13,7 +13,9 @@ of the epoch does not cover a validation that runs inside the batch loop.
 
 The finding is a warning when the program shows that the model has Dropout or
 BatchNorm layers (its class in this file, an `nn.Sequential` of them, a torchvision
-model), and information otherwise: the mode still flips, but it may change nothing.
+model), and information otherwise: the mode still flips, but it may change nothing. The
+model is the one the name holds when the loop starts (a trainer's `self.model` as its
+`__init__` builds it, or what the file's own calls pass to `fit(model, ...)`).
 
 ## Why is this bad?
 Evaluation mode is meant for validation only. Once the loop goes back to training
@@ -94,9 +96,10 @@ import re
 from collections.abc import Iterator
 
 from gradguard.analysis import edits, flow, names
-from gradguard.analysis.values import ValueKinds
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
+from gradguard.semantic.model import SemanticModel
+from gradguard.semantic.objects import ModuleObject
 from gradguard.semantic.step_events import EventKind, StepEvent
 from gradguard.semantic.step_queries import binds_name, describe
 from gradguard.semantic.steps import TrainingSteps, training_steps
@@ -233,7 +236,7 @@ def _finding(
         helper = describe(source.node_text(evaluation.node), f"`{function.name}(...)`")
         where = f" (in {helper}, line {getattr(evaluation.call, 'lineno', 0)})"
     backward_text = describe(source.node_text(backward.node), "the next backward")
-    visible = _mode_dependent_layers(context, model, context.facts.enclosing_scope(loop))
+    visible = _mode_dependent_layers(context, model, loop)
     effects = {
         "Dropout": "Dropout drops nothing",
         "BatchNorm": "BatchNorm normalises with frozen running statistics it no longer updates",
@@ -263,31 +266,34 @@ def _finding(
     )
 
 
-def _mode_dependent_layers(context: RuleContext, model: str, scope: flow.Scope) -> set[str]:
-    """``{"Dropout", "BatchNorm"}``, or the part of it the program shows the model has."""
-    facts = context.facts
-    if "." in model:
-        return set()
-    values = facts.shared(ValueKinds, lambda: ValueKinds(facts)).values_of(model, scope) or []
-    return {kind for v in values for kind in _built_layers(context, v, 0)}
+def _mode_dependent_layers(context: RuleContext, model: str, loop: ast.stmt) -> set[str]:
+    """``{"Dropout", "BatchNorm"}``, or the part of it the program shows the model that
+    ``model`` (a name or ``self.model``) holds when the loop starts has."""
+    semantic = SemanticModel.of(context.facts)
+    root, *fields = model.split(".")
+    value = semantic.value_at(root, loop)
+    for field in fields:
+        value = semantic.evaluator.heap.load(value, field)
+    return {
+        kind
+        for obj in value
+        if isinstance(obj, ModuleObject)
+        for kind in _built_layers(context, obj)
+    }
 
 
-def _built_layers(context: RuleContext, value: ast.AST, depth: int) -> set[str]:
+def _built_layers(context: RuleContext, obj: ModuleObject) -> set[str]:
     facts = context.facts
-    if depth > 3 or not isinstance(value, ast.Call):
-        return set()
-    func = value.func
-    if flow.method_name(value) in ("to", "cuda", "cpu", "train", "float", "half"):
-        return _built_layers(context, func.value, depth + 1)  # type: ignore[attr-defined]
-    qualified = facts.qualify(func) or ""
-    if qualified.startswith("torchvision.models."):
+    if obj.class_name.startswith("torchvision.models."):
         return {"Dropout or BatchNorm"}  # every torchvision family has one of them
-    if isinstance(func, ast.Name) and func.id in facts.classes:
-        calls = [n for n in ast.walk(facts.classes[func.id].node) if isinstance(n, ast.Call)]
-    elif qualified in _CONTAINERS:
-        calls = [n for n in ast.walk(value) if isinstance(n, ast.Call)]
+    if obj.class_name in facts.classes and not obj.torch_layer:
+        built: ast.AST = facts.classes[obj.class_name].node
+    elif obj.class_name in _CONTAINERS and obj.site is not None:
+        built = obj.site
     else:
-        calls = [value]
+        kind = _layer_kind(obj.class_name) if obj.torch_layer else None
+        return {kind} if kind else set()
+    calls = [n for n in ast.walk(built) if isinstance(n, ast.Call)]
     return {kind for call in calls if (kind := _layer_kind(facts.qualify(call.func) or ""))}
 
 

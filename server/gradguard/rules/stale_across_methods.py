@@ -5,11 +5,15 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from gradguard.analysis import flow
+from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, RelatedLocation
 from gradguard.rules.base import Rule, RuleContext
-from gradguard.semantic import across_methods
+from gradguard.semantic import across_methods, held_optimizers
+from gradguard.semantic.held_optimizers import BuiltByObject
 from gradguard.semantic.reads import ReadLog
+from gradguard.semantic.replacements import Replacement, replacements_in
 
 
 def findings(rule: Rule, context: RuleContext) -> Iterator[Finding]:
@@ -32,6 +36,9 @@ def findings(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     # Only constructions in a ``configure_optimizers`` method take part: jedi is asked
     # about no other.
     in_hook = context.optimizers.creations_where(_in_configure_optimizers)
+    yield from context.optimizers.findings_of_each(
+        lambda creation: object_findings(rule, context, creation)
+    )
     for late in across_methods.late_replacements(context.facts, in_hook):
         found = late.replacement
         yield rule.finding(
@@ -53,3 +60,76 @@ def _in_configure_optimizers(creation: OptimizerCreation) -> bool:
     if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
     return scope.name == "configure_optimizers" and creation.params is not None
+
+
+# -- an optimizer an object's method built (``Trainer.__init__``), replaced around -------
+
+
+def object_findings(
+    rule: Rule, context: RuleContext, creation: OptimizerCreation
+) -> Iterator[Finding]:
+    """``trainer = Trainer(model)`` (``__init__`` builds ``self.optimizer`` from
+    ``self.model``), then ``trainer.model.fc = ...`` / ``trainer.replace_head()`` and a
+    later ``trainer.fit()`` that steps ``self.optimizer``."""
+    facts = context.facts
+    for built in held_optimizers.built_by_objects(facts, [creation]):
+        touches = held_optimizers.Touches(facts, creation.call)
+        for info in held_optimizers.later_statements(facts, built):
+            for found in replacements_in(facts, info.node):
+                if found.kind in ("model", "copy") or found.new_objects & built.held:
+                    continue
+                owner = held_optimizers.part_owner(
+                    facts, found.owner, found.frame, found.part, info.node
+                )
+                if not owner & built.held:
+                    continue
+                use = _use_after(facts, built, info, found, touches)
+                if use is not None:
+                    yield _object_finding(rule, context, built, found, use)
+
+
+def _use_after(
+    facts: ModuleFacts,
+    built: BuiltByObject,
+    info: flow.StatementInfo,
+    found: Replacement,
+    touches: held_optimizers.Touches,
+) -> ast.AST | None:
+    """Where the optimizer is used after the replacement: later in the method that
+    replaces (``finetune()`` replacing the head, then stepping), or in a later statement."""
+    call = found.node
+    if found.via and isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+        rest = touches.of_method_call(call, (), 0, after=found.via_line)
+        if rest == "rebuild":
+            return None
+        if rest == "use":
+            return call
+    return held_optimizers.used_after(facts, built, info, touches)
+
+
+def _object_finding(
+    rule: Rule, context: RuleContext, built: BuiltByObject, found: Replacement, use: ast.AST
+) -> Finding:
+    span = context.source.span_of
+    method = f"{built.class_name}.{built.method.name}()"
+    optimizer = f"self.{built.field}"
+    model = min(built.creation.models, default="the model")
+    what = f"`{found.part_text}`"
+    if found.via:
+        what = f"`{found.via}()` replaces {what} (line {found.via_line})"
+    else:
+        what = f"{what} is replaced"
+    return rule.finding(
+        context,
+        found.node,
+        f"{what} after `{method}` (line {built.statement.line}) created `{optimizer}` from "
+        f"the parameters of `{model}`, so `{optimizer}.step()` never updates the new "
+        "parameters",
+        related=[
+            RelatedLocation(
+                span(built.creation.statement.node),
+                f"`{optimizer}` is created here, when line {built.statement.line} runs",
+            ),
+            RelatedLocation(span(use), f"`{optimizer}` is used here, after the replacement"),
+        ],
+    )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ClassInfo, ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation
+from gradguard.semantic.control import first_parameter
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN, InstanceObject, ModuleObject, Value
 from gradguard.semantic.per_iteration import passes_unknown_arguments
@@ -67,7 +68,7 @@ def shared_optimizers(facts: ModuleFacts) -> list[SharedOptimizer]:
 def _shallow_copies(facts: ModuleFacts, info: ClassInfo, method: Function) -> list[SharedOptimizer]:
     """``new = copy.copy(self)`` then ``new._model = copy.deepcopy(self._model)``, the
     copy's optimizer field never set in the method."""
-    self_name = _first_parameter(method)
+    self_name = first_parameter(method)
     copies: dict[str, bool] = {}  # name: shares every field (``copy.copy``)
     stores: dict[str, list[tuple[str, ast.stmt, ast.expr]]] = {}
     for node in ast.walk(method):
@@ -138,7 +139,7 @@ def _stepped_with(info: ClassInfo, model: str) -> dict[str, ast.Call]:
     uses ``self.<model>``."""
     found: dict[str, ast.Call] = {}
     for method in info.methods.values():
-        self_name = _first_parameter(method)
+        self_name = first_parameter(method)
         for call in flow.calls_in(method):
             func = call.func
             if not (isinstance(func, ast.Attribute) and func.attr == "step"):
@@ -154,7 +155,7 @@ def _stepped_with(info: ClassInfo, model: str) -> dict[str, ast.Call]:
 def _parameter_fields(facts: ModuleFacts, init: Function) -> dict[str, str]:
     """``{parameter: field}`` for ``self.<field> = <parameter>`` in ``__init__`` when no
     other code of the file stores into that field."""
-    self_name = _first_parameter(init)
+    self_name = first_parameter(init)
     fields: dict[str, str] = {}
     for stmt in init.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -184,15 +185,10 @@ def _only_store(facts: ModuleFacts, attr: str, stmt: ast.stmt) -> bool:
     return all(statement is stmt for _, statement in stores)
 
 
-def _first_parameter(function: Function) -> str | None:
-    first = [*function.args.posonlyargs, *function.args.args][:1]
-    return first[0].arg if first else None
-
-
 def _makes_own_class(call: ast.Call, info: ClassInfo, method: Function) -> bool:
     """``Wrapper(...)``, ``type(self)(...)``, ``self.__class__(...)``."""
     func = call.func
-    self_name = _first_parameter(method)
+    self_name = first_parameter(method)
     if isinstance(func, ast.Name):
         return func.id == info.name
     if isinstance(func, ast.Call):
@@ -221,7 +217,7 @@ def _shared(
     method: Function,
     call: ast.Call,
 ) -> list[SharedOptimizer]:
-    self_name = _first_parameter(method)
+    self_name = first_parameter(method)
     copied: ast.Attribute | None = None
     kept: list[ast.Attribute] = []
     for parameter, field in fields.items():
@@ -266,7 +262,7 @@ def _step_of(info: ClassInfo, optimizer: str, model: str) -> ast.Call | None:
     """``self.<optimizer>.step()`` in a method of the class that also uses
     ``self.<model>``: the class trains the model with that optimizer."""
     for method in info.methods.values():
-        self_name = _first_parameter(method)
+        self_name = first_parameter(method)
         uses_model = any(
             isinstance(n, ast.Attribute) and _self_field(n, self_name) == model
             for n in ast.walk(method)

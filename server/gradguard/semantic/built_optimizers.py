@@ -17,36 +17,54 @@ from typing import cast
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation, models_in, params_argument
+from gradguard.semantic.bindings import ScopeBindings
+from gradguard.semantic.model import SemanticModel
 
 
 def returned_optimizers(
     facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef, parameters: set[str]
 ) -> list[tuple[str, str, int]]:
     """``(parameter, suffix, line)`` per model part whose parameters an optimizer that
-    ``function`` returns is built from (directly, or through a name assigned once)."""
-    assigned = facts.assignments_by_name(function)
+    ``function`` returns is built from (directly, or through the one assignment of a name
+    that reaches the ``return``), while that parameter still holds what the caller passed."""
+    bindings = SemanticModel.of(facts).bindings(function)
     found: list[tuple[str, str, int]] = []
     for node in flow.walk_local(function):
         if not isinstance(node, ast.Return) or node.value is None:
             continue
-        value = node.value
-        if isinstance(value, ast.Name) and len(assigned.get(value.id, [])) == 1:
-            value = assigned[value.id][0].value
+        value, at = node.value, cast(ast.stmt, node)
+        if isinstance(value, ast.Name):
+            value, at = _sole_assignment(bindings, value.id, node) or (value, node)
         if not isinstance(value, ast.Call) or not facts.is_optimizer_call(value):
             continue
         params = params_argument(value)
         if params is None:
             continue
-        bindings = {
-            name: statements[0].value
-            for name, statements in assigned.items()
-            if len(statements) == 1 and name not in parameters
+        followed = {
+            name.id: assigned
+            for name in flow.walk_local(params)
+            if isinstance(name, ast.Name)
+            and (assigned := _sole_assignment(bindings, name.id, at)) is not None
         }
-        for owner in sorted(models_in(params, bindings)):
+        for owner in sorted(models_in(params, {k: v for k, (v, _) in followed.items()})):
             root = owner.split(".")[0].split("[")[0]
-            if root in parameters and not assigned.get(root):
+            reaching = bindings.reaching(root, at)
+            if root in parameters and reaching and all(d.kind == "parameter" for d in reaching):
                 found.append((root, owner[len(root) :], value.lineno))
     return found
+
+
+def _sole_assignment(
+    bindings: ScopeBindings, name: str, at: ast.stmt
+) -> tuple[ast.expr, ast.stmt] | None:
+    """The value and statement of the one plain assignment of ``name`` reaching ``at``."""
+    reaching = bindings.reaching(name, at)
+    if len(reaching) != 1 or reaching[0].kind != "assign":
+        return None
+    definition = reaching[0]
+    if definition.value is None or definition.statement is None:
+        return None
+    return definition.value, definition.statement
 
 
 def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:
@@ -64,6 +82,8 @@ def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:
             if len(node.targets) != 1 or not isinstance(node.value, ast.Call):
                 continue
             target = flow.dotted_name(node.targets[0])
+            if target and isinstance(node.targets[0], ast.Name):
+                found += constructed_optimizers(facts, node, target)
             if not target or "opt" not in target.rsplit(".", 1)[-1].lower():
                 continue  # a cost gate: reading every module each assignment calls into
                 # cost 40% more analysis time on real code (detectron2, timm)
@@ -83,3 +103,38 @@ def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:
         return found
 
     return facts.shared(helper_creations, build)
+
+
+def constructed_optimizers(
+    facts: ModuleFacts, node: ast.Assign, target: str
+) -> list[OptimizerCreation]:
+    """``trainer = Trainer(model)`` where the other module's ``Trainer.__init__`` builds
+    ``self.optimizer`` over ``model``'s parameters: a creation of ``trainer.optimizer``
+    over ``model`` (and ``trainer.model``, the field holding it)."""
+    from gradguard.semantic.workspace import ClassSummary, argument_names
+    from gradguard.semantic.workspace_classes import constructed_class
+
+    assert isinstance(node.value, ast.Call)
+    foreign = constructed_class(facts, node.value)
+    if foreign is None or not isinstance(foreign.summary, ClassSummary):
+        return []
+    summary = foreign.summary
+    passed = argument_names(node.value, summary)
+    info = facts.statement_info(node)
+    found = []
+    for field, built in summary.optimizer_fields.items():
+        # The model passed by name (``Trainer(model)``), and the field that keeps it
+        # (``trainer.model``, also for ``Trainer(resnet18())``).
+        models = {passed[built.parameter] + built.suffix} if built.parameter in passed else set()
+        models |= {
+            f"{target}.{kept}{built.suffix}"
+            for kept, parameter in summary.fields.items()
+            if parameter == built.parameter
+        }
+        if not models or info is None:
+            continue
+        scope = facts.enclosing_scope(node)
+        found.append(
+            OptimizerCreation(node.value, info, scope, f"{target}.{field}", None, frozenset(models))
+        )
+    return found

@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from gradguard.analysis import flow
+from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition
 from gradguard.semantic.constant_items import (
     NOTHING,
@@ -188,8 +189,9 @@ class Constants(MappingLookups):
         arguments = function.args
         if arguments.vararg is not None and definition.name == arguments.vararg.arg:
             return UNKNOWN_CONSTANT
-        positional = [a.arg for a in [*arguments.posonlyargs, *arguments.args]]
-        if positional[:1] == [definition.name] and _is_method(self.facts, function):
+        if control.first_parameter(function) == definition.name and _is_method(
+            self.facts, function
+        ):
             # `self`: the instance (its callers are not read: what they pass is the receiver)
             return self.evaluator.definition_value(definition)
         callers = self.callers(function)
@@ -385,10 +387,9 @@ class Constants(MappingLookups):
         """``expr`` (a store's receiver) may hold ``obj``: ``self`` in a method of its
         class, or a name holding it."""
         method = self.facts.enclosing_function(expr)
-        if isinstance(expr, ast.Name) and method is not None:
-            owner = self.facts.parents.get(method)
-            first = [*method.args.posonlyargs, *method.args.args][:1]
-            if isinstance(owner, ast.ClassDef) and first and first[0].arg == expr.id:
+        if isinstance(expr, ast.Name):
+            owner = control.self_of_method(self.facts, method, expr.id)
+            if owner is not None:
                 return owner.name in lineage
         return obj in self.evaluator.value_of(expr)
 

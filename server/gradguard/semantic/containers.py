@@ -124,11 +124,38 @@ def _sequence_of_generator(call: ast.Call) -> ast.GeneratorExp | None:
 
 def _local_container_shape(model: SemanticModel, stmt: ast.stmt, name: str) -> str | None:
     """The shape of a local ``name = [...]`` when that is the one definition reaching."""
+    if name not in _container_names(model.facts):
+        return None  # no definition of it can be one: no reaching definitions needed
     definitions = model.reaching(name, stmt)
     if len(definitions) != 1 or definitions[0].kind != "assign":
         return None
     value = definitions[0].value
     return container_shape(value) if value is not None else None
+
+
+def _container_names(facts: ModuleFacts) -> frozenset[str]:
+    """The names some ``=`` / annotated assignment of the file binds to a container (or
+    unpacks one into): a superset of those :func:`_local_container_shape` can accept."""
+
+    def build() -> frozenset[str]:
+        names: set[str] = set()
+        for kind in (ast.Assign, ast.AnnAssign):
+            for node in facts.nodes_of(kind):
+                value = node.value  # type: ignore[attr-defined]
+                if not _may_be_container(value) or container_shape(value) is None:
+                    continue
+                targets = node.targets if kind is ast.Assign else [node.target]  # type: ignore[attr-defined]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        return frozenset(names)
+
+    return facts.shared("container names", build)
+
+
+def _may_be_container(value: ast.expr | None) -> bool:
+    """What :func:`container_shape` can accept, tested first (most values are calls)."""
+    if isinstance(value, ast.Call):
+        return isinstance(value.func, ast.Name) and value.func.id in ("list", "dict", "tuple")
+    return isinstance(value, (ast.List, ast.ListComp, ast.Tuple, ast.Dict, ast.DictComp))
 
 
 def direct_elements(value: ast.expr) -> Iterator[ast.expr]:

@@ -21,6 +21,24 @@ _STRAIGHT_FIELDS = {ast.With: ("body",), ast.AsyncWith: ("body",), ast.Try: ("bo
 if hasattr(ast, "TryStar"):
     _STRAIGHT_FIELDS[ast.TryStar] = ("body", "finalbody")
 _LOOP_FIELDS = ("body",)
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def first_parameter(function: Function) -> str | None:
+    """The name of the first positional parameter (a method's ``self``), if any."""
+    first = [*function.args.posonlyargs, *function.args.args][:1]
+    return first[0].arg if first else None
+
+
+def self_of_method(facts: ModuleFacts, function: ast.AST | None, name: str) -> ast.ClassDef | None:
+    """The class ``function`` is a method of, when ``name`` is its first parameter (its
+    ``self``); None otherwise."""
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    owner = facts.parents.get(function)
+    if isinstance(owner, ast.ClassDef) and first_parameter(function) == name:
+        return owner
+    return None
 
 
 def _holder_and_field(facts: ModuleFacts, stmt: ast.stmt) -> tuple[ast.AST | None, str]:

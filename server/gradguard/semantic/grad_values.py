@@ -9,8 +9,8 @@
   with grad on?
 
 Everything is answered from the file as written; unknown is None (rules stay silent).
-This is the one place these rules follow values, so it can be pointed at the shared
-semantic model (``semantic.bindings``) once that lands, without touching the rules.
+Reaching bindings are the semantic model's (``semantic.bindings``); whether a callee is
+a module is the model's value (``kinds.Kinds.is_module``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.tensors import factory_name
-from gradguard.analysis.values import ValueKinds
 from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.grad_mode import grad_disabled_by, switch_state
+from gradguard.semantic.kinds import Kinds
 
 # Tensor methods whose result may be the receiver itself or a view of it: under
 # ``no_grad`` a view of a tensor that requires grad still requires grad (measured).
@@ -269,16 +269,15 @@ def carries_history(facts: ModuleFacts, expr: ast.AST) -> list[ast.Name]:
     """The names whose autograd history surely flows into ``expr``: not through
     ``.item()``, ``.detach()``, ``.data``, ``float(...)``, comparisons, nor through calls
     of functions the file cannot see into (``accuracy(out, y)`` may return a float)."""
-    scope = facts.enclosing_scope(expr)
     stack: list[ast.AST] = [expr]
     found: list[ast.Name] = []
     while stack:
         current = stack.pop()
         if isinstance(current, ast.Call):
-            if _propagates(facts, current, scope):
+            if _propagates(facts, current):
                 stack.extend([*current.args, *(k.value for k in current.keywords)])
                 func = current.func
-                if isinstance(func, ast.Attribute) and not is_model_call(facts, current, scope):
+                if isinstance(func, ast.Attribute) and not is_model_call(facts, current):
                     stack.append(func.value)  # the receiver of ``out.sum()``
             continue
         if isinstance(current, ast.Attribute) and current.attr in _HISTORY_FREE_ATTRIBUTES:
@@ -293,7 +292,7 @@ def carries_history(facts: ModuleFacts, expr: ast.AST) -> list[ast.Name]:
     return found
 
 
-def _propagates(facts: ModuleFacts, call: ast.Call, scope: flow.Scope) -> bool:
+def _propagates(facts: ModuleFacts, call: ast.Call) -> bool:
     """A call whose result carries its inputs' history: a tensor method (not ``item``,
     ``detach``...), a ``torch`` function, a module or a loss function."""
     func = call.func
@@ -303,9 +302,9 @@ def _propagates(facts: ModuleFacts, call: ast.Call, scope: flow.Scope) -> bool:
         return False
     qualified = facts.qualify(func)
     if qualified is not None:
-        return qualified.startswith("torch.") or is_model_call(facts, call, scope)
+        return qualified.startswith("torch.") or is_model_call(facts, call)
     name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
-    if LOSS_SPELLING.search(name) or is_model_call(facts, call, scope):
+    if LOSS_SPELLING.search(name) or is_model_call(facts, call):
         return True
     receiver = func.value if isinstance(func, ast.Attribute) else None
     # ``out.sum()``: a method of a value; ``self.helper(x)`` or ``helper(x)``: unknown.
@@ -316,23 +315,21 @@ def _propagates(facts: ModuleFacts, call: ast.Call, scope: flow.Scope) -> bool:
     return flow.dotted_name(receiver) not in ("self", None)
 
 
-def is_model_call(facts: ModuleFacts, call: ast.AST, scope: flow.Scope) -> bool:
+def is_model_call(facts: ModuleFacts, call: ast.AST) -> bool:
     """A call that runs a module's forward: a name the file shows is a module, or one
     spelled like a model (``model(x)``, ``self.net(x)``, ``self.encoder(x)``); never a
     ``torch`` function or class other than a layer (``torch.Generator()``)."""
     if not isinstance(call, ast.Call):
         return False
-    return facts.shared(
-        ("grad_values.model_call", call), lambda: _is_model_call(facts, call, scope)
-    )
+    return facts.shared(("grad_values.model_call", call), lambda: _is_model_call(facts, call))
 
 
-def _is_model_call(facts: ModuleFacts, call: ast.Call, scope: flow.Scope) -> bool:
+def _is_model_call(facts: ModuleFacts, call: ast.Call) -> bool:
     func = call.func
     if flow.method_name(call) == "forward":
         func = func.value  # type: ignore[attr-defined]
     if (facts.qualify(func) or "").startswith("torch."):
-        return value_kinds(facts).is_module(func, scope)
+        return False  # a torch function or class: ``nn.Linear(...)`` builds, it runs no forward
     name = (flow.dotted_name(func) or "").rsplit(".", 1)[-1]
     # ``Generator()`` builds a model; ``generator(z)`` runs one.
     if name[:1].islower() and _MODEL_SPELLING.match(name):
@@ -341,11 +338,7 @@ def _is_model_call(facts: ModuleFacts, call: ast.Call, scope: flow.Scope) -> boo
     if dotted.startswith("self.") and dotted.count(".") == 1:
         info = facts.class_info_of(call)  # a submodule this file's class registers
         return info is not None and dotted[5:] in info.submodules
-    return isinstance(func, ast.Name) and value_kinds(facts).is_module(func, scope)
-
-
-def value_kinds(facts: ModuleFacts) -> ValueKinds:
-    return facts.shared(ValueKinds, lambda: ValueKinds(facts))
+    return isinstance(func, ast.Name) and Kinds.of(facts).is_module(func)
 
 
 def forward_output(facts: ModuleFacts, name: str, at: ast.stmt, depth: int = 0) -> ast.AST | None:
@@ -363,9 +356,7 @@ def forward_output(facts: ModuleFacts, name: str, at: ast.stmt, depth: int = 0) 
             return None
         if isinstance(binding.statement, ast.AugAssign):
             return None
-        if binding.unpacked and not is_model_call(
-            facts, binding.value, facts.enclosing_scope(binding.statement)
-        ):
+        if binding.unpacked and not is_model_call(facts, binding.value):
             return None  # one element of what a function returns: unknown
         model = _model_call_in(facts, binding.value, binding.statement, depth)
         if model is None:
@@ -375,11 +366,10 @@ def forward_output(facts: ModuleFacts, name: str, at: ast.stmt, depth: int = 0) 
 
 
 def _model_call_in(facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int) -> ast.AST | None:
-    scope = facts.enclosing_scope(at)
-    if is_model_call(facts, expr, scope):
+    if is_model_call(facts, expr):
         return expr
     if isinstance(expr, ast.Call):
-        if not _propagates(facts, expr, scope):
+        if not _propagates(facts, expr):
             return None
         for argument in [*expr.args, *(k.value for k in expr.keywords)]:
             found = _model_call_in(facts, argument, at, depth + 1)

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gradguard.analysis import flow, torchnames
+from gradguard.semantic import control
 from gradguard.semantic.catalogue.modules import MODULE_ATTRIBUTES
 from gradguard.semantic.objects import (
     EMPTY,
@@ -138,12 +139,9 @@ class Heap:
         if not isinstance(target.value, ast.Name):
             return False
         method = self.facts.enclosing_function(stmt)
-        owner = self.facts.parents.get(method) if method is not None else None
-        if not isinstance(owner, ast.ClassDef) or method is None:
-            return False
-        info = self.facts.classes.get(owner.name)
-        first = [*method.args.posonlyargs, *method.args.args][:1]
-        if info is None or info.node is not owner or not first or first[0].arg != target.value.id:
+        owner = control.self_of_method(self.facts, method, target.value.id)
+        info = self.facts.classes.get(owner.name) if owner is not None else None
+        if owner is None or info is None or info.node is not owner:
             return False
         return owner.name not in self.lineage(obj)
 
@@ -199,8 +197,8 @@ class Heap:
         site = obj.site
         if method.name == "__init__" and isinstance(site, ast.Call):
             return self.evaluator.call_frame(method, site, (), receiver)
-        first = [*method.args.posonlyargs, *method.args.args][:1]
-        return ((first[0].arg, receiver),) if first else ()
+        first = control.first_parameter(method)
+        return ((first, receiver),) if first else ()
 
     def method(self, obj: AbstractObject, name: str) -> Function | None:
         """The same-file method ``name`` of ``obj``'s class or its same-file bases."""

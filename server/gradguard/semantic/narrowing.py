@@ -7,24 +7,21 @@ from __future__ import annotations
 
 import ast
 
-from gradguard.analysis import flow, torchnames
+from gradguard.analysis import torchnames
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.layer_dispatch import guarding_tests
 from gradguard.semantic.bindings import Definition
 from gradguard.semantic.objects import ModuleObject, Value
 
 
 def isinstance_narrowed(facts: ModuleFacts, name: ast.Name) -> tuple[Value, ast.If] | None:
     """The modules ``if isinstance(<name>, <classes>):`` allows where ``name`` is read
-    inside that ``if``'s body, and the ``if``; None when no such test encloses it."""
-    child: ast.AST = name
-    for parent in facts.ancestors(name):
-        if isinstance(parent, flow.SCOPE_TYPES):
-            return None
-        if isinstance(parent, ast.If) and any(s is child for s in parent.body):
-            narrowed = _isinstance_test(facts, parent.test, name.id)
-            if narrowed is not None:
-                return narrowed, parent
-        child = parent
+    inside that ``if``'s body (the test alone or an operand of its ``and``), and the
+    ``if``; None when no such test encloses it."""
+    for operand, test in guarding_tests(facts, name):
+        narrowed = _isinstance_test(facts, operand, name.id)
+        if narrowed is not None:
+            return narrowed, test
     return None
 
 

@@ -239,29 +239,6 @@ class ReadLog:
         self._merge(by or _NOWHERE, {Scan(pattern, word)})
 
 
-class ScannedNames(dict[str, list[ast.expr]]):
-    """``ModuleFacts.assigned_values`` while reads are recorded: looking a name up reads
-    every assignment of it in the file, wherever it is (``D = ...`` in a function that
-    exports nothing), so an edit assigning it anew changes the reader's findings."""
-
-    def __init__(self, index: dict[str, list[ast.expr]], log: ReadLog) -> None:
-        super().__init__(index)
-        self.log = log
-
-    def get(self, name: str, default: object = None) -> object:  # type: ignore[override]
-        self.log.scan(name_pattern(name), word=_last(name))
-        return super().get(name, default)
-
-    def __getitem__(self, name: str) -> list[ast.expr]:
-        self.log.scan(name_pattern(name), word=_last(name))
-        return super().__getitem__(name)
-
-    def __contains__(self, name: object) -> bool:
-        if isinstance(name, str):
-            self.log.scan(name_pattern(name), word=_last(name))
-        return super().__contains__(name)
-
-
 def name_pattern(dotted: str) -> str:
     """A pattern every assignment of ``dotted`` (``self.opt``) matches, read in the text of
     whole statements: its last part followed by ``=`` (``opt = ...``, ``opt, s = ...``,

@@ -32,12 +32,16 @@ class RegisteredParameters:
 
     def is_parameter(self, base: ast.expr, attr: str, at: ast.stmt) -> bool:
         """``base.attr`` names a registered parameter when ``at`` runs."""
+        if not self.may_register(attr):
+            return False
         modules = self.modules(base, at)
         return bool(modules) and all(self.registers(obj, attr, at) for obj in modules)
 
     def holds_parameter(self, base: ast.expr, attr: str, at: ast.stmt) -> bool:
         """``base.attr`` is a registered parameter that holds one: not a ``bias`` that
         ``nn.Linear(..., bias=False)`` registered as None."""
+        if not self.may_register(attr):
+            return False
         modules = self.modules(base, at)
         if not modules or not all(self.registers(obj, attr, at) for obj in modules):
             return False
@@ -45,6 +49,42 @@ class RegisteredParameters:
         if len(modules) == 1:
             return not any(_flag(call, attr) is False for call in calls)
         return not any(_flag(call, attr) is not None for call in calls)
+
+    def may_register(self, attr: str) -> bool:
+        """False when no module of this file can register ``attr``: not a ``torch.nn``
+        layer's parameter name, never stored as an ``nn.Parameter(...)`` nor given to
+        ``register_parameter`` (what :meth:`registers` asks of every object), so most
+        ``self.<attr> = ...`` need no value. In the editor (reads recorded) it is always
+        True: the full question records what its answer depends on."""
+        return (
+            torchnames.is_layer_parameter_name(attr)
+            or attr in self._parameter_names
+            or self.model.evaluator.reads is not None
+        )
+
+    @cached_property
+    def _parameter_names(self) -> frozenset[str]:
+        """Every attribute some statement stores an ``nn.Parameter(...)`` in, and every
+        literal name given to ``register_parameter`` (None or not)."""
+        names: set[str] = set()
+        for kind in (ast.Assign, ast.AnnAssign):
+            for node in self.facts.nodes_of(kind):
+                value = node.value  # type: ignore[attr-defined]
+                if isinstance(value, ast.Call) and self.facts.is_parameter_call(value):
+                    targets = node.targets if kind is ast.Assign else [node.target]  # type: ignore[attr-defined]
+                    names.update(
+                        part.attr
+                        for target in targets
+                        for part in ast.walk(target)
+                        if isinstance(part, ast.Attribute)
+                    )
+        if self.facts.mentions("register_parameter"):
+            for call in self.facts.nodes_of(ast.Call):
+                args = call.args  # type: ignore[attr-defined]
+                named = args and isinstance(args[0], ast.Constant)
+                if named and flow.method_name(call) == "register_parameter":  # type: ignore[arg-type]
+                    names.add(str(args[0].value))
+        return frozenset(names)
 
     def layers_of(self, base: ast.expr, attr: str, at: ast.stmt) -> tuple[str, ...]:
         """The ``torch.nn`` layers whose parameter ``base.attr`` is (empty for a parameter

@@ -301,7 +301,7 @@ def _through_function(
     """Replacements a same-file function (or a method, called on ``receiver``) makes on
     the models it is called with, translated to the caller's names and reported at the
     call."""
-    arguments = _argument_names(call, function, receiver)
+    arguments = argument_names(call, function, receiver)
     evaluator = SemanticModel.of(facts).evaluator
     held = evaluator.value_of(receiver) if receiver is not None else None
     frame = evaluator.call_frame(function, call, (), held)
@@ -315,6 +315,11 @@ def _through_function(
         if root not in arguments:
             continue
         caller = arguments[root]
+        # The caller's names say which object it is; for ``self.attr`` of a method, the
+        # receiver does (``m = model.module if ... else model``): the owner as the method
+        # spells it (``self.model`` of ``self.model.fc``), ``self`` bound to the receiver.
+        of_self = root == _self_name(function, receiver)
+        in_method = of_self and inner.owner is not None and not inner.frame
         found.append(
             replace(
                 inner,
@@ -323,9 +328,8 @@ def _through_function(
                 part_text=caller + inner.part_text[len(root) :],
                 via=function.name,
                 via_line=via_line,
-                # The caller's names say which object it is; for ``self.attr`` of a
-                # method, the receiver is (``m = model.module if ... else model``).
-                owner=receiver if root == _self_name(function, receiver) else None,
+                owner=(inner.owner if in_method else receiver) if of_self else None,
+                frame=frame if in_method else (),
             )
         )
     return found
@@ -407,29 +411,3 @@ def function_replacements(
         rebound |= {name for name in parameters if flow.assigns_name(info.node, name)}
     cache[key] = found
     return found
-
-
-def _argument_names(
-    call: ast.Call, function: Function, receiver: ast.expr | None = None
-) -> dict[str, str]:
-    """Function parameter name -> the caller's dotted name passed for it (a method's
-    first parameter -> the receiver's)."""
-    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
-    names: dict[str, str] = {}
-    if receiver is not None and positional:
-        dotted_receiver = flow.dotted_name(receiver)
-        if dotted_receiver:
-            names[positional[0]] = dotted_receiver
-        positional = positional[1:]
-    for parameter, argument in zip(positional, call.args, strict=False):
-        if isinstance(argument, ast.Starred):
-            break
-        dotted = flow.dotted_name(argument)
-        if dotted:
-            names[parameter] = dotted
-    accepted = set(positional) | {a.arg for a in function.args.kwonlyargs}
-    for keyword in call.keywords:
-        dotted = flow.dotted_name(keyword.value)
-        if keyword.arg in accepted and dotted:
-            names[keyword.arg] = dotted
-    return names

@@ -2,11 +2,12 @@
 
 The one place the step layer asks this. It reads every assignment of the dotted name in
 the file (``scaler = GradScaler()``, ``self.scheduler = StepLR(...)`` in a trainer's
-``__init__``); a value that is not a constructor call (an alias, a same-file helper such as
-``make_scaler(args)``) is what the semantic model says it holds, when it knows every
-object. When the file does not assign the name, its spelling decides (a
-``train_one_epoch(model, loader, optimizer, scheduler, scaler)`` parameter). Names that
-the file binds to something else are not guessed. What a constructor call makes is read
+``__init__``), from the model's bindings and heap stores (``assigned``); a value that is
+not a constructor call (an alias, a same-file helper such as ``make_scaler(args)``) is
+what the semantic model says it holds, when it knows every object. When the file does
+not assign the name, its spelling decides (a ``train_one_epoch(model, loader, optimizer,
+scheduler, scaler)`` parameter). Names that the file binds to something else are not
+guessed. What a constructor call makes is read
 in ``training_objects``.
 """
 
@@ -20,6 +21,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerIndex
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.semantic import training_objects
+from gradguard.semantic.assigned import assigned_values
 from gradguard.semantic.catalogue import training
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import NONE_VALUE, UNKNOWN
@@ -82,7 +84,7 @@ class Roles:
         self._scheduler: dict[str, Scheduler | None] = {}
 
     def _values(self, name: str) -> list[ast.expr]:
-        return list(self.facts.assigned_values.get(name, ()))
+        return assigned_values(SemanticModel.of(self.facts), name)
 
     def _calls(self, name: str) -> list[ast.Call] | None:
         """The constructor calls whose objects ``name`` is assigned (``x = C(...)``,

@@ -88,7 +88,9 @@ class TrainingSteps:
         their scope, in source order: one cheap pass over the calls."""
         if method not in self._by_method:
             found: list[tuple[StepEvent, ast.AST]] = []
-            for call in sorted(self._calls_named.get(method, ()), key=_position):
+            # A file that never spells the name calls nothing by it: no index needed.
+            named = self._calls_named.get(method, ()) if self.facts.mentions(method) else ()
+            for call in sorted(named, key=_position):
                 statement = self.facts.enclosing_statement(call)
                 if statement is None:
                     continue

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import params_argument
-from gradguard.semantic import training_objects
+from gradguard.semantic import control, training_objects
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
@@ -216,9 +216,8 @@ class Evaluator:
         function = definition.function
         if function is None or isinstance(function, ast.Lambda):
             return UNKNOWN_VALUE
-        owner = self.facts.parents.get(function)
-        first = [*function.args.posonlyargs, *function.args.args][:1]
-        if isinstance(owner, ast.ClassDef) and first and first[0].arg == definition.name:
+        owner = control.self_of_method(self.facts, function, definition.name)
+        if owner is not None:
             info = self.facts.classes.get(owner.name)
             if info is not None and info.is_module:
                 return frozenset({ModuleObject(owner, owner.name)})

@@ -68,6 +68,26 @@ class FunctionSummary:
     # Parameters it calls ``add_param_group`` on (``add_head(optimizer, model.fc)``).
     adds_param_groups: frozenset[str] = frozenset()
     optimizers: tuple[BuiltOptimizer, ...] = ()
+    # A method: its first parameter (``self``), bound to the object it is called on, and
+    # per field of ``self`` the first thing the method (with the methods it calls on
+    # ``self``) does with it: "use" (reads it) or "rebuild" (assigns it).
+    receiver: str = ""
+    touches: tuple[tuple[str, str], ...] = ()
+
+    def touch(self, field: str) -> str | None:
+        return next((t for f, t in self.touches if f == field), None)
+
+
+@dataclass(frozen=True)
+class ClassSummary(FunctionSummary):
+    """A class: calling it runs ``__init__`` (the inherited fields summarise it, ``self``
+    left out); ``methods`` the other methods; ``fields`` ``{field: parameter}`` for
+    ``self.model = model`` in ``__init__``; ``optimizer_fields`` ``{field: optimizer}``
+    for ``self.optimizer = SGD(model.parameters())`` (or ``self.model.parameters()``)."""
+
+    methods: dict[str, FunctionSummary] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+    optimizer_fields: dict[str, BuiltOptimizer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,7 +120,13 @@ def summarise(facts: ModuleFacts, path: str, deadline: float | None = None) -> M
         if deadline is not None and time.monotonic() > deadline:
             complete = False
             break
-        functions[name] = _summarise_function(facts, function)
+        functions[name] = summarise_function(facts, function)
+    for name, info in facts.classes.items():
+        if deadline is not None and time.monotonic() > deadline:
+            complete = False
+            break
+        if facts.parents.get(info.node) is facts.tree and name not in functions:
+            functions[name] = summarise_class(facts, info.node)
     reexports = {
         name: qualified
         for name, qualified in facts.imports.aliases.items()
@@ -109,7 +135,13 @@ def summarise(facts: ModuleFacts, path: str, deadline: float | None = None) -> M
     return ModuleSummary(path, functions, reexports, complete)
 
 
-def _summarise_function(
+def summarise_class(facts: ModuleFacts, node: ast.ClassDef) -> ClassSummary:
+    from gradguard.semantic.workspace_classes import class_summary  # it imports us
+
+    return class_summary(facts, node)
+
+
+def summarise_function(
     facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef
 ) -> FunctionSummary:
     from gradguard.semantic.built_optimizers import returned_optimizers
@@ -184,6 +216,12 @@ def foreign_call(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     if lookup is None:
         return None
     qualified = facts.qualify(func)
+    if isinstance(func, ast.Attribute) and (
+        isinstance(func.value, ast.Call) or (not qualified and isinstance(func.value, ast.Name))
+    ):
+        from gradguard.semantic.workspace_classes import foreign_method  # it imports us
+
+        return foreign_method(facts, call)  # ``trainer.replace_head(3)``
     if not qualified or "." not in qualified.lstrip("."):
         return None
     cache: dict[str, tuple[FunctionSummary, str] | None] = facts.shared(foreign_call, dict)
@@ -196,15 +234,33 @@ def foreign_call(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     return ForeignCall(summary, file_name, flow.dotted_name(func) or summary.name)
 
 
-def argument_names(call: ast.Call, summary: FunctionSummary) -> dict[str, str]:
+def argument_names(
+    call: ast.Call,
+    callee: FunctionSummary | ast.FunctionDef | ast.AsyncFunctionDef,
+    receiver: ast.expr | None = None,
+) -> dict[str, str]:
     """The callee's parameter names bound to the caller's dotted names passed for them
-    (``model``, ``self.model``), up to the first ``*args``."""
+    (``model``, ``self.model``), up to the first ``*args``; a method's first parameter
+    to ``receiver``'s name when it is called on one."""
+    if isinstance(callee, FunctionSummary):
+        positional, keyword_only = list(callee.positional), callee.keyword_only
+    else:
+        positional = [a.arg for a in [*callee.args.posonlyargs, *callee.args.args]]
+        keyword_only = tuple(a.arg for a in callee.args.kwonlyargs)
     bound: dict[str, ast.expr] = {}
-    for name, argument in zip(summary.positional, call.args, strict=False):
+    if receiver is not None and positional:
+        bound[positional.pop(0)] = receiver
+    elif (
+        isinstance(callee, FunctionSummary)
+        and callee.receiver
+        and isinstance(call.func, ast.Attribute)
+    ):
+        bound[callee.receiver] = call.func.value  # a method's ``self``: the object
+    for name, argument in zip(positional, call.args, strict=False):
         if isinstance(argument, ast.Starred):
             break
         bound[name] = argument
-    accepted = {*summary.positional, *summary.keyword_only}
+    accepted = {*positional, *keyword_only}
     for keyword in call.keywords:
         if keyword.arg in accepted:
             bound[keyword.arg] = keyword.value

@@ -197,8 +197,8 @@ def _group_consumer(checker: Checker, group: ast.Dict, name: ast.Name) -> str | 
 def _report(
     checker: Checker, binding: flow.StatementInfo, definition: Definition, uses: list[_Use]
 ) -> Iterator[Finding]:
-    fix = _materialise_fix(checker.source, binding.node)
     parents = checker.facts.parents
+    fixes: list[Fix | None] = []  # the fix's text is made once, and only for a finding
     for position, use in enumerate(uses):
         earlier = next(
             (u for u in uses[:position] if not mutually_exclusive(u.node, use.node, parents)),
@@ -207,7 +207,9 @@ def _report(
         loop = None if earlier else _repeating_loop(checker, binding, use, definition.name)
         if earlier is None and loop is None:
             continue
-        yield _finding(checker, definition.name, use, earlier, loop, fix)
+        if not fixes:
+            fixes.append(_materialise_fix(checker.source, binding.node))
+        yield _finding(checker, definition.name, use, earlier, loop, fixes[0])
 
 
 def _repeating_loop(
