@@ -394,6 +394,8 @@ def _moved_reads(plan: _Plan, count: int, edited: int) -> tuple[UnitReads, ...]:
     old = plan.baseline.reads
     assert old is not None
     shift = edited - (plan.end_unit - plan.first_unit)
+    if shift == 0 and edited <= 1:
+        return old.per_unit  # one unit edited in place (a keystroke): nothing moves
     region = list(range(plan.first_unit, plan.first_unit + edited))
     index: dict[int, list[int]] = {}
     for i in range(len(old.per_unit)):
