@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             s = edit_session(folder, path, args.edits, env=env)
             cells = [summary_ms(s[k]) for k in ("change", "code_action", "hover_warm")]
             figures = " | ".join(f"{c['p50']:.1f} / {c['p95']:.1f}" for c in cells)
-            print(f"| {s['lines']:,} | {server} | {figures} | {s['same_as_full']} |", flush=True)
+            agreed = f"{s['same_as_full']} of {s['compared_with_full']}"
+            print(f"| {s['lines']:,} | {server} | {figures} | {agreed} |", flush=True)
     print(f"load average before: {before}; after: {load_average()}")
     return 0
 
