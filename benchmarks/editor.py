@@ -40,15 +40,20 @@ def uri_of(path: Path) -> str:
 
 
 def start(
-    folder: Path, *, incremental: bool = True, env: dict[str, str] | None = None
+    folder: Path,
+    *,
+    incremental: bool = True,
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> tuple[LspClient, float]:
     """A server for ``folder``; (client, seconds from process start to the initialize
     response). ``incremental``: the server's setting of that name; ``env``: more
-    environment (``PYTHONPATH`` of another GradGuard, for a comparison in one run)."""
+    environment (``PYTHONPATH`` of another GradGuard, for a comparison in one run);
+    ``command``: another server command (an installed GradGuard's interpreter)."""
     # No jedi answers kept from an earlier session (gradguard.answers): every start is cold.
     answers = tempfile.mkdtemp(prefix="gradguard-answers-")
     environment = {**os.environ, "GRADGUARD_CACHE_DIR": answers, **(env or {})}
-    client = LspClient(SERVER, cwd=folder, env=environment)
+    client = LspClient(command or SERVER, cwd=folder, env=environment)
     client.request(
         "initialize",
         {

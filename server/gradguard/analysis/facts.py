@@ -45,6 +45,27 @@ _NEVER_RESOLVED = frozenset(
 )
 
 
+#: What ``ModuleFacts`` computes from the tree alone (never asking the resolver): shared
+#: by :meth:`ModuleFacts.with_resolver`, so the statement infos a rule holds are the same
+#: objects in both.
+_RESOLVER_FREE = frozenset(
+    {
+        "source",
+        "tree",
+        "parents",
+        "nodes_by_type",
+        "imports",
+        "functions",
+        "walk_order",
+        "names_by_id",
+        "scopes",
+        "scope_statements",
+        "_statements_by_scope",
+        "_statement_index",
+    }
+)
+
+
 class ModuleFacts:
     """Everything rules ask about one parsed file."""
 
@@ -74,6 +95,25 @@ class ModuleFacts:
 
         if ReadLog.of(self) is not None:
             self.functions, self.classes = recording_lookups(self)
+
+    def with_resolver(self, resolver: SymbolResolver) -> ModuleFacts:
+        """The same file's facts answered by ``resolver``: the tree and its indexes
+        shared (they never ask), every judgement that may ask (class kinds, the
+        semantic model, call kinds) made again on first use (analysis.demand's probe)."""
+        self.__dict__.setdefault("_statements_by_scope", {})  # filled by either, shared
+        self.__dict__.setdefault("_statement_index", {})
+        other = object.__new__(ModuleFacts)
+        other.__dict__.update(
+            (key, value) for key, value in self.__dict__.items() if key in _RESOLVER_FREE
+        )
+        other.resolver = resolver
+        other._shared = {}
+        owner = weakref.ref(other)
+        other.classes = {
+            name: ClassInfo(info.node, info.base_names, owner)
+            for name, info in self.classes.items()
+        }
+        return other
 
     def mentions(self, word: str) -> bool:
         """Whether ``word`` occurs anywhere in the file's text (memoised): code whose
