@@ -18,10 +18,7 @@ def _f(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return [*out, ""]
+_table = report_server.table
 
 
 def _floor_for(name: str, rows: dict[str, Any]) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from typing import Any
 BY_HAND = Path(__file__).with_name("by-hand.md")
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     out += ["| " + " | ".join(row) + " |" for row in rows]
     return [*out, ""]
@@ -31,7 +31,7 @@ def steps_section(steps: list[dict[str, Any]]) -> list[str]:
         "Steps of this run (the machine is shared: the load average is what other work",
         "ran beside it; 2 cores):",
         "",
-        *_table(["step", "started (min)", "load average (1 min)"], rows),
+        *table(["step", "started (min)", "load average (1 min)"], rows),
     ]
 
 
@@ -50,7 +50,7 @@ def startup_section(startup: dict[str, Any] | None) -> list[str]:
         "one small training script opened after `initialize`. Load average before / after:",
         f"{before} / {after}. Milliseconds (CPU: the server process's user + system time).",
         "",
-        *_table(["server", "from process start to", "p50 ms", "p95 ms"], rows),
+        *table(["server", "from process start to", "p50 ms", "p95 ms"], rows),
     ]
 
 
@@ -76,7 +76,7 @@ def realistic_section(realistic: dict[str, Any] | None) -> list[str]:
         "the three names (*with content*: the hovers that returned text). Load average before /",
         f"after: {before} / {after}. Milliseconds.",
         "",
-        *_table(["lines", "server", "request", "n", "p50 ms", "p95 ms"], rows),
+        *table(["lines", "server", "request", "n", "p50 ms", "p95 ms"], rows),
     ]
 
 

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(report.render(data))
     if args.json:
         args.json.write_text(json.dumps(data, indent=1, default=str))
-    step(f"wrote {args.output}")
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
