@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.classes import ClassInfo, derivation_asks, derives
 from gradguard.analysis.imports import ImportTable
+from gradguard.analysis.memo import attributed, memoised
 from gradguard.analysis.resolution import NoResolver, SymbolKind, SymbolResolver
 from gradguard.source import SourceFile
 
@@ -44,6 +45,27 @@ _NEVER_RESOLVED = frozenset(
 )
 
 
+#: What ``ModuleFacts`` computes from the tree alone (never asking the resolver): shared
+#: by :meth:`ModuleFacts.with_resolver`, so the statement infos a rule holds are the same
+#: objects in both.
+_RESOLVER_FREE = frozenset(
+    {
+        "source",
+        "tree",
+        "parents",
+        "nodes_by_type",
+        "imports",
+        "functions",
+        "walk_order",
+        "names_by_id",
+        "scopes",
+        "scope_statements",
+        "_statements_by_scope",
+        "_statement_index",
+    }
+)
+
+
 class ModuleFacts:
     """Everything rules ask about one parsed file."""
 
@@ -69,6 +91,29 @@ class ModuleFacts:
         self.classes: dict[str, ClassInfo] = {}
         self._shared: dict[Hashable, Any] = {}
         self._collect_classes()
+        from gradguard.semantic.reads import ReadLog, recording_lookups  # the editor's reads
+
+        if ReadLog.of(self) is not None:
+            self.functions, self.classes = recording_lookups(self)
+
+    def with_resolver(self, resolver: SymbolResolver) -> ModuleFacts:
+        """The same file's facts answered by ``resolver``: the tree and its indexes
+        shared (they never ask), every judgement that may ask (class kinds, the
+        semantic model, call kinds) made again on first use (analysis.demand's probe)."""
+        self.__dict__.setdefault("_statements_by_scope", {})  # filled by either, shared
+        self.__dict__.setdefault("_statement_index", {})
+        other = object.__new__(ModuleFacts)
+        other.__dict__.update(
+            (key, value) for key, value in self.__dict__.items() if key in _RESOLVER_FREE
+        )
+        other.resolver = resolver
+        other._shared = {}
+        owner = weakref.ref(other)
+        other.classes = {
+            name: ClassInfo(info.node, info.base_names, owner)
+            for name, info in self.classes.items()
+        }
+        return other
 
     def mentions(self, word: str) -> bool:
         """Whether ``word`` occurs anywhere in the file's text (memoised): code whose
@@ -123,10 +168,18 @@ class ModuleFacts:
                 self.classes.setdefault(node.name, ClassInfo(node, bases, owner))
 
     def derives_from_module(self, info: ClassInfo) -> bool:
-        return derives(info, self.classes, self._base_is_module)
+        return derives(info, self._headers, self._base_is_module)
 
     def derives_from_optimizer(self, info: ClassInfo) -> bool:
-        return derives(info, self.classes, self._base_is_optimizer)
+        return derives(info, self._headers, self._base_is_optimizer)
+
+    @cached_property
+    def _headers(self) -> dict[str, ClassInfo]:
+        """The classes, for judging their kinds (the editor records header reads)."""
+        from gradguard.semantic.reads import Headers, ReadLog
+
+        log = ReadLog.of(self)
+        return self.classes if log is None else Headers(self.classes, log)
 
     def _base_is_module(self, base: str) -> bool:
         if torchnames.is_module_base_qualname(base):
@@ -191,6 +244,7 @@ class ModuleFacts:
                 parameters.add(str(call.args[0].value))  # type: ignore[attr-defined]
         return parameters, candidates
 
+    @attributed(lambda facts: facts)
     def class_info_of(self, node: ast.AST) -> ClassInfo | None:
         """The module/optimizer class that lexically encloses ``node``."""
         for parent in self.ancestors(node):
@@ -208,13 +262,14 @@ class ModuleFacts:
         name = self.qualify(call.func)
         return name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
 
+    @attributed(lambda facts: facts)
     def optimizer_call_known(self, call: ast.Call) -> bool | None:
         """:meth:`is_optimizer_call` when the file alone (or an answer already given)
         tells; None when the resolver would have to be asked."""
         func = call.func
         if isinstance(func, ast.Name) and func.id in self.classes:
-            info = self.classes[func.id]
-            if derivation_asks(info, self.classes, self._base_needs_answer):
+            info = self._headers[func.id]
+            if derivation_asks(info, self._headers, self._base_needs_answer):
                 return None
         elif not (isinstance(func, ast.Name) and func.id in self.functions):
             qualified = self.qualify(func)
@@ -257,6 +312,7 @@ class ModuleFacts:
             return True
         return name in self.imports.aliases
 
+    @attributed(lambda facts: facts)
     def is_optimizer_call(self, call: ast.Call) -> bool:
         # ``callee_kind`` without its costly branch: a call of one of the file's own
         # functions may build a module, never an optimizer class.
@@ -272,13 +328,15 @@ class ModuleFacts:
             return False
         return self._kind_of_qualname(qualified) is SymbolKind.OPTIMIZER_CLASS
 
+    @attributed(lambda facts: facts)
     def is_module_call(self, call: ast.Call) -> bool:
         """A call that returns a new ``nn.Module`` (a layer, a model class, a factory)."""
         return self.callee_kind(call.func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
 
+    @attributed(lambda facts: facts)
     def callee_kind(self, func: ast.AST) -> SymbolKind | None:
         if isinstance(func, ast.Name) and func.id in self.classes:
-            info = self.classes[func.id]
+            info = self._headers[func.id]
             if info.is_module:
                 return SymbolKind.MODULE_CLASS
             if info.is_optimizer:
@@ -316,9 +374,7 @@ class ModuleFacts:
         # depth and a file of helpers takes seconds (measured 36 s on an 18 kB file).
         cache: dict[tuple[str, int], bool] = self.__dict__.setdefault("_returns_module", {})
         key = (function_name, _depth)
-        if key not in cache:
-            cache[key] = self._returns_module_uncached(function_name, _depth)
-        return cache[key]
+        return memoised(self, cache, key, lambda: self._returns_module_uncached(*key))
 
     def _returns_module_uncached(self, function_name: str, _depth: int) -> bool:
         function = self.functions.get(function_name)

@@ -14,8 +14,9 @@ MODULE_ITERATORS = frozenset({"modules", "named_modules", "children", "named_chi
 
 
 def applied_functions(facts: ModuleFacts) -> set[str]:
-    """Names passed to ``.apply``: ``model.apply(fn)``, ``self.apply(self._init_weights)``,
-    ``apply(partial(fn, ...))``."""
+    """Names of the functions each layer is handed to: passed to ``.apply``
+    (``model.apply(fn)``, ``self.apply(self._init_weights)``, ``apply(partial(fn, ...))``),
+    or called with the layer of a ``for m in model.modules():`` loop (``xavier_init(m)``)."""
     names: set[str] = set()
     for node in facts.nodes_of(ast.Call):
         call: ast.Call = node  # type: ignore[assignment]
@@ -24,11 +25,33 @@ def applied_functions(facts: ModuleFacts) -> set[str]:
         argument = call.args[0]
         if isinstance(argument, ast.Call) and argument.args:
             argument = argument.args[0]
-        if isinstance(argument, ast.Name):
-            names.add(argument.id)
-        elif isinstance(argument, ast.Attribute):
-            names.add(argument.attr)
+        names.update(_function_name(argument))
+    for node in facts.nodes_of(ast.For):
+        loop: ast.For = node  # type: ignore[assignment]
+        layer = _module_loop_variable(loop)
+        if layer is None:
+            continue
+        for call in (n for n in flow.walk_local(loop) if isinstance(n, ast.Call)):
+            first = call.args[0] if call.args else None
+            if isinstance(first, ast.Name) and first.id == layer:
+                names.update(_function_name(call.func))
     return names
+
+
+def _function_name(expr: ast.expr) -> set[str]:
+    if isinstance(expr, ast.Name):
+        return {expr.id}
+    return {expr.attr} if isinstance(expr, ast.Attribute) else set()
+
+
+def _module_loop_variable(loop: ast.For | ast.AsyncFor) -> str | None:
+    """``m`` of ``for m in model.modules():`` (``for _, m in model.named_modules():``)."""
+    target = loop.target
+    if isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        target = target.elts[1]
+    if isinstance(target, ast.Name) and _iterates_modules(loop, target.id):
+        return target.id
+    return None
 
 
 def is_layer_variable(facts: ModuleFacts, owner: str, node: ast.AST, applied: set[str]) -> bool:

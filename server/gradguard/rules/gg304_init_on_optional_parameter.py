@@ -15,7 +15,8 @@ Checks for initialisers and in-place calls on a layer's optional parameter
   function that tests the flag (`if bias:`) is not reported when the `False` comes
   from elsewhere;
 - inside an init function dispatched on the layer type (`model.apply(fn)`,
-  `for m in model.modules()`) that checks only `hasattr(m, "bias")`;
+  `for m in model.modules()`, a helper called there with `m`) that checks only
+  `hasattr(m, "bias")`;
 - inside such a function with no check at all, for a layer type this file builds without
   that parameter.
 

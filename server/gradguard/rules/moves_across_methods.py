@@ -11,25 +11,25 @@ from gradguard.analysis import flow
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, RelatedLocation
 from gradguard.rules.base import Rule, RuleContext
-from gradguard.semantic import held_optimizers
+from gradguard.semantic import held_optimizers, object_optimizers
 from gradguard.semantic.catalogue.tensors import STATE_MISMATCHING_MOVES
-from gradguard.semantic.held_optimizers import BuiltByObject
+from gradguard.semantic.object_optimizers import BuiltByObject
 
 
 def object_findings(
     rule: Rule, context: RuleContext, creation: OptimizerCreation
 ) -> Iterator[tuple[ast.Call, Finding]]:
     facts = context.facts
-    for built in held_optimizers.built_by_objects(facts, [creation]):
+    for built in object_optimizers.built_by_objects(facts, [creation]):
         touches = held_optimizers.Touches(facts, creation.call)
         earlier = _moved_before(context, built)
-        for info in held_optimizers.later_statements(facts, built):
-            for call, move in held_optimizers.moves_in(
+        for info in object_optimizers.later_statements(facts, built):
+            for call, move in object_optimizers.moves_in(
                 facts, info.node, built.owners, STATE_MISMATCHING_MOVES
             ):
                 if _key(move) in earlier:
                     continue  # moved so before the optimizer existed: this repeats it
-                use = held_optimizers.used_after(facts, built, info, touches)
+                use = object_optimizers.used_after(facts, built, info, touches)
                 if use is not None:
                     yield call, _finding(rule, context, built, call, move, use)
 
@@ -41,7 +41,7 @@ def _moved_before(context: RuleContext, built: BuiltByObject) -> set[str]:
     for info in facts.statements_of(built.scope):
         if info.order >= built.statement.order:
             break
-        for _, move in held_optimizers.moves_in(
+        for _, move in object_optimizers.moves_in(
             facts, info.node, built.owners, STATE_MISMATCHING_MOVES
         ):
             found.add(_key(move))
