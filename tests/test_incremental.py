@@ -574,11 +574,12 @@ def test_a_lightning_hook_finding_follows_edits_of_the_module_and_the_callback(
     _edit(baseline, LIGHTNING.replace(old, new))
 
 
-def _typing(text: str, after: int, indent: str, every: int) -> None:
+def _typing(text: str, after: int, indent: str, every: int) -> list[Reanalysis]:
     """Type ``TYPED`` on a new line after line ``after``, one character per edit, each
     edit building on the last; every ``every``-th is compared with a full analysis."""
     lines = text.split("\n")
     baseline = _start(text, "train.py")
+    edits = []
     for count in range(len(TYPED) + 1):
         typed = [*lines[: after + 1], indent + TYPED[:count], *lines[after + 1 :]]
         new_text = "\n".join(typed)
@@ -587,18 +588,73 @@ def _typing(text: str, after: int, indent: str, every: int) -> None:
             _assert_same_as_full(edit, new_text, "train.py")
         if edit.baseline is not None:
             baseline = edit.baseline
+        edits.append(edit)
+    return edits
+
+
+def _assert_typing_analyses_little(edits: list[Reanalysis], lines: int) -> None:
+    """Every keystroke that parses is analysed by the shortcut, on a small part of the
+    file (what the edited code and the units reading it read, not all ``main()`` names);
+    one that does not parse keeps the last baseline."""
+    for edit in edits:
+        if edit.result.parse_error is not None:
+            assert edit.baseline is not None
+            continue
+        assert edit.mode == "incremental"
+        assert edit.units_analysed <= 8, edit.units_analysed
+        assert edit.lines_analysed < 0.25 * lines, (edit.lines_analysed, lines)
 
 
 def test_typing_in_a_trainer_method_of_a_realistic_script() -> None:
     """``main()`` calls every function and drives a trainer class (the editor benchmark's
     realistic scripts): typing inside ``Trainer.train_one_epoch``."""
-    text = realistic_script(700)
+    text = realistic_script(1400)
     after, indent = edit_point(text)
-    _typing(text, after, indent, every=5)
+    edits = _typing(text, after, indent, every=5)
+    _assert_typing_analyses_little(edits[1:], text.count("\n"))  # [0]: a new line
 
 
 def test_typing_in_a_function_main_calls() -> None:
-    text = realistic_script(700)
+    text = realistic_script(1400)
     lines = text.split("\n")
     after = next(i for i, line in enumerate(lines) if line.startswith("def warm_up_1("))
-    _typing(text, after + 3, "        ", every=5)  # inside its loop, after the break
+    edits = _typing(text, after + 3, "        ", every=5)  # inside its loop, after the break
+    _assert_typing_analyses_little(edits[1:], len(lines))
+
+
+# Edits of the realistic scripts whose effect reaches another definition: (old, new) in
+# the second copy, and the line (of the old text) holding a finding the edit removes or
+# adds elsewhere (None: the findings stay, the shortcut must still agree).
+REALISTIC_EDITS = {
+    # warm_up_1's loop now clears: the GG402 finding in train_step_1 goes.
+    "the caller's loop clears the gradients": (
+        "        train_step_1(model, optimizer, images, labels)\n",
+        "        optimizer.zero_grad()\n        train_step_1(model, optimizer, images, labels)\n",
+        "def train_step_1(",
+    ),
+    "the helper clears the gradients": (
+        "    loss = F.cross_entropy(model(images), labels)\n    loss.backward()\n",
+        "    optimizer.zero_grad()\n    loss = F.cross_entropy(model(images), labels)\n"
+        "    loss.backward()\n",
+        "def train_step_1(",
+    ),
+    # main() constructs Trainer1: its kind is read from the class header.
+    "a trainer becomes a module": ("class Trainer1:", "class Trainer1(nn.Module):", None),
+    "the trainer stops clearing": ("            self.optimizer.zero_grad()\n", "", None),
+}
+
+
+@pytest.mark.parametrize(("old", "new", "where"), REALISTIC_EDITS.values(), ids=REALISTIC_EDITS)
+def test_realistic_edits_reaching_other_definitions(old: str, new: str, where: str | None) -> None:
+    text = realistic_script(1400)
+    at = text.index(old, text.index("class Config1"))
+    edited = text[:at] + new + text[at + len(old) :]
+    baseline = _start(text, "train.py")
+    edit = _edit(baseline, edited, "train.py")  # the same as a full analysis
+    if where is not None:  # a finding in another definition changed
+        first = text[: text.index(where)].count("\n")
+        before = {f.code for f in baseline.findings if first <= f.span.start.line < first + 6}
+        after = {f.code for f in edit.result.findings if first <= f.span.start.line < first + 6}
+        assert before != after
+    back = _edit(edit.baseline or _start(edited, "train.py"), text, "train.py")
+    assert back.result.findings == baseline.findings

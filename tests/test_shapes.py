@@ -37,33 +37,9 @@ NOT_FOUND_YET: dict[str, str] = {
         "GG301: which leaves a backward reaches is known per model only; plain tensors in "
         "`G_params + D_params + Q_params` count as given a gradient by any earlier backward"
     ),
-    "t15_running_loss_tensor.py": (
-        "GG506: in a training loop only the backward-ed name counts; `MSE`, an operand of "
-        "the backward-ed `loss = MSE + cross_entropy`, is not followed"
-    ),
-    "t17_mmdet_xavier_hasattr_bias.py": (
-        "GG304: an init helper is a layer dispatch only when passed to `.apply`; here it "
-        "is called with the variable of a `for m in self.modules()` loop"
-    ),
-    "t18_mmcv_constant_init_bn_no_affine.py": (
-        "GG304: the helper is called from a `modules()` loop (not `.apply`), and "
-        "`affine=False` arrives through `dict(cfg)`, `cfg.pop(...)` and `**cfg`"
-    ),
-    "t22_wekws_executor_missing_zero_grad.py": (
-        "GG402: any condition around the step reads as gradient accumulation, also "
-        "`if torch.isfinite(grad_norm):`, which skips only non-finite steps"
-    ),
-    "t24_trainer_optimizers_before_cuda.py": (
-        "GG105: an optimizer returned by a same-file function or method "
-        "(`model.configure_optimizers()`) is not an optimizer built from `model`"
-    ),
     "t26_synthetic_targets_keep_graph.py": (
         "GG507: a tensor with history computed once before the loop (`Y` from a leaf "
         "that requires grad) and backward-ed through in every iteration is not followed"
-    ),
-    "o11b_trainer_optimizer_over_named_buffer_only_model.py": (
-        "GG101: a model bound to a name and handed to a call (`Trainer(model)`) may gain "
-        "parameters there, so it is not known to be parameter-free"
     ),
 }
 

@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import pickle
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -58,30 +57,34 @@ _state = _LibraryCaches()
 
 
 def use_for_libraries(directory: Path | None) -> None:
-    """Point jedi's and parso's disk caches into ``directory``; None: no disk cache."""
-    install()
+    """Point jedi's and parso's disk caches into ``directory``; None: no disk cache.
+    Applied when jedi starts (:func:`install`), at once if it has: a run that asks jedi
+    nothing never imports it."""
     with _state.lock:
         _state.chosen = True
-        _set(directory)
+        _state.directory, _state.writable = directory, True
+        if _state.installed:
+            _apply(directory)
 
 
 def install() -> None:
     """Make parso's disk cache safe to share and to lose (idempotent); unless
     :func:`use_for_libraries` was called, use :func:`cache_directory`."""
     with _state.lock:
-        if not _state.installed:
-            _wrap_parso_disk_cache()
-            _state.installed = True
+        if _state.installed:
+            return
+        _wrap_parso_disk_cache()
+        _state.installed = True
         if not _state.chosen:
             _state.chosen = True
-            _set(cache_directory())
+            _state.directory, _state.writable = cache_directory(), True
+        _apply(_state.directory)
 
 
-def _set(directory: Path | None) -> None:
+def _apply(directory: Path | None) -> None:
     import jedi
     import parso.cache
 
-    _state.directory, _state.writable = directory, True
     if directory is not None:
         jedi.settings.cache_directory = str(directory / "jedi")
         parso.cache._default_cache_path = directory / "parso"
@@ -102,6 +105,8 @@ def _wrap_parso_disk_cache() -> None:
     def save_atomically(hashed_grammar: Any, path: Any, item: Any, cache_path: Any = None) -> None:
         if _state.directory is None or not _state.writable:
             return
+        import tempfile  # with jedi's first parse: a cached rerun never writes here
+
         try:
             target = hashed_path(hashed_grammar, path, cache_path=cache_path)
             handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".gradguard-")

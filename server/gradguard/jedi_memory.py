@@ -16,11 +16,10 @@ import gc
 import os
 from collections.abc import Iterable
 
-import jedi
-import parso
-
 
 def _parser_cache() -> dict[str, dict[object, object]]:
+    import parso.cache  # imported here: the resolver imports this before jedi starts
+
     cache = getattr(parso, "cache", None)
     parser_cache = getattr(cache, "parser_cache", None)
     return parser_cache if isinstance(parser_cache, dict) else {}
@@ -39,6 +38,8 @@ def parsed_count() -> int:
 def drop_parse_trees(keep: Iterable[object] = ()) -> int:
     """Drop every in-memory parse tree except those of ``keep`` (and jedi's expired
     time caches); how many were dropped. Call only when no jedi Script is in use."""
+    import jedi.cache
+
     kept = frozenset(keep)
     dropped = 0
     for trees in _parser_cache().values():

@@ -63,15 +63,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import jedi
-import parso
+from typing import TYPE_CHECKING, Any, Literal
 
 from gradguard import __version__, astlock, cache_paths, jedi_memory
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.answers import AnswerStore
 from gradguard.workspace_modules import Found, WorkspaceModules, mtime_ns, package_root
+
+if TYPE_CHECKING:  # imported when the first question needs jedi (a run may ask none)
+    import jedi
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,13 @@ MAX_PARSED_MODULES = 32
 #: 254-268 unbounded) but costs 170-350 ms each, holding the GIL.
 COLLECT_AFTER_GROWTH_MIB = 8.0
 
+#: The same bounds for ``gradguard check`` (``mode="blocking"``): a run ends, and trims
+#: cost it time (trees read again, each collection 170-600 ms holding the GIL). On timm
+#: (304 files, 39 queries, one process): 1.8 s of 9.5 s CPU went to 3 trims and 32
+#: collections at 32 trees / 8 MiB; at 256 / 64 MiB none ran and RSS peaked 17 MiB higher.
+BATCH_MAX_PARSED_MODULES = 256
+BATCH_COLLECT_AFTER_GROWTH_MIB = 64.0
+
 #: Seconds a name jedi could not resolve is kept on disk (gradguard.answers) at most.
 STORED_UNKNOWN_S = 24 * 3600.0
 
@@ -157,6 +164,9 @@ class _DenyPlugin:
 def configure_jedi() -> None:
     """Apply the process-wide jedi/parso settings (idempotent)."""
     global _configured
+    import jedi
+    import parso
+
     # The worker thread's parso calls ast.literal_eval next to the engine's ast.parse.
     astlock.install()
     with _configure_lock:
@@ -273,11 +283,10 @@ class JediResolver:
         max_entries: int = 20_000,
         skip_stdlib: bool = True,
         store: AnswerStore | None = None,
-        max_parsed_modules: int = MAX_PARSED_MODULES,
+        max_parsed_modules: int | None = None,
     ) -> None:
         if mode not in ("blocking", "nonblocking"):
             raise ValueError(f"mode must be 'blocking' or 'nonblocking', not {mode!r}")
-        configure_jedi()
         self.project_root = os.path.abspath(project_root) if project_root else None
         self.extra_paths = tuple(os.path.abspath(p) for p in extra_paths)
         self.timeout = timeout
@@ -287,29 +296,49 @@ class JediResolver:
         self.negative_ttl = negative_ttl
         self.max_entries = max_entries
         self.skip_stdlib = skip_stdlib
+        batch = mode == "blocking"
+        if max_parsed_modules is None:
+            max_parsed_modules = BATCH_MAX_PARSED_MODULES if batch else MAX_PARSED_MODULES
         self.max_parsed_modules = max_parsed_modules
+        self.collect_after_growth_mib = (
+            BATCH_COLLECT_AFTER_GROWTH_MIB if batch else COLLECT_AFTER_GROWTH_MIB
+        )
         #: The warm-up's parse trees, never dropped (the server gc.freeze()s them, so
         #: a dropped copy would stay in memory beside the next query's new one).
         self._pinned_trees: frozenset[object] = frozenset()
         #: Times the worker dropped parse trees past ``max_parsed_modules``.
         self.parse_tree_trims = 0
-        self._collected_at_mib = jedi_memory.rss_mib() or 0.0
+        self._collected_at_mib = 0.0
+        #: jedi's environment. The default one (the active virtualenv/conda env, else
+        #: sys.executable, run as jedi's helper subprocess, not inside this process) is
+        #: made with the first query: a process that asks jedi nothing never imports it.
+        self._environment: Any = None
+        self._environment_id: list[str] = [
+            os.environ.get("VIRTUAL_ENV", ""),
+            os.environ.get("CONDA_PREFIX", ""),
+            sys.executable,
+            sys.version,
+        ]
         if environment_path is not None:
-            # safe=True: only a real Python executable / virtualenv is accepted.
+            configure_jedi()
+            import jedi
+
+            # safe=True: only a real Python executable / virtualenv is accepted (a bad
+            # one fails here, where the editor reports it).
             self._environment = jedi.create_environment(environment_path, safe=True)
-        else:
-            # The active virtualenv/conda env, else sys.executable; either runs
-            # as jedi's helper subprocess, not inside this process.
-            self._environment = jedi.get_default_environment()
+            self._environment_id = [
+                str(getattr(self._environment, "executable", "")),
+                str(getattr(self._environment, "version_info", "")),
+            ]
         self._projects: dict[str, jedi.Project] = {}
         #: Answers kept on disk (gradguard.answers); keys name what an answer depends on
-        #: besides its files: this gradguard, the environment, the roots, the deny list.
+        #: besides its files: this gradguard, the environment (what jedi's default one
+        #: is chosen by, or the explicit one's interpreter), the roots, the deny list.
         self.store = store
         self._store_scope = json.dumps(
             [
                 __version__,
-                str(getattr(self._environment, "executable", "")),
-                str(getattr(self._environment, "version_info", "")),
+                *self._environment_id,
                 self.project_root,
                 self.extra_paths,
                 sorted(self.deny),
@@ -325,8 +354,7 @@ class JediResolver:
         self._closed = False
         #: Number of queries that actually ran jedi (for tests and statistics).
         self.jedi_queries = 0
-        self._worker = threading.Thread(target=self._run, name="gradguard-jedi", daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None  # started with the first query
         #: Other workspace modules' function summaries, found by path (not by jedi).
         self.workspace = WorkspaceModules(
             lambda: (self.project_root, *self.extra_paths),
@@ -384,8 +412,28 @@ class JediResolver:
         if self._closed:
             job.done.set()
         else:
+            with self._lock:
+                self._start_worker()
             self._queue.put(job)
         return job.done
+
+    def _start_worker(self) -> None:
+        """Start jedi (its settings, the worker thread) for the first query; under the
+        lock. Configured here, on the asking thread, so the ``ast`` lock is in place
+        before the worker's parso reads a file (gradguard.astlock)."""
+        if self._worker is None:
+            configure_jedi()
+            self._collected_at_mib = jedi_memory.rss_mib() or 0.0
+            self._worker = threading.Thread(target=self._run, name="gradguard-jedi", daemon=True)
+            self._worker.start()
+
+    def _jedi_environment(self) -> Any:
+        """jedi's environment (on the worker thread)."""
+        if self._environment is None:
+            import jedi
+
+            self._environment = jedi.get_default_environment()
+        return self._environment
 
     def close(self) -> None:
         """Stop the worker (a running jedi query is not interrupted)."""
@@ -404,33 +452,52 @@ class JediResolver:
     def _ask(self, qualified: str, path: str) -> _Answer | None:
         return self._answer(qualified, path)[0]
 
-    def _answer(self, qualified: str, path: str) -> tuple[_Answer | None, bool]:
-        """The answer (None: unknown) and whether it is final (False: the caller gave
-        up waiting, so a later run may know more)."""
+    def knows(self, qualified: str, path: str) -> bool:
+        """Whether :meth:`classify` would answer without running jedi (a name it never
+        follows, an answer in memory or on disk): what a question costs, for
+        demand-driven resolution (analysis.demand)."""
+        found = self._known(qualified, path)
+        return found is None or found[1] is not None
+
+    def _known(self, qualified: str, path: str) -> tuple[tuple[str, str], _Answer | None] | None:
+        """(key, the answer known without jedi or None); None for a name never asked."""
         if not _valid_qualified(qualified) or self._is_denied(qualified):
-            return None, True
+            return None
         real_path = _real_path(path)
         context = os.path.dirname(real_path) if real_path else (self.project_root or "")
         if self.skip_stdlib and self._is_unshadowed_stdlib(qualified, context):
-            return _STDLIB_ANSWER, True
+            return ("", qualified), _STDLIB_ANSWER
         key = (self._answer_context(qualified, context), qualified)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 if cached.is_valid():
                     self._cache.move_to_end(key)
-                    return cached, True
+                    return key, cached
                 del self._cache[key]
         stored = self._stored(key)
-        with self._lock:
-            if stored is not None:
+        if stored is not None:
+            with self._lock:
                 self._cache[key] = stored
-                return stored, True
+        return key, stored
+
+    def _answer(self, qualified: str, path: str) -> tuple[_Answer | None, bool]:
+        """The answer (None: unknown) and whether it is final (False: the caller gave
+        up waiting, so a later run may know more)."""
+        known = self._known(qualified, path)
+        if known is None:
+            return None, True
+        key, answer = known
+        if answer is not None:
+            return answer, True
+        real_path = _real_path(path)
+        with self._lock:
             if self._closed:
                 return None, False
             job = self._pending.get(key)
             if job is None:
                 job = self._pending[key] = _Job(key, qualified, real_path)
+                self._start_worker()
                 self._queue.put(job)
             current = self._current
             stalled = current is not None and current.late and current is not job
@@ -537,12 +604,14 @@ class JediResolver:
     def _bound_memory(self) -> None:
         """Between queries (no jedi Script alive, so no tree is in use: hazard 2), drop
         parso's trees once more than ``max_parsed_modules`` besides the warm-up's, and
-        free the queries' cyclic garbage once RSS grew by ``COLLECT_AFTER_GROWTH_MIB``."""
+        free the queries' cyclic garbage once RSS grew by ``collect_after_growth_mib``."""
         if jedi_memory.parsed_count() - len(self._pinned_trees) > self.max_parsed_modules:
             dropped = jedi_memory.drop_parse_trees(self._pinned_trees)
             self.parse_tree_trims += 1
             log.debug("dropped %d parse trees from memory", dropped)
-        elif (jedi_memory.rss_mib() or 0.0) > self._collected_at_mib + COLLECT_AFTER_GROWTH_MIB:
+        elif (
+            jedi_memory.rss_mib() or 0.0
+        ) > self._collected_at_mib + self.collect_after_growth_mib:
             gc.collect()
         else:
             return
@@ -573,7 +642,7 @@ class JediResolver:
         the environment's ``sys.path`` (asked of the environment once)."""
         if self._roots is None:
             try:
-                environment = [str(p) for p in self._environment.get_sys_path()]
+                environment = [str(p) for p in self._jedi_environment().get_sys_path()]
             except Exception:  # jedi could not ask the interpreter: the roots we know
                 environment = []
             roots = [self.project_root, *self.extra_paths, *environment]
@@ -610,6 +679,8 @@ class JediResolver:
             self.store.put(self._store_key(key), stored)
 
     def _project_for(self, path: str | None) -> jedi.Project:
+        import jedi
+
         root = self.project_root or (path and package_root(path)) or os.getcwd()
         project = self._projects.get(root)
         if project is None:
@@ -629,9 +700,10 @@ class JediResolver:
         # the path it is given, where it would shadow the real file for later
         # queries that import it.
         probe = os.path.join(os.path.dirname(path), _PROBE_FILE) if path else None
-        return jedi.Script(
-            code, path=probe, project=self._project_for(path), environment=self._environment
-        )
+        import jedi
+
+        project, environment = self._project_for(path), self._jedi_environment()
+        return jedi.Script(code, path=probe, project=project, environment=environment)
 
     def _warm(self) -> None:
         code = f"import torch\n{_PROBE} = torch.optim.SGD\n{_PROBE}"

@@ -224,7 +224,7 @@ async def initialize(
     apply_edit: bool = False,
 ) -> types.InitializeResult:
     folders = folders or [root]
-    return await client.initialize_session(
+    result = await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities(
                 pull=pull, encodings=encodings, resolve=resolve, apply_edit=apply_edit
@@ -234,6 +234,18 @@ async def initialize(
             initialization_options=options,
         )
     )
+    await server_ready(client)
+    return result
+
+
+async def server_ready(client: LanguageClient, timeout: float = 60.0) -> None:
+    """``initialize`` is answered before the server has imported pygls
+    (gradguard.lsp.early); its first log line (sent on ``initialized``) says it has, so
+    that the timed waits which follow time what they test, not the imports."""
+    deadline = time.monotonic() + timeout
+    while not client.log_messages:
+        assert time.monotonic() < deadline, "the server sent no log line after initialized"
+        await asyncio.sleep(0.02)
 
 
 # -- documents ----------------------------------------------------------------------------

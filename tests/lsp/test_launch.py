@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lsp_helpers import GG204_CODE, Doc, capabilities, codes, make_client
+from lsp_helpers import GG204_CODE, Doc, capabilities, codes, make_client, server_ready
 from lsprotocol import types
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "server.md"
@@ -70,6 +70,7 @@ async def test_a_documented_command_imports_nothing_from_the_workspace(tmp_path,
         await client.initialize_session(
             types.InitializeParams(capabilities=capabilities(), root_uri=tmp_path.as_uri())
         )
+        await server_ready(client)
         doc = Doc(client, tmp_path / "train.py", GG204_CODE).open()
         assert codes(await doc.diagnostics()) == ["GG204"]
         await client.shutdown_session()

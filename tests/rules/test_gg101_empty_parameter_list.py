@@ -799,3 +799,72 @@ def test_the_parameter_itself_is_left_alone():
     optimizer = torch.optim.SGD([w], lr=0.1)
     """
     assert only(code, "GG101") == []
+
+
+# -- a consumed iterator reused through an alias (PixArt-alpha#160) ----------------------
+
+
+def test_filter_given_to_the_optimizer_then_clipped_through_an_alias():
+    code = """
+    import torch
+    from torch import nn
+
+    def train(unet, loader, max_grad_norm):
+        lora_layers = filter(lambda p: p.requires_grad, unet.parameters())
+        optimizer = torch.optim.AdamW(lora_layers, lr=1e-4)
+        for batch in loader:
+            unet(batch).mean().backward()
+            params_to_clip = lora_layers
+            nn.utils.clip_grad_norm_(params_to_clip, max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad()
+    """
+    (finding,) = only(code, "GG101")
+    assert finding.span.start.line == 10
+    assert finding.severity is Severity.WARNING
+    assert (
+        "`params_to_clip` holds `lora_layers`, a one-shot iterator already consumed on "
+        "line 7 (by an optimizer), so gradient clipping here sees no parameters"
+    ) in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG101")
+    assert "lora_layers = list(filter(lambda p: p.requires_grad, unet.parameters()))" in fixed
+
+
+def test_an_alias_looped_over_in_every_epoch():
+    code = """
+    def log_norms(model, epochs):
+        params = model.parameters()
+        for epoch in range(epochs):
+            current = params
+            for p in current:
+                print(epoch, p.norm())
+    """
+    (finding,) = only(code, "GG101")
+    assert finding.span.start.line == 5
+    assert "`current` holds `params`, a one-shot iterator that the first iteration" in (
+        finding.message
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the alias is never consumed
+        "params_to_clip = lora_layers\nprint(params_to_clip)",
+        # the name is bound again before the alias: a fresh iterator
+        "lora_layers = filter(lambda p: p.requires_grad, unet.parameters())\n"
+        "params_to_clip = lora_layers\n"
+        "nn.utils.clip_grad_norm_(params_to_clip, 1.0)",
+        # an alias of something else
+        "params_to_clip = other\nnn.utils.clip_grad_norm_(params_to_clip, 1.0)",
+    ],
+)
+def test_aliases_of_fresh_or_materialised_iterators_are_silent(body):
+    code = (
+        "import torch\nfrom torch import nn\n\n"
+        "def train(unet, other):\n"
+        "    lora_layers = filter(lambda p: p.requires_grad, unet.parameters())\n"
+        "    optimizer = torch.optim.AdamW(lora_layers, lr=1e-4)\n"
+        + "".join(f"    {line}\n" for line in body.split("\n"))
+    )
+    assert only(code, "GG101") == []

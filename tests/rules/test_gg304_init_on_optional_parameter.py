@@ -114,6 +114,116 @@ def test_method_applied_with_self_apply_and_modules_loop():
     assert lines_of(code, "GG304") == [11, 15]
 
 
+def test_helper_called_from_a_modules_loop_guarded_only_by_hasattr():
+    """mmdetection#91: `xavier_init(m)` for every conv of a neck built with
+    `bias=not with_norm`; the helper's `hasattr` is True when the bias is None."""
+    code = """
+    from torch import nn
+
+    def xavier_init(module, gain=1, bias=0):
+        nn.init.xavier_uniform_(module.weight, gain=gain)
+        if hasattr(module, "bias"):
+            nn.init.constant_(module.bias, bias)
+
+    class Neck(nn.Module):
+        def __init__(self, normalize=None):
+            super().__init__()
+            self.conv = nn.Conv2d(8, 8, 3, bias=normalize is None)
+
+        def init_weights(self):
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    xavier_init(m)
+    """
+    (finding,) = only(code, "GG304")
+    assert finding.span.start.line == 6
+    assert '`hasattr(module, "bias")` is True' in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG304")
+    # no type test in the helper: `module` may be a layer without the attribute at all
+    assert 'if getattr(module, "bias", None) is not None:' in fixed
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        # a loop over something that is not the model's modules: no layer dispatch
+        "for m in [net.conv]:\n    xavier_init(m)",
+        # the layer is not the helper's first argument
+        "for m in net.modules():\n    xavier_init(0.5, m)",
+    ],
+)
+def test_helpers_not_handed_each_layer_are_not_dispatches(caller):
+    code = (
+        "from torch import nn\n\n"
+        "def xavier_init(module, gain=1):\n"
+        "    if hasattr(module, 'bias'):\n"
+        "        nn.init.constant_(module.bias, 0)\n\n"
+        "net = nn.Sequential()\n"
+        "net.conv = nn.Conv2d(3, 3, 3, bias=False)\n" + caller + "\n"
+    )
+    assert only(code, "GG304") == []
+
+
+def test_helper_from_a_modules_loop_with_a_none_test_is_silent():
+    code = """
+    from torch import nn
+
+    def xavier_init(module, bias=0):
+        if hasattr(module, "bias") and module.bias is not None:
+            nn.init.constant_(module.bias, bias)
+
+    net = nn.Sequential(nn.Conv2d(3, 3, 3, bias=False))
+    for m in net.modules():
+        xavier_init(m)
+    """
+    assert only(code, "GG304") == []
+
+
+def test_helper_whose_type_dispatch_is_in_the_callers_modules_loop():
+    """mmcv#153: `constant_init(m, 1)` for every BatchNorm of a backbone whose norm
+    layers have no affine parameters; the `isinstance` test is in the caller's loop."""
+    code = """
+    from torch import nn
+
+    def constant_init(module, val):
+        nn.init.constant_(module.weight, val)
+
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm2d(8, affine=False)
+
+        def init_weights(self):
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    constant_init(m, 1)
+    """
+    (finding,) = only(code, "GG304")
+    assert finding.span.start.line == 4
+    assert "this file builds `BatchNorm2d` with `affine=False` (line 10)" in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG304")
+    assert "if module.weight is not None:" in fixed
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        # no type test around the call: the helper may get any layer
+        "for m in net.modules():\n    constant_init(m, 1)",
+        # the test sends it Linear layers, which keep their weight
+        "for m in net.modules():\n    if isinstance(m, nn.Linear):\n        constant_init(m, 1)",
+    ],
+)
+def test_caller_loops_that_do_not_send_a_layer_without_weight_are_silent(loop):
+    code = (
+        "from torch import nn\n\n"
+        "def constant_init(module, val):\n"
+        "    nn.init.constant_(module.weight, val)\n\n"
+        "net = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm2d(3, affine=False))\n" + loop + "\n"
+    )
+    assert only(code, "GG304") == []
+
+
 # -- unguarded init functions when the file builds a layer without the parameter -----------
 
 

@@ -641,3 +641,61 @@ def test_flags_a_trainer_method_clearing_only_in_its_amp_branch():
     assert code.splitlines()[finding.span.start.line].strip() == "self.optimizer.step()"
     both = code.replace("else:\n", "else:\n" + " " * 20 + "self.optimizer.zero_grad()\n")
     assert only(both, "GG402") == []
+
+
+# -- a step skipped only when the gradients are not finite (wekws#73) --------------------
+
+EXECUTOR = """
+import torch
+from torch import nn
+
+
+class Executor:
+    def train(self, model, optimizer, data_loader, clip):
+        for feats, target in data_loader:
+            loss = nn.functional.cross_entropy(model(feats), target)
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
+            if {test}:
+                optimizer.step()
+"""
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        "torch.isfinite(grad_norm)",
+        "torch.isfinite(grad_norm).all()",
+        "bool(torch.isfinite(grad_norm))",
+        "math.isfinite(grad_norm.item())",
+        "not torch.isnan(grad_norm)",
+        "not (torch.isnan(grad_norm) or torch.isinf(grad_norm))",
+    ],
+)
+def test_a_step_skipped_only_on_non_finite_gradients_still_accumulates(test):
+    code = EXECUTOR.format(test=test)
+    (finding,) = only(code, "GG402")
+    assert finding.span.start.line + 1 == 13
+    (fixed,) = assert_all_fixes_repair(code, "GG402")
+    assert "            optimizer.zero_grad()\n            loss.backward()\n" in fixed
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        "torch.isfinite(grad_norm) and (step + 1) % 4 == 0",  # also an accumulation test
+        "grad_norm < clip",
+        "not torch.isnan(grad_norm) and ready",
+        "torch.isfinite(grad_norm) or warmup",
+    ],
+)
+def test_other_conditions_around_the_step_read_as_accumulation(test):
+    assert only(EXECUTOR.format(test=test), "GG402") == []
+
+
+def test_a_finite_check_with_clearing_is_silent():
+    code = EXECUTOR.format(test="torch.isfinite(grad_norm)").replace(
+        "            loss.backward()\n",
+        "            optimizer.zero_grad()\n            loss.backward()\n",
+    )
+    assert only(code, "GG402") == []

@@ -213,6 +213,63 @@ def test_model_builders_and_name_helpers_are_not_forward_passes():
     assert only(code, "GG506") == []
 
 
+TERMS_OF_THE_LOSS = """
+import torch
+from torch import nn
+
+
+def train_one_epoch(model, loader, optimizer, mse, ce):
+    running_mse = 0.0
+    running_ce = 0.0
+    for x, points, label in loader:
+        optimizer.zero_grad()
+        out = model(x)
+        reg = mse(out[:, :2], points)
+        cls = ce(out[:, 2:], label)
+        loss = reg + 0.5 * cls
+        loss.backward()
+        optimizer.step()
+        running_mse += reg
+        running_ce += cls.item()
+    return running_mse, running_ce
+"""
+
+
+def test_flags_a_term_of_the_backwarded_loss():
+    """`reg` is a node of the graph `loss.backward()` went through: its total keeps it."""
+    (finding,) = only(TERMS_OF_THE_LOSS, "GG506")
+    assert finding.span.start.line + 1 == 17
+    message = finding.message
+    assert "`reg` requires grad (it is part of `loss`, backward-ed at line 15)" in message
+    (fixed,) = assert_all_fixes_repair(TERMS_OF_THE_LOSS, "GG506")
+    assert "running_mse += reg.item()\n" in fixed
+
+
+def test_silent_on_terms_that_are_not_forward_outputs_or_not_in_the_loss():
+    code = """
+    import torch
+    from torch import nn
+
+
+    def train_one_epoch(model, loader, optimizer, mse, weight_penalty):
+        running_penalty = 0.0
+        running_aux = 0.0
+        for x, y in loader:
+            optimizer.zero_grad()
+            out = model(x)
+            penalty = weight_penalty()
+            aux = mse(out, y)
+            loss = mse(out, y) + penalty
+            loss.backward()
+            optimizer.step()
+            running_penalty += penalty
+            running_aux += aux
+        return running_penalty, running_aux
+    """
+    # `penalty` is no forward output (unknown), `aux` is not a term of the backward-ed loss
+    assert only(code, "GG506") == []
+
+
 def test_the_model_a_name_holds_at_the_loop_counts_not_a_later_rebinding():
     code = """
     import torch

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from helpers import findings, lines_of, only
+from helpers import assert_all_fixes_repair, findings, lines_of, only
 
 HEADER = """\
 import torch
@@ -119,6 +119,8 @@ def test_a_trainer_method_replacing_the_head_after_the_optimizer_was_handed_over
         f"`replace_head()` replaces `trainer.model.fc` (line {line_of(code, 'self.model.fc =')})"
         " after `optimizer` was created from the parameters of `model`"
     )
+    (fixed,) = assert_all_fixes_repair(code, "GG102")
+    assert "optimizer.add_param_group({'params': trainer.model.fc.parameters()})" in fixed
 
 
 def test_main_replacing_the_head_after_handing_both_to_the_trainer():
@@ -366,16 +368,170 @@ def test_init_building_sgd_over_a_buffer_only_model_a_construction_passes():
     )
 
 
+def test_a_buffer_only_model_bound_to_a_name_then_handed_to_the_trainer():
+    code = BUFFERS.format(construction="model = Fixed()\ntrainer = Trainer(model)")
+    assert lines_of(code, "GG101") == [line_of(code, "self.optimizer = optim.SGD")]
+
+
 @pytest.mark.parametrize(
     "construction",
-    ["Trainer(nn.Linear(8, 2))", "class Other:\n    pass"],
-    ids=["a-model-with-parameters", "never-constructed"],
+    [
+        "Trainer(nn.Linear(8, 2))",
+        "class Other:\n    pass",
+        # the trainer's own code may give the model parameters: not known to be empty
+        "model = Fixed()\nnn.utils.parametrizations.weight_norm(model)\ntrainer = Trainer(model)",
+    ],
+    ids=["a-model-with-parameters", "never-constructed", "handed-elsewhere"],
 )
 def test_init_building_sgd_negatives(construction):
     assert only(BUFFERS.format(construction=construction), "GG101") == []
+
+
+@pytest.mark.parametrize(
+    "grows",
+    [
+        "        self.model.head = nn.Linear(8, 2)\n",
+        "        nn.utils.parametrizations.weight_norm(self.model)\n",
+    ],
+    ids=["adds-a-head", "hands-it-on"],
+)
+def test_a_trainer_that_may_give_the_model_it_keeps_parameters_is_silent(grows):
+    code = BUFFERS.format(construction="model = Fixed()\ntrainer = Trainer(model)").replace(
+        "        self.model = model\n", "        self.model = model\n" + grows
+    )
+    assert only(code, "GG101") == []
 
 
 def test_the_same_trainer_shapes_are_silent_without_a_trainer_class():
     """No class here: nothing is followed across methods, nothing new is reported."""
     code = HEADER + f"model = Net()\noptimizer = optim.SGD(model.parameters())\nprint({DATA})\n"
     assert findings(code) == []
+
+
+# -- an optimizer a same-file function or method returns -----------------------------------------
+
+LIGHTNING_LIKE = """\
+import torch
+from torch import nn
+
+
+class LitModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l1 = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.l1(x)
+
+    def configure_optimizers(self):
+        return torch.optim.Adagrad(self.parameters(), lr=0.02)
+{other}
+
+class Trainer:
+    def fit(self, model, loader):
+{fit}
+        for x, y in loader:
+            self.optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            self.optimizer.step()
+
+
+Trainer().fit(LitModel(), [(torch.randn(2, 8), torch.randint(0, 2, (2,)))])
+"""
+ASK_THEN_MOVE = "        self.optimizer = model.configure_optimizers()\n        model.cuda()\n"
+
+
+def test_the_module_moved_after_its_configure_optimizers_returned_the_optimizer():
+    code = LIGHTNING_LIKE.format(other="", fit=ASK_THEN_MOVE)
+    (finding,) = only(code, "GG105")
+    assert finding.span.start.line + 1 == line_of(code, "model.cuda()")
+    assert finding.message.startswith(
+        "`model.cuda()` runs after `self.optimizer` was created from the parameters of `model`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("other", "fit"),
+    [
+        ("", "        model.cuda()\n        self.optimizer = model.configure_optimizers()\n"),
+        # two classes define it and the file cannot say which one `model` is
+        (
+            "\n\nclass Other(nn.Module):\n    def configure_optimizers(self):\n"
+            "        return torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n",
+            ASK_THEN_MOVE,
+        ),
+    ],
+    ids=["moved-first", "ambiguous-method"],
+)
+def test_returned_optimizer_negatives(other, fit):
+    assert only(LIGHTNING_LIKE.format(other=other, fit=fit), "GG105") == []
+
+
+def test_a_same_file_factory_returning_the_optimizer_then_the_head_replaced():
+    code = (
+        HEADER
+        + f"""
+def make_optimizer(model, lr=0.1):
+    return optim.SGD(model.parameters(), lr=lr)
+
+
+def main():
+    model = Net()
+    optimizer = make_optimizer(model)
+    model.fc = nn.Linear(8, 3)
+    for x, y in {DATA}:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+"""
+    )
+    assert lines_of(code, "GG102") == [line_of(code, "model.fc = nn.Linear(8, 3)")]
+    (fixed,) = assert_all_fixes_repair(code, "GG102")
+    assert "optimizer.add_param_group({'params': model.fc.parameters()})" in fixed
+    fixed_order = code.replace(
+        "    optimizer = make_optimizer(model)\n    model.fc = nn.Linear(8, 3)\n",
+        "    model.fc = nn.Linear(8, 3)\n    optimizer = make_optimizer(model)\n",
+    )
+    assert only(fixed_order, "GG102") == []
+
+
+# -- an optimizer built as the trainer's constructor argument ------------------------------------
+
+INLINE = "trainer = Trainer(model, optim.{optimizer}(model.parameters(), lr=0.1))"
+
+
+@pytest.mark.parametrize(
+    ("after", "code_", "start"),
+    [
+        ("model.fc = nn.Linear(8, 3)", "GG102", "`model.fc` is replaced after the optimizer"),
+        ("model.double()", "GG105", "`model.double()` runs after the optimizer"),
+    ],
+)
+def test_an_optimizer_built_inline_for_the_trainer(after, code_, start):
+    body = f"model = Net()\n{INLINE.format(optimizer='Adam')}\n{after}\ntrainer.fit({DATA})"
+    code = handed(body)
+    (finding,) = only(code, code_)
+    assert finding.span.start.line + 1 == line_of(code, after)
+    assert finding.message.startswith(start), finding.message
+    assert "handed to `Trainer(...)` on line" in finding.message
+    assert "(kept as `self.optimizer`) was created from the parameters of `model`" in (
+        finding.message
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"model = Net()\nmodel.fc = nn.Linear(8, 3)\n{INLINE.format(optimizer='SGD')}\n"
+        f"trainer.fit({DATA})",
+        f"model = Net()\n{INLINE.format(optimizer='SGD')}\nmodel.fc = nn.Linear(8, 3)\n"
+        "print(trainer)",
+        # a class that does not keep the optimizer it is given
+        "model = Net()\nLogger(optim.SGD(model.parameters(), lr=0.1))\nmodel.fc = nn.Linear(8, 3)",
+    ],
+    ids=["replaced-first", "not-used-after", "not-kept"],
+)
+def test_an_optimizer_built_inline_negatives(body):
+    logger = "\nclass Logger:\n    def __init__(self, optimizer):\n        print(optimizer)\n\n"
+    code = handed(body).replace("\nclass Trainer:", logger + "\nclass Trainer:")
+    assert only(code, "GG102") == []

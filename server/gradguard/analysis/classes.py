@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gradguard.analysis.facts import ModuleFacts
@@ -50,22 +50,30 @@ class ClassInfo:
     def _facts(self) -> ModuleFacts | None:
         return self.owner() if self.owner is not None else None
 
-    @cached_property
+    # Memoised in ``__dict__`` under the names ``derivation_asks`` reads; while the
+    # editor records reads, each use brings what the answer read (the same-file bases).
+    @property
     def is_module(self) -> bool:
-        facts = self._facts()
-        return facts is not None and facts.derives_from_module(self)
+        return self._judged("is_module", lambda facts: facts.derives_from_module(self), False)
 
-    @cached_property
+    @property
     def is_optimizer(self) -> bool:
-        facts = self._facts()
-        return facts is not None and facts.derives_from_optimizer(self)
+        return self._judged("is_optimizer", lambda facts: facts.derives_from_optimizer(self), False)
 
-    @cached_property
+    @property
     def _members(self) -> tuple[set[str], dict[str, list[ast.Call]]]:
+        def members(facts: ModuleFacts) -> tuple[set[str], dict[str, list[ast.Call]]]:
+            return facts.class_members(self) if self.is_module else (set(), {})
+
+        return self._judged("_members", members, (set(), {}))
+
+    def _judged(self, name: str, judge: Callable[[ModuleFacts], Any], orphan: Any) -> Any:
         facts = self._facts()
-        if facts is None or not self.is_module:
-            return set(), {}
-        return facts.class_members(self)
+        if facts is None:
+            return orphan
+        from gradguard.analysis.memo import memoised
+
+        return memoised(facts, self.__dict__, name, lambda: judge(facts))
 
     @property
     def parameters(self) -> set[str]:
@@ -95,11 +103,18 @@ class Submodules(Mapping[str, ast.Call]):
         self._judged: dict[str, ast.Call | None] = {}
 
     def _judge(self, attr: str) -> ast.Call | None:
-        if attr not in self._judged:
-            judge = self._is_module_call()
-            calls = self._candidates.get(attr, ())
-            self._judged[attr] = next((c for c in calls if judge and judge(c)), None)
-        return self._judged[attr]
+        judge = self._is_module_call()
+        if judge is None:
+            return self._judged.get(attr)
+        calls = self._candidates.get(attr, ())
+        from gradguard.analysis.memo import memoised
+
+        return memoised(
+            judge.__self__,  # type: ignore[attr-defined]
+            self._judged,
+            attr,
+            lambda: next((c for c in calls if judge(c)), None),
+        )
 
     def __getitem__(self, attr: str) -> ast.Call:
         found = self._judge(attr) if isinstance(attr, str) else None

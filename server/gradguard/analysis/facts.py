@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.classes import ClassInfo, derivation_asks, derives
 from gradguard.analysis.imports import ImportTable
+from gradguard.analysis.memo import attributed, memoised
 from gradguard.analysis.resolution import NoResolver, SymbolKind, SymbolResolver
 from gradguard.source import SourceFile
 
@@ -44,6 +45,27 @@ _NEVER_RESOLVED = frozenset(
 )
 
 
+#: What ``ModuleFacts`` computes from the tree alone (never asking the resolver): shared
+#: by :meth:`ModuleFacts.with_resolver`, so the statement infos a rule holds are the same
+#: objects in both.
+_RESOLVER_FREE = frozenset(
+    {
+        "source",
+        "tree",
+        "parents",
+        "nodes_by_type",
+        "imports",
+        "functions",
+        "walk_order",
+        "names_by_id",
+        "scopes",
+        "scope_statements",
+        "_statements_by_scope",
+        "_statement_index",
+    }
+)
+
+
 class ModuleFacts:
     """Everything rules ask about one parsed file."""
 
@@ -69,6 +91,31 @@ class ModuleFacts:
         self.classes: dict[str, ClassInfo] = {}
         self._shared: dict[Hashable, Any] = {}
         self._collect_classes()
+        from gradguard.semantic.reads import ReadLog, recording_lookups  # the editor's reads
+
+        if ReadLog.of(self) is not None:
+            self.functions, self.classes = recording_lookups(self)
+
+    def with_resolver(self, resolver: SymbolResolver) -> ModuleFacts:
+        """The same file's facts answered by ``resolver``: the tree and its indexes
+        shared (they never ask), every judgement that may ask (class kinds, the
+        semantic model, call kinds) made again on first use (analysis.demand's probe)."""
+        self.__dict__.setdefault("_statements_by_scope", {})  # filled by either, shared
+        self.__dict__.setdefault("_statement_index", {})
+        other = object.__new__(ModuleFacts)
+        other.__dict__.update(
+            (key, value) for key, value in self.__dict__.items() if key in _RESOLVER_FREE
+        )
+        other.resolver = resolver
+        other._shared = {}
+        owner = weakref.ref(other)
+        other.classes = {
+            name: ClassInfo(info.node, info.base_names, owner)
+            for name, info in self.classes.items()
+        }
+        copies: list[ModuleFacts] = self.shared("copies", list)
+        copies.append(other)  # released with these facts
+        return other
 
     def mentions(self, word: str) -> bool:
         """Whether ``word`` occurs anywhere in the file's text (memoised): code whose
@@ -77,7 +124,10 @@ class ModuleFacts:
 
     def release(self) -> None:
         """Drop the shared analyses. They point back at these facts; breaking that cycle
-        lets the tree be freed at once instead of by a full garbage collection."""
+        lets the tree be freed at once instead of by a full garbage collection (copies
+        made by :meth:`with_resolver` too)."""
+        for copy in self._shared.get("copies", ()):
+            copy.release()
         self._shared.clear()
 
     def shared(self, key: Hashable, build: Callable[[], _Built]) -> _Built:
@@ -123,10 +173,18 @@ class ModuleFacts:
                 self.classes.setdefault(node.name, ClassInfo(node, bases, owner))
 
     def derives_from_module(self, info: ClassInfo) -> bool:
-        return derives(info, self.classes, self._base_is_module)
+        return derives(info, self._headers, self._base_is_module)
 
     def derives_from_optimizer(self, info: ClassInfo) -> bool:
-        return derives(info, self.classes, self._base_is_optimizer)
+        return derives(info, self._headers, self._base_is_optimizer)
+
+    @cached_property
+    def _headers(self) -> dict[str, ClassInfo]:
+        """The classes, for judging their kinds (the editor records header reads)."""
+        from gradguard.semantic.reads import Headers, ReadLog
+
+        log = ReadLog.of(self)
+        return self.classes if log is None else Headers(self.classes, log)
 
     def _base_is_module(self, base: str) -> bool:
         if torchnames.is_module_base_qualname(base):
@@ -191,6 +249,7 @@ class ModuleFacts:
                 parameters.add(str(call.args[0].value))  # type: ignore[attr-defined]
         return parameters, candidates
 
+    @attributed(lambda facts: facts)
     def class_info_of(self, node: ast.AST) -> ClassInfo | None:
         """The module/optimizer class that lexically encloses ``node``."""
         for parent in self.ancestors(node):
@@ -208,13 +267,14 @@ class ModuleFacts:
         name = self.qualify(call.func)
         return name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
 
+    @attributed(lambda facts: facts)
     def optimizer_call_known(self, call: ast.Call) -> bool | None:
         """:meth:`is_optimizer_call` when the file alone (or an answer already given)
         tells; None when the resolver would have to be asked."""
         func = call.func
         if isinstance(func, ast.Name) and func.id in self.classes:
-            info = self.classes[func.id]
-            if derivation_asks(info, self.classes, self._base_needs_answer):
+            info = self._headers[func.id]
+            if derivation_asks(info, self._headers, self._base_needs_answer):
                 return None
         elif not (isinstance(func, ast.Name) and func.id in self.functions):
             qualified = self.qualify(func)
@@ -242,21 +302,23 @@ class ModuleFacts:
         )
         return not known and self.asks_about(qualified)
 
-    def may_name_import_or_class(self, func: ast.expr) -> bool:
-        """False when ``func`` can name neither an import nor one of the file's classes or
-        functions: its chain does not start at an imported name (``self.proj(x)``,
-        ``x.view(...)``), so :meth:`qualify` is None and the call builds no optimizer
-        (:meth:`optimizer_call_known` is False). A cheap test for every call of a file."""
-        root = func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name):
-            return False
-        name = root.id
-        if root is func and (name in self.classes or name in self.functions):
-            return True
-        return name in self.imports.aliases
+    def may_build_optimizer(self, call: ast.Call) -> bool:
+        """``optimizer_call_known(call) is not False``, answered at once for the calls of
+        most files: a callee that names no import (``self.proj(x)``: never an optimizer),
+        a ``torch.`` name (known without jedi), a lowercase or argument-less call."""
+        func = call.func
+        own = isinstance(func, ast.Name) and (func.id in self.classes or func.id in self.functions)
+        if not own:
+            qualified = self.qualify(func)
+            if qualified is None:
+                return False
+            if qualified.startswith("torch."):
+                return self._kind_of_qualname(qualified) is SymbolKind.OPTIMIZER_CLASS
+            if not _may_be_optimizer_class(call, qualified):
+                return False  # a lowercase name or no arguments: never asked, never one
+        return self.optimizer_call_known(call) is not False
 
+    @attributed(lambda facts: facts)
     def is_optimizer_call(self, call: ast.Call) -> bool:
         # ``callee_kind`` without its costly branch: a call of one of the file's own
         # functions may build a module, never an optimizer class.
@@ -272,13 +334,15 @@ class ModuleFacts:
             return False
         return self._kind_of_qualname(qualified) is SymbolKind.OPTIMIZER_CLASS
 
+    @attributed(lambda facts: facts)
     def is_module_call(self, call: ast.Call) -> bool:
         """A call that returns a new ``nn.Module`` (a layer, a model class, a factory)."""
         return self.callee_kind(call.func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
 
+    @attributed(lambda facts: facts)
     def callee_kind(self, func: ast.AST) -> SymbolKind | None:
         if isinstance(func, ast.Name) and func.id in self.classes:
-            info = self.classes[func.id]
+            info = self._headers[func.id]
             if info.is_module:
                 return SymbolKind.MODULE_CLASS
             if info.is_optimizer:
@@ -314,14 +378,11 @@ class ModuleFacts:
         semantic model follows it (``semantic.factories``)."""
         from gradguard.semantic.factories import returns_module  # the model reads facts
 
-        cache: dict[str, bool] = self.__dict__.setdefault("_returns_module", {})
         function = self.functions.get(function_name)
         if function is None:
             return False
-        if function_name not in cache:
-            cache[function_name] = False  # a factory that calls itself: not (yet) known
-            cache[function_name] = returns_module(self, function)
-        return cache[function_name]
+        cache: dict[str, bool] = self.__dict__.setdefault("_returns_module", {})
+        return memoised(self, cache, function_name, lambda: returns_module(self, function))
 
     # -- node index ----------------------------------------------------------------
 
@@ -334,8 +395,25 @@ class ModuleFacts:
         lists = [found for kind in kinds if (found := self.nodes_of(kind))]
         if len(lists) <= 1:
             return list(lists[0]) if lists else []
-        order = self.walk_order
-        return sorted((node for found in lists for node in found), key=order.__getitem__)
+        return self.in_walk_order([node for found in lists for node in found])
+
+    def in_walk_order(self, nodes: list[ast.AST]) -> list[ast.AST]:
+        """``nodes`` sorted as ``ast.walk(tree)`` meets them. A few (a file's imports) are
+        placed by their paths: numbering every node of the file costs 10% of a parse."""
+        if len(nodes) <= _FEW_TO_PLACE and "walk_order" not in self.__dict__:
+            return sorted(nodes, key=self._walk_key)
+        return sorted(nodes, key=self.walk_order.__getitem__)
+
+    def _walk_key(self, node: ast.AST) -> tuple[int, list[int]]:
+        """Sorts like ``walk_order``: ``ast.walk`` is breadth first, so a node comes after
+        every shallower one and, at one depth, in the order of its path of child indices."""
+        path: list[int] = []
+        child, parent = node, self.parents.get(node)
+        while parent is not None:
+            path.append(_child_index(parent, child))
+            child, parent = parent, self.parents.get(parent)
+        path.reverse()
+        return len(path), path
 
     @cached_property
     def walk_order(self) -> dict[ast.AST, int]:
@@ -425,6 +503,24 @@ class ModuleFacts:
     def is_under_no_grad(self, stmt: ast.stmt) -> bool:
         info = self.statement_info(stmt)
         return info is not None and flow.is_under_no_grad(info, self.parents)
+
+
+# Merges of up to this many nodes are placed by their paths (``ModuleFacts._walk_key``)
+# rather than by numbering every node of the file (``walk_order``: 10% of a parse).
+_FEW_TO_PLACE = 48
+
+
+def _child_index(parent: ast.AST, child: ast.AST) -> int:
+    """``child``'s position among ``parent``'s children, in ``ast.walk`` order."""
+    index = 0
+    for name in flow.CHILD_FIELDS[type(parent)]:
+        value = getattr(parent, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if item is child:
+                return index
+            if isinstance(item, ast.AST):
+                index += 1
+    raise ValueError("not a child of its parent")
 
 
 def line_range(stmt: ast.stmt) -> tuple[int, int]:

@@ -14,8 +14,9 @@ MODULE_ITERATORS = frozenset({"modules", "named_modules", "children", "named_chi
 
 
 def applied_functions(facts: ModuleFacts) -> set[str]:
-    """Names passed to ``.apply``: ``model.apply(fn)``, ``self.apply(self._init_weights)``,
-    ``apply(partial(fn, ...))``."""
+    """Names of the functions each layer is handed to: passed to ``.apply``
+    (``model.apply(fn)``, ``self.apply(self._init_weights)``, ``apply(partial(fn, ...))``),
+    or called with the layer of a ``for m in model.modules():`` loop (``xavier_init(m)``)."""
     names: set[str] = set()
     for node in facts.nodes_of(ast.Call):
         call: ast.Call = node  # type: ignore[assignment]
@@ -24,11 +25,33 @@ def applied_functions(facts: ModuleFacts) -> set[str]:
         argument = call.args[0]
         if isinstance(argument, ast.Call) and argument.args:
             argument = argument.args[0]
-        if isinstance(argument, ast.Name):
-            names.add(argument.id)
-        elif isinstance(argument, ast.Attribute):
-            names.add(argument.attr)
+        names.update(_function_name(argument))
+    for node in facts.nodes_of(ast.For):
+        loop: ast.For = node  # type: ignore[assignment]
+        layer = _module_loop_variable(loop)
+        if layer is None:
+            continue
+        for call in (n for n in flow.walk_local(loop) if isinstance(n, ast.Call)):
+            first = call.args[0] if call.args else None
+            if isinstance(first, ast.Name) and first.id == layer:
+                names.update(_function_name(call.func))
     return names
+
+
+def _function_name(expr: ast.expr) -> set[str]:
+    if isinstance(expr, ast.Name):
+        return {expr.id}
+    return {expr.attr} if isinstance(expr, ast.Attribute) else set()
+
+
+def _module_loop_variable(loop: ast.For | ast.AsyncFor) -> str | None:
+    """``m`` of ``for m in model.modules():`` (``for _, m in model.named_modules():``)."""
+    target = loop.target
+    if isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        target = target.elts[1]
+    if isinstance(target, ast.Name) and _iterates_modules(loop, target.id):
+        return target.id
+    return None
 
 
 def is_layer_variable(facts: ModuleFacts, owner: str, node: ast.AST, applied: set[str]) -> bool:
@@ -105,6 +128,47 @@ def dispatch(facts: ModuleFacts, node: ast.AST, owner: str) -> tuple[set[str], b
         if found is not None:
             return found
     return None
+
+
+def caller_dispatch(facts: ModuleFacts, node: ast.AST, owner: str) -> tuple[set[str], bool] | None:
+    """The type tests of the ``modules()`` loops that hand ``owner`` to the helper around
+    ``node`` (``if isinstance(m, nn.BatchNorm2d): constant_init(m, 1)``): their class names,
+    when every such call is under one (otherwise the helper may get any layer)."""
+    helper = next(
+        (
+            a
+            for a in facts.ancestors(node)
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ),
+        None,
+    )
+    if helper is None or _first_argument(helper) != owner:
+        return None
+    names: set[str] = set()
+    by_substring = False
+    calls = 0
+    for loop in (n for n in facts.nodes_of(ast.For) if isinstance(n, ast.For)):
+        layer = _module_loop_variable(loop)
+        for call in (n for n in flow.walk_local(loop) if isinstance(n, ast.Call)) if layer else ():
+            first = call.args[0] if call.args else None
+            if not (isinstance(first, ast.Name) and first.id == layer):
+                continue
+            if helper.name not in _function_name(call.func):
+                continue
+            found = dispatch(facts, call, layer)
+            if found is None:
+                return None
+            calls += 1
+            names |= found[0]
+            by_substring = by_substring or found[1]
+    return (names, by_substring) if calls else None
+
+
+def _first_argument(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    arguments = [a.arg for a in function.args.posonlyargs + function.args.args]
+    if arguments[:1] in (["self"], ["cls"]):
+        arguments = arguments[1:]
+    return arguments[0] if arguments else None
 
 
 def _type_test(facts: ModuleFacts, test: ast.AST, owner: str) -> tuple[set[str], bool] | None:

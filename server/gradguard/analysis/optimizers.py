@@ -6,10 +6,10 @@ import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from gradguard.analysis import flow
-from gradguard.analysis.demand import reported_if
+from gradguard.analysis.demand import Probe, reported_if
 from gradguard.analysis.facts import ModuleFacts
 
 _PARAMETER_METHODS = ("parameters", "named_parameters")
@@ -79,10 +79,7 @@ class OptimizerIndex:
     def possible_calls(self) -> frozenset[ast.Call]:
         """The calls that build an optimizer or may (jedi not asked yet)."""
         calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
-        named = self.facts.may_name_import_or_class
-        return frozenset(
-            c for c in calls if named(c.func) and self.facts.optimizer_call_known(c) is not False
-        )
+        return frozenset(filter(self.facts.may_build_optimizer, calls))
 
     @cached_property
     def optimizer_calls(self) -> frozenset[ast.Call]:
@@ -115,29 +112,54 @@ class OptimizerIndex:
         return self.creations_where(lambda _: True)
 
     def creations_where(
-        self, needed: Callable[[OptimizerCreation], bool]
+        self,
+        needed: Callable[[OptimizerCreation], bool],
+        probe: Probe[OptimizerCreation, Any] | None = None,
     ) -> list[OptimizerCreation]:
         """``[c for c in creations if needed(c)]``, asking whether a call builds an
-        optimizer only where ``needed`` holds."""
-        return [c for c in self.candidates if needed(c) and self._builds_optimizer(c)]
+        optimizer only where ``needed`` holds. ``probe``: ``needed`` with jedi muted
+        (its findings non-empty when it holds: analysis.demand.Probe)."""
+        return [c for c in self.candidates if self._wanted(c, needed, probe)]
+
+    def _wanted(
+        self,
+        creation: OptimizerCreation,
+        needed: Callable[[OptimizerCreation], bool],
+        probe: Probe[OptimizerCreation, Any] | None,
+    ) -> bool:
+        if probe is not None and probe.active:
+            probed = probe.findings(creation)
+            if probed is not None:
+                return bool(probed) and self._builds_optimizer(creation)
+            if probe.holds_is_cheaper(creation):
+                return self._builds_optimizer(creation) and needed(creation)
+        return needed(creation) and self._builds_optimizer(creation)
 
     def findings_of_each(
         self,
         check: Callable[[OptimizerCreation], Iterable[_Found]],
         known: Iterable[OptimizerCreation] = (),
+        probe: Probe[OptimizerCreation, _Found] | None = None,
     ) -> Iterator[_Found]:
         """``for c in creations: yield from check(c)``, asking whether a call builds an
         optimizer only where ``check`` finds something. ``check`` must depend on nothing
         but its creation and the file (no state kept from one creation to the next).
         ``known``: creations already known to build one (another module's helper), checked
-        after the file's own."""
+        after the file's own. ``probe``: the same check with jedi muted, for a check that
+        evaluates values (analysis.demand.Probe)."""
         for candidate in self.candidates:
-            yield from reported_if(candidate, check, self._builds_optimizer)
+            yield from reported_if(candidate, check, self._builds_optimizer, probe)
         for creation in known:
             yield from check(creation)
 
     def _builds_optimizer(self, creation: OptimizerCreation) -> bool:
         return self.facts.is_optimizer_call(creation.call)
+
+    def probe(
+        self, check_in: Callable[[ModuleFacts], Callable[[OptimizerCreation], Iterable[_Found]]]
+    ) -> Probe[OptimizerCreation, _Found]:
+        """A probe for :meth:`findings_of_each` of a check built by ``check_in(facts)``."""
+        return Probe(self.facts, check_in, lambda facts: OptimizerIndex(facts)._builds_optimizer)
 
     def _reaching_values(self, call: ast.Call, info: flow.StatementInfo) -> dict[str, ast.expr]:
         """``name -> value`` for the names the params argument reads that have exactly one

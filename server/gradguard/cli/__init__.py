@@ -11,7 +11,6 @@ default, so the findings are printed too).
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -38,10 +37,15 @@ def __getattr__(name: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    if arguments == ["server"]:  # how editors start it: nothing to parse, answer at once
+        return _serve_stdio()
+    import logging  # not before the server's initialize answer (gradguard.lsp.early)
+
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="gradguard: %(levelname)s: %(message)s"
     )
-    args = parse(build_parser(), list(argv) if argv is not None else None)
+    args = parse(build_parser(), arguments)
     module, function = _HANDLERS[args.command]
     try:
         return int(getattr(importlib.import_module(module), function)(args))
@@ -49,3 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0  # EXIT_CLEAN: the reader went away
+
+
+def _serve_stdio() -> int:
+    from gradguard.lsp.early import serve_stdio
+
+    try:
+        serve_stdio()
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -6,7 +6,12 @@ import argparse
 
 
 def run_server(args: argparse.Namespace) -> int:
-    from gradguard.lsp.server import run
+    if args.tcp:
+        from gradguard.lsp.server import run
 
-    run(tcp=args.tcp)
+        run(tcp=args.tcp)
+    else:  # initialize is answered before pygls and lsprotocol are imported
+        from gradguard.lsp.early import serve_stdio
+
+        serve_stdio()
     return 0

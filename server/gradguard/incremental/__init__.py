@@ -7,42 +7,45 @@ units it touches are parsed again on their own, and only the units whose
 findings the edit can change are analysed again; the other units keep their
 findings, moved by the lines the edit added or removed.
 
-What a unit's findings depend on is read from two sources. The analysis records
-what it read (:mod:`gradguard.semantic.reads`, kept per unit in the baseline: the
-semantic model's answers with the units they were computed from, the same-file
-helpers a step expansion or a parameter's callers reached, and the patterns of
+What a unit's findings depend on is what its analysis read, recorded
+(:mod:`gradguard.semantic.reads`, kept per unit in the baseline): the semantic model's
+answers with the units they were computed from, the definitions ``analysis/`` found by
+name (``facts.functions``, ``facts.classes``; a memoised answer brings its reads again),
+only the header of a class whose kind was judged (``class X(nn.Module):``), the
+same-file helpers a step expansion or a parameter's callers reached, and the patterns of
 whole-file scans such as "every assignment of ``D``" or "every layer built with
-``bias=False``"). The evaluators of ``analysis/`` that keep no record are followed by
-names: a unit *exports* the names it binds in the module (a ``def`` or ``class`` its
-own name, the classes it defines, the globals it declares and the names it imports;
-module code what it assigns or imports), and its *words* are the names it may use
-(read from its text, see :mod:`gradguard.incremental.units`). A unit is analysed
-again, to a fixed point, when
+``bias=False``". A unit *exports* the names it binds in the module (a ``def`` or
+``class`` its own name, the classes it defines, the globals it declares and the names it
+imports; module code what it assigns or imports), and its *words* are the names it may
+use (read from its text, see :mod:`gradguard.incremental.units`). A unit is analysed
+again when
 
 * the edit touched it, or one of its findings points into or next to the edited
   lines (or quotes a line number the edit moved);
-* its recorded reads include an edited unit, or a scan whose pattern the edited
-  statements (before or after the edit) match;
-* a rule scanned the whole file for no unit in particular (``assigned.assigned_values``
-  looked up from a memoised role) with a pattern the edit matches, and the rule may
-  report on the unit and the unit spells the name read;
-* it uses a name whose meaning may have changed: one exported by an edited unit,
-  by a unit that uses such a name;
-* it is a function the edited code calls or called, or module code calls (the
-  values passed in, the loop around the call); a function an affected function
-  calls is not analysed again for that alone: what it reads of its callers is in
-  its recorded reads;
+* its recorded reads include an edited unit (for a class read by its header only, when
+  the edit reaches that header), or a scan whose pattern the edited statements (before
+  or after the edit) match;
+* a rule scanned the file or looked a definition up for no unit in particular, with a
+  pattern the edit matches or for an edited definition, and the rule may report on the
+  unit and the unit spells the name read;
+* it spells a name the edit binds anew (a definition added, removed or renamed, what
+  edited module code binds, a ``global`` or nested class of an edited definition): the
+  body of ``def f`` edited leaves ``f`` bound to it, and who read that body is recorded;
+* it is a function the edited code calls or called (the values passed in, the loop
+  around the call);
 * it is module code and other module code is analysed again or was removed
   (module-level flow).
 
 Those units are analysed with the whole file's text and a tree of what they read:
-the units their records name, those matching their scans, and by name the units
-defining the names they use, the callers of the functions among them, the module
-code using the module variables they read and every import. An edit that does not
+the units their records name, those matching their scans, what the edited code may
+read anew (the definitions of the names it spells, transitively: a reader's new reads go
+through it), the units spelling an edited definition's name (its callers), the module
+code binding a variable any of them spells and every import. An edit that does not
 parse on its own or changes an import, a file with a ``from __future__`` import, an
 edit of a ``noqa`` comment, of the file's first line break or of its indentation
 step, or a shortcut that would need more than ``WHOLE_FILE_SHARE`` of the file is
-analysed in full.
+analysed in full; a text that does not parse at all keeps the last baseline (typing
+passes through one at every other keystroke).
 
 The language server publishes the result at once and runs the full analysis once
 typing pauses (docs/server.md). ``tests/test_incremental.py`` checks, edit after
@@ -64,7 +67,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gradguard.analysis.edits import file_indent_step
-from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.facts import ModuleFacts, line_range
 from gradguard.analysis.resolution import SymbolResolver
 from gradguard.config import Config
 from gradguard.engine import (
@@ -74,7 +77,13 @@ from gradguard.engine import (
     applicable_rules,
 )
 from gradguard.findings import AnalysisResult, Finding, Position, Span
-from gradguard.incremental.dependencies import affected_units, needed_units, scanned_units
+from gradguard.incremental.dependencies import (
+    affected_units,
+    needed_units,
+    rule_lookup_readers,
+    rule_lookup_units,
+    scanned_units,
+)
 from gradguard.incremental.reads import (
     NO_READS,
     FileReads,
@@ -128,6 +137,9 @@ class Reanalysis:
     mode: str
     units_analysed: int = 0
     units: int = 0
+    #: The lines of the partial tree the shortcut analysed (the edited units and what
+    #: they read).
+    lines_analysed: int = 0
 
     @property
     def exact(self) -> bool:
@@ -190,6 +202,7 @@ class _Plan:
     first_unit: int = 0  # old units first_unit..end_unit - 1 lie in the region
     end_unit: int = 0
     changed_text: str = ""  # the lines the edit removed and those it added
+    first_changed: int = 0  # the first line that differs (the lines above are the same)
 
 
 def _plan(baseline: Baseline, source: SourceFile, answered: frozenset[str]) -> _Plan | None:
@@ -228,7 +241,9 @@ def _plan(baseline: Baseline, source: SourceFile, answered: frozenset[str]) -> _
         *_statement_lines(lines, lo, hi + delta, prefix, len(lines) - suffix - 1),
     ]
     changed_text = searchable_text("\n".join(changed))
-    return _Plan(baseline, False, answered, lo, hi, delta, first_unit, end_unit, changed_text)
+    return _Plan(
+        baseline, False, answered, lo, hi, delta, first_unit, end_unit, changed_text, prefix
+    )
 
 
 def _statement_lines(lines: list[str], lo: int, hi: int, first: int, last: int) -> list[str]:
@@ -237,12 +252,19 @@ def _statement_lines(lines: list[str], lo: int, hi: int, first: int, last: int) 
     ``lo``..``hi``; just those lines when the region does not parse."""
     tree = _parse("\n" * lo + "\n".join(lines[lo : hi + 1]))
     start, end = first, last
-    if tree is not None:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.stmt) and not hasattr(node, "body"):
-                node_first, node_last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-                if node_first <= last and node_last >= first:
-                    start, end = min(start, node_first), max(end, node_last)
+    # Only the statements around the changed lines are visited (a walk of the whole
+    # region, a class of 200 lines, cost more than the rest of the plan).
+    stack: list[ast.AST] = list(tree.body) if tree is not None else []
+    while stack:
+        node = stack.pop()
+        node_first, node_last = node.lineno - 1, (node.end_lineno or node.lineno) - 1  # type: ignore[attr-defined]
+        if node_first > last or node_last < first:
+            continue
+        if hasattr(node, "body"):
+            for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                stack.extend(getattr(node, name, ()))
+        else:
+            start, end = min(start, node_first), max(end, node_last)
     return lines[start : end + 1]
 
 
@@ -288,17 +310,23 @@ def _reanalyse(
     reads = _moved_reads(plan, len(units), len(edited))
     seeds = in_region | _units_of_stale_findings(plan, len(edited))
     seeds |= mentioning(units, {part for name in plan.answered for part in name.split(".") if part})
-    edited_words = {word for unit in (*removed, *edited) for word in unit.words}
     file_reads = baseline.reads
     assert file_reads is not None  # _plan checked
-    readers = readers_of(units, reads, in_region, plan.changed_text)
-    readers |= _rule_scan_readers(units, lines, file_reads, plan.changed_text)
-    affected = affected_units(units, seeds, removed, edited_words, readers)
-    # What the affected units' analysis reads: by name (the evaluators of `analysis/`
-    # keep no record), what the model recorded last time, and what their scans match.
-    needed = needed_units(units, affected) | read_units(units, reads, affected)
-    needed |= scanned_units(units, lines, _scans_of(units, lines, file_reads, reads, affected))
-    if sum(units[i].last - units[i].first + 1 for i in needed) > WHOLE_FILE_SHARE * len(lines):
+    texts = _Texts(lines, units)
+    headers = _headers_changed(plan, region, units, in_region)
+    readers = readers_of(units, reads, in_region, plan.changed_text, headers)
+    readers |= _rule_scan_readers(units, texts, file_reads, plan.changed_text)
+    readers |= rule_lookup_readers(
+        units, file_reads.rule_lookups, [*removed, *edited], texts.may_apply
+    )
+    affected = affected_units(units, seeds, removed, edited, readers)
+    # What the affected units' analysis reads: what it recorded last time, what the
+    # edited code may read anew, the matches of their scans, the rules' lookups.
+    needed = needed_units(units, affected, in_region) | read_units(units, reads, affected)
+    needed |= scanned_units(units, lines, _scans_of(units, texts, file_reads, reads, affected))
+    needed |= rule_lookup_units(units, file_reads.rule_lookups, needed)
+    tree_lines = sum(units[i].last - units[i].first + 1 for i in needed)
+    if tree_lines > WHOLE_FILE_SHARE * len(lines):
         return None
     tree = _partial_tree(lines, units, needed - in_region, region)
     if tree is None:
@@ -313,6 +341,7 @@ def _reanalyse(
     merged = FileReads(
         tuple(new_reads.per_unit[i] if i in affected else reads[i] for i in range(len(units))),
         file_reads.rule_scans | new_reads.rule_scans,
+        file_reads.rule_lookups | new_reads.rule_lookups,
     )
     findings = [f for f in fresh.findings if unit_at(units, f.span.start.line) in affected]
     findings += _carried_over(plan, len(edited), affected)
@@ -321,8 +350,29 @@ def _reanalyse(
         baseline, lines=lines, units=units, findings=findings, exact=False, reads=merged
     )
     return Reanalysis(
-        AnalysisResult(findings=findings), None, rebased, "incremental", len(affected), len(units)
+        AnalysisResult(findings=findings),
+        None,
+        rebased,
+        "incremental",
+        len(affected),
+        len(units),
+        tree_lines,
     )
+
+
+def _headers_changed(
+    plan: _Plan, region: ast.Module, units: list[Unit], in_region: set[int]
+) -> set[int]:
+    """The edited units but the classes whose header (decorators, ``class X(...):``) lies
+    wholly above the first changed line (the lines above it are the same as before)."""
+    classes = {line_range(s)[0]: s for s in region.body if isinstance(s, ast.ClassDef) and s.body}
+    kept = set()
+    for index in in_region:
+        statement = classes.get(units[index].first)
+        # The first statement's line - 1 is the header's last line, 0-based.
+        if statement is not None and statement.body[0].lineno - 2 < plan.first_changed:
+            kept.add(index)
+    return in_region - kept
 
 
 def _needs_whole_file(
@@ -344,6 +394,8 @@ def _moved_reads(plan: _Plan, count: int, edited: int) -> tuple[UnitReads, ...]:
     old = plan.baseline.reads
     assert old is not None
     shift = edited - (plan.end_unit - plan.first_unit)
+    if shift == 0 and edited <= 1:
+        return old.per_unit  # one unit edited in place (a keystroke): nothing moves
     region = list(range(plan.first_unit, plan.first_unit + edited))
     index: dict[int, list[int]] = {}
     for i in range(len(old.per_unit)):
@@ -365,30 +417,52 @@ def _union(a: UnitReads, b: UnitReads) -> UnitReads:
     return UnitReads(a.units | b.units, a.calls | b.calls, a.scans | b.scans)
 
 
+class _Texts(list[str]):
+    """The units' texts (as Python reads identifiers), each made when first needed, and
+    which rules' text gates they pass (memoised: a keystroke asks again and again)."""
+
+    def __init__(self, lines: list[str], units: list[Unit]) -> None:
+        super().__init__([""] * len(units))
+        self._lines, self._units = lines, units
+        self._made: set[int] = set()
+        self._applies: dict[tuple[str, int], bool] = {}
+        self._rules = {rule.code: rule for rule in all_rules()}
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
+        if index not in self._made:
+            unit = self._units[index]
+            self[index] = unit_text(self._lines, unit.first, unit.last)
+            self._made.add(index)
+        return super().__getitem__(index)
+
+    def may_apply(self, code: str, index: int) -> bool:
+        """Rule ``code``'s text gate lets unit ``index`` through."""
+        key = (code, index)
+        if key not in self._applies:
+            rule = self._rules.get(code)
+            self._applies[key] = rule is not None and rule.may_apply(self[index])
+        return self._applies[key]
+
+
 def _rule_scan_readers(
-    units: list[Unit], lines: list[str], reads: FileReads, changed_text: str
+    units: list[Unit], texts: _Texts, reads: FileReads, changed_text: str
 ) -> set[int]:
     """The units a rule may report on whose whole-file scan the changed lines match
     (GG304: adding ``bias=False`` anywhere changes its findings elsewhere; GG402: a new
     assignment of ``D`` changes what the units spelling ``D`` hold)."""
     matched = [scan for scan in reads.rule_scans if re.search(scan.pattern, changed_text)]
-    if not matched:
-        return set()
-    rules = {rule.code: rule for rule in all_rules()}
-    texts = [unit_text(lines, u.first, u.last) for u in units]
     found = set()
     for scan in matched:
-        rule = rules.get(scan.code)
         spelled = re.compile(rf"\b{re.escape(scan.word)}\b") if scan.word else None
-        for i, text in enumerate(texts):
-            if rule is not None and rule.may_apply(text) and (not spelled or spelled.search(text)):
+        for i in range(len(units)):
+            if texts.may_apply(scan.code, i) and (not spelled or spelled.search(texts[i])):
                 found.add(i)
     return found
 
 
 def _scans_of(
     units: list[Unit],
-    lines: list[str],
+    texts: _Texts,
     file_reads: FileReads,
     reads: tuple[UnitReads, ...],
     affected: set[int],
@@ -403,9 +477,8 @@ def _scans_of(
     assignment is in the tree); an assignment of the name in a definition left out of
     the tree is what the full check, once typing pauses, still covers."""
     patterns = {p for i in affected for p in reads[i].scans}
-    texts = [unit_text(lines, units[i].first, units[i].last) for i in affected]
     by_code = {scan.code for scan in file_reads.rule_scans}
-    applying = {r.code for r in all_rules() if r.code in by_code and any(map(r.may_apply, texts))}
+    applying = {code for code in by_code if any(texts.may_apply(code, i) for i in affected)}
     patterns |= {scan.pattern for scan in file_reads.rule_scans if scan.code in applying}
     return {p for p in patterns if not is_name_scan(p)}
 

@@ -10,6 +10,16 @@ if sys.path and not sys.flags.safe_path:
     if first == "" or os.path.realpath(first) == os.path.realpath(os.getcwd()):
         del sys.path[0]
 
-from gradguard.lsp.server import main
+import argparse
 
-sys.exit(main(sys.argv[1:]))
+parser = argparse.ArgumentParser(prog="python -m gradguard.lsp")
+parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+tcp = parser.parse_args(sys.argv[1:]).tcp
+if tcp:
+    from gradguard.lsp.server import run
+
+    run(tcp)
+else:  # initialize is answered before pygls and lsprotocol are imported
+    from gradguard.lsp.early import serve_stdio
+
+    serve_stdio()

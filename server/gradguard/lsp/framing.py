@@ -38,6 +38,8 @@ from typing import Any, BinaryIO
 from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
 
+from gradguard.lsp.early import StdinPump
+
 log = logging.getLogger(__name__)
 
 #: Seconds of silence after which a body shorter than its Content-Length that already
@@ -265,22 +267,12 @@ def _error(protocol: Any, ident: Any, code: int, message: str) -> None:
 # -- the loop ---------------------------------------------------------------------------
 
 
-async def serve(protocol: Any, stdin: BinaryIO, stop: threading.Event) -> None:
-    """Read messages from ``stdin`` and dispatch them until the input ends or ``stop``."""
+async def serve(protocol: Any, pump: StdinPump, stop: threading.Event, pending: bytes) -> None:
+    """Read messages from the pump (``pending`` first: what was read before the server
+    was ready) and dispatch them until the input ends or ``stop``."""
     loop = asyncio.get_running_loop()
     reader = FrameReader()
-
-    def pump() -> None:
-        while True:
-            chunk = stdin.read1(65536) if hasattr(stdin, "read1") else stdin.read(65536)
-            try:
-                loop.call_soon_threadsafe(reader.feed, chunk)
-            except RuntimeError:  # the loop has closed: the server is stopping
-                return
-            if not chunk:
-                return
-
-    threading.Thread(target=pump, name="gradguard-stdin", daemon=True).start()
+    pump.attach(lambda chunk: loop.call_soon_threadsafe(reader.feed, chunk), pending)
     while not stop.is_set():
         value = await reader.next_message()
         if value is None:
@@ -294,12 +286,12 @@ async def serve(protocol: Any, stdin: BinaryIO, stop: threading.Event) -> None:
             log.exception("protocol: unable to handle a message")
 
 
-def start_io(server: Any, stdin: BinaryIO, stdout: BinaryIO) -> None:
+def start_io(server: Any, pump: StdinPump, stdout: BinaryIO, pending: bytes = b"") -> None:
     """``server.start_io`` with :func:`serve` as its reading loop."""
     server._stop_event = stop = threading.Event()  # pygls' shutdown() sets it
     server.protocol.set_writer(StdoutWriter(stdout))
     try:
-        asyncio.run(serve(server.protocol, stdin, stop))
+        asyncio.run(serve(server.protocol, pump, stop, pending))
     except BrokenPipeError:
         log.error("the connection to the client is lost; stopping")
     except (KeyboardInterrupt, SystemExit):

@@ -35,7 +35,26 @@ def _converter() -> Any:
 class GradGuardProtocol(LanguageServerProtocol):
     """pygls' protocol, except that a change that is not newer than the document is
     refused: LSP versions only increase, so an older one is a reordered or replayed
-    message, and applying it would put old text (and its diagnostics) over new."""
+    message, and applying it would put old text (and its diagnostics) over new; and
+    that the ``initialize`` request :mod:`gradguard.lsp.early` answered is not answered
+    again (pygls still handles it: workspace, client capabilities, our handler)."""
+
+    #: The id of the ``initialize`` request gradguard.lsp.early answered, and its result.
+    answered_early: tuple[int | str, dict[str, Any]] | None = None
+
+    def _send_data(self, data: Any) -> None:
+        if self.answered_early is None or _response_id(data) != self.answered_early[0]:
+            super()._send_data(data)
+            return
+        sent, self.answered_early = self.answered_early[1], None
+        error = data.get("error") if isinstance(data, dict) else getattr(data, "error", None)
+        if error is not None:  # the client was told it worked: the session cannot go on
+            log.error("initialize failed after it was answered: %s; stopping", error)
+            self._server.shutdown()
+            return
+        own = self._converter.unstructure(data.result)
+        if own != sent:  # tests/robustness/test_early_initialize.py keeps them equal
+            log.warning("the early initialize answer %s differs from pygls' %s", sent, own)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
@@ -56,6 +75,13 @@ class GradGuardProtocol(LanguageServerProtocol):
             )
             return
         yield from super().lsp_notebook_document__did_change(params)
+
+
+def _response_id(data: Any) -> Any:
+    """The id of an outgoing response (None for requests and notifications)."""
+    if isinstance(data, dict):
+        return None if "method" in data else data.get("id")
+    return None if hasattr(data, "method") else getattr(data, "id", None)
 
 
 def _not_newer(version: int | None, current: int | None) -> bool:

@@ -48,6 +48,9 @@ class JediAnswers:
         # target -> {epoch: the names whose answers bumped the epoch to it}
         self.answers_at: dict[str, dict[int, set[str]]] = {}
         self.in_flight: dict[str, list[RecordingResolver]] = {}
+        # Resolvers whose warm-up (0.5-1 s of jedi loading torch) waits until the first
+        # analysis has ended: on the same GIL it would slow the first diagnostics.
+        self._cold: list[Any] = []
 
     def resolver_for(self, root: str | None, settings: Settings) -> SymbolResolver | None:
         if not root:
@@ -86,10 +89,15 @@ class JediAnswers:
                 )
             return None
         resolver.on_resolved = self._resolved_from_thread
-        threading.Thread(
-            target=_warm_up, args=(resolver,), name="gradguard-jedi-warm-up", daemon=True
-        ).start()
+        self._cold.append(resolver)
         return resolver
+
+    def _warm_up_cold(self) -> None:
+        cold, self._cold = self._cold, []
+        for resolver in cold:
+            threading.Thread(
+                target=_warm_up, args=(resolver,), name="gradguard-jedi-warm-up", daemon=True
+            ).start()
 
     def _resolved_from_thread(self, qualified_name: Any = None, *args: Any) -> None:
         loop = self.loop
@@ -172,6 +180,11 @@ class JediAnswers:
             recorders.remove(recorder)
         if not recorders:
             self.in_flight.pop(key, None)
+        if self._cold:  # after this analysis is shown (call_soon: its publish comes first)
+            if self.loop is not None and not self.loop.is_closed():
+                self.loop.call_soon(self._warm_up_cold)
+            else:
+                self._warm_up_cold()
 
     def closed(self, key: str) -> None:
         self.epochs.pop(key, None)

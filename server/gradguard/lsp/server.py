@@ -6,9 +6,11 @@ document sync in :mod:`~gradguard.lsp.sync`, requests in
 :mod:`~gradguard.lsp.requests`; the pygls side in :mod:`~gradguard.lsp.host`.
 The engine knows nothing of LSP.
 
-``run(tcp)`` is what ``gradguard server`` calls. Over stdio the protocol gets a
-private copy of file descriptor 1 and everything else that would write to
-stdout (``print``, subprocesses, C extensions) is sent to stderr instead.
+``run(tcp)`` is what ``gradguard server`` calls. Over stdio,
+:mod:`~gradguard.lsp.early` answers ``initialize`` before this module is imported, then
+calls :func:`run_stdio`; the protocol has a private copy of file descriptor 1 and
+everything else that would write to stdout (``print``, subprocesses, C extensions) is
+sent to stderr instead.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 
 from gradguard import gctuning
-from gradguard.lsp import actions, framing, requests, session, sync
-from gradguard.lsp.host import NAME, GradGuardServer
+from gradguard.lsp import actions, early, framing, requests, session, sync
+from gradguard.lsp.host import NAME, GradGuardProtocol, GradGuardServer
 from gradguard.lsp.session import startup_lines
 from gradguard.lsp.settings import Settings
 
@@ -82,30 +85,37 @@ def configure_logging() -> None:
     logging.getLogger("gradguard").setLevel(getattr(logging, level, logging.INFO))
 
 
-def _protocol_stdout() -> Any:
-    """A private handle on fd 1 for the protocol; fd 1 itself now points at stderr."""
-    sys.stdout.flush()
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(protocol_fd, "wb", buffering=0)
-
-
-def run(tcp: str | None = None) -> None:
-    """Serve LSP over stdio (or on ``HOST:PORT``) until ``exit`` or end of input."""
+def _prepare() -> None:
     configure_logging()
     gctuning.tune_for_analysis()  # every keystroke's tree is freed by refcounting
     for line in startup_lines():
         log.info("%s", line)
     log.info("default settings: %s", Settings().describe())
+
+
+def run(tcp: str | None = None) -> None:
+    """Serve LSP over stdio (or on ``HOST:PORT``) until ``exit`` or end of input."""
+    if not tcp:
+        early.serve_stdio()  # answers initialize first, then comes back to run_stdio
+        return
+    _prepare()
+    host, _, port = tcp.rpartition(":")
+    _serve_until_exit(lambda: server.start_tcp(host or "127.0.0.1", int(port)))
+
+
+def run_stdio(pump: early.StdinPump, stdout: BinaryIO, start: early.Start) -> None:
+    """Serve LSP over stdio, after :func:`gradguard.lsp.early.serve_stdio`: ``start`` holds
+    the bytes it read, and the id of the ``initialize`` it answered (if it did)."""
+    _prepare()
+    protocol: GradGuardProtocol = server.protocol  # type: ignore[assignment]
+    protocol.answered_early = start.answered
+    # pygls' loop, with framing that resynchronises and the answers it omits.
+    _serve_until_exit(lambda: framing.start_io(server, pump, stdout, start.pending))
+
+
+def _serve_until_exit(serve: Callable[[], None]) -> None:
     try:
-        if tcp:
-            host, _, port = tcp.rpartition(":")
-            server.start_tcp(host or "127.0.0.1", int(port))
-        else:
-            stdout = _protocol_stdout()
-            # pygls' loop, with framing that resynchronises and the answers it omits.
-            framing.start_io(server, sys.stdin.buffer, stdout)
+        serve()
     finally:
         # LSP: exit code 0 only after a ``shutdown`` request (also when input closes).
         code = 0 if getattr(server.protocol, "_shutdown", False) else 1

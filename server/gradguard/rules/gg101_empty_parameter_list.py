@@ -7,7 +7,8 @@ iterable of tensors or parameter-group dicts:
 - a generator, `filter`, `map` or other iterator that was already consumed (by an earlier
   optimizer, `clip_grad_norm_`, `list(...)` or a `for` loop), and the reverse: an iterator
   the optimizer consumed that is used again (`clip_grad_norm_(same_filter, 1.0)`), or one
-  consumed again in every iteration of a loop;
+  consumed again in every iteration of a loop; also when a later use reaches it through
+  an alias (`params_to_clip = lora_layers`);
 - `model.parameters` without the call, the module itself (`SGD(model)`), a single tensor
   (`SGD(model.weight)`), a dict such as `dict(model.named_parameters())`,
   `model.state_dict().values()`, and non-leaf tensor expressions (`SGD([w * 2])`);
@@ -101,6 +102,7 @@ between uses the optimizer or changes its inputs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, Severity
@@ -131,8 +133,12 @@ _CONTENTS: tuple[_Check, ...] = (
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     checker = Checker(rule, context)
     # A construction's checks read only it and the file: jedi is asked whether the call
-    # builds an optimizer only when its argument would be reported.
-    yield from context.optimizers.findings_of_each(lambda c: _check_creation(checker, c))
+    # builds an optimizer only when its argument would be reported, and about what the
+    # argument holds only when no finding can be made without asking.
+    probe = context.optimizers.probe(
+        lambda facts: partial(_check_creation, Checker(rule, RuleContext(facts)))
+    )
+    yield from context.optimizers.findings_of_each(partial(_check_creation, checker), probe=probe)
     yield from exhausted.check(checker)
 
 

@@ -68,27 +68,40 @@ _Key = tuple[Definition, ...]
 
 def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
     """Constructions that receive a name, grouped by the definitions of it they see."""
-    model = SemanticModel.of(context.facts)
-    dicts: dict[_Key, list[ast.expr]] = {}
+    lists = _GroupLists(SemanticModel.of(context.facts))
+    # jedi is asked whether a call builds an optimizer only when it receives a list of
+    # group dicts (no other construction takes part in a finding), and what the list
+    # holds first with jedi muted.
+    probe = context.optimizers.probe(lambda facts: _GroupLists(SemanticModel.of(facts)).found)
+    by_list: dict[_Key, list[OptimizerCreation]] = {}
+    for creation in context.optimizers.creations_where(lists.takes_group_dicts, probe):
+        by_list.setdefault(lists.key_of(creation), []).append(creation)
+    for key, uses in by_list.items():
+        yield from _check_list(rule, context, key, lists.dicts[key], uses)
 
-    def key_of(creation: OptimizerCreation) -> _Key:
+
+class _GroupLists:
+    """The group dicts of the list each construction receives, by the definitions of it
+    the construction sees."""
+
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self.dicts: dict[_Key, list[ast.expr]] = {}
+
+    def key_of(self, creation: OptimizerCreation) -> _Key:
         assert isinstance(creation.params, ast.Name)
-        key = tuple(model.reaching(creation.params.id, creation.statement.node))
-        if key not in dicts:
-            found = [dicts_of(model, d) for d in key]
-            dicts[key] = [d for part in found for d in part] if key and all(found) else []
+        key = tuple(self.model.reaching(creation.params.id, creation.statement.node))
+        if key not in self.dicts:
+            found = [dicts_of(self.model, d) for d in key]
+            self.dicts[key] = [d for part in found for d in part] if key and all(found) else []
         return key
 
-    def takes_group_dicts(creation: OptimizerCreation) -> bool:
-        return isinstance(creation.params, ast.Name) and bool(dicts[key_of(creation)])
+    def takes_group_dicts(self, creation: OptimizerCreation) -> bool:
+        return isinstance(creation.params, ast.Name) and bool(self.dicts[self.key_of(creation)])
 
-    # jedi is asked whether a call builds an optimizer only when it receives a list of
-    # group dicts: no other construction takes part in a finding.
-    by_list: dict[_Key, list[OptimizerCreation]] = {}
-    for creation in context.optimizers.creations_where(takes_group_dicts):
-        by_list.setdefault(key_of(creation), []).append(creation)
-    for key, uses in by_list.items():
-        yield from _check_list(rule, context, key, dicts[key], uses)
+    def found(self, creation: OptimizerCreation) -> list[bool]:
+        """:meth:`takes_group_dicts` as a check's findings (analysis.demand.Probe)."""
+        return [True] if self.takes_group_dicts(creation) else []
 
 
 def _check_list(

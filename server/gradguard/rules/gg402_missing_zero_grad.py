@@ -23,12 +23,13 @@ args.amp:` clears, `else:` does not; or `if flag: optimizer.zero_grad()` with an
 unconditional step), at the step on the path that does not clear.
 
 Not reported: gradient accumulation (the `step()` runs under a condition such as
-`if (i + 1) % k == 0:`, or the clearing does), zeroing after `step()`, zeroing in a helper
-of the same file, a loop that builds the model it trains again in every iteration
-(each iteration starts from fresh parameters), and loops that clear gradients in any
-other way (a `model.zero_grad()`, a `p.grad = None` loop, or an optimizer whose
-parameters the file does not show are separate are assumed to clear the stepped
-gradients).
+`if (i + 1) % k == 0:`, or the clearing does; a step skipped only when the gradients are
+not finite, `if torch.isfinite(grad_norm):`, is no accumulation and is reported), zeroing
+after `step()`, zeroing in a helper of the same file, a loop that builds the model it
+trains again in every iteration (each iteration starts from fresh parameters), and loops
+that clear gradients in any other way (a `model.zero_grad()`, a `p.grad = None` loop, or
+an optimizer whose parameters the file does not show are separate are assumed to clear
+the stepped gradients).
 
 ## Why is this bad?
 `backward()` adds its gradients to whatever `.grad` already holds. Without clearing,
@@ -97,6 +98,7 @@ from gradguard.analysis.optimizers import parameter_owner
 from gradguard.findings import Finding, Fix, FixSafety, Position, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
 from gradguard.semantic.assigned import assigned_values
+from gradguard.semantic.finite_checks import runs_unless_non_finite
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.step_branches import clearing_in_one_branch, rebuilt_each_iteration
 from gradguard.semantic.step_events import EventKind, GradEvent, may_clear
@@ -166,7 +168,9 @@ def _check_loop_step(
     step: GradEvent,
     loop: ast.stmt,
 ) -> Finding | None:
-    if not analysis.path_is_unconditional(step.statement, loop, loops_ok=True):
+    if not analysis.path_is_unconditional(
+        step.statement, loop, loops_ok=True
+    ) and not runs_unless_non_finite(analysis, step.statement, loop):
         return None  # accumulation: the step runs every k iterations
     if rebuilt_each_iteration(analysis, loop, step):
         return None  # a fresh model per iteration: nothing accumulates

@@ -4,7 +4,8 @@ loop iterations into a name that outlives the iteration, without `.item()`, `flo
 `.detach()`: `total_loss += loss`, `total = total + loss * n`, `losses.append(loss)`,
 `self.outputs.append(logits)`.
 
-A tensor is known to require grad when the loop backward-s it (`loss.backward()`), or
+A tensor is known to require grad when the loop backward-s it (`loss.backward()`) or a
+loss that adds it as a term (`loss = mse + ce`, then `total_mse += mse`), or
 when it comes from a model's forward (`model(x)`, `self.net(x)`, a loss function of
 such an output) computed with gradient recording on, in a loop over data (`loader`,
 `batches`...) or in a function that calls `.eval()`. Such an evaluation loop is not
@@ -83,7 +84,7 @@ from dataclasses import dataclass
 from gradguard.analysis import flow
 from gradguard.findings import Finding, Fix, FixSafety, RelatedLocation, Severity
 from gradguard.rules.base import FixAvailability, Rule, RuleContext, Silent
-from gradguard.semantic import backwards, grad_mode, grad_values
+from gradguard.semantic import backwards, grad_mode, grad_values, loss_terms
 from gradguard.semantic.step_queries import describe, is_before
 
 _DATA_LOOP = re.compile(r"load|data|batch|(^|\W|_)(val|valid|test|eval)", re.IGNORECASE)
@@ -147,7 +148,11 @@ def _may_report(context: RuleContext, accumulation: _Accumulation, loop: ast.stm
     facts = context.facts
     if backwards.has_backward(facts, loop):
         read = {n.id for n in ast.walk(accumulation.value) if isinstance(n, ast.Name)}
-        return any(backwards.backward_through(facts, name, loop) for name in read)
+        return any(
+            backwards.backward_through(facts, name, loop)
+            or loss_terms.part_of_backwarded(facts, name, accumulation.statement, loop)
+            for name in read
+        )
     return _evaluation_loop(context, loop, facts.enclosing_scope(loop))
 
 
@@ -230,6 +235,9 @@ def _finding(
     facts, source = context.facts, context.source
     statement = accumulation.statement
     backward = backwards.backward_through(facts, name.id, loop)
+    part = None if backward else loss_terms.part_of_backwarded(facts, name.id, statement, loop)
+    if part is not None:
+        backward = part[1]
     scope = facts.enclosing_scope(statement)
     training = backwards.has_backward(facts, loop)
     if training and backward is None:
@@ -244,6 +252,8 @@ def _finding(
         if _combined_later(context, accumulation, loop) and not _over_data(context, loop):
             return None  # a few losses kept on purpose, stacked after the loop
         reason = f"it is backward-ed at line {backward.lineno}"
+        if part is not None:
+            reason = f"it is part of `{part[0]}`, backward-ed at line {backward.lineno}"
         effect = (
             f"`{accumulation.accumulator}` reaches every earlier iteration's graph "
             "(measured: 7,004 graph nodes after 1,000 iterations of a small MLP), and a later "

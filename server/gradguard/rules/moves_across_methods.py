@@ -11,25 +11,25 @@ from gradguard.analysis import flow
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, RelatedLocation
 from gradguard.rules.base import Rule, RuleContext
-from gradguard.semantic import held_optimizers
+from gradguard.semantic import held_optimizers, object_optimizers
 from gradguard.semantic.catalogue.tensors import STATE_MISMATCHING_MOVES
-from gradguard.semantic.held_optimizers import BuiltByObject
+from gradguard.semantic.object_optimizers import BuiltByObject
 
 
 def object_findings(
     rule: Rule, context: RuleContext, creation: OptimizerCreation
 ) -> Iterator[tuple[ast.Call, Finding]]:
     facts = context.facts
-    for built in held_optimizers.built_by_objects(facts, [creation]):
+    for built in object_optimizers.built_by_objects(facts, [creation]):
         touches = held_optimizers.Touches(facts, creation.call)
         earlier = _moved_before(context, built)
-        for info in held_optimizers.later_statements(facts, built):
-            for call, move in held_optimizers.moves_in(
+        for info in object_optimizers.later_statements(facts, built):
+            for call, move in object_optimizers.moves_in(
                 facts, info.node, built.owners, STATE_MISMATCHING_MOVES
             ):
                 if _key(move) in earlier:
                     continue  # moved so before the optimizer existed: this repeats it
-                use = held_optimizers.used_after(facts, built, info, touches)
+                use = object_optimizers.used_after(facts, built, info, touches)
                 if use is not None:
                     yield call, _finding(rule, context, built, call, move, use)
 
@@ -41,7 +41,7 @@ def _moved_before(context: RuleContext, built: BuiltByObject) -> set[str]:
     for info in facts.statements_of(built.scope):
         if info.order >= built.statement.order:
             break
-        for _, move in held_optimizers.moves_in(
+        for _, move in object_optimizers.moves_in(
             facts, info.node, built.owners, STATE_MISMATCHING_MOVES
         ):
             found.add(_key(move))
@@ -69,20 +69,14 @@ def _finding(
     if move is not call:
         shown += f" (`.{flow.method_name(move)}()` on line {move.lineno})"
     optimizer = f"self.{built.field}"
-    model = min(built.creation.models, default="the model")
-    method = f"{built.class_name}.{built.method.name}()"
     return rule.finding(
         context,
         call,
-        f"{shown} runs after `{method}` (line {built.statement.line}) created `{optimizer}` "
-        f"from the parameters of `{model}`: PyTorch keeps the same parameter objects, but "
+        f"{shown} runs {built.after()}: PyTorch keeps the same parameter objects, but "
         "optimizer state that already exists (Adagrad's, Adam's or momentum SGD's after a "
         "step, a loaded state dict) is not moved or cast with them",
         related=[
-            RelatedLocation(
-                span(built.creation.statement.node),
-                f"`{optimizer}` is created here, when line {built.statement.line} runs",
-            ),
+            RelatedLocation(span(built.creation.statement.node), built.created_here()),
             RelatedLocation(span(use), f"`{optimizer}` is used here, after the move"),
         ],
     )

@@ -10,8 +10,8 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, RelatedLocation
 from gradguard.rules.base import Rule, RuleContext
-from gradguard.semantic import across_methods, held_optimizers
-from gradguard.semantic.held_optimizers import BuiltByObject
+from gradguard.semantic import across_methods, held_optimizers, object_optimizers
+from gradguard.semantic.object_optimizers import BuiltByObject
 from gradguard.semantic.reads import ReadLog
 from gradguard.semantic.replacements import Replacement, replacements_in
 
@@ -72,13 +72,13 @@ def object_findings(
     ``self.model``), then ``trainer.model.fc = ...`` / ``trainer.replace_head()`` and a
     later ``trainer.fit()`` that steps ``self.optimizer``."""
     facts = context.facts
-    for built in held_optimizers.built_by_objects(facts, [creation]):
+    for built in object_optimizers.built_by_objects(facts, [creation]):
         touches = held_optimizers.Touches(facts, creation.call)
-        for info in held_optimizers.later_statements(facts, built):
+        for info in object_optimizers.later_statements(facts, built):
             for found in replacements_in(facts, info.node):
                 if found.kind in ("model", "copy") or found.new_objects & built.held:
                     continue
-                owner = held_optimizers.part_owner(
+                owner = object_optimizers.part_owner(
                     facts, found.owner, found.frame, found.part, info.node
                 )
                 if not owner & built.held:
@@ -104,16 +104,14 @@ def _use_after(
             return None
         if rest == "use":
             return call
-    return held_optimizers.used_after(facts, built, info, touches)
+    return object_optimizers.used_after(facts, built, info, touches)
 
 
 def _object_finding(
     rule: Rule, context: RuleContext, built: BuiltByObject, found: Replacement, use: ast.AST
 ) -> Finding:
     span = context.source.span_of
-    method = f"{built.class_name}.{built.method.name}()"
     optimizer = f"self.{built.field}"
-    model = min(built.creation.models, default="the model")
     what = f"`{found.part_text}`"
     if found.via:
         what = f"`{found.via}()` replaces {what} (line {found.via_line})"
@@ -122,14 +120,9 @@ def _object_finding(
     return rule.finding(
         context,
         found.node,
-        f"{what} after `{method}` (line {built.statement.line}) created `{optimizer}` from "
-        f"the parameters of `{model}`, so `{optimizer}.step()` never updates the new "
-        "parameters",
+        f"{what} {built.after()}, so `{optimizer}.step()` never updates the new parameters",
         related=[
-            RelatedLocation(
-                span(built.creation.statement.node),
-                f"`{optimizer}` is created here, when line {built.statement.line} runs",
-            ),
+            RelatedLocation(span(built.creation.statement.node), built.created_here()),
             RelatedLocation(span(use), f"`{optimizer}` is used here, after the replacement"),
         ],
     )

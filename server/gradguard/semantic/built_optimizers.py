@@ -68,13 +68,14 @@ def _sole_assignment(
 
 
 def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:
-    """``optimizer = make_optimizer(model)`` where another workspace module's function
-    returns an optimizer over its argument's parameters, in the caller's names. Only
-    names that say "opt" (``optimizer``, ``opt_g``, ``self.optim``) are looked at."""
+    """``optimizer = make_optimizer(model)`` where a same-file function or method
+    (``self.optimizer = model.configure_optimizers()``), or another workspace module's
+    function, returns an optimizer over its argument's (or receiver's) parameters, in the
+    caller's names. Only names that say "opt" (``optimizer``, ``opt_g``, ``self.optim``)
+    are looked at."""
     from gradguard.semantic.workspace import argument_names, foreign_call
 
-    if getattr(facts.resolver, "workspace_function", None) is None:
-        return []  # the file alone: nothing to look up
+    workspace = getattr(facts.resolver, "workspace_function", None) is not None
 
     def build() -> list[OptimizerCreation]:
         found = []
@@ -82,11 +83,15 @@ def helper_creations(facts: ModuleFacts) -> list[OptimizerCreation]:
             if len(node.targets) != 1 or not isinstance(node.value, ast.Call):
                 continue
             target = flow.dotted_name(node.targets[0])
-            if target and isinstance(node.targets[0], ast.Name):
+            if workspace and target and isinstance(node.targets[0], ast.Name):
                 found += constructed_optimizers(facts, node, target)
             if not target or "opt" not in target.rsplit(".", 1)[-1].lower():
                 continue  # a cost gate: reading every module each assignment calls into
                 # cost 40% more analysis time on real code (detectron2, timm)
+            same_file = returned_by_same_file(facts, node, target)
+            if same_file is not None or not workspace:
+                found += [same_file] if same_file is not None else []
+                continue
             foreign = foreign_call(facts, node.value)
             if foreign is None or not foreign.summary.optimizers:
                 continue
@@ -112,8 +117,10 @@ def constructed_optimizers(
     ``self.optimizer`` over ``model``'s parameters: a creation of ``trainer.optimizer``
     over ``model`` (and ``trainer.model``, the field holding it)."""
     from gradguard.semantic.workspace import ClassSummary, argument_names
-    from gradguard.semantic.workspace_classes import constructed_class
+    from gradguard.semantic.workspace_classes import constructed_class, drives
 
+    if not drives(facts, node, target):
+        return []
     assert isinstance(node.value, ast.Call)
     foreign = constructed_class(facts, node.value)
     if foreign is None or not isinstance(foreign.summary, ClassSummary):
@@ -138,3 +145,60 @@ def constructed_optimizers(
             OptimizerCreation(node.value, info, scope, f"{target}.{field}", None, frozenset(models))
         )
     return found
+
+
+def returned_by_same_file(
+    facts: ModuleFacts, node: ast.Assign, target: str
+) -> OptimizerCreation | None:
+    """``self.optimizer = model.configure_optimizers()`` where the method returns
+    ``Adagrad(self.parameters())``: a creation over ``model``. The method is the one the
+    model says the receiver's class has, or, when it cannot say, the file's only method
+    of that name."""
+    call = node.value
+    assert isinstance(call, ast.Call)
+    if facts.is_optimizer_call(call):
+        return None  # an optimizer construction: the index has it
+    function, receiver = _same_file_callee(facts, call)
+    if function is None:
+        return None
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    passed: dict[str, str] = {}
+    if receiver is not None and positional:
+        passed[positional.pop(0)] = flow.dotted_name(receiver) or ""
+    for name, argument in zip(positional, call.args, strict=False):
+        passed[name] = flow.dotted_name(argument) or ""
+    for keyword in call.keywords:
+        if keyword.arg:
+            passed[keyword.arg] = flow.dotted_name(keyword.value) or ""
+    models = frozenset(
+        passed[parameter] + suffix
+        for parameter, suffix, _ in returned_optimizers(facts, function, set(passed))
+        if passed.get(parameter)
+    )
+    info = facts.statement_info(node)
+    if not models or info is None:
+        return None
+    return OptimizerCreation(call, info, facts.enclosing_scope(node), target, None, models)
+
+
+def _same_file_callee(
+    facts: ModuleFacts, call: ast.Call
+) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef | None, ast.expr | None]:
+    from gradguard.semantic.model import SemanticModel
+    from gradguard.semantic.objects import UNKNOWN
+
+    func = call.func
+    if isinstance(func, ast.Name):
+        return facts.functions.get(func.id), None
+    if not isinstance(func, ast.Attribute):
+        return None, None
+    semantic = SemanticModel.of(facts)
+    receivers = semantic.value_of(func.value)
+    methods = {semantic.evaluator.heap.method(obj, func.attr) for obj in receivers - {UNKNOWN}}
+    if receivers - {UNKNOWN}:
+        known = methods.pop() if len(methods) == 1 else None
+        return known, func.value
+    named = [
+        info.methods[func.attr] for info in facts.classes.values() if func.attr in info.methods
+    ]
+    return (named[0] if len(named) == 1 else None), func.value

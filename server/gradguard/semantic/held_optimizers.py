@@ -8,12 +8,10 @@ instance made at that call (``__init__``'s parameters bound to the call's argume
 module asks the questions GG102 and GG105 need about such an optimizer in the scope that
 makes and uses the object (``main()``), in statement order:
 
-- which statements *use* it (``trainer.fit()`` when ``fit`` reads ``self.optimizer``,
-  through the methods it calls on ``self``; ``trainer.optimizer.step()``) and which build it
-  again first (``self.optimizer = SGD(...)`` in a ``reset_optimizer()``);
-- for an optimizer an object's method builds (``__init__``, ``setup()``), which statement
-  of the calling scope builds it, which objects' parameters it holds, and what the
-  statements after it replace or move.
+which statements *use* it (``trainer.fit()`` when ``fit`` reads ``self.optimizer``,
+through the methods it calls on ``self``; ``trainer.optimizer.step()``; ``return trainer``)
+and which build it again first (``self.optimizer = SGD(...)`` in a ``reset_optimizer()``).
+An optimizer the object's own method builds is ``object_optimizers``' subject.
 
 Only same-file classes are followed, to ``_DEPTH`` nested method calls; anything the
 model cannot show is not a use.
@@ -22,25 +20,19 @@ model cannot show is not a use.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
-from gradguard.analysis import flow
+from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation
-from gradguard.semantic import control
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import (
-    UNKNOWN,
-    AbstractObject,
     InstanceObject,
     ModuleObject,
     OptimizerObject,
-    ParameterIterable,
     Value,
 )
-from gradguard.semantic.values import Evaluator, Frame
+from gradguard.semantic.values import Frame
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 Touch = Literal["use", "rebuild"] | None
@@ -60,6 +52,18 @@ class Touches:
         self.site = site
         self.evaluator = SemanticModel.of(facts).evaluator
         self.fields = set(self.evaluator.heap.stores)
+        self._optimizer_fields: dict[str, bool] = {}
+
+    def _may_hold_optimizer(self, attr: str) -> bool:
+        """Some store of a field named ``attr`` may put an optimizer there: one whose value
+        is not a ``torch.nn`` layer built in place (``model.fc = nn.Linear(...)``). The
+        field's value reads every store's receiver, in every function of the file."""
+        if attr not in self._optimizer_fields:
+            self._optimizer_fields[attr] = any(
+                not _builds_a_layer(self.facts, getattr(statement, "value", None))
+                for _, statement in self.evaluator.heap.stores.get(attr, [])
+            )
+        return self._optimizer_fields[attr]
 
     def holds(self, value: Value) -> bool:
         return any(isinstance(o, OptimizerObject) and o.site is self.site for o in value)
@@ -71,6 +75,7 @@ class Touches:
             target = stmt.targets[0]
             if (
                 isinstance(target, ast.Attribute)
+                and self._may_hold_optimizer(target.attr)
                 and self.holds(value_of(target, frame))
                 and not self._reads(stmt.value, frame)
             ):
@@ -90,7 +95,7 @@ class Touches:
         """``trainer.fit(...)``: the first touch of the method's statements (those after
         line ``after``), ``self`` bound to the receiver's objects."""
         assert isinstance(call.func, ast.Attribute)
-        if call.func.attr not in _method_names(self.facts):
+        if call.func.attr not in method_names(self.facts):
             return None
         heap = self.evaluator.heap
         for obj in self.evaluator.value_of(call.func.value, frame):
@@ -138,7 +143,7 @@ class Touches:
         )
 
 
-def _method_names(facts: ModuleFacts) -> frozenset[str]:
+def method_names(facts: ModuleFacts) -> frozenset[str]:
     return facts.shared(
         "same-file method names",
         lambda: frozenset(name for info in facts.classes.values() for name in info.methods),
@@ -211,7 +216,7 @@ def _method_touch(facts: ModuleFacts, call: ast.Call, field: str) -> str | None:
     from gradguard.semantic.workspace_classes import first_touch
 
     assert isinstance(call.func, ast.Attribute)
-    if call.func.attr in _method_names(facts):
+    if call.func.attr in method_names(facts):
         heap = SemanticModel.of(facts).evaluator.heap
         touches = set()
         for obj in SemanticModel.of(facts).value_of(call.func.value):
@@ -226,231 +231,8 @@ def _method_touch(facts: ModuleFacts, call: ast.Call, field: str) -> str | None:
     return foreign.summary.touch(field) if foreign is not None else None
 
 
-# -- optimizers built by an object's method -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BuiltByObject:
-    """``self.<field> = SGD(...)`` in a method of a same-file class, run by ``statement``
-    (``trainer = Trainer(model)`` for ``__init__``, ``trainer.setup()``) of ``scope``."""
-
-    creation: OptimizerCreation
-    field: str
-    method: Function
-    class_name: str
-    instance: AbstractObject
-    call: ast.Call  # the construction or method call that runs the creation
-    statement: flow.StatementInfo
-    scope: flow.Scope
-    held: frozenset[AbstractObject]  # the modules (and layers) whose parameters it holds
-    owners: frozenset[AbstractObject]  # the modules ``params`` names directly
-
-
-def built_by_objects(facts: ModuleFacts, creations: list[OptimizerCreation]) -> list[BuiltByObject]:
-    found: list[BuiltByObject] = []
-    for creation in creations:
-        method = creation.scope
-        owner = facts.parents.get(method)
-        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or not isinstance(
-            owner, ast.ClassDef
-        ):
-            continue
-        self_name = control.first_parameter(method)
-        target = creation.target or ""
-        if self_name is None or creation.params is None or not target.startswith(self_name + "."):
-            continue
-        field = target[len(self_name) + 1 :]
-        if "." in field:
-            continue
-        for call in _calls_running(facts, owner, method):
-            found += _built_at(facts, creation, field, method, call)
-    return found
-
-
-def _calls_running(facts: ModuleFacts, owner: ast.ClassDef, method: Function) -> list[ast.Call]:
-    """``Trainer(...)`` for ``__init__``; ``x.setup(...)`` for another method."""
-    found = []
-    for node in facts.nodes_of(ast.Call):
-        func = node.func  # type: ignore[attr-defined]
-        if method.name == "__init__":
-            if isinstance(func, ast.Name) and func.id == owner.name:
-                found.append(node)
-        elif isinstance(func, ast.Attribute) and func.attr == method.name:
-            found.append(node)
-    return found  # type: ignore[return-value]
-
-
-def _built_at(
-    facts: ModuleFacts,
-    creation: OptimizerCreation,
-    field: str,
-    method: Function,
-    call: ast.Call,
-) -> list[BuiltByObject]:
-    evaluator = SemanticModel.of(facts).evaluator
-    statement = facts.enclosing_statement(call)
-    info = facts.statement_info(statement) if statement is not None else None
-    if info is None or facts.enclosing_function(call) is method:
-        return []
-    if method.name == "__init__":
-        instances = evaluator.value_of(call)
-    else:
-        assert isinstance(call.func, ast.Attribute)
-        instances = evaluator.value_of(call.func.value)
-    found = []
-    for obj in instances:
-        if not isinstance(obj, (InstanceObject, ModuleObject)) or not isinstance(
-            obj.site, ast.Call
-        ):
-            continue
-        if evaluator.heap.method(obj, method.name) is not method:
-            continue
-        frame = evaluator.call_frame(method, call, (), frozenset({obj}))
-        owners = _owners(evaluator.value_of(creation.params, frame))  # type: ignore[arg-type]
-        if not owners:
-            continue
-        gradients = SemanticModel.of(facts).gradients
-        held: set[AbstractObject] = set()
-        for module in owners:
-            held |= gradients.reachable(module)  # type: ignore[arg-type]
-        scope = facts.enclosing_scope(statement)  # type: ignore[arg-type]
-        found.append(
-            BuiltByObject(
-                creation,
-                field,
-                method,
-                getattr(facts.parents.get(method), "name", ""),
-                obj,
-                call,
-                info,
-                scope,
-                frozenset(held),
-                owners,
-            )
-        )
-    return found
-
-
-def _owners(params: Value) -> frozenset[AbstractObject]:
-    """The modules whose parameters ``params`` holds, when every one is known."""
-    owners: set[AbstractObject] = set()
-    for obj in params:
-        if not isinstance(obj, ParameterIterable):
-            return frozenset()
-        owners |= obj.owners
-    if UNKNOWN in owners or not all(isinstance(o, ModuleObject) for o in owners):
-        return frozenset()
-    return frozenset(owners)
-
-
-def later_statements(facts: ModuleFacts, built: BuiltByObject) -> Iterator[flow.StatementInfo]:
-    """Statements of the calling scope that run after the object built the optimizer."""
-    start = built.statement
-    for info in facts.statements_of(built.scope):
-        if info.order <= start.order and not (set(info.loops) & set(start.loops)):
-            continue
-        if info.node is start.node or control.mutually_exclusive(facts, start.node, info.node):
-            continue
-        yield info
-
-
-def used_after(
-    facts: ModuleFacts, built: BuiltByObject, info: flow.StatementInfo, touches: Touches
-) -> ast.stmt | None:
-    """The first statement after ``info`` in the calling scope that uses the optimizer
-    (None when none does, or one builds it again first)."""
-    statements = facts.statements_of(built.scope)
-    # Later in source order, then (a loop that holds the replacement but not the
-    # statement that built the optimizer) round the loop to the statements before it.
-    loops = [loop for loop in info.loops if loop not in built.statement.loops]
-    around = [s for s in statements if s.order < info.order and loops and loops[0] in s.loops]
-    for later in [s for s in statements if s.order > info.order] + around:
-        if control.mutually_exclusive(facts, info.node, later.node):
-            continue
-        touch = touches.of_statement(later.node)
-        if touch == "rebuild":
-            return None
-        if touch == "use":
-            return later.node
-    return None
-
-
-def part_owner(
-    facts: ModuleFacts, found_owner: ast.expr | None, frame: Frame, part: str, at: ast.stmt
-) -> Value:
-    """The object whose field a replacement writes: its owner expression in its frame,
-    or (a replacement translated to the caller's names) ``trainer.model`` of
-    ``trainer.model.fc`` evaluated where the statement ``at`` runs."""
-    evaluator = SemanticModel.of(facts).evaluator
-    if found_owner is not None:
-        return evaluator.value_of(found_owner, frame)
-    container = part.endswith("[]")  # ``trainer.model[-1] = ...``: the container's
-    chain = part.removesuffix("[]").split(".")
-    if len(chain) < 2 - container or "[" in part.removesuffix("[]"):
-        return frozenset()
-    value = evaluator.name_value(chain[0], at, facts.enclosing_scope(at))
-    for attr in chain[1:] if container else chain[1:-1]:
-        value = evaluator.heap.load(value, attr)
-    return value
-
-
-def moves_in(
-    facts: ModuleFacts, stmt: ast.stmt, modules: frozenset[AbstractObject], methods: frozenset[str]
-) -> Iterator[tuple[ast.Call, ast.Call]]:
-    """``(call, move)`` for each ``.to()``/``.cuda()``/``.double()``... (``methods``) the
-    statement makes on one of ``modules``, directly (``model.double()``,
-    ``trainer.model.cuda()``) or in a method it calls on an object (``trainer.to(device)``
-    whose method moves ``self.model``): ``call`` is the statement's own call."""
-    evaluator = SemanticModel.of(facts).evaluator
-    for node in flow.own_nodes(stmt):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
-            continue
-        move = _move_of(evaluator, node, (), modules, methods)
-        if move is None and node.func.attr in _method_names(facts):
-            move = _move_in_method(evaluator, facts, node, (), modules, methods, 0)
-        if move is not None:
-            yield node, move
-
-
-def _move_of(
-    evaluator: Evaluator,
-    call: ast.Call,
-    frame: Frame,
-    modules: frozenset[AbstractObject],
-    methods: frozenset[str],
-) -> ast.Call | None:
-    if not isinstance(call.func, ast.Attribute) or call.func.attr not in methods:
-        return None
-    moved = evaluator.value_of(call.func.value, frame)
-    if moved & modules and all(isinstance(o, ModuleObject) for o in moved):
-        return call
-    return None
-
-
-def _move_in_method(
-    evaluator: Evaluator,
-    facts: ModuleFacts,
-    call: ast.Call,
-    frame: Frame,
-    modules: frozenset[AbstractObject],
-    methods: frozenset[str],
-    depth: int,
-) -> ast.Call | None:
-    """A move of one of ``modules`` in the method ``call`` runs (or one it calls)."""
-    assert isinstance(call.func, ast.Attribute)
-    for obj in evaluator.value_of(call.func.value, frame):
-        method = evaluator.heap.method(obj, call.func.attr)
-        if method is None or depth >= _DEPTH:
-            continue
-        inner = evaluator.call_frame(method, call, frame, frozenset({obj}))
-        for info in facts.statements_of(method):
-            for node in flow.own_nodes(info.node):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                    move = _move_of(evaluator, node, inner, modules, methods)
-                    if move is None and node.func.attr in _method_names(facts):
-                        move = _move_in_method(
-                            evaluator, facts, node, inner, modules, methods, depth + 1
-                        )
-                    if move is not None:
-                        return move
-    return None
+def _builds_a_layer(facts: ModuleFacts, value: ast.expr | None) -> bool:
+    """``value`` is a call of a ``torch.nn`` layer class (never an optimizer)."""
+    return isinstance(value, ast.Call) and torchnames.is_module_class_qualname(
+        facts.qualify(value.func) or ""
+    )

@@ -17,6 +17,7 @@ from functools import cached_property
 from gradguard.analysis import flow
 from gradguard.semantic.catalogue.parameter_free import PARAMETER_FREE_LAYERS
 from gradguard.semantic.limits import CALL_DEPTH
+from gradguard.semantic.object_optimizers import only_kept
 from gradguard.semantic.objects import NONE, AbstractObject, ModuleObject, TensorObject
 from gradguard.semantic.values import Evaluator
 
@@ -151,14 +152,17 @@ class ParameterFree:
 
     def _passed_to_a_call(self, obj: ModuleObject) -> bool:
         """The file hands the model to a call (``weight_norm(model)``, ``init(model)``)
-        that could add parameters; optimizers and ``model(x)`` do not."""
+        that could add parameters; optimizers, ``model(x)`` and a same-file trainer that
+        only keeps it (``Trainer(model)``) do not."""
         for call in self.facts.nodes_of(ast.Call):
             if self.facts.is_optimizer_call(call):  # type: ignore[arg-type]
                 continue
             arguments = [*call.args, *(k.value for k in call.keywords)]  # type: ignore[attr-defined]
             for argument in arguments:
-                if isinstance(argument, (ast.Name, ast.Attribute)) and obj in (
-                    self.evaluator.value_of(argument)
+                if (
+                    isinstance(argument, (ast.Name, ast.Attribute))
+                    and obj in self.evaluator.value_of(argument)
+                    and not only_kept(self.facts, call, argument)  # type: ignore[arg-type]
                 ):
                     return True
         return False

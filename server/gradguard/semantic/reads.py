@@ -23,6 +23,7 @@ import re
 from collections.abc import Hashable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from gradguard.analysis.facts import ModuleFacts, line_range
 
@@ -54,6 +55,34 @@ class RuleScan:
     word: str = ""
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A same-file definition found by its name (``facts.functions``, ``facts.classes``):
+    the top-level statement at ``line`` holding it, looked up as ``word``."""
+
+    line: int
+    word: str
+
+
+@dataclass(frozen=True)
+class Header:
+    """The header (decorators, ``class X(bases):``) of the class statement at ``line``,
+    found by its name ``word``: whether a class is a module or an optimizer reads only
+    the headers along its same-file bases."""
+
+    line: int
+    word: str
+
+
+@dataclass(frozen=True)
+class RuleLookup:
+    """A definition rule ``code`` looked up by the name ``word`` for no reader in
+    particular: every place the rule may report on that spells ``word`` read it."""
+
+    code: str
+    word: str
+
+
 @dataclass
 class Recorder:
     logs: list[ReadLog] = field(default_factory=list)
@@ -73,7 +102,8 @@ def recording() -> Iterator[Recorder]:
         _RECORDER.reset(token)
 
 
-ReadSet = set[int | Scan | Calls]
+Read = int | Scan | Calls | Lookup | Header
+ReadSet = set[Read]
 _NOWHERE = ast.Pass()  # no position: only the current reader reads
 
 
@@ -83,11 +113,12 @@ class ReadLog:
         #: reader (0-based first line of a top-level statement) -> what it read.
         self.by_reader: dict[int, ReadSet] = {}
         self._open: list[ReadSet] = []  # evaluations under way, innermost last
-        self._memo: dict[Hashable, frozenset[int | Scan | Calls]] = {}
+        self._memo: dict[Hashable, frozenset[Read]] = {}
         self._readers: list[int] = []
         #: The rule running (set by the engine): the owner of reader-less scans.
         self.rule = ""
         self.rule_scans: set[RuleScan] = set()
+        self.rule_lookups: set[RuleLookup] = set()
 
     @classmethod
     def of(cls, facts: ModuleFacts) -> ReadLog | None:
@@ -126,15 +157,20 @@ class ReadLog:
         finally:
             self._readers.pop()
 
-    def _merge(self, node: ast.AST, reads: Iterable[int | Scan | Calls]) -> None:
+    def _merge(self, node: ast.AST | None, reads: Iterable[Read]) -> None:
         if self._open:
             self._open[-1].update(reads)
             return
-        own = self.top(node)
-        readers = {*self._readers[-1:], *([] if own is None else [own])}
+        own = None if node is None else self.top(node)
+        # Every reader under way depends on what is read (a rule's check of a candidate
+        # around an entry point that names its own node).
+        readers = {*self._readers, *([] if own is None else [own])}
         if not readers:
-            scans = (r for r in reads if isinstance(r, Scan))
-            self.rule_scans.update(RuleScan(self.rule, s.pattern, s.word) for s in scans)
+            for read in reads:
+                if isinstance(read, Scan):
+                    self.rule_scans.add(RuleScan(self.rule, read.pattern, read.word))
+                elif isinstance(read, (Lookup, Header)):
+                    self.rule_lookups.add(RuleLookup(self.rule, read.word))
         for reader in readers:
             self.by_reader.setdefault(reader, set()).update(reads)
 
@@ -154,7 +190,34 @@ class ReadLog:
         own = self.top(node)
         self._merge(node, self._memo.get(key, frozenset() if own is None else {own}))
 
+    # -- answers memoised outside the evaluator (``facts.returns_module``, a class's kind)
+
+    def begin(self) -> None:
+        """An answer is computed: what it reads is kept with it (``end``)."""
+        self._open.append(set())
+
+    def end(self, key: Hashable) -> None:
+        reads = self._open.pop()
+        self._memo[key] = frozenset(reads)
+        self._merge(None, reads)
+
+    def replay(self, key: Hashable) -> None:
+        """A memoised answer is used again: it brings what it was computed from."""
+        self._merge(None, self._memo.get(key, frozenset()))
+
     # -- other reads ----------------------------------------------------------------
+
+    def header(self, node: ast.ClassDef) -> None:
+        """The header of class ``node`` was read (its kind judged)."""
+        own = self.top(node)
+        if own is not None:
+            self._merge(None, {Header(own, node.name)})
+
+    def lookup(self, node: ast.AST, word: str) -> None:
+        """The definition ``node`` was found by its name ``word``."""
+        own = self.top(node)
+        if own is not None:
+            self._merge(None, {Lookup(own, word)})
 
     def read(self, node: ast.AST, by: ast.AST | None = None) -> None:
         """The code of ``node``'s top-level statement was read (a class's bases and
@@ -193,3 +256,49 @@ def is_name_scan(pattern: str) -> bool:
 
 def _last(dotted: str) -> str:
     return dotted.rsplit(".", 1)[-1]
+
+
+class LookedUp(dict[str, Any]):
+    """``ModuleFacts.functions`` / ``classes`` while reads are recorded: finding a
+    definition by its name reads it (``node_of`` gives its node). Asking only whether
+    the name is defined (``in``) reads the binding, not the code: an edit that adds,
+    removes or renames a definition reaches the units spelling the name anyway."""
+
+    def __init__(self, index: dict[str, Any], log: ReadLog, node_of: Any = None) -> None:
+        super().__init__(index)
+        self.log = log
+        self.node_of = node_of
+
+    def _found(self, name: object) -> None:
+        if isinstance(name, str) and dict.__contains__(self, name):
+            found = dict.__getitem__(self, name)
+            self.log.lookup(self.node_of(found) if self.node_of else found, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self._found(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> Any:
+        self._found(name)
+        return super().__getitem__(name)
+
+
+class Headers(dict[str, Any]):
+    """``ModuleFacts.classes`` for judging kinds while reads are recorded: finding a
+    class reads its header only (its bases)."""
+
+    def __init__(self, classes: dict[str, Any], log: ReadLog) -> None:
+        super().__init__(dict.items(classes))
+        self.log = log
+
+    def __getitem__(self, name: str) -> Any:
+        found = super().__getitem__(name)
+        self.log.header(found.node)
+        return found
+
+
+def recording_lookups(facts: ModuleFacts) -> tuple[LookedUp, LookedUp]:
+    """``facts.functions`` and ``facts.classes`` recording what is found in them."""
+    log = ReadLog.of(facts)
+    assert log is not None
+    return LookedUp(facts.functions, log), LookedUp(facts.classes, log, lambda i: i.node)

@@ -33,7 +33,8 @@ class HelperCalls:
     def _helper_of(self, call: ast.Call) -> Function | None:
         func = call.func
         if isinstance(func, ast.Name):
-            return self.facts.functions.get(func.id)
+            # Not a recorded lookup: both callers record what they read of the helper.
+            return dict.get(self.facts.functions, func.id)
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)

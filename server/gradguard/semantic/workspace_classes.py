@@ -21,6 +21,7 @@ import ast
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import models_in, params_argument
+from gradguard.semantic.catalogue.modules import MODULE_ATTRIBUTES
 from gradguard.semantic.workspace import (
     BuiltOptimizer,
     ClassSummary,
@@ -46,11 +47,17 @@ def class_summary(facts: ModuleFacts, node: ast.ClassDef) -> ClassSummary:
     else:  # ``object.__init__``: nothing is passed, nothing kept
         constructor = FunctionSummary(node.name, ("",), ())
         fields, optimizers = {}, {}
-    kept = set(fields) | set(optimizers)
+    # Fields that may hold an optimizer: one ``__init__`` builds, or a parameter that says so.
+    kept = set(optimizers) | {f for f, parameter in fields.items() if "opt" in parameter.lower()}
+    info = facts.classes.get(node.name)
     summaries = {
         name: _method(facts, method, methods, kept)
         for name, method in methods.items()
-        if name != "__init__" and _first(method) is not None
+        if name != "__init__"
+        and not name.startswith("__")
+        and _first(method) is not None
+        # a cost gate: a layer's methods (``forward``) are not helpers anyone calls
+        and not (info is not None and info.node is node and info.is_module)
     }
     return ClassSummary(
         node.name,
@@ -176,8 +183,8 @@ def foreign_method(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     from gradguard.semantic.model import SemanticModel
 
     func = call.func
-    if not isinstance(func, ast.Attribute):
-        return None
+    if not isinstance(func, ast.Attribute) or func.attr in MODULE_ATTRIBUTES:
+        return None  # a cost gate: ``model.train()`` / ``.to()`` never look a class up
     if isinstance(func.value, ast.Call):  # ``Surgeon().replace_head(model)``
         constructions: list[ast.expr | None] = [func.value]
         receiver = f"{flow.dotted_name(func.value.func)}()"
@@ -212,6 +219,33 @@ def constructed_class(facts: ModuleFacts, call: ast.Call) -> ForeignCall | None:
     from gradguard.semantic.workspace import foreign_call
 
     return foreign_call(facts, call) if _class_like(call.func) else None
+
+
+def drives(facts: ModuleFacts, node: ast.Assign, target: str) -> bool:
+    """``trainer = Trainer(...)`` whose scope later calls a method on ``trainer`` that is
+    not an ``nn.Module`` one (``trainer.fit()``, not ``model.train()``): a cost gate, so a
+    module is summarised for an object the code drives, not for every model or dataset."""
+    if not (isinstance(node.value, ast.Call) and _class_like(node.value.func)):
+        return False
+    calls = facts.shared(drives, lambda: _driving_calls(facts))
+    scope = facts.enclosing_scope(node)
+    return any(s is scope and line > node.lineno for s, line in calls.get(target, ()))
+
+
+def _driving_calls(facts: ModuleFacts) -> dict[str, list[tuple[object, int]]]:
+    """``{name: [(scope, line), ...]}`` for ``name.method(...)`` calls of methods that are
+    not ``nn.Module``'s."""
+    found: dict[str, list[tuple[object, int]]] = {}
+    for call in facts.nodes_of(ast.Call):
+        func = call.func  # type: ignore[attr-defined]
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.attr not in MODULE_ATTRIBUTES
+        ):
+            scope = facts.enclosing_scope(call)
+            found.setdefault(func.value.id, []).append((scope, call.lineno))  # type: ignore[attr-defined]
+    return found
 
 
 def _class_like(func: ast.expr) -> bool:

@@ -14,8 +14,9 @@ from gradguard.analysis import flow
 from gradguard.analysis.names import mutually_exclusive, repeats_in
 from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.gg101.base import EMPTY_LIST, Checker
-from gradguard.semantic.bindings import Definition
+from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.kinds import GENERATOR_METHODS
+from gradguard.semantic.limits import NAME_DEPTH
 from gradguard.source import SourceFile
 
 CLIP_FUNCTIONS = frozenset(
@@ -128,8 +129,10 @@ def _consuming_uses(
     statements: list[flow.StatementInfo],
     binding: flow.StatementInfo,
     definition: Definition,
+    depth: int = 0,
 ) -> list[_Use]:
-    """The consuming uses, after the binding, that the binding reaches."""
+    """The consuming uses, after the binding, that the binding reaches, also through an
+    alias (``params_to_clip = lora_layers``): the alias holds the same iterator."""
     uses: list[_Use] = []
     bindings = checker.model.bindings(checker.facts.enclosing_scope(binding.node))
     for info in statements[binding.order + 1 :]:
@@ -142,13 +145,33 @@ def _consuming_uses(
             ):
                 continue
             kind = _consumer_kind(checker, node)
-            if kind is None:
+            alias = _alias_definition(checker, node, bindings) if kind is None else None
+            if kind is None and (alias is None or depth >= NAME_DEPTH):
                 continue
             if reached is None:
                 reached = definition in bindings.reaching(definition.name, info.node)
-            if reached:
+            if reached and alias is not None:
+                uses += _consuming_uses(checker, statements, info, alias, depth + 1)
+            elif reached and kind is not None:
                 uses.append(_Use(node, info, kind))
-    return uses
+    return sorted(uses, key=lambda u: u.statement.order) if depth == 0 else uses
+
+
+def _alias_definition(
+    checker: Checker, name: ast.Name, bindings: ScopeBindings
+) -> Definition | None:
+    """The definition ``alias = name`` makes, when ``name`` is the whole value."""
+    statement = checker.facts.parents.get(name)
+    if not (
+        isinstance(statement, ast.Assign)
+        and statement.value is name
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
+        return None
+    alias = statement.targets[0].id
+    found = bindings.definitions.get(alias, [])
+    return next((d for d in found if d.statement is statement), None)
 
 
 def _consumer_kind(checker: Checker, name: ast.Name) -> str | None:
@@ -240,14 +263,15 @@ def _finding(
     loop: ast.stmt | None,
     fix: Fix | None,
 ) -> Finding:
+    subject = f"`{name}` is" if use.node.id == name else f"`{use.node.id}` holds `{name}`,"
     if earlier is not None:
         cause = (
-            f"`{name}` is a one-shot iterator already consumed on line "
+            f"{subject} a one-shot iterator already consumed on line "
             f"{earlier.node.lineno} ({_CONSUMED_BY[earlier.kind]})"
         )
     else:
         cause = (
-            f"`{name}` is a one-shot iterator that the first iteration of the loop on "
+            f"{subject} a one-shot iterator that the first iteration of the loop on "
             f"line {loop.lineno if loop else 0} consumes"
         )
     effect, severity = _EFFECT[use.kind]

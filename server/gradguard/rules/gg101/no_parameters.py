@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.findings import Finding, RelatedLocation, Severity
 from gradguard.rules.gg101.base import EMPTY_LIST, Checker
-from gradguard.semantic.held_optimizers import built_by_objects
+from gradguard.semantic.object_optimizers import built_by_objects
 from gradguard.semantic.objects import AbstractObject, ModuleObject, ParameterIterable
 
 
