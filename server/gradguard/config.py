@@ -18,7 +18,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -121,14 +121,23 @@ class Config:
     errors: tuple[ConfigError, ...] = field(default=(), compare=False)
 
     def is_enabled(self, code: str, path: str | None = None) -> bool:
-        enabled = False
-        for layer in (RuleSelection(self.select, self.extend_select, self.ignore), *self.overrides):
-            enabled = layer.decide(code, enabled)
+        enabled = self._selected.get(code)
+        if enabled is None:
+            enabled = False
+            base = RuleSelection(self.select, self.extend_select, self.ignore)
+            for layer in (base, *self.overrides):
+                enabled = layer.decide(code, enabled)
+            self._selected[code] = enabled
         if enabled and path is not None:
             for pattern, codes in self.per_file_ignores:
                 if _specificity(code, codes) is not None and self._matches(path, pattern):
                     return False
         return enabled
+
+    @cached_property
+    def _selected(self) -> dict[str, bool]:
+        """Each code's selection, decided once (asked for every rule of every file)."""
+        return {}
 
     def severity_for(self, code: str, default: Severity) -> Severity:
         return dict(self.severity).get(code, default)
