@@ -113,6 +113,8 @@ class ModuleFacts:
             name: ClassInfo(info.node, info.base_names, owner)
             for name, info in self.classes.items()
         }
+        copies: list[ModuleFacts] = self.shared("copies", list)
+        copies.append(other)  # released with these facts
         return other
 
     def mentions(self, word: str) -> bool:
@@ -122,7 +124,10 @@ class ModuleFacts:
 
     def release(self) -> None:
         """Drop the shared analyses. They point back at these facts; breaking that cycle
-        lets the tree be freed at once instead of by a full garbage collection."""
+        lets the tree be freed at once instead of by a full garbage collection (copies
+        made by :meth:`with_resolver` too)."""
+        for copy in self._shared.get("copies", ()):
+            copy.release()
         self._shared.clear()
 
     def shared(self, key: Hashable, build: Callable[[], _Built]) -> _Built:

@@ -18,7 +18,8 @@ Checks for initialisers and in-place calls on a layer's optional parameter
   `for m in model.modules()`, a helper called there with `m`) that checks only
   `hasattr(m, "bias")`;
 - inside such a function with no check at all, for a layer type this file builds without
-  that parameter.
+  that parameter (the type test may be in the loop that calls the helper:
+  `if isinstance(m, nn.BatchNorm2d): constant_init(m, 1)`).
 
 ## Why is this bad?
 A layer built with `bias=False` still has a `bias` attribute: it is `None`. So
@@ -278,7 +279,9 @@ def _dispatched(
             ),
             fixes=_hasattr_fixes(context, use, guard),
         )
-    dispatch = layer_dispatch.dispatch(facts, use.call, use.owner)
+    dispatch = layer_dispatch.dispatch(facts, use.call, use.owner) or (
+        layer_dispatch.caller_dispatch(facts, use.call, use.owner)
+    )
     if dispatch is None:
         return None
     names, by_substring = dispatch
