@@ -26,6 +26,7 @@ from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.grad_mode import grad_disabled_by, switch_state
 from gradguard.semantic.kinds import Kinds
+from gradguard.semantic.limits import NAME_DEPTH
 
 # Tensor methods whose result may be the receiver itself or a view of it: under
 # ``no_grad`` a view of a tensor that requires grad still requires grad (measured).
@@ -54,7 +55,6 @@ _MODEL_SPELLING = re.compile(
     re.IGNORECASE,
 )
 LOSS_SPELLING = re.compile(r"loss|criterion|nll|cross_entropy|mse", re.IGNORECASE)
-_DEPTH = 6
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def computed_without_grad(
     facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int = 0
 ) -> NoGrad | None:
     """Why ``expr``, evaluated at ``at``, surely has no ``grad_fn``; None when unknown."""
-    if depth > _DEPTH:
+    if depth > NAME_DEPTH:
         return None
     if isinstance(expr, ast.Name):
         return _name_without_grad(facts, expr.id, at, depth)
@@ -335,7 +335,7 @@ def forward_output(facts: ModuleFacts, name: str, at: ast.stmt, depth: int = 0) 
     """The model call whose output ``name`` holds at ``at`` (directly, or through a loss
     function, arithmetic, ``.loss`` / ``[...]`` reads), computed with grad on; None when
     unknown or when any reaching binding is not such an output."""
-    if depth > _DEPTH:
+    if depth > NAME_DEPTH:
         return None
     bindings = reaching(facts, name, at)
     if not bindings:

@@ -16,6 +16,7 @@ from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.gg101.base import EMPTY_LIST, Checker
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.kinds import GENERATOR_METHODS
+from gradguard.semantic.limits import NAME_DEPTH
 from gradguard.source import SourceFile
 
 CLIP_FUNCTIONS = frozenset(
@@ -146,7 +147,7 @@ def _consuming_uses(
                 continue
             kind = _consumer_kind(checker, node)
             alias = _alias_definition(checker, node, bindings) if kind is None else None
-            if kind is None and (alias is None or depth >= _ALIAS_DEPTH):
+            if kind is None and (alias is None or depth >= NAME_DEPTH):
                 continue
             if reached is None:
                 reached = definition in bindings.reaching(definition.name, info.node)
@@ -155,9 +156,6 @@ def _consuming_uses(
             elif reached and kind is not None:
                 uses.append(_Use(node, info, kind))
     return sorted(uses, key=lambda u: u.statement.order) if depth == 0 else uses
-
-
-_ALIAS_DEPTH = 3
 
 
 def _alias_definition(
