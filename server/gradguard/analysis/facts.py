@@ -424,6 +424,19 @@ class ModuleFacts:
         return order
 
     @cached_property
+    def calls_named(self) -> dict[str, list[ast.Call]]:
+        """The calls ``name(...)`` and ``x.name(...)`` grouped by ``name``, in ``ast.walk``
+        order: one pass over the calls for every rule that looks for a few names."""
+        index: dict[str, list[ast.Call]] = {}
+        for node in self.nodes_of(ast.Call):
+            func = node.func  # type: ignore[attr-defined]
+            if isinstance(func, ast.Attribute):
+                index.setdefault(func.attr, []).append(node)  # type: ignore[arg-type]
+            elif isinstance(func, ast.Name):
+                index.setdefault(func.id, []).append(node)  # type: ignore[arg-type]
+        return index
+
+    @cached_property
     def names_by_id(self) -> dict[str, list[ast.Name]]:
         """Every ``ast.Name`` grouped by identifier, in ``ast.walk`` order."""
         index: dict[str, list[ast.Name]] = {}

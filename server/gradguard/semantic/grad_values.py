@@ -206,17 +206,7 @@ def called_without_grad(facts: ModuleFacts, scope: ast.AST) -> bool:
 
 def _calls_named(facts: ModuleFacts, name: str) -> list[ast.Call]:
     """Calls of ``name(...)`` / ``x.name(...)`` in the file (one index, shared)."""
-
-    def build() -> dict[str, list[ast.Call]]:
-        index: dict[str, list[ast.Call]] = {}
-        for node in facts.nodes_of(ast.Call):
-            func = node.func  # type: ignore[attr-defined]
-            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if called:
-                index.setdefault(called, []).append(node)  # type: ignore[arg-type]
-        return index
-
-    return facts.shared("grad_values.calls by name", build).get(name, [])
+    return facts.calls_named.get(name, [])
 
 
 def requires_grad_setting(facts: ModuleFacts, stmt: ast.stmt) -> tuple[str, bool] | None:

@@ -54,10 +54,11 @@ def _may_consume_iterators(checker: Checker) -> bool:
     (A call that may build an optimizer and receives a name bound to what may be an
     iterator where ``_consumer_kind`` looks lets them through: it asks whether the call
     builds one, per use.)"""
-    calls = cast(list[ast.Call], checker.facts.nodes_of(ast.Call))
-    if any(
-        flow.method_name(call) in GENERATOR_METHODS or callee_last_name(call) in CLIP_FUNCTIONS
-        for call in calls
+    named = checker.facts.calls_named
+    if any(name in named for name in CLIP_FUNCTIONS) or any(
+        isinstance(call.func, ast.Attribute)
+        for method in GENERATOR_METHODS
+        for call in named.get(method, ())
     ):
         return True
     possible = checker.context.optimizers.possible_calls
