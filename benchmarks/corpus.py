@@ -65,18 +65,19 @@ def torch_source_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def install_packages(work: Path) -> Path:
+def install_packages(work: Path, names: tuple[str, ...] = tuple(PACKAGES)) -> Path:
     """``pip install --no-deps --target <work>/site`` of the pinned packages (once)."""
     site = work / "site"
     marker = site / ".installed"
-    wanted = " ".join(f"{name}=={version}" for name, version in sorted(PACKAGES.items()))
-    if marker.exists() and marker.read_text() == wanted:
+    pins = {name: version for name, version in PACKAGES.items() if name in names}
+    wanted = " ".join(f"{name}=={version}" for name, version in sorted(pins.items()))
+    if marker.exists() and set(wanted.split()) <= set(marker.read_text().split()):
         return site
     site.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--upgrade"]
         + ["--target", str(site)]
-        + [f"{name}=={version}" for name, version in sorted(PACKAGES.items())],
+        + [f"{name}=={version}" for name, version in sorted(pins.items())],
         check=True,
     )
     marker.write_text(wanted)
@@ -147,9 +148,9 @@ def subset(work: Path, name: str, source: FileSet, max_lines: int) -> FileSet:
     return file_set(name, root)
 
 
-def build_corpus(work: Path, *, smoke: bool) -> dict[str, FileSet]:
-    """The file sets: ``examples`` and ``torch`` always; ``libraries`` and
-    ``transformers`` (from PyPI) unless ``smoke``."""
+def build_corpus(work: Path, *, smoke: bool, transformers: bool = True) -> dict[str, FileSet]:
+    """The file sets: ``examples`` and ``torch`` always; ``libraries`` (from PyPI) unless
+    ``smoke``, and ``transformers`` too if asked."""
     sets = {
         "examples": build_tree(work, "examples", [("examples", REPO / "examples")]),
     }
@@ -159,7 +160,11 @@ def build_corpus(work: Path, *, smoke: bool) -> dict[str, FileSet]:
         sets["torch"] = build_tree(work, "torch", [("torch/optim", torch_dir / "optim")])
         return sets
     sets["torch"] = build_tree(work, "torch", [("torch", torch_dir)])
-    site = install_packages(work)
+    wanted = tuple(n for n in PACKAGES if transformers or n != "transformers")
+    site = install_packages(work, wanted)
     sets["libraries"] = build_tree(work, "libraries", [(p, site / p) for p in LIBRARIES])
-    sets["transformers"] = build_tree(work, "transformers", [(p, site / p) for p in TRANSFORMERS])
+    if transformers:
+        sets["transformers"] = build_tree(
+            work, "transformers", [(p, site / p) for p in TRANSFORMERS]
+        )
     return sets

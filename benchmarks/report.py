@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks import report_server
+
 NOTES = Path(__file__).with_name("notes.md")
 
 
@@ -16,10 +18,7 @@ def _f(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return [*out, ""]
+_table = report_server.table
 
 
 def _floor_for(name: str, rows: dict[str, Any]) -> dict[str, Any] | None:
@@ -76,6 +75,7 @@ def render(data: dict[str, Any]) -> str:
     ]
     out += _table(["", ""], [[k, str(v)] for k, v in data["machine"].items()])
     out += _table(["tool", "version"], [[k, v] for k, v in data["versions"].items()])
+    out += report_server.steps_section(data.get("steps", []))
     out += ["## Budgets", ""]
     out += _table(
         ["budget", "target", "measured", "met"],
@@ -175,6 +175,8 @@ def render(data: dict[str, Any]) -> str:
             f"{_f(mem['rss_server_only_settled_mib'], 0)} MiB).",
             "",
         ]
+    out += report_server.startup_section(data.get("startup"))
+    out += report_server.realistic_section(data.get("realistic"))
     if "scaling_size" in data:
         out += ["## Scaling", ""]
         size = data["scaling_size"]
@@ -251,6 +253,7 @@ def render(data: dict[str, Any]) -> str:
         else:
             out += ["No internal-error notice.", ""]
         out += ["Findings per rule:", "", "```text", *whole["statistics"], "```", ""]
+    out += report_server.by_hand_section()
     return "\n".join(out).rstrip() + "\n"
 
 
