@@ -34,13 +34,28 @@ class ParameterFree:
     @cached_property
     def buffer_registrations(self) -> dict[str, ast.Call]:
         """``{class name: its first self.register_buffer(...) call}``."""
+        # From the file's call index (in ``ast.walk`` order, which keeps each class's own
+        # walk order): this is built again for every probe copy of the facts (demand.py),
+        # and walking every class's tree each time was most of GG101's cost in the editor.
+        calls = [
+            call
+            for call in self.facts.calls_named.get("register_buffer", ())
+            if flow.method_name(call) == "register_buffer" and _on_self(call)
+        ]
         found: dict[str, ast.Call] = {}
-        for info in self.facts.classes.values():
-            for call in (n for n in ast.walk(info.node) if isinstance(n, ast.Call)):
-                if flow.method_name(call) == "register_buffer" and _on_self(call):
-                    found.setdefault(info.name, call)
-                    break
-        return found
+        if not calls:
+            return found
+        classes = {info.node: info.name for info in self.facts.classes.values()}
+        for call in calls:
+            for ancestor in self.facts.ancestors(call):
+                name = classes.get(ancestor)  # type: ignore[call-overload]
+                if name is not None:
+                    found.setdefault(name, call)
+        return {
+            info.name: found[info.name]
+            for info in self.facts.classes.values()
+            if info.name in found
+        }
 
     def buffer_site(self, obj: AbstractObject, depth: int = 0) -> ast.Call | None:
         """The ``register_buffer`` call of a model with no parameters (it or one of its
