@@ -92,7 +92,12 @@ def _position(line: int, character: int) -> dict[str, int]:
 
 
 def edit_session(
-    folder: Path, path: Path, edits: int, *, incremental: bool = True
+    folder: Path,
+    path: Path,
+    edits: int,
+    *,
+    incremental: bool = True,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Open ``path``; ``edits`` keystroke-like edits, each followed by a code action
     request; then hovers. Times are seconds. Every tenth edit's diagnostics (and the
@@ -101,7 +106,7 @@ def edit_session(
     text = path.read_text()
     lines = text.splitlines()
     uri = uri_of(path)
-    client, startup = start(folder, incremental=incremental)
+    client, startup = start(folder, incremental=incremental, env=env)
     try:
         open_latency, _ = open_document(client, path, text)
         # Cold hovers: the first hover on each kind of symbol, before jedi is warm.
@@ -290,3 +295,40 @@ def run_editor(work: Path, sizes: dict[str, int], edits: int, large_edits: int,
         "startup": summary_ms(startups) | {"median_ms": statistics.median(startups) * 1000},
         "memory": memory,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.editor [--base main] [--sizes 2000,10000] [--edits 50]``: the
+    standard editor scripts, ``--base``'s server (a ``git archive``) and this checkout's
+    alternately, in one run; p50 / p95 of didChange -> diagnostics, code action and hover."""
+    import argparse
+
+    from benchmarks.keystrokes import archive
+    from benchmarks.rerun import load_average
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.editor", description=main.__doc__)
+    parser.add_argument("--base", default="main")
+    parser.add_argument("--sizes", default="2000,10000")
+    parser.add_argument("--edits", type=int, default=50)
+    args = parser.parse_args(argv)
+    base_env = {"PYTHONPATH": str(archive(args.base))}
+    folder = Path(tempfile.mkdtemp(prefix="gradguard-editor-"))
+    sizes = {str(n): int(n) for n in args.sizes.split(",")}
+    scripts = write_workspace(folder, sizes)
+    before = load_average()
+    print("| lines | server | didChange p50 / p95 ms | code action p50 / p95 ms "
+          "| hover warm p50 / p95 ms | same as full |")  # fmt: skip
+    print("| ---: | --- | ---: | ---: | ---: | --- |")
+    for path in scripts.values():
+        for server, env in ((args.base, base_env), ("branch", None)):
+            s = edit_session(folder, path, args.edits, env=env)
+            cells = [summary_ms(s[k]) for k in ("change", "code_action", "hover_warm")]
+            figures = " | ".join(f"{c['p50']:.1f} / {c['p95']:.1f}" for c in cells)
+            agreed = f"{s['same_as_full']} of {s['compared_with_full']}"
+            print(f"| {s['lines']:,} | {server} | {figures} | {agreed} |", flush=True)
+    print(f"load average before: {before}; after: {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

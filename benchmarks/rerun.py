@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    result = run(args.source.resolve(), args.jobs, args.repeat)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    sys.stdout.write(table(result))
+    return report(run(args.source.resolve(), args.jobs, args.repeat), table, args.json)
+
+
+def report(result: dict[str, Any], render: Callable[[dict[str, Any]], str], to: Path | None) -> int:
+    """Print ``render(result)`` (and write it as JSON ``to``); 0 when every report was
+    identical where it had to be."""
+    if to:
+        to.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    sys.stdout.write(render(result))
     return 0 if all(result["identical"].values()) else 1
 
 

@@ -370,3 +370,23 @@ def test_two_constructions_of_one_argument_ask_about_it_only_if_they_build_optim
     layers_asked = {"mylib.layers.Linear", "mylib.layers.Conv"} & set(answers.asked)
     assert answers.asked[0] == "mylib.tools.Registry"
     assert bool(layers_asked) == (kind is SymbolKind.OPTIMIZER_CLASS)
+
+
+def test_the_probes_copies_of_the_facts_are_freed_with_the_analysis():
+    # A copy of the facts (analysis.demand.Probe) holds its semantic model, which holds
+    # it: released with the file's facts, so no tree waits for a full collection.
+    import gc
+
+    analyze(WRAPPED_LAYER, "build.py", resolver=Answers(PROBE_KINDS))  # warm
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        analyze(WRAPPED_LAYER, "build.py", resolver=Answers(PROBE_KINDS))
+        gc.collect()
+        trapped = [o for o in gc.garbage if isinstance(o, ast.AST)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert trapped == []

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from gradguard.config import tomllib
+from gradguard.config import _toml
 from gradguard.lsp.settings import _CLIENT_ONLY, KNOWN_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
+tomllib = _toml()  # tomllib, or tomli on Python 3.10
 
 
 def _pins() -> dict[str, str]:

@@ -132,6 +132,21 @@ def test_the_fingerprint_changes_with_the_version_and_with_a_module(
     result_cache.code_fingerprint.cache_clear()
 
 
+def test_the_fingerprint_changes_with_any_module_of_the_package(tmp_path: Path) -> None:
+    (tmp_path / "rules" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "engine.py").write_text("x = 1\n")
+    (tmp_path / "rules" / "gg999_new.py").write_text("RULE = None\n")
+    before = result_cache.package_fingerprint(str(tmp_path), "1.0")
+    (tmp_path / "rules" / "__pycache__" / "gg999_new.cpython-311.pyc").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a module")
+    assert result_cache.package_fingerprint(str(tmp_path), "1.0") == before
+    (tmp_path / "rules" / "gg999_new.py").write_text("RULE = 1\n")  # a module below the top
+    edited = result_cache.package_fingerprint(str(tmp_path), "1.0")
+    assert edited != before
+    (tmp_path / "rules" / "gg998_added.py").write_text("")
+    assert result_cache.package_fingerprint(str(tmp_path), "1.0") not in (before, edited)
+
+
 def test_no_cache_neither_reads_nor_writes(
     project: Path, cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

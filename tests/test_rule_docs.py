@@ -13,7 +13,7 @@ import pytest
 
 from gradguard.cli import main
 from gradguard.config import config_from_mapping
-from gradguard.docs import doc_url, docs_home, pages_dir, render_rule_page
+from gradguard.docs import doc_url, docs_home, pages_dir, render_rule_page, rule_codes
 from gradguard.rules import all_rules
 
 BUGGY = textwrap.dedent(
@@ -41,6 +41,11 @@ def test_every_default_link_is_the_rendered_page_on_disk():
         assert page.parent == pages_dir()
         assert page.read_text(encoding="utf-8") == render_rule_page(rule)
     assert local_file(docs_home()) == pages_dir()
+
+
+def test_rule_codes_from_file_names_are_the_registry_s():
+    # Links are checked against these codes without importing the rules.
+    assert rule_codes() == [rule.code for rule in all_rules()]
 
 
 def test_docs_url_is_a_base_or_a_template():

@@ -37,11 +37,6 @@ NOT_FOUND_YET: dict[str, str] = {
         "GG301: which leaves a backward reaches is known per model only; plain tensors in "
         "`G_params + D_params + Q_params` count as given a gradient by any earlier backward"
     ),
-    "t18_mmcv_constant_init_bn_no_affine.py": (
-        "GG304 (the `weight` line; the `hasattr` bias line is found): `affine=False` "
-        "arrives through `dict(cfg)`, `cfg.pop(...)` and `**cfg`, and the helper's type "
-        "dispatch (`isinstance(m, nn.BatchNorm2d)`) is in its caller's loop"
-    ),
     "t26_synthetic_targets_keep_graph.py": (
         "GG507: a tensor with history computed once before the loop (`Y` from a leaf "
         "that requires grad) and backward-ed through in every iteration is not followed"

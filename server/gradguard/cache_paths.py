@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import pickle
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -106,6 +105,8 @@ def _wrap_parso_disk_cache() -> None:
     def save_atomically(hashed_grammar: Any, path: Any, item: Any, cache_path: Any = None) -> None:
         if _state.directory is None or not _state.writable:
             return
+        import tempfile  # with jedi's first parse: a cached rerun never writes here
+
         try:
             target = hashed_path(hashed_grammar, path, cache_path=cache_path)
             handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".gradguard-")

@@ -13,13 +13,12 @@ adds, ``ignore`` removes. Within a layer the more specific prefix wins (``ignore
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +26,17 @@ if TYPE_CHECKING:  # imported when a pattern is first compiled (not before `init
     import pathspec
 
 from gradguard.findings import Severity
+from gradguard.name_patterns import NamePatterns, all_bare_names
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+
+def _toml() -> Any:
+    """The TOML reader, imported when a file is read (a run without one never needs it)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
+
 
 _CODE_PREFIX = re.compile(r"^(GG\d{0,3}|ALL)$")
 DEFAULT_MAX_FILE_BYTES = 2_000_000
@@ -116,14 +121,23 @@ class Config:
     errors: tuple[ConfigError, ...] = field(default=(), compare=False)
 
     def is_enabled(self, code: str, path: str | None = None) -> bool:
-        enabled = False
-        for layer in (RuleSelection(self.select, self.extend_select, self.ignore), *self.overrides):
-            enabled = layer.decide(code, enabled)
+        enabled = self._selected.get(code)
+        if enabled is None:
+            enabled = False
+            base = RuleSelection(self.select, self.extend_select, self.ignore)
+            for layer in (base, *self.overrides):
+                enabled = layer.decide(code, enabled)
+            self._selected[code] = enabled
         if enabled and path is not None:
             for pattern, codes in self.per_file_ignores:
                 if _specificity(code, codes) is not None and self._matches(path, pattern):
                     return False
         return enabled
+
+    @cached_property
+    def _selected(self) -> dict[str, bool]:
+        """Each code's selection, decided once (asked for every rule of every file)."""
+        return {}
 
     def severity_for(self, code: str, default: Severity) -> Severity:
         return dict(self.severity).get(code, default)
@@ -138,12 +152,21 @@ class Config:
         return self._exclude_spec.match_file(relative + "/" if is_dir else relative)
 
     @property
-    def _exclude_spec(self) -> pathspec.PathSpec:
+    def _exclude_spec(self) -> pathspec.PathSpec | NamePatterns:
         return compiled_patterns((*self.exclude, *self.extend_exclude))
 
     def _relative(self, path: str) -> str:
         """``path`` relative to ``root`` (else to the working directory, else its name:
         a pattern never matches the directories above the project)."""
+        if _normal(path):  # a walk asks for every file: PurePath's answer, by slicing
+            for base in (self.root, os.getcwd()):
+                if not _normal(base):
+                    break
+                if base == path:
+                    return "."
+                prefix = os.path.join(base, "")  # "/" stays "/"
+                if path.startswith(prefix):
+                    return path[len(prefix) :].replace(os.sep, "/")
         pure = PurePath(path)
         for base in (self.root, os.getcwd()):
             try:
@@ -164,9 +187,17 @@ class Config:
         ) or any(fnmatch.fnmatch(part, pattern) for part in PurePath(relative).parts[:-1])
 
 
+def _normal(path: str) -> bool:
+    """An absolute path without ``.``, ``..``, doubled or trailing separators."""
+    return os.path.isabs(path) and os.path.normpath(path) == path
+
+
 @lru_cache(maxsize=64)
-def compiled_patterns(patterns: tuple[str, ...]) -> pathspec.PathSpec:
-    """gitwildmatch patterns, compiled once per list (a walk asks for every directory)."""
+def compiled_patterns(patterns: tuple[str, ...]) -> pathspec.PathSpec | NamePatterns:
+    """gitwildmatch patterns, compiled once per list (a walk asks for every directory);
+    bare names (the default list) without importing pathspec."""
+    if all_bare_names(patterns):
+        return NamePatterns(patterns)
     import pathspec  # gitwildmatch (.gitignore) semantics for exclude patterns
 
     return pathspec.GitIgnoreSpec.from_lines(patterns)
@@ -228,6 +259,8 @@ def config_from_mapping(
 
 
 def _unknown_key(key: str) -> str:
+    import difflib  # only for an unknown key
+
     close = difflib.get_close_matches(key, list(_PARSERS), n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else f" (known: {', '.join(_PARSERS)})"
     return f"unknown setting{hint}"
@@ -381,6 +414,7 @@ def _has_gradguard_table(path: Path) -> bool:
 @lru_cache(maxsize=64)
 def _has_table_at(path: str, _stamp: int) -> bool:
     """Parsed once per version of the file: the server asks on every analysis."""
+    tomllib = _toml()
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -392,6 +426,7 @@ def _has_table_at(path: str, _stamp: int) -> bool:
 def load_config_file(path: Path) -> Config:
     """A ``pyproject.toml`` (its ``[tool.gradguard]``) or a ``gradguard.toml`` (top level)."""
     root = str(path.resolve().parent)
+    tomllib = _toml()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:

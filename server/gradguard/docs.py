@@ -10,8 +10,8 @@ the CLI's links (JSON, SARIF ``helpUri``) at a site instead.
 
 from __future__ import annotations
 
+import re
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,13 +41,33 @@ def all_rules() -> tuple[Rule, ...]:
     return every_rule()
 
 
+#: A rule module's file name (the registry's pattern, :mod:`gradguard.rules`); its
+#: first five letters are the rule's code.
+_RULE_FILE = re.compile(r"^(gg\d{3})_\w+\.py$")
+
+
+def rule_codes() -> list[str]:
+    """Every rule's code, read from the rule modules' file names: a link to a page
+    costs no rule import (a cached ``check`` rerun prints links without analysing)."""
+    rules = Path(__file__).with_name("rules")
+    try:
+        names = [entry.name for entry in rules.iterdir()]
+    except OSError:
+        names = []
+    codes = sorted(m[1].upper() for name in names if (m := _RULE_FILE.match(name)))
+    return codes or [rule.code for rule in all_rules()]
+
+
 @cache
 def pages_dir() -> Path:
     """The directory holding ``GGNNN.md`` for every rule of this version."""
+    codes = rule_codes()
     for directory in _PAGE_DIRS:
-        if all((directory / f"{rule.code}.md").is_file() for rule in all_rules()):
+        if all((directory / f"{code}.md").is_file() for code in codes):
             return directory
     # A copy installed without its data files: write the pages once so links still work.
+    import tempfile
+
     directory = Path(tempfile.gettempdir(), f"gradguard-{__version__}-rule-docs")
     write_pages(directory)
     return directory

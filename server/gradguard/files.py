@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import os
-import tokenize
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-# gitwildmatch semantics for .gitignore/.ignore (see pyproject.toml).
-import pathspec
+from typing import TYPE_CHECKING
 
 from gradguard.config import Config
-from gradguard.notebook import NOTEBOOK_SUFFIX
 
-PYTHON_SUFFIXES = (".py", ".pyi", NOTEBOOK_SUFFIX)
+if TYPE_CHECKING:
+    import pathspec
+
+#: gradguard.notebook's NOTEBOOK_SUFFIX is the last (not imported: finding files needs
+#: nothing of notebooks).
+PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")
 IGNORE_FILES = (".gitignore", ".ignore")
 ConfigForDirectory = Callable[[Path], Config]
 
@@ -117,6 +117,9 @@ class _IgnoreFiles:
             except (OSError, UnicodeDecodeError):
                 continue
         if lines:
+            # gitwildmatch semantics (see pyproject.toml); imported where an ignore file is.
+            import pathspec
+
             prefix = os.path.join(os.path.abspath(directory), "")
             self._specs[prefix] = pathspec.GitIgnoreSpec.from_lines(lines)
 
@@ -135,6 +138,9 @@ class _IgnoreFiles:
 
 def decode(data: bytes, path: str) -> SourceText:
     """Decode source bytes per PEP 263 (coding cookie, BOM, else UTF-8)."""
+    import io
+    import tokenize  # where a file is analysed: a cached rerun decodes nothing
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:

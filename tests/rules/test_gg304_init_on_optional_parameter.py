@@ -179,6 +179,51 @@ def test_helper_from_a_modules_loop_with_a_none_test_is_silent():
     assert only(code, "GG304") == []
 
 
+def test_helper_whose_type_dispatch_is_in_the_callers_modules_loop():
+    """mmcv#153: `constant_init(m, 1)` for every BatchNorm of a backbone whose norm
+    layers have no affine parameters; the `isinstance` test is in the caller's loop."""
+    code = """
+    from torch import nn
+
+    def constant_init(module, val):
+        nn.init.constant_(module.weight, val)
+
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm2d(8, affine=False)
+
+        def init_weights(self):
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    constant_init(m, 1)
+    """
+    (finding,) = only(code, "GG304")
+    assert finding.span.start.line == 4
+    assert "this file builds `BatchNorm2d` with `affine=False` (line 10)" in finding.message
+    (fixed,) = assert_all_fixes_repair(code, "GG304")
+    assert "if module.weight is not None:" in fixed
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        # no type test around the call: the helper may get any layer
+        "for m in net.modules():\n    constant_init(m, 1)",
+        # the test sends it Linear layers, which keep their weight
+        "for m in net.modules():\n    if isinstance(m, nn.Linear):\n        constant_init(m, 1)",
+    ],
+)
+def test_caller_loops_that_do_not_send_a_layer_without_weight_are_silent(loop):
+    code = (
+        "from torch import nn\n\n"
+        "def constant_init(module, val):\n"
+        "    nn.init.constant_(module.weight, val)\n\n"
+        "net = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm2d(3, affine=False))\n" + loop + "\n"
+    )
+    assert only(code, "GG304") == []
+
+
 # -- unguarded init functions when the file builds a layer without the parameter -----------
 
 

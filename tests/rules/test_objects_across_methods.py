@@ -493,3 +493,45 @@ def main():
         "    model.fc = nn.Linear(8, 3)\n    optimizer = make_optimizer(model)\n",
     )
     assert only(fixed_order, "GG102") == []
+
+
+# -- an optimizer built as the trainer's constructor argument ------------------------------------
+
+INLINE = "trainer = Trainer(model, optim.{optimizer}(model.parameters(), lr=0.1))"
+
+
+@pytest.mark.parametrize(
+    ("after", "code_", "start"),
+    [
+        ("model.fc = nn.Linear(8, 3)", "GG102", "`model.fc` is replaced after the optimizer"),
+        ("model.double()", "GG105", "`model.double()` runs after the optimizer"),
+    ],
+)
+def test_an_optimizer_built_inline_for_the_trainer(after, code_, start):
+    body = f"model = Net()\n{INLINE.format(optimizer='Adam')}\n{after}\ntrainer.fit({DATA})"
+    code = handed(body)
+    (finding,) = only(code, code_)
+    assert finding.span.start.line + 1 == line_of(code, after)
+    assert finding.message.startswith(start), finding.message
+    assert "handed to `Trainer(...)` on line" in finding.message
+    assert "(kept as `self.optimizer`) was created from the parameters of `model`" in (
+        finding.message
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"model = Net()\nmodel.fc = nn.Linear(8, 3)\n{INLINE.format(optimizer='SGD')}\n"
+        f"trainer.fit({DATA})",
+        f"model = Net()\n{INLINE.format(optimizer='SGD')}\nmodel.fc = nn.Linear(8, 3)\n"
+        "print(trainer)",
+        # a class that does not keep the optimizer it is given
+        "model = Net()\nLogger(optim.SGD(model.parameters(), lr=0.1))\nmodel.fc = nn.Linear(8, 3)",
+    ],
+    ids=["replaced-first", "not-used-after", "not-kept"],
+)
+def test_an_optimizer_built_inline_negatives(body):
+    logger = "\nclass Logger:\n    def __init__(self, optimizer):\n        print(optimizer)\n\n"
+    code = handed(body).replace("\nclass Trainer:", logger + "\nclass Trainer:")
+    assert only(code, "GG102") == []

@@ -113,6 +113,8 @@ class ModuleFacts:
             name: ClassInfo(info.node, info.base_names, owner)
             for name, info in self.classes.items()
         }
+        copies: list[ModuleFacts] = self.shared("copies", list)
+        copies.append(other)  # released with these facts
         return other
 
     def mentions(self, word: str) -> bool:
@@ -122,7 +124,10 @@ class ModuleFacts:
 
     def release(self) -> None:
         """Drop the shared analyses. They point back at these facts; breaking that cycle
-        lets the tree be freed at once instead of by a full garbage collection."""
+        lets the tree be freed at once instead of by a full garbage collection (copies
+        made by :meth:`with_resolver` too)."""
+        for copy in self._shared.get("copies", ()):
+            copy.release()
         self._shared.clear()
 
     def shared(self, key: Hashable, build: Callable[[], _Built]) -> _Built:
@@ -297,20 +302,21 @@ class ModuleFacts:
         )
         return not known and self.asks_about(qualified)
 
-    def may_name_import_or_class(self, func: ast.expr) -> bool:
-        """False when ``func`` can name neither an import nor one of the file's classes or
-        functions: its chain does not start at an imported name (``self.proj(x)``,
-        ``x.view(...)``), so :meth:`qualify` is None and the call builds no optimizer
-        (:meth:`optimizer_call_known` is False). A cheap test for every call of a file."""
-        root = func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name):
-            return False
-        name = root.id
-        if root is func and (name in self.classes or name in self.functions):
-            return True
-        return name in self.imports.aliases
+    def may_build_optimizer(self, call: ast.Call) -> bool:
+        """``optimizer_call_known(call) is not False``, answered at once for the calls of
+        most files: a callee that names no import (``self.proj(x)``: never an optimizer),
+        a ``torch.`` name (known without jedi), a lowercase or argument-less call."""
+        func = call.func
+        own = isinstance(func, ast.Name) and (func.id in self.classes or func.id in self.functions)
+        if not own:
+            qualified = self.qualify(func)
+            if qualified is None:
+                return False
+            if qualified.startswith("torch."):
+                return self._kind_of_qualname(qualified) is SymbolKind.OPTIMIZER_CLASS
+            if not _may_be_optimizer_class(call, qualified):
+                return False  # a lowercase name or no arguments: never asked, never one
+        return self.optimizer_call_known(call) is not False
 
     @attributed(lambda facts: facts)
     def is_optimizer_call(self, call: ast.Call) -> bool:
@@ -414,8 +420,25 @@ class ModuleFacts:
         lists = [found for kind in kinds if (found := self.nodes_of(kind))]
         if len(lists) <= 1:
             return list(lists[0]) if lists else []
-        order = self.walk_order
-        return sorted((node for found in lists for node in found), key=order.__getitem__)
+        return self.in_walk_order([node for found in lists for node in found])
+
+    def in_walk_order(self, nodes: list[ast.AST]) -> list[ast.AST]:
+        """``nodes`` sorted as ``ast.walk(tree)`` meets them. A few (a file's imports) are
+        placed by their paths: numbering every node of the file costs 10% of a parse."""
+        if len(nodes) <= _FEW_TO_PLACE and "walk_order" not in self.__dict__:
+            return sorted(nodes, key=self._walk_key)
+        return sorted(nodes, key=self.walk_order.__getitem__)
+
+    def _walk_key(self, node: ast.AST) -> tuple[int, list[int]]:
+        """Sorts like ``walk_order``: ``ast.walk`` is breadth first, so a node comes after
+        every shallower one and, at one depth, in the order of its path of child indices."""
+        path: list[int] = []
+        child, parent = node, self.parents.get(node)
+        while parent is not None:
+            path.append(_child_index(parent, child))
+            child, parent = parent, self.parents.get(parent)
+        path.reverse()
+        return len(path), path
 
     @cached_property
     def walk_order(self) -> dict[ast.AST, int]:
@@ -505,6 +528,24 @@ class ModuleFacts:
     def is_under_no_grad(self, stmt: ast.stmt) -> bool:
         info = self.statement_info(stmt)
         return info is not None and flow.is_under_no_grad(info, self.parents)
+
+
+# Merges of up to this many nodes are placed by their paths (``ModuleFacts._walk_key``)
+# rather than by numbering every node of the file (``walk_order``: 10% of a parse).
+_FEW_TO_PLACE = 48
+
+
+def _child_index(parent: ast.AST, child: ast.AST) -> int:
+    """``child``'s position among ``parent``'s children, in ``ast.walk`` order."""
+    index = 0
+    for name in flow.CHILD_FIELDS[type(parent)]:
+        value = getattr(parent, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if item is child:
+                return index
+            if isinstance(item, ast.AST):
+                index += 1
+    raise ValueError("not a child of its parent")
 
 
 def line_range(stmt: ast.stmt) -> tuple[int, int]:

@@ -130,6 +130,47 @@ def dispatch(facts: ModuleFacts, node: ast.AST, owner: str) -> tuple[set[str], b
     return None
 
 
+def caller_dispatch(facts: ModuleFacts, node: ast.AST, owner: str) -> tuple[set[str], bool] | None:
+    """The type tests of the ``modules()`` loops that hand ``owner`` to the helper around
+    ``node`` (``if isinstance(m, nn.BatchNorm2d): constant_init(m, 1)``): their class names,
+    when every such call is under one (otherwise the helper may get any layer)."""
+    helper = next(
+        (
+            a
+            for a in facts.ancestors(node)
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ),
+        None,
+    )
+    if helper is None or _first_argument(helper) != owner:
+        return None
+    names: set[str] = set()
+    by_substring = False
+    calls = 0
+    for loop in (n for n in facts.nodes_of(ast.For) if isinstance(n, ast.For)):
+        layer = _module_loop_variable(loop)
+        for call in (n for n in flow.walk_local(loop) if isinstance(n, ast.Call)) if layer else ():
+            first = call.args[0] if call.args else None
+            if not (isinstance(first, ast.Name) and first.id == layer):
+                continue
+            if helper.name not in _function_name(call.func):
+                continue
+            found = dispatch(facts, call, layer)
+            if found is None:
+                return None
+            calls += 1
+            names |= found[0]
+            by_substring = by_substring or found[1]
+    return (names, by_substring) if calls else None
+
+
+def _first_argument(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    arguments = [a.arg for a in function.args.posonlyargs + function.args.args]
+    if arguments[:1] in (["self"], ["cls"]):
+        arguments = arguments[1:]
+    return arguments[0] if arguments else None
+
+
 def _type_test(facts: ModuleFacts, test: ast.AST, owner: str) -> tuple[set[str], bool] | None:
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Name):
         if (

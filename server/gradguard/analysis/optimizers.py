@@ -79,10 +79,7 @@ class OptimizerIndex:
     def possible_calls(self) -> frozenset[ast.Call]:
         """The calls that build an optimizer or may (jedi not asked yet)."""
         calls = cast(list[ast.Call], self.facts.nodes_of(ast.Call))
-        named = self.facts.may_name_import_or_class
-        return frozenset(
-            c for c in calls if named(c.func) and self.facts.optimizer_call_known(c) is not False
-        )
+        return frozenset(filter(self.facts.may_build_optimizer, calls))
 
     @cached_property
     def optimizer_calls(self) -> frozenset[ast.Call]:

@@ -1,16 +1,25 @@
-"""Checking one file (a Python file or a notebook) for ``gradguard check``."""
+"""Checking one file (a Python file or a notebook) for ``gradguard check``.
+
+Imported only when a file is analysed: the options, outcomes and configuration
+lookup a cached rerun needs are in :mod:`gradguard.cli.outcome` (re-exported here).
+"""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from gradguard import cache_paths, files
 from gradguard.analysis.resolution import SymbolResolver
-from gradguard.config import Config, find_config, load_config_file, with_rule_selection
+from gradguard.cli.outcome import (
+    CheckOptions,
+    FileOutcome,
+    clear_config_cache,
+    config_for_file,
+    internal_error,
+)
+from gradguard.config import Config
 from gradguard.engine import analyze
 from gradguard.findings import AnalysisResult, Fix
 from gradguard.fixer import fix_document, fix_text
@@ -23,93 +32,23 @@ from gradguard.notebook import (
     join_cells,
     parse_notebook,
 )
-from gradguard.output import FileReport
+from gradguard.output.report import FileReport
 from gradguard.rules import all_rules
+
+__all__ = [
+    "CheckOptions",
+    "FileOutcome",
+    "check_file",
+    "check_text",
+    "clear_config_cache",
+    "config_for_file",
+    "internal_error",
+]
 
 
 @lru_cache(maxsize=1)
 def known_codes() -> frozenset[str]:
     return frozenset(rule.code for rule in all_rules())
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    fix: bool = False
-    unsafe_fixes: bool = False
-    diff: bool = False
-    select: tuple[str, ...] | None = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    config_file: str | None = None
-    resolve: bool = True
-    #: Keep jedi's answers on disk between runs and share them between workers.
-    answer_cache: bool = True
-    force_exclude: bool = False
-    # --extend-exclude patterns, added to each configuration's extend-exclude.
-    exclude: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    report: FileReport
-    fixed_text: str | None = None  # set when fixes changed the text
-    diff: str = ""
-    notices: tuple[str, ...] = ()
-    noqa_warnings: tuple[str, ...] = ()
-    # Findings that --fix removed, per code (reported before, gone after).
-    fixed_codes: dict[str, int] = field(default_factory=dict)
-
-
-# -- configuration ---------------------------------------------------------------------
-
-
-# Directory -> its configuration file, filled as the run walks (see config.find_config).
-_found_configs: dict[Path, Path | None] = {}
-
-
-@lru_cache(maxsize=256)
-def _config_for_directory(directory: str, options: CheckOptions) -> Config:
-    if options.config_file:
-        config = _loaded(str(Path(options.config_file).resolve()))
-    else:
-        found = find_config(Path(directory), _found_configs)
-        config = _loaded(str(found)) if found else Config(root=_project_root(directory))
-    return with_rule_selection(
-        config, select=options.select, extend_select=options.extend_select, ignore=options.ignore
-    )
-
-
-def _project_root(directory: str) -> str:
-    """Without a configuration file, patterns are relative to the working directory
-    (ruff's project root), or to the directory itself when it is outside it."""
-    cwd = str(Path.cwd().resolve())
-    return cwd if directory == cwd or directory.startswith(cwd + os.sep) else directory
-
-
-@lru_cache(maxsize=64)
-def _loaded(path: str) -> Config:
-    """Each configuration file is read once per run, however many directories it serves."""
-    return load_config_file(Path(path))
-
-
-def config_for_file(path: Path, options: CheckOptions) -> Config:
-    directory = path.parent if str(path) != "-" else Path.cwd()
-    return _config_for_directory(_resolved(str(directory)), options)
-
-
-@lru_cache(maxsize=1024)
-def _resolved(directory: str) -> str:
-    """``directory`` resolved once per run: asked for each file twice (its cache key,
-    its analysis), a ``resolve()`` each time cost 5% of a ``--no-resolve`` check."""
-    return str(Path(directory).resolve())
-
-
-def clear_config_cache() -> None:
-    """Configuration files may have changed since the last in-process run."""
-    _config_for_directory.cache_clear()
-    _resolved.cache_clear()
-    _loaded.cache_clear()
-    _found_configs.clear()
 
 
 # -- analysing -------------------------------------------------------------------------
@@ -263,12 +202,6 @@ def _noqa_warnings(path: str, text: str, notebook: JoinedCells | None = None) ->
         where = f"cell {cell.key}:{line - cell.first_line + 1}" if cell else str(line + 1)
         warnings.append(f"{path}:{where}: {message}")
     return tuple(warnings)
-
-
-def internal_error(path: Path | str, reason: str) -> FileOutcome:
-    """The report of a file GradGuard failed on (an exception, a dead worker)."""
-    message = f"{path}: internal error: {reason} (file not analysed)"
-    return FileOutcome(FileReport(str(path), (), message, internal=True))
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from gradguard import __version__
 from gradguard.format_names import FORMAT_NAMES
@@ -16,6 +17,29 @@ def default_jobs() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # pragma: no cover - macOS and Windows have no affinity call
         return os.cpu_count() or 1
+
+
+def _terminal_width() -> int:
+    """:func:`shutil.get_terminal_size`'s columns (``COLUMNS``, the terminal, else 80),
+    without importing shutil and the compression modules it brings on every run."""
+    try:
+        if (columns := int(os.environ["COLUMNS"])) > 0:
+            return columns
+    except (KeyError, ValueError):
+        pass
+    try:
+        stdout = sys.__stdout__
+        return (os.get_terminal_size(stdout.fileno()).columns if stdout else 0) or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, given the width: argparse makes one per ``add_argument`` and,
+    without a width, each imports shutil to ask the terminal."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _terminal_width() - 2)
 
 
 def _positive(text: str) -> int:
@@ -135,29 +159,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradguard",
         description="Find optimizer, parameter and gradient bugs in PyTorch code.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"gradguard {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    check = commands.add_parser("check", help="check files, directories and notebooks")
+    check = commands.add_parser(
+        "check", help="check files, directories and notebooks", formatter_class=_HelpFormatter
+    )
     check.add_argument(
         "paths", nargs="*", help="files, notebooks or directories (default: .); - for stdin"
     )
     for add in (_add_selection, _add_fixing, _add_exit, _add_output, _add_running):
         add(check)
 
-    rule = commands.add_parser("rule", help="print a rule's documentation")
+    rule = commands.add_parser(
+        "rule", help="print a rule's documentation", formatter_class=_HelpFormatter
+    )
     rule.add_argument("code", nargs="?", help="a code (GG201) or name (none-assigned-to-parameter)")
     rule.add_argument("--all", action="store_true", help="list every rule")
     rule.add_argument(
         "--format", choices=("text", "json"), default="text", help="json: for tools (with its URL)"
     )
 
-    server = commands.add_parser("server", help="run the language server over stdio")
+    server = commands.add_parser(
+        "server", help="run the language server over stdio", formatter_class=_HelpFormatter
+    )
     server.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
     # vscode-languageclient appends --stdio in its stdio transport; stdio is the default.
     server.add_argument("--stdio", action="store_true", help="use stdio (the default)")
-    clean = commands.add_parser("clean", help="empty GradGuard's cache directory")
+    clean = commands.add_parser(
+        "clean", help="empty GradGuard's cache directory", formatter_class=_HelpFormatter
+    )
     clean.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     parser.set_defaults(subparsers={"check": check, "rule": rule, "server": server, "clean": clean})
     return parser

@@ -10,22 +10,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from gradguard import files, runner
+from gradguard import files
 from gradguard.cli import cached
-from gradguard.cli.analyse import (
+from gradguard.cli.arguments import default_jobs
+from gradguard.cli.outcome import (
     CheckOptions,
     FileOutcome,
-    check_text,
     clear_config_cache,
     config_for_file,
     internal_error,
 )
-from gradguard.cli.arguments import default_jobs
-from gradguard.cli.noqa import add_noqa
 from gradguard.config import Config, ConfigError
 from gradguard.findings import Severity
-from gradguard.output import FORMATTERS, HUMAN_FORMATS, FileReport, format_statistics, summary_line
-from gradguard.rules import all_rules
+from gradguard.output import (
+    HUMAN_FORMATS,
+    FileReport,
+    format_statistics,
+    formatter,
+    summary_line,
+)
+
+# The engine, the rules and the runner are imported where a file is analysed: a rerun
+# whose files are all in the result cache does not load them (cli/cached.py).
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 #: Findings of these severities make the exit status 1; information and hints do not.
@@ -68,6 +74,8 @@ def _check_cli_codes(*groups: tuple[str, ...] | None) -> str | None:
     codes = [code for group in groups for code in group or ()]
     if not codes:  # importing every rule costs start-up time a cached rerun would not pay
         return None
+    from gradguard.rules import all_rules
+
     known_prefixes = {rule.code[:n] for rule in all_rules() for n in range(2, 6)} | {"ALL"}
     for code in codes:
         if code not in known_prefixes:
@@ -119,6 +127,8 @@ def run_check(args: argparse.Namespace) -> int:
             return _usage_error(f"no such file or directory: {', '.join(missing)}")
         targets = _targets(paths, options)
         if args.add_noqa:
+            from gradguard.cli.noqa import add_noqa
+
             return add_noqa(targets, options, quiet=args.quiet)
         outcomes = cached.check_paths(targets, options, args.jobs or default_jobs())
         config_errors = _config_errors(paths, options)
@@ -154,6 +164,9 @@ def _config_errors(paths: list[Path], options: CheckOptions) -> list[ConfigError
 
 
 def _check_stdin(args: argparse.Namespace, options: CheckOptions) -> FileOutcome:
+    from gradguard import runner
+    from gradguard.cli.analyse import check_text
+
     name = args.stdin_filename or "-"
     data = sys.stdin.buffer.read()
     try:
@@ -204,7 +217,7 @@ def _emit(
         elif args.statistics:
             stream.write(format_statistics(reports, args.format))
         else:
-            stream.write(FORMATTERS[args.format](reports))
+            stream.write(formatter(args.format)(reports))
     if args.show_fixes and options.fix and not options.diff:
         sys.stderr.write(_fixes_listing(outcomes))
     if args.format not in HUMAN_FORMATS or args.quiet:

@@ -7,42 +7,45 @@ units it touches are parsed again on their own, and only the units whose
 findings the edit can change are analysed again; the other units keep their
 findings, moved by the lines the edit added or removed.
 
-What a unit's findings depend on is read from two sources. The analysis records
-what it read (:mod:`gradguard.semantic.reads`, kept per unit in the baseline: the
-semantic model's answers with the units they were computed from, the same-file
-helpers a step expansion or a parameter's callers reached, and the patterns of
+What a unit's findings depend on is what its analysis read, recorded
+(:mod:`gradguard.semantic.reads`, kept per unit in the baseline): the semantic model's
+answers with the units they were computed from, the definitions ``analysis/`` found by
+name (``facts.functions``, ``facts.classes``; a memoised answer brings its reads again),
+only the header of a class whose kind was judged (``class X(nn.Module):``), the
+same-file helpers a step expansion or a parameter's callers reached, and the patterns of
 whole-file scans such as "every assignment of ``D``" or "every layer built with
-``bias=False``"). The evaluators of ``analysis/`` that keep no record are followed by
-names: a unit *exports* the names it binds in the module (a ``def`` or ``class`` its
-own name, the classes it defines, the globals it declares and the names it imports;
-module code what it assigns or imports), and its *words* are the names it may use
-(read from its text, see :mod:`gradguard.incremental.units`). A unit is analysed
-again, to a fixed point, when
+``bias=False``". A unit *exports* the names it binds in the module (a ``def`` or
+``class`` its own name, the classes it defines, the globals it declares and the names it
+imports; module code what it assigns or imports), and its *words* are the names it may
+use (read from its text, see :mod:`gradguard.incremental.units`). A unit is analysed
+again when
 
 * the edit touched it, or one of its findings points into or next to the edited
   lines (or quotes a line number the edit moved);
-* its recorded reads include an edited unit, or a scan whose pattern the edited
-  statements (before or after the edit) match;
-* a rule scanned the whole file for no unit in particular (``assigned.assigned_values``
-  looked up from a memoised role) with a pattern the edit matches, and the rule may
-  report on the unit and the unit spells the name read;
-* it uses a name whose meaning may have changed: one exported by an edited unit,
-  by a unit that uses such a name;
-* it is a function the edited code calls or called, or module code calls (the
-  values passed in, the loop around the call); a function an affected function
-  calls is not analysed again for that alone: what it reads of its callers is in
-  its recorded reads;
+* its recorded reads include an edited unit (for a class read by its header only, when
+  the edit reaches that header), or a scan whose pattern the edited statements (before
+  or after the edit) match;
+* a rule scanned the file or looked a definition up for no unit in particular, with a
+  pattern the edit matches or for an edited definition, and the rule may report on the
+  unit and the unit spells the name read;
+* it spells a name the edit binds anew (a definition added, removed or renamed, what
+  edited module code binds, a ``global`` or nested class of an edited definition): the
+  body of ``def f`` edited leaves ``f`` bound to it, and who read that body is recorded;
+* it is a function the edited code calls or called (the values passed in, the loop
+  around the call);
 * it is module code and other module code is analysed again or was removed
   (module-level flow).
 
 Those units are analysed with the whole file's text and a tree of what they read:
-the units their records name, those matching their scans, and by name the units
-defining the names they use, the callers of the functions among them, the module
-code using the module variables they read and every import. An edit that does not
+the units their records name, those matching their scans, what the edited code may
+read anew (the definitions of the names it spells, transitively: a reader's new reads go
+through it), the units spelling an edited definition's name (its callers), the module
+code binding a variable any of them spells and every import. An edit that does not
 parse on its own or changes an import, a file with a ``from __future__`` import, an
 edit of a ``noqa`` comment, of the file's first line break or of its indentation
 step, or a shortcut that would need more than ``WHOLE_FILE_SHARE`` of the file is
-analysed in full.
+analysed in full; a text that does not parse at all keeps the last baseline (typing
+passes through one at every other keystroke).
 
 The language server publishes the result at once and runs the full analysis once
 typing pauses (docs/server.md). ``tests/test_incremental.py`` checks, edit after
@@ -391,6 +394,8 @@ def _moved_reads(plan: _Plan, count: int, edited: int) -> tuple[UnitReads, ...]:
     old = plan.baseline.reads
     assert old is not None
     shift = edited - (plan.end_unit - plan.first_unit)
+    if shift == 0 and edited <= 1:
+        return old.per_unit  # one unit edited in place (a keystroke): nothing moves
     region = list(range(plan.first_unit, plan.first_unit + edited))
     index: dict[int, list[int]] = {}
     for i in range(len(old.per_unit)):

@@ -7,6 +7,7 @@ to the units reading it, and a caller's arguments flow into the function called.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 
@@ -94,12 +95,29 @@ def scanned_units(units: list[Unit], lines: list[str], patterns: Iterable[str]) 
     if not patterns:
         return set()
     search = re.compile("|".join(f"(?:{p})" for p in patterns)).search
-    found = set()
-    for number, line in enumerate(lines):
-        if search(searchable_text(line)):
-            index = unit_at(units, number)
-            if index is not None:
-                found.add(index)
+    text = searchable_text("\n".join(lines))
+    starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    if len(starts) != len(lines):  # normalising made or took a line break: line by line
+        numbers = [n for n, line in enumerate(lines) if search(searchable_text(line))]
+    else:
+        numbers = _matching_lines(search, text, starts)
+    return {index for n in numbers if (index := unit_at(units, n)) is not None}
+
+
+def _matching_lines(
+    search: Callable[[str, int], re.Match[str] | None], text: str, starts: list[int]
+) -> list[int]:
+    """The lines in which a match starts, searching the whole text (in C) from the line
+    after each one found: every line a search of it alone matches is among them (a
+    match found from an earlier line starts at or before that line's own)."""
+    found = []
+    position = 0
+    while (match := search(text, position)) is not None:
+        line = bisect.bisect_right(starts, match.start()) - 1
+        found.append(line)
+        if line + 1 >= len(starts):
+            break
+        position = starts[line + 1]
     return found
 
 

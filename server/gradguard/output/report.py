@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gradguard.findings import Finding, Span
-from gradguard.notebook import JoinedCells
+
+if TYPE_CHECKING:  # a report holds one when its file is a notebook (unpickling imports it)
+    from gradguard.notebook import JoinedCells
 
 
 @dataclass(frozen=True)

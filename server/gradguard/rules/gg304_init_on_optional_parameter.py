@@ -18,7 +18,8 @@ Checks for initialisers and in-place calls on a layer's optional parameter
   `for m in model.modules()`, a helper called there with `m`) that checks only
   `hasattr(m, "bias")`;
 - inside such a function with no check at all, for a layer type this file builds without
-  that parameter.
+  that parameter (the type test may be in the loop that calls the helper:
+  `if isinstance(m, nn.BatchNorm2d): constant_init(m, 1)`).
 
 ## Why is this bad?
 A layer built with `bias=False` still has a `bias` attribute: it is `None`. So
@@ -113,6 +114,7 @@ from gradguard.semantic.catalogue.optional_parameters import (
     HAS_ATTRIBUTE,
     INIT_FIRST_ATTRIBUTE,
     INIT_MODULE,
+    layers_leaving_none,
 )
 from gradguard.semantic.constants import Partial, Reference
 from gradguard.semantic.layer_flags import Absence
@@ -277,13 +279,17 @@ def _dispatched(
             ),
             fixes=_hasattr_fixes(context, use, guard),
         )
-    dispatch = layer_dispatch.dispatch(facts, use.call, use.owner)
+    dispatch = layer_dispatch.dispatch(facts, use.call, use.owner) or (
+        layer_dispatch.caller_dispatch(facts, use.call, use.owner)
+    )
     if dispatch is None:
         return None
     names, by_substring = dispatch
+    if not any(_dispatched_to(c, names, by_substring) for c in _LEAVING_NONE[use.parameter]):
+        return None  # no layer it dispatches to can lack the parameter: nothing to look for
     for absence in semantic.every_absence(use.parameter):
-        class_name = absence.class_name
-        if any((n in class_name) if by_substring else n == class_name for n in names):
+        if _dispatched_to(absence.class_name, names, by_substring):
+            class_name = absence.class_name
             line = context.source.span_of(absence.call).start.line + 1
             builds = "builds" if absence.known else "can build"
             return rule.finding(
@@ -295,6 +301,13 @@ def _dispatched(
                 fixes=_fixes(context, use),
             )
     return None
+
+
+_LEAVING_NONE = {parameter: layers_leaving_none(parameter) for parameter in ("weight", "bias")}
+
+
+def _dispatched_to(class_name: str, names: set[str], by_substring: bool) -> bool:
+    return any((n in class_name) if by_substring else n == class_name for n in names)
 
 
 # -- messages and fixes ---------------------------------------------------------------------

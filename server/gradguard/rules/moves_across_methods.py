@@ -69,20 +69,14 @@ def _finding(
     if move is not call:
         shown += f" (`.{flow.method_name(move)}()` on line {move.lineno})"
     optimizer = f"self.{built.field}"
-    model = min(built.creation.models, default="the model")
-    method = f"{built.class_name}.{built.method.name}()"
     return rule.finding(
         context,
         call,
-        f"{shown} runs after `{method}` (line {built.statement.line}) created `{optimizer}` "
-        f"from the parameters of `{model}`: PyTorch keeps the same parameter objects, but "
+        f"{shown} runs {built.after()}: PyTorch keeps the same parameter objects, but "
         "optimizer state that already exists (Adagrad's, Adam's or momentum SGD's after a "
         "step, a loaded state dict) is not moved or cast with them",
         related=[
-            RelatedLocation(
-                span(built.creation.statement.node),
-                f"`{optimizer}` is created here, when line {built.statement.line} runs",
-            ),
+            RelatedLocation(span(built.creation.statement.node), built.created_here()),
             RelatedLocation(span(use), f"`{optimizer}` is used here, after the move"),
         ],
     )

@@ -111,9 +111,7 @@ def _object_finding(
     rule: Rule, context: RuleContext, built: BuiltByObject, found: Replacement, use: ast.AST
 ) -> Finding:
     span = context.source.span_of
-    method = f"{built.class_name}.{built.method.name}()"
     optimizer = f"self.{built.field}"
-    model = min(built.creation.models, default="the model")
     what = f"`{found.part_text}`"
     if found.via:
         what = f"`{found.via}()` replaces {what} (line {found.via_line})"
@@ -122,14 +120,9 @@ def _object_finding(
     return rule.finding(
         context,
         found.node,
-        f"{what} after `{method}` (line {built.statement.line}) created `{optimizer}` from "
-        f"the parameters of `{model}`, so `{optimizer}.step()` never updates the new "
-        "parameters",
+        f"{what} {built.after()}, so `{optimizer}.step()` never updates the new parameters",
         related=[
-            RelatedLocation(
-                span(built.creation.statement.node),
-                f"`{optimizer}` is created here, when line {built.statement.line} runs",
-            ),
+            RelatedLocation(span(built.creation.statement.node), built.created_here()),
             RelatedLocation(span(use), f"`{optimizer}` is used here, after the replacement"),
         ],
     )

@@ -36,8 +36,7 @@ class _AssignedValues:
     def of(self, dotted: str) -> list[ast.expr]:
         if dotted not in self._found:
             statements = self._statements(dotted)
-            order = self.model.facts.walk_order
-            ordered = sorted(dict.fromkeys(statements), key=order.__getitem__)
+            ordered = self.model.facts.in_walk_order(list(dict.fromkeys(statements)))
             self._found[dotted] = [s.value for s in ordered if s.value is not None]  # type: ignore[attr-defined]
         return self._found[dotted]
 

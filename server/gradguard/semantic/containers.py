@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
@@ -145,10 +146,22 @@ def _container_names(facts: ModuleFacts) -> frozenset[str]:
                 if not _may_be_container(value) or container_shape(value) is None:
                     continue
                 targets = node.targets if kind is ast.Assign else [node.target]  # type: ignore[attr-defined]
-                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+                for target in targets:
+                    names.update(_bound_names(target))
         return frozenset(names)
 
     return facts.shared("container names", build)
+
+
+def _bound_names(target: ast.expr) -> Iterator[str]:
+    """The names an assignment target binds (through tuples, lists and starred parts)."""
+    if isinstance(target, ast.Starred):
+        target = target.value
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _bound_names(element)
 
 
 def _may_be_container(value: ast.expr | None) -> bool:
@@ -204,30 +217,38 @@ def _element_kinds(
 def _fills(facts: ModuleFacts, scope: ast.AST, dotted: str) -> list[ast.AST]:
     """``x.append(e)``, ``x.extend([...])``, ``x.insert(i, e)``, ``x[k] = e``,
     ``x[k][j] = e``, ``x += [...]`` under ``scope``, in ``ast.walk(scope)`` order."""
-    index = facts.shared("gg203 fills", lambda: _index_fills(facts))
-    return [n for n in index.get(dotted, []) if any(a is scope for a in facts.ancestors(n))]
+    indexes = facts.shared("gg203 fills", lambda: _index_fills(facts))
+    parts = [found for index in indexes if (found := index.get(dotted))]
+    if len(parts) > 1:
+        fills = facts.in_walk_order([n for part in parts for n in part])
+    else:
+        fills = parts[0] if parts else []
+    return [n for n in fills if any(a is scope for a in facts.ancestors(n))]
 
 
-def _index_fills(facts: ModuleFacts) -> dict[str, list[ast.AST]]:
-    """Every fill of the file by the dotted name it fills, in ``ast.walk`` order: built
-    once, where a walk per class made files of many modules quadratic."""
-    index: dict[str, list[ast.AST]] = {}
-    for node in facts.nodes_of_types(ast.Call, ast.Assign, ast.AugAssign):
-        if isinstance(node, ast.Call) and flow.method_name(node) in _FILL_METHODS:
-            dotted = flow.dotted_name(node.func.value)  # type: ignore[attr-defined]
+def _index_fills(facts: ModuleFacts) -> tuple[dict[str, list[ast.AST]], ...]:
+    """Every fill of the file by the dotted name it fills, one index per node type, each
+    in ``ast.walk`` order: built once, where a walk per class made files of many modules
+    quadratic (merged only for the names looked up)."""
+    calls: dict[str, list[ast.AST]] = {}
+    for call in cast(list[ast.Call], facts.nodes_of(ast.Call)):
+        if flow.method_name(call) in _FILL_METHODS:
+            dotted = flow.dotted_name(call.func.value)  # type: ignore[attr-defined]
             if dotted is not None:
-                index.setdefault(dotted, []).append(node)
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Subscript):
-                    dotted = flow.dotted_name(_root_of_items(target))
-                    if dotted is not None:
-                        index.setdefault(dotted, []).append(node)
-        elif isinstance(node, ast.AugAssign):
-            dotted = flow.dotted_name(node.target)
-            if dotted is not None:
-                index.setdefault(dotted, []).append(node)
-    return index
+                calls.setdefault(dotted, []).append(call)
+    assigns: dict[str, list[ast.AST]] = {}
+    for node in facts.nodes_of(ast.Assign):
+        for target in node.targets:  # type: ignore[attr-defined]
+            if isinstance(target, ast.Subscript):
+                dotted = flow.dotted_name(_root_of_items(target))
+                if dotted is not None:
+                    assigns.setdefault(dotted, []).append(node)
+    augmented: dict[str, list[ast.AST]] = {}
+    for node in facts.nodes_of(ast.AugAssign):
+        dotted = flow.dotted_name(node.target)  # type: ignore[attr-defined]
+        if dotted is not None:
+            augmented.setdefault(dotted, []).append(node)
+    return calls, assigns, augmented
 
 
 def _root_of_items(target: ast.Subscript) -> ast.expr:

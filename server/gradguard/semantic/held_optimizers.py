@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 from typing import Literal
 
-from gradguard.analysis import flow
+from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.semantic.model import SemanticModel
@@ -52,6 +52,18 @@ class Touches:
         self.site = site
         self.evaluator = SemanticModel.of(facts).evaluator
         self.fields = set(self.evaluator.heap.stores)
+        self._optimizer_fields: dict[str, bool] = {}
+
+    def _may_hold_optimizer(self, attr: str) -> bool:
+        """Some store of a field named ``attr`` may put an optimizer there: one whose value
+        is not a ``torch.nn`` layer built in place (``model.fc = nn.Linear(...)``). The
+        field's value reads every store's receiver, in every function of the file."""
+        if attr not in self._optimizer_fields:
+            self._optimizer_fields[attr] = any(
+                not _builds_a_layer(self.facts, getattr(statement, "value", None))
+                for _, statement in self.evaluator.heap.stores.get(attr, [])
+            )
+        return self._optimizer_fields[attr]
 
     def holds(self, value: Value) -> bool:
         return any(isinstance(o, OptimizerObject) and o.site is self.site for o in value)
@@ -63,6 +75,7 @@ class Touches:
             target = stmt.targets[0]
             if (
                 isinstance(target, ast.Attribute)
+                and self._may_hold_optimizer(target.attr)
                 and self.holds(value_of(target, frame))
                 and not self._reads(stmt.value, frame)
             ):
@@ -216,3 +229,10 @@ def _method_touch(facts: ModuleFacts, call: ast.Call, field: str) -> str | None:
         return touches.pop() if len(touches) == 1 else None
     foreign = foreign_call(facts, call)
     return foreign.summary.touch(field) if foreign is not None else None
+
+
+def _builds_a_layer(facts: ModuleFacts, value: ast.expr | None) -> bool:
+    """``value`` is a call of a ``torch.nn`` layer class (never an optimizer)."""
+    return isinstance(value, ast.Call) and torchnames.is_module_class_qualname(
+        facts.qualify(value.func) or ""
+    )

@@ -50,11 +50,37 @@ class BuiltByObject:
     scope: flow.Scope
     held: frozenset[AbstractObject]  # the modules (and layers) whose parameters it holds
     owners: frozenset[AbstractObject]  # the modules ``params`` names directly
+    # Built in the calling scope as the construction's argument
+    # (``Trainer(model, optim.SGD(model.parameters()))``), kept by ``__init__`` in ``field``.
+    handed: bool = False
+
+    def after(self) -> str:
+        """``after `Trainer.__init__()` (line 30) created `self.optimizer` from the parameters
+        of `self.model``, for messages."""
+        line = self.statement.line
+        model = min(self.creation.models, default="the model")
+        if self.handed:
+            return (
+                f"after the optimizer handed to `{self.class_name}(...)` on line {line} (kept "
+                f"as `self.{self.field}`) was created from the parameters of `{model}`"
+            )
+        return (
+            f"after `{self.class_name}.{self.method.name}()` (line {line}) created "
+            f"`self.{self.field}` from the parameters of `{model}`"
+        )
+
+    def created_here(self) -> str:
+        if self.handed:
+            return f"The optimizer is created here and handed to `{self.class_name}(...)`"
+        return f"`self.{self.field}` is created here, when line {self.statement.line} runs"
 
 
 def built_by_objects(facts: ModuleFacts, creations: list[OptimizerCreation]) -> list[BuiltByObject]:
     found: list[BuiltByObject] = []
     for creation in creations:
+        if creation.target is None:
+            found += _handed_inline(facts, creation)
+            continue
         method = creation.scope
         owner = facts.parents.get(method)
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or not isinstance(
@@ -70,6 +96,54 @@ def built_by_objects(facts: ModuleFacts, creations: list[OptimizerCreation]) -> 
             continue
         for call in _calls_running(facts, owner, method):
             found += _built_at(facts, creation, field, method, call)
+    return found
+
+
+def _handed_inline(facts: ModuleFacts, creation: OptimizerCreation) -> list[BuiltByObject]:
+    """``Trainer(model, optim.SGD(model.parameters()))``: an optimizer built as an argument
+    of a same-file class's construction, which its ``__init__`` keeps in a field."""
+    construction = facts.parents.get(creation.call)
+    if isinstance(construction, ast.keyword):
+        construction = facts.parents.get(construction)
+    if not (
+        isinstance(construction, ast.Call)
+        and isinstance(construction.func, ast.Name)
+        and construction.func.id in facts.classes
+        and creation.params is not None
+    ):
+        return []
+    evaluator = SemanticModel.of(facts).evaluator
+    owners = _owners(evaluator.value_of(creation.params))
+    info = facts.statement_info(creation.statement.node)
+    if not owners or info is None:
+        return []
+    touches = Touches(facts, creation.call)
+    gradients = SemanticModel.of(facts).gradients
+    held: set[AbstractObject] = set()
+    for module in owners:
+        held |= gradients.reachable(module)  # type: ignore[arg-type]
+    found = []
+    for obj in evaluator.value_of(construction):
+        init = evaluator.heap.method(obj, "__init__")
+        fields = [f for f in sorted(touches.fields) if touches.holds(evaluator.heap.field(obj, f))]
+        if init is None or not fields or not isinstance(obj, (InstanceObject, ModuleObject)):
+            continue
+        name = construction.func.id
+        found.append(
+            BuiltByObject(
+                creation,
+                fields[0],
+                init,
+                name,
+                obj,
+                construction,
+                info,
+                creation.scope,
+                frozenset(held),
+                owners,
+                handed=True,
+            )
+        )
     return found
 
 

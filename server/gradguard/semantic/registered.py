@@ -56,18 +56,28 @@ class RegisteredParameters:
         ``register_parameter`` (what :meth:`registers` asks of every object), so most
         ``self.<attr> = ...`` need no value. In the editor (reads recorded) it is always
         True: the full question records what its answer depends on."""
-        return (
-            torchnames.is_layer_parameter_name(attr)
-            or attr in self._parameter_names
-            or self.model.evaluator.reads is not None
-        )
+        known = self._may_register.get(attr)
+        if known is None:
+            known = self._may_register[attr] = (
+                torchnames.is_layer_parameter_name(attr)
+                or attr in self._parameter_names
+                or self.model.evaluator.reads is not None
+            )
+        return known
+
+    @cached_property
+    def _may_register(self) -> dict[str, bool]:
+        return {}
 
     @cached_property
     def _parameter_names(self) -> frozenset[str]:
         """Every attribute some statement stores an ``nn.Parameter(...)`` in, and every
         literal name given to ``register_parameter`` (None or not)."""
         names: set[str] = set()
-        for kind in (ast.Assign, ast.AnnAssign):
+        # Every spelling of ``torch.nn.Parameter`` (an import, an alias, ``nn.Parameter``)
+        # writes the word somewhere in the file.
+        stores = (ast.Assign, ast.AnnAssign) if self.facts.mentions("Parameter") else ()
+        for kind in stores:
             for node in self.facts.nodes_of(kind):
                 value = node.value  # type: ignore[attr-defined]
                 if isinstance(value, ast.Call) and self.facts.is_parameter_call(value):

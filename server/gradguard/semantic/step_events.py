@@ -119,7 +119,8 @@ def _event_kind(
             "on_optimizer": bool(receiver and roles.is_optimizer(receiver)),
             "set_to_none": _set_to_none(call),
         }
-    if receiver is not None and roles.scaler(receiver) is not None:
+    scaler_method = method in (training.SCALER_UNSCALE, training.SCALER_UPDATE)
+    if scaler_method and receiver is not None and roles.scaler(receiver) is not None:
         if method == training.SCALER_UNSCALE:
             return EventKind.UNSCALE, {"scaler": receiver, "target": _first_name(call)}
         if method == training.SCALER_UPDATE:

@@ -86,3 +86,8 @@ INIT_MODULE = "torch.nn.init."
 def flags_leaving_none(class_name: str, parameter: str) -> tuple[Flag, ...]:
     """The flags of layer ``class_name`` that, when False, leave ``parameter`` None."""
     return tuple(f for f in LAYER_FLAGS.get(class_name, ()) if parameter in f.leaves_none)
+
+
+def layers_leaving_none(parameter: str) -> frozenset[str]:
+    """The layers with a flag that, when False, leaves ``parameter`` None."""
+    return frozenset(c for c in LAYER_FLAGS if flags_leaving_none(c, parameter))
