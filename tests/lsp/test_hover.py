@@ -285,3 +285,58 @@ async def test_hover_on_a_rebound_alias_follows_its_binding(client: LanguageClie
     await doc.diagnostics()
     assert await doc.hover("o.step()", 0) is None  # `o` holds None there
     assert "`opt`: `torch.optim.SGD` optimizer" in text_of(await doc.hover("opt = torch", 1))
+
+
+# The hover index's model bindings are the semantic model's: a constructor moved in
+# the same statement, and a factory's module reached through a helper's parameters.
+BUILT = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+
+    def make_model():
+        return nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+
+
+    def parameters_of(net):
+        return net.parameters()
+
+
+    net = Net().to("cpu")
+    net_optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    model = make_model()
+    optimizer = torch.optim.SGD(parameters_of(model), lr=0.1)
+    model = model.to("cpu")
+    """
+)
+
+
+async def test_hover_on_a_model_built_and_moved_in_one_statement(client: LanguageClient, root):
+    doc = Doc(client, root / "built_moved.py", BUILT).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("net = Net()", 0))
+    assert text.startswith("`net`: instance of `Net`")
+    assert "class `Net` is defined at line 5 of this file" in text
+    assert "optimizers holding its parameters: `net_optimizer` (line 20)" in text
+
+
+async def test_hover_on_a_factory_model_lists_the_optimizer_over_a_helpers_parameters(
+    client: LanguageClient, root
+):
+    doc = Doc(client, root / "factory_helper.py", BUILT).open()
+    await doc.diagnostics()
+    text = text_of(await doc.hover("model = make_model()", 0))
+    assert text.startswith(
+        "`model`: instance of `torch.nn.Sequential`, returned by `make_model()` (line 11)"
+    )
+    assert "optimizers holding its parameters: `optimizer` (line 22)" in text
+    # ``model = model.to("cpu")`` is the same module, not a new binding of a factory's
+    moved = text_of(await doc.hover('model = model.to("cpu")', 0))
+    assert moved.startswith("`model`: instance of `torch.nn.Sequential`, returned by")

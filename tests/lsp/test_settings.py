@@ -223,7 +223,10 @@ async def test_exclude_and_command_line_args(client: LanguageClient, root):
     await asyncio.sleep(0.1)
     excluded = Doc(client, root / "plain" / "generated" / "model.py", GG204_CODE).open()
     kept = Doc(client, root / "plain" / "kept.py", GG204_CODE).open()
-    assert await excluded.diagnostics() == []
+    await excluded.diagnostics()
+    # On a loaded machine the server may analyse before it has fetched the new settings
+    # (seen at load 20); then it publishes again, empty.
+    await wait_for(lambda: current(client, excluded.uri) == [])
     assert codes(await kept.diagnostics()) == ["GG204"]
     await change_settings(client, {"debounceMs": 10, "args": ["--ignore", "GG204"]})
     await wait_for(lambda: current(client, kept.uri) == [])

@@ -1093,3 +1093,49 @@ def test_flags_an_optional_optimizer_parameter_handed_on_by_clone():
     )
     (finding,) = only(code, "GG102")
     assert finding.message.startswith("`clone()` gives the new object a deep copy of `self._model`")
+
+
+def test_a_head_from_a_factory_that_moves_it_before_returning_is_a_new_module():
+    code = program(
+        NN,
+        """
+        def make_head(device):
+            head = nn.Linear(4, 3)
+            return head.to(device)
+
+
+        def same_layer(layer):
+            return layer
+
+
+        model = Net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.backbone = same_layer(model.backbone)
+        model.fc = make_head("cpu")
+        """,
+    )
+    assert lines_of(code, "GG102") == [25]  # not the same_layer line
+
+
+def test_a_replacement_three_helpers_deep_is_followed_to_the_engines_call_depth():
+    code = program(
+        NN,
+        """
+        def replace_head(m):
+            m.fc = nn.Linear(4, 3)
+
+
+        def adapt(m):
+            replace_head(m)
+
+
+        def fine_tune(m):
+            adapt(m)
+
+
+        model = Net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        fine_tune(model)
+        """,
+    )
+    assert lines_of(code, "GG102") == [27]  # the fine_tune(model) call (main: 2 levels only)

@@ -373,41 +373,16 @@ class ModuleFacts:
             return None
         return self.classify_import(qualified)
 
-    def returns_module(self, function_name: str, _depth: int = 0) -> bool:
-        """A same-file function whose ``return`` gives a module constructor call or a
-        local name bound to one."""
-        # Memoised: without it, functions calling each other are re-walked at every
-        # depth and a file of helpers takes seconds (measured 36 s on an 18 kB file).
-        cache: dict[tuple[str, int], bool] = self.__dict__.setdefault("_returns_module", {})
-        key = (function_name, _depth)
-        return memoised(self, cache, key, lambda: self._returns_module_uncached(*key))
+    def returns_module(self, function_name: str) -> bool:
+        """A same-file function one of whose ``return`` statements gives a module, as the
+        semantic model follows it (``semantic.factories``)."""
+        from gradguard.semantic.factories import returns_module  # the model reads facts
 
-    def _returns_module_uncached(self, function_name: str, _depth: int) -> bool:
         function = self.functions.get(function_name)
-        if function is None or _depth > 3:
+        if function is None:
             return False
-        module_names: set[str] = set()
-        for node in flow.walk_local(function):
-            if (
-                isinstance(node, ast.Assign)
-                and isinstance(node.value, ast.Call)
-                and self._call_builds_module(node.value, _depth)
-            ):
-                module_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        for node in flow.walk_local(function):
-            if isinstance(node, ast.Return) and node.value is not None:
-                value = node.value
-                if isinstance(value, ast.Call) and self._call_builds_module(value, _depth):
-                    return True
-                if isinstance(value, ast.Name) and value.id in module_names:
-                    return True
-        return False
-
-    def _call_builds_module(self, call: ast.Call, depth: int) -> bool:
-        func = call.func
-        if isinstance(func, ast.Name) and func.id in self.functions:
-            return self.returns_module(func.id, depth + 1)
-        return self.callee_kind(func) in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
+        cache: dict[str, bool] = self.__dict__.setdefault("_returns_module", {})
+        return memoised(self, cache, function_name, lambda: returns_module(self, function))
 
     # -- node index ----------------------------------------------------------------
 
@@ -447,6 +422,19 @@ class ModuleFacts:
         order: dict[ast.AST, int] = dict(zip(self.parents, positions, strict=True))
         order[self.tree] = 0
         return order
+
+    @cached_property
+    def calls_named(self) -> dict[str, list[ast.Call]]:
+        """The calls ``name(...)`` and ``x.name(...)`` grouped by ``name``, in ``ast.walk``
+        order: one pass over the calls for every rule that looks for a few names."""
+        index: dict[str, list[ast.Call]] = {}
+        for node in self.nodes_of(ast.Call):
+            func = node.func  # type: ignore[attr-defined]
+            if isinstance(func, ast.Attribute):
+                index.setdefault(func.attr, []).append(node)  # type: ignore[arg-type]
+            elif isinstance(func, ast.Name):
+                index.setdefault(func.id, []).append(node)  # type: ignore[arg-type]
+        return index
 
     @cached_property
     def names_by_id(self) -> dict[str, list[ast.Name]]:

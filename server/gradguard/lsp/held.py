@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import ast
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from gradguard.analysis.resolution import SymbolKind
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import AbstractObject, ModuleObject, OptimizerObject, Value
 
 if TYPE_CHECKING:
+    from gradguard.analysis.facts import ModuleFacts
     from gradguard.lsp.symbols import ModelInfo, OptimizerInfo, SymbolIndex
 
 log = logging.getLogger(__name__)
@@ -91,3 +94,70 @@ def semantic_model(index: SymbolIndex) -> SemanticModel | None:
     if index.semantic is None:
         index.semantic = SemanticModel(index.facts)
     return index.semantic
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """What the semantic model says an assigned call holds, for the hover index."""
+
+    call: ast.Call  # the call a hover names: the constructor in ``Net().to(d)``, a factory
+    kind: SymbolKind | None  # MODULE_CLASS, MODULE_FACTORY; None: not classified yet
+    returned: str | None  # the one class of module a factory returns, when the file shows it
+    sites: frozenset[ast.AST]  # the allocation sites of the modules it holds
+
+
+def built_model(index: SymbolIndex, value: ast.Call) -> BuiltModel | None:
+    """The module ``value`` (an assignment's call) builds, as the model follows it: a
+    class (``Net()``, ``nn.Linear(...)``, ``Net().to(device)``), a factory
+    (``make_model()``, ``torchvision.models.resnet18()``), or an imported callee the
+    resolver has not classified yet (kind None). None for anything else, and for a method
+    that hands back a module built elsewhere (``model.to(device)``: the same binding)."""
+    facts = index.facts
+    assert facts is not None
+    held = held_value_of_call(index, value)
+    modules = [obj for obj in held if isinstance(obj, ModuleObject)]
+    if not held or len(modules) != len(held):
+        return _pending(facts, value)
+    sites = frozenset(obj.site for obj in modules if obj.site is not None)
+    inside = {node for node in ast.walk(value) if isinstance(node, ast.Call)}
+    func = value.func
+    if len(sites) == 1 and next(iter(sites)) in inside:
+        built: ast.Call = next(iter(sites))  # type: ignore[assignment]
+        if _is_class_call(facts, built):
+            return BuiltModel(built, SymbolKind.MODULE_CLASS, None, sites)
+        return BuiltModel(built, SymbolKind.MODULE_FACTORY, None, sites)
+    if isinstance(func, ast.Name) and func.id in facts.functions:
+        return BuiltModel(value, SymbolKind.MODULE_FACTORY, _one_class(facts, modules), sites)
+    return None
+
+
+def _pending(facts: ModuleFacts, value: ast.Call) -> BuiltModel | None:
+    """An imported callee jedi has not classified: the hover asks again."""
+    func = value.func
+    if isinstance(func, ast.Name) and (func.id in facts.functions or func.id in facts.classes):
+        return None
+    qualified = facts.qualify(func)
+    if qualified is None or qualified.startswith("torch.") or facts.callee_kind(func) is not None:
+        return None
+    return BuiltModel(value, None, None, frozenset())
+
+
+def _is_class_call(facts: ModuleFacts, call: ast.Call) -> bool:
+    func = call.func
+    if isinstance(func, ast.Name) and func.id in facts.classes:
+        return True
+    if isinstance(func, ast.Name) and func.id in facts.functions:
+        return False
+    return facts.callee_kind(func) is SymbolKind.MODULE_CLASS
+
+
+def _one_class(facts: ModuleFacts, modules: list[ModuleObject]) -> str | None:
+    """The class every module is an instance of (``torch.nn.Sequential``, ``Net``);
+    None when they differ or one comes from a factory whose class is not shown."""
+    classes = set()
+    for obj in modules:
+        known = obj.torch_layer or obj.class_name in facts.classes
+        if not known and not (isinstance(obj.site, ast.Call) and _is_class_call(facts, obj.site)):
+            return None
+        classes.add(obj.class_name)
+    return classes.pop() if len(classes) == 1 else None

@@ -20,8 +20,8 @@ from gradguard.analysis.optimizers import OptimizerIndex
 from gradguard.analysis.resolution import SymbolKind
 from gradguard.engine import parse
 from gradguard.findings import Finding, Position, Span
-from gradguard.lsp.bindings import binding_scope, returned_class
-from gradguard.lsp.held import held_here, held_models
+from gradguard.lsp.bindings import binding_scope
+from gradguard.lsp.held import built_model, held_here, held_models
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ModuleObject, OptimizerObject
 from gradguard.source import SourceFile
@@ -74,6 +74,8 @@ class ModelInfo:
     scope: ast.AST | None = field(default=None, compare=False, repr=False)
     #: The call that built it (the allocation site the semantic model names).
     call: ast.AST | None = field(default=None, compare=False, repr=False)
+    #: The allocation sites of the modules it holds (inside a factory for one).
+    sites: frozenset[ast.AST] = field(default=frozenset(), compare=False, repr=False)
 
 
 @dataclass
@@ -210,42 +212,33 @@ class SymbolIndex:
         return self.facts.parents if self.facts is not None else ()
 
     def _collect_models(self, facts: ModuleFacts) -> None:
+        """Each ``name = <call>`` whose call the semantic model shows builds a module."""
         for node in facts.nodes_of_types(ast.Assign, ast.AnnAssign):
             assert isinstance(node, (ast.Assign, ast.AnnAssign))
-            if not isinstance(node.value, ast.Call):
-                continue
             targets = flow.assigned_targets(node)
-            if len(targets) != 1:
+            if not isinstance(node.value, ast.Call) or len(targets) != 1:
                 continue
             name = flow.dotted_name(targets[0])
-            call = node.value
-            if name is None:
+            built = built_model(self, node.value) if name is not None else None
+            if name is None or built is None:
                 continue
-            kind = facts.callee_kind(call.func)  # asked once: the answer may land meanwhile
-            confirmed = kind in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY)
-            qualified = facts.qualify(call.func)
-            pending = kind is None and qualified is not None and not qualified.startswith("torch.")
-            if not confirmed and not pending:
-                continue
-            local = facts.classes.get(call.func.id) if isinstance(call.func, ast.Name) else None
-            factory = (
-                facts.functions.get(call.func.id)
-                if isinstance(call.func, ast.Name) and local is None
-                else None
-            )
+            func = built.call.func
+            local = facts.classes.get(func.id) if isinstance(func, ast.Name) else None
+            factory = facts.functions.get(func.id) if isinstance(func, ast.Name) else None
             self.models.setdefault(name, []).append(
                 ModelInfo(
                     name=name,
                     line=node.lineno - 1,
-                    class_text=self.source.node_text(call.func),
-                    qualified=qualified,
+                    class_text=self.source.node_text(func),
+                    qualified=facts.qualify(func),
                     local_class_line=local.node.lineno - 1 if local else None,
-                    confirmed=confirmed,
-                    kind=kind,
-                    returned=returned_class(facts, call),
-                    factory_line=factory.lineno - 1 if factory is not None else None,
+                    confirmed=built.kind is not None,
+                    kind=built.kind,
+                    returned=built.returned,
+                    factory_line=factory.lineno - 1 if factory and not local else None,
                     scope=binding_scope(facts, node, name),
-                    call=call,
+                    call=built.call,
+                    sites=built.sites,
                 )
             )
         for models in self.models.values():
@@ -322,7 +315,16 @@ class SymbolIndex:
         return {i.call: i for infos in self.optimizers.values() for i in infos if i.call}
 
     def models_by_call(self) -> dict[ast.AST, ModelInfo]:
-        return {m.call: m for models in self.models.values() for m in models if m.call}
+        """Each binding by its call, and by the allocation sites of what it holds when no
+        other binding holds them too (``model = make_model()``: the factory's ``Net()``)."""
+        every = [m for models in self.models.values() for m in models]
+        by_site: dict[ast.AST, list[ModelInfo]] = {}
+        for model in every:
+            for site in model.sites:
+                by_site.setdefault(site, []).append(model)
+        found = {site: models[0] for site, models in by_site.items() if len(models) == 1}
+        found.update({m.call: m for m in every if m.call})
+        return found
 
 
 def index_of(snapshot: Snapshot) -> SymbolIndex:

@@ -129,7 +129,7 @@ def check(rule: Rule, context: RuleContext) -> Iterator[Finding]:
         context.facts.nodes_of(ast.Assign),
         context.facts.nodes_of(ast.AnnAssign),
         context.facts.nodes_of(ast.Delete),
-        filter(_may_remove, context.facts.nodes_of(ast.Call)),
+        _removing_calls(context),
     )
     for node in candidates:
         removals = list(_removals(context, index, node))
@@ -193,12 +193,13 @@ def _target_removal(
         yield _Removal(stmt, target.value, target.attr, how)
 
 
-def _may_remove(call: ast.AST) -> bool:
-    """The callee of a removal by call: ``setattr(...)`` or ``x.register_parameter(...)``."""
-    func = call.func  # type: ignore[attr-defined]
-    return (isinstance(func, ast.Name) and func.id == "setattr") or (
-        isinstance(func, ast.Attribute) and func.attr == "register_parameter"
-    )
+def _removing_calls(context: RuleContext) -> list[ast.AST]:
+    """The calls that may remove by call, ``setattr(...)`` and ``x.register_parameter(...)``,
+    in ``ast.walk`` order (found in the file's index of calls by name)."""
+    named = context.facts.calls_named
+    calls = [c for c in named.get("setattr", ()) if isinstance(c.func, ast.Name)]
+    calls += [c for c in named.get("register_parameter", ()) if isinstance(c.func, ast.Attribute)]
+    return context.facts.in_walk_order(calls)  # type: ignore[arg-type]
 
 
 def _call_removal(

@@ -137,8 +137,10 @@ def _check_assignment(
     rule: Rule, context: RuleContext, info: ClassInfo, stmt: ast.Assign
 ) -> Iterator[Finding]:
     attr = self_attribute(stmt.targets[0])
+    if attr is None:
+        return
     function = context.facts.enclosing_function(stmt)
-    if attr is None or function is None or context.facts.class_info_of(function) is not info:
+    if function is None or context.facts.class_info_of(function) is not info:
         return
     if function.name == "forward" and _parameter_creation(context, stmt.value) is not None:
         if not _lazy_guard(context, stmt, function, attr):

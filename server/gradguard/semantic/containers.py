@@ -17,6 +17,7 @@ from typing import cast
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.semantic.limits import NAME_DEPTH
 from gradguard.semantic.model import SemanticModel
 
 # Calls that may receive a plain list of layers without registering or hiding them.
@@ -38,7 +39,6 @@ HARMLESS_CALLS = frozenset(
     }
 )
 _FILL_METHODS = frozenset({"append", "extend", "insert"})
-_MAX_DEPTH = 3  # names and nested containers followed
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def _element_kinds(
     """What an element is; the kinds of a nested container's elements (whose shape goes
     into ``inner``)."""
     facts = model.facts
-    if depth > _MAX_DEPTH:
+    if depth > NAME_DEPTH:
         return {None}
     while isinstance(element, ast.Call) and flow.method_name(element) in torchnames.MOVE_METHODS:
         element = element.func.value  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from gradguard.semantic import control
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.grad_mode import grad_disabled_by, switch_state
 from gradguard.semantic.kinds import Kinds
+from gradguard.semantic.limits import NAME_DEPTH
 
 # Tensor methods whose result may be the receiver itself or a view of it: under
 # ``no_grad`` a view of a tensor that requires grad still requires grad (measured).
@@ -54,7 +55,6 @@ _MODEL_SPELLING = re.compile(
     re.IGNORECASE,
 )
 LOSS_SPELLING = re.compile(r"loss|criterion|nll|cross_entropy|mse", re.IGNORECASE)
-_DEPTH = 6
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def computed_without_grad(
     facts: ModuleFacts, expr: ast.AST, at: ast.stmt, depth: int = 0
 ) -> NoGrad | None:
     """Why ``expr``, evaluated at ``at``, surely has no ``grad_fn``; None when unknown."""
-    if depth > _DEPTH:
+    if depth > NAME_DEPTH:
         return None
     if isinstance(expr, ast.Name):
         return _name_without_grad(facts, expr.id, at, depth)
@@ -206,17 +206,7 @@ def called_without_grad(facts: ModuleFacts, scope: ast.AST) -> bool:
 
 def _calls_named(facts: ModuleFacts, name: str) -> list[ast.Call]:
     """Calls of ``name(...)`` / ``x.name(...)`` in the file (one index, shared)."""
-
-    def build() -> dict[str, list[ast.Call]]:
-        index: dict[str, list[ast.Call]] = {}
-        for node in facts.nodes_of(ast.Call):
-            func = node.func  # type: ignore[attr-defined]
-            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if called:
-                index.setdefault(called, []).append(node)  # type: ignore[arg-type]
-        return index
-
-    return facts.shared("grad_values.calls by name", build).get(name, [])
+    return facts.calls_named.get(name, [])
 
 
 def requires_grad_setting(facts: ModuleFacts, stmt: ast.stmt) -> tuple[str, bool] | None:
@@ -345,7 +335,7 @@ def forward_output(facts: ModuleFacts, name: str, at: ast.stmt, depth: int = 0) 
     """The model call whose output ``name`` holds at ``at`` (directly, or through a loss
     function, arithmetic, ``.loss`` / ``[...]`` reads), computed with grad on; None when
     unknown or when any reaching binding is not such an output."""
-    if depth > _DEPTH:
+    if depth > NAME_DEPTH:
         return None
     bindings = reaching(facts, name, at)
     if not bindings:

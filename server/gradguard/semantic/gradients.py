@@ -17,6 +17,7 @@ from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts, self_attribute
+from gradguard.semantic.limits import CALL_DEPTH
 from gradguard.semantic.objects import (
     UNKNOWN,
     AbstractObject,
@@ -29,7 +30,6 @@ from gradguard.semantic.objects import (
 from gradguard.semantic.values import Evaluator
 
 _NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode"})
-_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Gradients:
         """``obj`` and the layers it is built with (the fields its class sets,
         ``nn.Sequential`` parts), not those code puts in it later."""
         found = {obj}
-        if depth > _DEPTH or not isinstance(obj, ModuleObject):
+        if depth > CALL_DEPTH or not isinstance(obj, ModuleObject):
             return found
         heap = self.evaluator.heap
         parts = heap.container_parts(obj)
@@ -153,7 +153,7 @@ class Gradients:
         return self._gaps[key]
 
     def _compute(self, obj: AbstractObject, depth: int, freezes: bool) -> Gap | None:
-        if depth > _DEPTH or not isinstance(obj, ModuleObject):
+        if depth > CALL_DEPTH or not isinstance(obj, ModuleObject):
             return None
         if obj.torch_layer:
             parts = self.evaluator.heap.container_parts(obj)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import weakref
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from gradguard.analysis import flow, torchnames
@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 _CONTAINERS = frozenset({"Sequential", "ModuleList"})
 _MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@lru_cache(maxsize=4096)
+def _field_pattern(attr: str) -> str:
+    """Every read or store of ``.attr`` (made once per name: each field read records it)."""
+    return rf"\.\s*{re.escape(attr)}\b"
 
 
 class Heap:
@@ -66,7 +72,7 @@ class Heap:
             return UNKNOWN_VALUE
         reads = self.evaluator.reads
         if reads is not None:  # a store added anywhere changes what it holds
-            reads.scan(rf"\.\s*{re.escape(attr)}\b")
+            reads.scan(_field_pattern(attr))
         found: set[AbstractObject] = set()
         for obj in value:
             found |= self.field(obj, attr)
@@ -176,15 +182,23 @@ class Heap:
 
     def lineage(self, obj: AbstractObject) -> list[str]:
         """``obj``'s class and its same-file bases."""
+        start = getattr(obj, "class_name", "")
+        if start in self._lineages:  # asked for every store of every field read
+            return self._lineages[start]
         names: list[str] = []
-        class_name = getattr(obj, "class_name", "")
+        class_name = start
         while class_name in self.facts.classes and class_name not in names:
             names.append(class_name)
             bases = [
                 b for b in self.facts.classes[class_name].base_names if b in self.facts.classes
             ]
             class_name = bases[0] if bases else ""
+        self._lineages[start] = names
         return names
+
+    @cached_property
+    def _lineages(self) -> dict[str, list[str]]:
+        return {}
 
     def _frame_for(self, obj: AbstractObject, statement: ast.stmt) -> Frame:
         """In a method of ``obj``'s class, ``self`` is ``obj`` (and ``__init__``'s

@@ -64,6 +64,7 @@ class Layers:
         self.facts = evaluator.facts
         self.constants = Constants(evaluator)
         self._absences: dict[str, list[Absence]] = {}
+        self._tested: dict[ast.AST, frozenset[str]] = {}
 
     def built_by(self, call: ast.Call) -> list[Built]:
         """The ``torch.nn`` layer classes (qualified) ``call`` builds; empty when unknown."""
@@ -128,15 +129,22 @@ class Layers:
         for keyword in absence.call.keywords:
             if keyword.arg in (absence.flag, None):
                 names |= _identifiers(keyword.value)
-        for node in flow.walk_local(self.facts.enclosing_scope(use)):
-            tests: list[ast.expr] = []
-            if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
-                tests = [node.test]
-            elif isinstance(node, ast.BoolOp):
-                tests = node.values
-            if any(names & _identifiers(t) for t in tests):
-                return True
-        return False
+        return not names.isdisjoint(self._tested_identifiers(self.facts.enclosing_scope(use)))
+
+    def _tested_identifiers(self, scope: ast.AST) -> frozenset[str]:
+        """Every identifier the scope's tests read (``if``, ``while``, conditional
+        expressions, ``assert``, ``and``/``or`` operands): one walk per scope, not one per
+        absence and use."""
+        if scope not in self._tested:
+            found: set[str] = set()
+            for node in flow.walk_local(scope):
+                if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+                    found |= _identifiers(node.test)
+                elif isinstance(node, ast.BoolOp):
+                    for value in node.values:
+                        found |= _identifiers(value)
+            self._tested[scope] = frozenset(found)
+        return self._tested[scope]
 
     def _absence(
         self, call: ast.Call, qualified: str, partial: Partial | None, parameter: str

@@ -87,7 +87,7 @@ def built_by_objects(facts: ModuleFacts, creations: list[OptimizerCreation]) -> 
             owner, ast.ClassDef
         ):
             continue
-        self_name = _first_parameter(method)
+        self_name = control.first_parameter(method)
         target = creation.target or ""
         if self_name is None or creation.params is None or not target.startswith(self_name + "."):
             continue
@@ -255,11 +255,6 @@ def used_after(
     return None
 
 
-def _first_parameter(function: Function) -> str | None:
-    first = [*function.args.posonlyargs, *function.args.args][:1]
-    return first[0].arg if first else None
-
-
 def part_owner(
     facts: ModuleFacts, found_owner: ast.expr | None, frame: Frame, part: str, at: ast.stmt
 ) -> Value:
@@ -353,7 +348,7 @@ def only_kept(facts: ModuleFacts, call: ast.Call, argument: ast.expr) -> bool:
     func = call.func
     info = facts.classes.get(func.id) if isinstance(func, ast.Name) else None
     init = info.methods.get("__init__") if info is not None else None
-    if info is None or init is None or info.is_module or _first_parameter(init) is None:
+    if info is None or init is None or info.is_module or control.first_parameter(init) is None:
         return False
     positional = [a.arg for a in [*init.args.posonlyargs, *init.args.args]][1:]
     names = [p for p, a in zip(positional, call.args, strict=False) if a is argument]
@@ -398,5 +393,5 @@ def _self_attribute(node: ast.AST, method: Function) -> bool:
     return (
         isinstance(node, ast.Attribute)
         and isinstance(node.value, ast.Name)
-        and node.value.id == _first_parameter(method)
+        and node.value.id == control.first_parameter(method)
     )

@@ -16,13 +16,13 @@ from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.semantic.catalogue.parameter_free import PARAMETER_FREE_LAYERS
+from gradguard.semantic.limits import CALL_DEPTH
 from gradguard.semantic.object_optimizers import only_kept
 from gradguard.semantic.objects import NONE, AbstractObject, ModuleObject, TensorObject
 from gradguard.semantic.values import Evaluator
 
 _MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 _REGISTERS = frozenset({"register_parameter", "add_module", "register_module", "setattr"})
-_DEPTH = 4
 
 
 class ParameterFree:
@@ -52,7 +52,7 @@ class ParameterFree:
                 return self.buffer_registrations[name]
         for value in self._stored_values(obj):
             for part in value:
-                site = self.buffer_site(part, depth + 1) if depth < _DEPTH else None
+                site = self.buffer_site(part, depth + 1) if depth < CALL_DEPTH else None
                 if site is not None:
                     return site
         return None
@@ -60,7 +60,7 @@ class ParameterFree:
     def is_parameter_free(self, obj: AbstractObject, depth: int = 0) -> bool:
         if isinstance(obj, ModuleObject) and obj.torch_layer:
             return obj.layer in PARAMETER_FREE_LAYERS
-        if not isinstance(obj, ModuleObject) or depth > _DEPTH or not self._class_is_plain(obj):
+        if not isinstance(obj, ModuleObject) or depth > CALL_DEPTH or not self._class_is_plain(obj):
             return False
         if self._passed_to_a_call(obj):
             return False

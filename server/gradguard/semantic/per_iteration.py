@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from gradguard.analysis import flow
 from gradguard.analysis.names import chains_overlap, repeats_in
+from gradguard.semantic.limits import NAME_DEPTH
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN, ModuleObject, Value
 
@@ -22,7 +23,6 @@ Function = ast.FunctionDef | ast.AsyncFunctionDef
 # Nodes between a loop and a node that make the node conditional.
 GUARDS = (ast.If, ast.Match, ast.ExceptHandler, ast.IfExp, ast.BoolOp)
 # How many local assignments a parameter dependency is followed through.
-_DEPENDENCY_DEPTH = 5
 
 
 def inside(semantic: SemanticModel, node: ast.AST, outer: ast.AST) -> bool:
@@ -171,7 +171,7 @@ def parameter_dependencies(
     bindings = semantic.bindings(function)
     while pending:
         node, depth = pending.pop()
-        if id(node) in seen or depth > _DEPENDENCY_DEPTH:
+        if id(node) in seen or depth > NAME_DEPTH:
             continue
         seen.add(id(node))
         for name in (n for n in flow.walk_local(node) if isinstance(n, ast.Name)):

@@ -15,16 +15,15 @@ from gradguard.semantic.catalogue.tensors import (
     NEW_TENSOR_NAMESPACES,
     NOT_NEW_TENSOR_FUNCTIONS,
 )
+from gradguard.semantic.limits import NAME_DEPTH
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ParameterIterable, ParameterObject, TensorObject
 from gradguard.semantic.registered import RegisteredParameters
 
-_MAX_DEPTH = 4  # names followed through names
-
 
 def is_plain_tensor(model: SemanticModel, value: ast.AST, at: ast.stmt, depth: int = 0) -> bool:
     """``value``, evaluated at ``at``, is certainly a new plain tensor."""
-    if depth > _MAX_DEPTH:
+    if depth > NAME_DEPTH:
         return False
     if isinstance(value, ast.BinOp):
         return True

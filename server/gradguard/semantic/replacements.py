@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.semantic.catalogue.layers import PARAMETERLESS_LAYERS
+from gradguard.semantic.limits import CALL_DEPTH
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import UNKNOWN, AbstractObject, ModuleObject
 from gradguard.semantic.values import Frame
@@ -53,7 +54,6 @@ _WEIGHT_NORM = {
     "torch.nn.utils.weight_norm.weight_norm": "legacy",
     "torch.nn.utils.parametrizations.weight_norm": "parametrization",
 }
-_FUNCTION_DEPTH = 2
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 # nn.Module methods that return the module itself.
@@ -108,7 +108,7 @@ class Replacement:
 
 def replacements_in(facts: ModuleFacts, stmt: ast.stmt, depth: int = 0) -> list[Replacement]:
     """Replacements performed by ``stmt``'s own code (and by same-file functions it calls
-    with a model, followed ``_FUNCTION_DEPTH`` levels)."""
+    with a model, followed ``CALL_DEPTH`` levels)."""
     found: list[Replacement] = []
     if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -221,17 +221,13 @@ def _call(facts: ModuleFacts, call: ast.Call, depth: int) -> list[Replacement]:
         isinstance(call.func, ast.Name) and call.func.id == "setattr"
     ):
         return _setattr(facts, call)
-    if (
-        isinstance(call.func, ast.Name)
-        and call.func.id in facts.functions
-        and depth < _FUNCTION_DEPTH
-    ):
+    if isinstance(call.func, ast.Name) and call.func.id in facts.functions and depth < CALL_DEPTH:
         return _through_function(facts, call, facts.functions[call.func.id], depth)
-    if isinstance(call.func, ast.Attribute) and depth < _FUNCTION_DEPTH:
+    if isinstance(call.func, ast.Attribute) and depth < CALL_DEPTH:
         method = _same_file_method(facts, call.func)
         if method is not None:
             return _through_function(facts, call, method, depth, receiver=call.func.value)
-    foreign = foreign_call(facts, call) if depth < _FUNCTION_DEPTH else None
+    foreign = foreign_call(facts, call) if depth < CALL_DEPTH else None
     return _through_foreign(call, foreign) if foreign is not None else []
 
 

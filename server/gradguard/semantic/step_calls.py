@@ -9,16 +9,14 @@ from collections.abc import Callable
 
 from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.semantic.limits import CALL_DEPTH
 from gradguard.semantic.reads import ReadLog
-
-# How deep same-file helpers are followed (a helper calling a helper...).
-HELPER_DEPTH = 4
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 class HelperCalls:
-    depth = HELPER_DEPTH
+    depth = CALL_DEPTH
 
     def __init__(self, facts: ModuleFacts) -> None:
         self.facts = facts

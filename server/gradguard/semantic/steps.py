@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 from gradguard.analysis import flow
 from gradguard.analysis.edits import containing_block
@@ -89,7 +88,7 @@ class TrainingSteps:
         if method not in self._by_method:
             found: list[tuple[StepEvent, ast.AST]] = []
             # A file that never spells the name calls nothing by it: no index needed.
-            named = self._calls_named.get(method, ()) if self.facts.mentions(method) else ()
+            named = self.facts.calls_named.get(method, ()) if self.facts.mentions(method) else ()
             for call in sorted(named, key=_position):
                 statement = self.facts.enclosing_statement(call)
                 if statement is None:
@@ -99,16 +98,6 @@ class TrainingSteps:
                         found.append((event, self.facts.enclosing_scope(statement)))
             self._by_method[method] = found
         return self._by_method[method]
-
-    @cached_property
-    def _calls_named(self) -> dict[str, list[ast.AST]]:
-        """The file's calls by the name they call (one pass for every rule's method)."""
-        index: dict[str, list[ast.AST]] = {}
-        for call in self.facts.nodes_of(ast.Call):
-            name = _called_name(call)
-            if name is not None:
-                index.setdefault(name, []).append(call)
-        return index
 
     # -- same-file helpers -----------------------------------------------------------
 
@@ -350,14 +339,6 @@ class TrainingSteps:
 
 
 # -- blocks ------------------------------------------------------------------------
-
-
-def _called_name(node: ast.AST) -> str | None:
-    """``step`` for ``opt.step(...)``, ``clip_grad_norm_`` for ``clip_grad_norm_(...)``."""
-    func = getattr(node, "func", None)
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return func.id if isinstance(func, ast.Name) else None
 
 
 def _body_of(region: ast.AST) -> list[ast.stmt]:

@@ -35,9 +35,9 @@ from gradguard.semantic.catalogue.tensors import (
     PARAMETRIC_LAYER,
 )
 from gradguard.semantic.catalogue.tensors import MOVE_AND_CAST_METHODS as CONVERT_METHODS
+from gradguard.semantic.limits import CALL_DEPTH
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import ModuleObject, ParameterObject
-from gradguard.semantic.values import MAX_DEPTH
 
 _HISTORY_FREE = frozenset({"grad", "data", "shape", "dtype", "device", "requires_grad", "detach"})
 
@@ -196,7 +196,7 @@ class TensorKinds:
         non-leaf (``def scale(self): return self.log_scale.exp()``): a non-leaf here,
         reported already when each was reported where it was made."""
         function = self._callee(value)
-        if function is None or self._depth >= MAX_DEPTH or _no_grad_decorated(function):
+        if function is None or self._depth >= CALL_DEPTH or _no_grad_decorated(function):
             return None
         returns = [n for n in flow.walk_local(function) if isinstance(n, ast.Return)]
         if not returns or any(r.value is None for r in returns):

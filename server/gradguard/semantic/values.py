@@ -3,7 +3,7 @@
 Names are followed through their reaching definitions (``bindings``); attributes through
 the field heap (``heap``); calls of same-file functions and methods through memoised
 summaries of their return values, with the arguments of the call bound to the
-parameters, to one depth bound for the whole engine (``MAX_DEPTH``). Anything else is
+parameters, to one depth bound for the whole engine (``limits.CALL_DEPTH``). Anything else is
 ``UNKNOWN``.
 """
 
@@ -21,6 +21,7 @@ from gradguard.semantic import control, training_objects
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.catalogue.modules import SELF_RETURNING_METHODS
 from gradguard.semantic.catalogue.tensors import LEAF_FACTORIES
+from gradguard.semantic.limits import CALL_DEPTH
 from gradguard.semantic.objects import (
     EMPTY,
     NONE_VALUE,
@@ -40,8 +41,6 @@ from gradguard.semantic.reads import ReadLog
 if TYPE_CHECKING:
     from gradguard.semantic.layer_flags import Layers
 
-# How many calls deep a summary follows (a helper calling a helper calling a factory).
-MAX_DEPTH = 4
 # How many evaluations may be under way at once before the rest is unknown: a bound far
 # below Python's recursion limit, whatever the shape of the file.
 MAX_NESTING = 60
@@ -227,7 +226,7 @@ class Evaluator:
     def _passed_in_file(self, function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> Value:
         """What the file's own calls of a module-level function pass as ``name``
         (``train_one_epoch(model, loader)``); other modules may pass anything else."""
-        if self.facts.functions.get(function.name) is not function or self._depth >= MAX_DEPTH:
+        if self.facts.functions.get(function.name) is not function or self._depth >= CALL_DEPTH:
             return EMPTY
         found: set[AbstractObject] = set()
         self._depth += 1
@@ -364,8 +363,8 @@ class Evaluator:
         receiver: Value | None,
     ) -> Value:
         """The union of the function's return values, its parameters bound to the call's
-        arguments (memoised per argument values; ``UNKNOWN`` past ``MAX_DEPTH``)."""
-        if self._depth >= MAX_DEPTH:
+        arguments (memoised per argument values; ``UNKNOWN`` past ``limits.CALL_DEPTH``)."""
+        if self._depth >= CALL_DEPTH:
             return UNKNOWN_VALUE
         inner = self.call_frame(function, call, frame, receiver)
         self.read(function)  # without a return, its body still says None

@@ -16,6 +16,7 @@ from gradguard.findings import Finding, Fix, FixSafety, Severity
 from gradguard.rules.gg101.base import EMPTY_LIST, Checker
 from gradguard.semantic.bindings import Definition, ScopeBindings
 from gradguard.semantic.kinds import GENERATOR_METHODS
+from gradguard.semantic.limits import NAME_DEPTH
 from gradguard.source import SourceFile
 
 CLIP_FUNCTIONS = frozenset(
@@ -53,10 +54,11 @@ def _may_consume_iterators(checker: Checker) -> bool:
     (A call that may build an optimizer and receives a name bound to what may be an
     iterator where ``_consumer_kind`` looks lets them through: it asks whether the call
     builds one, per use.)"""
-    calls = cast(list[ast.Call], checker.facts.nodes_of(ast.Call))
-    if any(
-        flow.method_name(call) in GENERATOR_METHODS or callee_last_name(call) in CLIP_FUNCTIONS
-        for call in calls
+    named = checker.facts.calls_named
+    if any(name in named for name in CLIP_FUNCTIONS) or any(
+        isinstance(call.func, ast.Attribute)
+        for method in GENERATOR_METHODS
+        for call in named.get(method, ())
     ):
         return True
     possible = checker.context.optimizers.possible_calls
@@ -145,7 +147,7 @@ def _consuming_uses(
                 continue
             kind = _consumer_kind(checker, node)
             alias = _alias_definition(checker, node, bindings) if kind is None else None
-            if kind is None and (alias is None or depth >= _ALIAS_DEPTH):
+            if kind is None and (alias is None or depth >= NAME_DEPTH):
                 continue
             if reached is None:
                 reached = definition in bindings.reaching(definition.name, info.node)
@@ -154,9 +156,6 @@ def _consuming_uses(
             elif reached and kind is not None:
                 uses.append(_Use(node, info, kind))
     return sorted(uses, key=lambda u: u.statement.order) if depth == 0 else uses
-
-
-_ALIAS_DEPTH = 3
 
 
 def _alias_definition(
