@@ -137,9 +137,12 @@ def _pending(facts: ModuleFacts, value: ast.Call) -> BuiltModel | None:
     if isinstance(func, ast.Name) and (func.id in facts.functions or func.id in facts.classes):
         return None
     qualified = facts.qualify(func)
-    if qualified is None or qualified.startswith("torch.") or facts.callee_kind(func) is not None:
+    if qualified is None or qualified.startswith("torch."):
         return None
-    return BuiltModel(value, None, None, frozenset())
+    kind = facts.callee_kind(func)  # jedi's answer may have landed since the model asked
+    if kind in (SymbolKind.MODULE_CLASS, SymbolKind.MODULE_FACTORY):
+        return BuiltModel(value, kind, None, frozenset())
+    return BuiltModel(value, None, None, frozenset()) if kind is None else None
 
 
 def _is_class_call(facts: ModuleFacts, call: ast.Call) -> bool:

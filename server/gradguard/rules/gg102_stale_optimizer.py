@@ -13,12 +13,13 @@ later (`params = a.parameters()` then `params = b.parameters()`: the optimizer k
 `a`'s), and a function that rebinds the module-level model with `global model`.
 
 A trainer that holds the model and optimizer is followed too: the optimizer handed to
-`Trainer(model, optimizer)`, or built by its `__init__` or `setup()`
-(`self.optimizer = SGD(self.model.parameters())`), then a replacement in the code using the
-trainer (`trainer.model.fc = ...`, `model.fc = ...`, `trainer.replace_head(3)`, a method that
-replaces and then fits, a callback given the trainer) while a later `trainer.fit()` steps that
-optimizer; a trainer class or helper class of another workspace module counts when jedi is
-on (`from trainer import Finetuner`, `Surgeon().replace_head(model)`).
+`Trainer(model, optimizer)` (also built right in that call), or built by its `__init__` or
+`setup()` (`self.optimizer = SGD(self.model.parameters())`), then a replacement in the
+code using the trainer (`trainer.model.fc = ...`, `model.fc = ...`,
+`trainer.replace_head(3)`, a method that replaces and then fits, a callback given the
+trainer) while a later `trainer.fit()` steps that optimizer; a trainer class or helper
+class of another workspace module counts when jedi is on (`from trainer import Finetuner`,
+`Surgeon().replace_head(model)`).
 
 Across the methods of a class it also reports a `clone()` that builds a new instance from
 `copy.deepcopy(self._model)` and the same `self._optimizer` when the class steps that

@@ -4,8 +4,9 @@ Checks for `model.to(...)`, `model.cuda()`, `model.double()`, `model.half()` and
 while the optimizer is still used afterwards, also inside a function of another module of
 the workspace that is given the model (`to_device(model, device)` from `utils.py`, when
 jedi is on). An optimizer a trainer holds is followed too: built by its `__init__` or
-handed to `Trainer(model, optimizer)`, then `model.double()` or a trainer method that moves
-its model (`trainer.to(device)`) before a later `trainer.fit()` steps it.
+handed to `Trainer(model, optimizer)` (also built right in that call), then
+`model.double()` or a trainer method that moves its model (`trainer.to(device)`) before a
+later `trainer.fit()` steps it.
 
 ## Why is this bad?
 On current PyTorch this is usually harmless, which is why the rule is only

@@ -128,6 +128,7 @@ class Touches:
             and self.holds(heap.field(obj, attr))
             for obj in self.evaluator.value_of(stmt.value, frame)
             for attr in self.fields
+            if self._may_hold_optimizer(attr)
         )
 
     def _reads(self, node: ast.AST, frame: Frame, own: bool = False) -> bool:
@@ -138,6 +139,7 @@ class Touches:
             isinstance(n, ast.Attribute)
             and isinstance(n.ctx, ast.Load)
             and n.attr in self.fields
+            and self._may_hold_optimizer(n.attr)
             and self.holds(value_of(n, frame))
             for n in nodes
         )

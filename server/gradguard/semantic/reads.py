@@ -217,7 +217,14 @@ class ReadLog:
         """The definition ``node`` was found by its name ``word``."""
         own = self.top(node)
         if own is not None:
-            self._merge(None, {Lookup(own, word)})
+            self.add(Lookup(own, word))
+
+    def add(self, read: Read) -> None:
+        """One read (the hot path of lookups: inside an evaluation, one set insertion)."""
+        if self._open:
+            self._open[-1].add(read)
+        else:
+            self._merge(None, (read,))
 
     def read(self, node: ast.AST, by: ast.AST | None = None) -> None:
         """The code of ``node``'s top-level statement was read (a class's bases and
@@ -268,11 +275,20 @@ class LookedUp(dict[str, Any]):
         super().__init__(index)
         self.log = log
         self.node_of = node_of
+        self._reads: dict[str, Lookup | None] = {}  # made once per name: lookups are hot
 
     def _found(self, name: object) -> None:
-        if isinstance(name, str) and dict.__contains__(self, name):
-            found = dict.__getitem__(self, name)
-            self.log.lookup(self.node_of(found) if self.node_of else found, name)
+        if not isinstance(name, str):
+            return
+        read = self._reads.get(name, False)
+        if read is False:
+            found = dict.get(self, name)
+            line = None
+            if found is not None:
+                line = self.log.top(self.node_of(found) if self.node_of else found)
+            read = self._reads[name] = None if line is None else Lookup(line, name)
+        if read is not None:
+            self.log.add(read)  # type: ignore[arg-type]
 
     def get(self, name: str, default: Any = None) -> Any:
         self._found(name)
@@ -290,10 +306,16 @@ class Headers(dict[str, Any]):
     def __init__(self, classes: dict[str, Any], log: ReadLog) -> None:
         super().__init__(dict.items(classes))
         self.log = log
+        self._reads: dict[str, Header | None] = {}
 
     def __getitem__(self, name: str) -> Any:
         found = super().__getitem__(name)
-        self.log.header(found.node)
+        if name not in self._reads:
+            line = self.log.top(found.node)
+            self._reads[name] = None if line is None else Header(line, name)
+        read = self._reads[name]
+        if read is not None:
+            self.log.add(read)
         return found
 
 
