@@ -47,10 +47,18 @@ def current(client, uri):
 
 
 async def change_settings(client: LanguageClient, settings: dict) -> None:
+    """Send new settings and wait until the server has applied them: it logs the effective
+    settings right before it applies them (a fixed sleep lost that race on a loaded machine)."""
+    applied = _settings_logged(client)
     client.set_configuration(settings, section="gradguard")
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"gradguard": settings})
     )
+    await wait_for(lambda: _settings_logged(client) > applied, timeout=30)
+
+
+def _settings_logged(client: LanguageClient) -> int:
+    return sum("effective settings" in m.message for m in client.log_messages)
 
 
 async def test_watcher_for_pyproject_is_registered(client: LanguageClient, root):
