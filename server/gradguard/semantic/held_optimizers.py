@@ -24,6 +24,7 @@ from typing import Literal
 
 from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
+from gradguard.analysis.memo import memoised
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import (
@@ -38,6 +39,7 @@ Function = ast.FunctionDef | ast.AsyncFunctionDef
 Touch = Literal["use", "rebuild"] | None
 # How many method calls deep a use is followed (``fit`` -> ``train_epoch`` -> ``step``).
 _DEPTH = 3
+_OPTIMIZER_FIELDS = "held_optimizers: fields that may hold an optimizer"
 
 
 # -- uses of an optimizer held by an object ------------------------------------------------
@@ -52,18 +54,23 @@ class Touches:
         self.site = site
         self.evaluator = SemanticModel.of(facts).evaluator
         self.fields = set(self.evaluator.heap.stores)
-        self._optimizer_fields: dict[str, bool] = {}
+        # One answer per field for the whole file, not per optimizer (a 10k-line script
+        # has a hundred): memoised with its reads, which the editor replays on reuse.
+        self._optimizer_fields: dict[str, bool] = facts.shared(_OPTIMIZER_FIELDS, dict)
 
     def _may_hold_optimizer(self, attr: str) -> bool:
         """Some store of a field named ``attr`` may put an optimizer there: one whose value
         is not a ``torch.nn`` layer built in place (``model.fc = nn.Linear(...)``). The
         field's value reads every store's receiver, in every function of the file."""
-        if attr not in self._optimizer_fields:
-            self._optimizer_fields[attr] = any(
+        return memoised(
+            self.facts,
+            self._optimizer_fields,
+            attr,
+            lambda: any(
                 not _builds_a_layer(self.facts, getattr(statement, "value", None))
                 for _, statement in self.evaluator.heap.stores.get(attr, [])
-            )
-        return self._optimizer_fields[attr]
+            ),
+        )
 
     def holds(self, value: Value) -> bool:
         return any(isinstance(o, OptimizerObject) and o.site is self.site for o in value)
