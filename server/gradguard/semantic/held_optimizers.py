@@ -13,7 +13,7 @@ through the methods it calls on ``self``; ``trainer.optimizer.step()``; ``return
 and which build it again first (``self.optimizer = SGD(...)`` in a ``reset_optimizer()``).
 An optimizer the object's own method builds is ``object_optimizers``' subject.
 
-Only same-file classes are followed, to ``_DEPTH`` nested method calls; anything the
+Only same-file classes are followed, to ``METHOD_DEPTH`` nested method calls; anything the
 model cannot show is not a use.
 """
 
@@ -26,6 +26,7 @@ from gradguard.analysis import flow, torchnames
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.memo import memoised
 from gradguard.analysis.optimizers import OptimizerCreation
+from gradguard.semantic.limits import METHOD_DEPTH
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import (
     InstanceObject,
@@ -37,8 +38,6 @@ from gradguard.semantic.values import Frame
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 Touch = Literal["use", "rebuild"] | None
-# How many method calls deep a use is followed (``fit`` -> ``train_epoch`` -> ``step``).
-_DEPTH = 3
 _OPTIMIZER_FIELDS = "held_optimizers: fields that may hold an optimizer"
 
 
@@ -89,7 +88,7 @@ class Touches:
                 return "rebuild"  # ``self.optimizer = SGD(...)`` over the field holding it
         if self._reads(stmt, frame, own=True) or self._returned(stmt, frame):
             return "use"
-        if depth >= _DEPTH:
+        if depth >= METHOD_DEPTH:
             return None
         for node in flow.own_nodes(stmt):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):

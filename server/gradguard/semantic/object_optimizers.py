@@ -16,6 +16,7 @@ from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import OptimizerCreation
 from gradguard.semantic import control
 from gradguard.semantic.held_optimizers import Touches, method_names
+from gradguard.semantic.limits import METHOD_DEPTH
 from gradguard.semantic.model import SemanticModel
 from gradguard.semantic.objects import (
     UNKNOWN,
@@ -28,8 +29,6 @@ from gradguard.semantic.objects import (
 from gradguard.semantic.values import Evaluator, Frame
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
-# How many method calls deep a move is followed (``trainer.to()`` -> ``self.model.to()``).
-_DEPTH = 3
 
 
 # -- optimizers built by an object's method -------------------------------------------------
@@ -320,7 +319,7 @@ def _move_in_method(
     assert isinstance(call.func, ast.Attribute)
     for obj in evaluator.value_of(call.func.value, frame):
         method = evaluator.heap.method(obj, call.func.attr)
-        if method is None or depth >= _DEPTH:
+        if method is None or depth >= METHOD_DEPTH:
             continue
         inner = evaluator.call_frame(method, call, frame, frozenset({obj}))
         for info in facts.statements_of(method):

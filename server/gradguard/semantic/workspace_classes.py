@@ -22,6 +22,7 @@ from gradguard.analysis import flow
 from gradguard.analysis.facts import ModuleFacts
 from gradguard.analysis.optimizers import models_in, params_argument
 from gradguard.semantic.catalogue.modules import MODULE_ATTRIBUTES
+from gradguard.semantic.limits import METHOD_DEPTH
 from gradguard.semantic.workspace import (
     BuiltOptimizer,
     ClassSummary,
@@ -31,8 +32,6 @@ from gradguard.semantic.workspace import (
 )
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
-# How many ``self.method()`` calls deep a method's first touch of a field is followed.
-_DEPTH = 3
 
 
 def class_summary(facts: ModuleFacts, node: ast.ClassDef) -> ClassSummary:
@@ -164,7 +163,7 @@ def first_touch(
             if _self_field(node, self_name) == field:
                 return "use"
             if (
-                depth < _DEPTH
+                depth < METHOD_DEPTH
                 and isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
                 and _is_name(node.func.value, self_name)
